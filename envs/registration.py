@@ -1,0 +1,35 @@
+"""Register sphgym's own environments with Gymnasium (done on ``import envs``).
+
+| id | what | TimeLimit | reward threshold |
+| --- | --- | --- | --- |
+| ``sphgym/CartPoleNoVelocity-v0`` | CartPole-v1 with velocities hidden (needs memory) | 500 | 475 |
+| ``sphgym/DelayedCue-v0`` | recall a cue after ``delay`` blank steps (tiny, for fast tests) | none (episodes are ``delay + 2`` steps) | 0.95 |
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+__all__ = ["SPHGYM_ENV_IDS", "register_envs"]
+
+_SPECS: dict[str, dict] = {
+    "sphgym/CartPoleNoVelocity-v0": {
+        "entry_point": "envs.cartpole_no_velocity:CartPoleNoVelocityEnv",
+        "max_episode_steps": 500,
+        "reward_threshold": 475.0,
+    },
+    "sphgym/DelayedCue-v0": {
+        "entry_point": "envs.delayed_cue:DelayedCueEnv",
+        "reward_threshold": 0.95,
+    },
+}
+
+SPHGYM_ENV_IDS: tuple[str, ...] = tuple(_SPECS)
+"""Ids of the environments this package registers."""
+
+
+def register_envs() -> None:
+    """Register sphgym's environments with Gymnasium; calling it again does nothing."""
+    for env_id, kwargs in _SPECS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, **kwargs)
