@@ -1,0 +1,271 @@
+"""Checkpoint directories: atomic write, digest-verified read, rotation. No pickle anywhere.
+
+Layout of ``run_dir/checkpoints/<id>/`` (``id = ep<episodes:08d>-st<global step:010d>``, sorts chronologically):
+
+=====================  ===============================================================================
+``weights.safetensors`` agent ``get_weights()``; ``weights_sha256`` = sha256 of these bytes
+``state.safetensors``   agent ``get_state()``;   ``state_sha256``   = sha256 of these bytes
+``runner.safetensors``  current observation (mid-episode), recent returns/lengths window
+``runner.json``         counters, status, seeds, best metric, early stopping, log positions
+``rng.json``            process-global RNGs (Python, numpy legacy, torch if loaded)
+``env.json``            env snapshot (``envs.capture``), ``null`` before the first reset
+``config.json``         the resolved run config
+``meta.json``           format version, time, versions, threads, size and sha256 of every file above
+``COMPLETE``            written last: sha256 of ``meta.json``
+=====================  ===============================================================================
+
+A checkpoint is written into ``.tmp-<id>-<pid>/`` (each file fsynced), the directory fsynced, renamed into place
+and the parent fsynced: a crash leaves either no checkpoint or a complete one. On read every file's size and
+digest is checked against ``meta.json`` and ``meta.json`` against ``COMPLETE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.runner.errors import CheckpointError
+from agents.runner.fsutil import fsync_dir, remove_tree, sha256_bytes, write_file_synced
+
+FORMAT_VERSION = 1
+CHECKPOINTS_DIR = "checkpoints"
+MARKER = "COMPLETE"
+META = "meta.json"
+# Every file a checkpoint may contain; anything else named in meta.json is refused (no paths, no surprises).
+DATA_FILES = (
+    "weights.safetensors",
+    "state.safetensors",
+    "runner.safetensors",
+    "runner.json",
+    "rng.json",
+    "env.json",
+    "config.json",
+)
+REQUIRED_FILES = ("weights.safetensors", "state.safetensors", "runner.safetensors", "runner.json", "config.json")
+_ID_RE = re.compile(r"^ep(\d{8})-st(\d{10})$")
+
+
+def checkpoint_id(episode: int, global_step: int) -> str:
+    return f"ep{episode:08d}-st{global_step:010d}"
+
+
+def parse_checkpoint_id(name: str) -> tuple[int, int] | None:
+    match = _ID_RE.match(name)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+# ---------------------------------------------------------------------- encoding helpers
+
+
+def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Deterministic safetensors bytes (same arrays → same bytes → same digest)."""
+    from safetensors.numpy import save
+
+    clean = {}
+    for key, value in arrays.items():
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise CheckpointError(f"Array {key!r} has dtype object; only numeric arrays can be checkpointed.")
+        clean[key] = np.ascontiguousarray(array)
+    return save(clean)
+
+
+def arrays_from_bytes(data: bytes, what: str) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load
+
+    try:
+        return dict(load(data))
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{what} is not a valid safetensors file: {exc}") from None
+
+
+def json_bytes(value: Any) -> bytes:
+    """Canonical JSON (sorted keys): identical values give identical bytes and digests."""
+    return (json.dumps(value, sort_keys=True, indent=1, allow_nan=True) + "\n").encode()
+
+
+# ---------------------------------------------------------------------- write
+
+
+def write_checkpoint(root: Path, ckpt_id: str, files: dict[str, bytes], meta_extra: dict[str, Any]) -> Path:
+    """Atomically create ``root/ckpt_id``; an existing valid checkpoint with identical content is kept as is."""
+    unknown = set(files) - set(DATA_FILES)
+    if unknown:
+        raise ValueError(f"Unknown checkpoint file name(s) {sorted(unknown)}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / ckpt_id
+    digests = {name: {"sha256": sha256_bytes(data), "size": len(data)} for name, data in files.items()}
+    if final.exists():
+        try:
+            existing = read_checkpoint(final)
+        except CheckpointError:
+            existing = None
+        if existing is not None and existing.meta.get("files") == digests:
+            return final
+        remove_tree(final)  # torn, corrupt or from another trajectory: replace it
+    meta = dict(meta_extra)
+    meta.update(
+        format_version=FORMAT_VERSION,
+        id=ckpt_id,
+        files=digests,
+        weights_sha256=digests["weights.safetensors"]["sha256"],
+        state_sha256=digests["state.safetensors"]["sha256"],
+    )
+    meta_data = json_bytes(meta)
+    tmp = root / f".tmp-{ckpt_id}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for name, data in files.items():
+            write_file_synced(tmp / name, data)
+        write_file_synced(tmp / META, meta_data)
+        write_file_synced(tmp / MARKER, json_bytes({"meta_sha256": sha256_bytes(meta_data)}))
+        fsync_dir(tmp)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(root)
+    return final
+
+
+# ---------------------------------------------------------------------- read
+
+
+@dataclass
+class Checkpoint:
+    """A verified checkpoint held in memory."""
+
+    path: Path
+    meta: dict[str, Any]
+    files: dict[str, bytes] = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.meta["weights_sha256"]
+
+    @property
+    def state_sha256(self) -> str:
+        return self.meta["state_sha256"]
+
+    def has(self, name: str) -> bool:
+        return name in self.files
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.files[name])
+        except KeyError:
+            raise CheckpointError(f"{self.path / name} is missing") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{self.path / name} is not valid JSON: {exc}") from None
+
+    def arrays(self, name: str) -> dict[str, np.ndarray]:
+        if name not in self.files:
+            raise CheckpointError(f"{self.path / name} is missing")
+        return arrays_from_bytes(self.files[name], str(self.path / name))
+
+
+def _read_regular(path: Path, limit: int | None = None) -> bytes:
+    if path.is_symlink() or not path.is_file():
+        raise CheckpointError(f"{path} is missing or not a regular file")
+    size = path.stat().st_size
+    if limit is not None and size != limit:
+        raise CheckpointError(f"{path} has {size} bytes, meta.json recorded {limit} (truncated or modified)")
+    return path.read_bytes()
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and verify a checkpoint directory; ``CheckpointError`` says exactly what is wrong."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a checkpoint directory")
+    marker_path = path / MARKER
+    if not marker_path.exists():
+        raise CheckpointError(f"{path} has no {MARKER} marker (the write was interrupted)")
+    try:
+        marker = json.loads(_read_regular(marker_path, None) or b"null")
+        meta_data = _read_regular(path / META)
+    except ValueError:
+        raise CheckpointError(f"{marker_path} is corrupt") from None
+    if not isinstance(marker, dict) or marker.get("meta_sha256") != sha256_bytes(meta_data):
+        raise CheckpointError(f"{path / META} does not match the digest in {MARKER} (corrupt or modified)")
+    try:
+        meta = json.loads(meta_data)
+    except ValueError:
+        raise CheckpointError(f"{path / META} is not valid JSON") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
+        raise CheckpointError(f"{path / META} has no file list")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {meta.get('format_version')!r}; this sphgym reads version "
+            f"{FORMAT_VERSION}"
+        )
+    files: dict[str, bytes] = {}
+    for name, entry in meta["files"].items():
+        if name not in DATA_FILES:
+            raise CheckpointError(f"{path / META} names an unexpected file {name!r}; refusing to read it")
+        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
+            raise CheckpointError(f"{path / META} has a malformed entry for {name!r}")
+        data = _read_regular(path / name, entry["size"])
+        if sha256_bytes(data) != entry.get("sha256"):
+            raise CheckpointError(f"{path / name} does not match its sha256 in meta.json (corrupt or modified)")
+        files[name] = data
+    missing = [name for name in REQUIRED_FILES if name not in files]
+    if missing:
+        raise CheckpointError(f"{path} lacks required file(s) {missing}")
+    return Checkpoint(path=path, meta=meta, files=files)
+
+
+def list_checkpoints(root: str | os.PathLike) -> list[Path]:
+    """Checkpoint directories under ``root`` (valid or not), oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and parse_checkpoint_id(p.name)]
+    return sorted(found, key=lambda p: parse_checkpoint_id(p.name))
+
+
+def find_latest_valid(root: str | os.PathLike) -> tuple[Checkpoint | None, list[tuple[Path, str]]]:
+    """Newest checkpoint that verifies, plus ``(path, problem)`` for every newer one that did not."""
+    problems: list[tuple[Path, str]] = []
+    for path in reversed(list_checkpoints(root)):
+        try:
+            return read_checkpoint(path), problems
+        except CheckpointError as exc:
+            problems.append((path, str(exc)))
+    return None, problems
+
+
+def clean_temporaries(root: str | os.PathLike) -> None:
+    """Remove leftovers of interrupted writes/deletes (only while holding the run lock)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for path in root.iterdir():
+        if path.name.startswith((".tmp-", ".trash-")):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def rotate(root: str | os.PathLike, keep: int, protect: Path | None = None) -> list[Path]:
+    """Delete all but the newest ``keep`` checkpoints (never ``protect``); returns what was removed."""
+    paths = list_checkpoints(root)
+    removed = []
+    for path in paths[: max(0, len(paths) - keep)]:
+        if protect is not None and path.resolve() == Path(protect).resolve():
+            continue
+        remove_tree(path)
+        removed.append(path)
+    return removed

@@ -1,0 +1,222 @@
+"""``RunConfig``: everything that defines a training run, as plain data.
+
+The resolved config (agent config with every default filled in) is written into the run folder and into every
+checkpoint; resuming compares it field by field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Fields that may differ between the original run and a resume: they change where the run stops or how often it
+# is saved, never the trajectory itself.
+RESUME_MUTABLE_FIELDS = frozenset({"episodes", "steps", "checkpoint_every", "keep", "stop_when_solved"})
+
+# Seeds derived from the run seed, in SeedSequence.spawn order (never reorder: it would change every run).
+SEED_NAMES = ("agent", "env", "action_space", "observation_space")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run: env, agent, seed, budget, checkpointing, best metric and early stopping.
+
+    Args:
+        env_id: Gymnasium id, made with ``envs.make_env(env_id, **env_kwargs)``.
+        env_kwargs: Extra keyword arguments for the env (plain values).
+        agent: Name in ``agents.registry.AGENTS``.
+        agent_config: Fields of the agent's config dataclass; missing fields take the dataclass defaults.
+        seed: Run seed (>= 0). Agent, env and space seeds are derived from it with ``SeedSequence.spawn``.
+        episodes: Episode budget; ``None`` for no episode limit (then ``steps`` must be set).
+        steps: Env-step budget; ``None`` for no step limit. With both set the first one reached stops the run.
+        checkpoint_every: Write a checkpoint every this many completed episodes (default measured to cost < 2 %
+            of training time on CartPole, see BENCHMARKS.md).
+        keep: How many most recent checkpoints to keep (the ``best/`` weights are kept in addition).
+        metric_window: Best metric = mean return over the last this many episodes (Gymnasium's "solved" uses 100).
+        stop_when_solved: Stop once the mean over a full window reaches the reward threshold.
+        reward_threshold: ``None`` = the env spec's ``reward_threshold`` (an env without one is never "solved").
+        early_stopping_patience: Stop after this many episodes without the best metric improving by more than
+            ``early_stopping_min_delta``; ``None`` disables early stopping.
+        early_stopping_min_delta: Minimum improvement that resets the patience counter.
+        early_stopping_mode: ``"max"`` (higher is better) or ``"min"``; also decides what "best" means.
+        tensorboard: Write TensorBoard scalars into the run folder.
+    """
+
+    env_id: str = "CartPole-v1"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    agent: str = "hierarchy"
+    agent_config: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    episodes: int | None = 1000
+    steps: int | None = None
+    checkpoint_every: int = 10
+    keep: int = 3
+    metric_window: int = 100
+    stop_when_solved: bool = True
+    reward_threshold: float | None = None
+    early_stopping_patience: int | None = None
+    early_stopping_min_delta: float = 0.0
+    early_stopping_mode: str = "max"
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env_id, str) or not self.env_id:
+            raise ValueError(f"env_id must be a non-empty string, got {self.env_id!r}.")
+        if not isinstance(self.agent, str) or not self.agent:
+            raise ValueError(f"agent must be a non-empty string, got {self.agent!r}.")
+        for name in ("env_kwargs", "agent_config"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise ValueError(f"{name} must be a table/dict of plain values, got {value!r}.")
+            _check_plain(name, value)
+        _check_int("seed", self.seed, minimum=0, fix="use a seed >= 0")
+        if self.episodes is not None:
+            _check_int("episodes", self.episodes, minimum=1, fix="give a positive episode budget")
+        if self.steps is not None:
+            _check_int("steps", self.steps, minimum=1, fix="give a positive step budget")
+        if self.episodes is None and self.steps is None:
+            raise ValueError("episodes and steps are both None: set at least one budget (e.g. episodes=500).")
+        _check_int("checkpoint_every", self.checkpoint_every, minimum=1, fix="checkpoint at least every episode (1)")
+        _check_int("keep", self.keep, minimum=1, fix="keep at least the latest checkpoint (1)")
+        _check_int("metric_window", self.metric_window, minimum=1, fix="use a window of at least 1 episode")
+        if not isinstance(self.stop_when_solved, bool):
+            raise ValueError(f"stop_when_solved must be true or false, got {self.stop_when_solved!r}.")
+        if self.reward_threshold is not None and not _is_finite_number(self.reward_threshold):
+            raise ValueError(f"reward_threshold must be a finite number or None, got {self.reward_threshold!r}.")
+        if self.early_stopping_patience is not None:
+            _check_int("early_stopping_patience", self.early_stopping_patience, minimum=1,
+                       fix="use a patience of at least 1 episode, or None to disable early stopping")
+        if not _is_finite_number(self.early_stopping_min_delta) or self.early_stopping_min_delta < 0:
+            raise ValueError(
+                f"early_stopping_min_delta must be a finite number >= 0, got {self.early_stopping_min_delta!r}."
+            )
+        if self.early_stopping_mode not in ("max", "min"):
+            raise ValueError(f"early_stopping_mode must be 'max' or 'min', got {self.early_stopping_mode!r}.")
+        if not isinstance(self.tensorboard, bool):
+            raise ValueError(f"tensorboard must be true or false, got {self.tensorboard!r}.")
+
+    # ------------------------------------------------------------------ conversions
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data copy (JSON/TOML-able)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """Build from plain values; unknown keys raise ``ValueError`` with a "did you mean"."""
+        if not isinstance(values, dict):
+            raise ValueError(f"A run config must be a table/dict, got {type(values).__name__}.")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, names, n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ValueError(f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}.")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def resolved(self) -> RunConfig:
+        """Same config with ``agent_config`` completed with the agent dataclass defaults (validates it)."""
+        from agents.registry import make_agent_config
+
+        agent_cfg = make_agent_config(self.agent, self.agent_config)
+        return self.replace(agent_config=json.loads(json.dumps(dataclasses.asdict(agent_cfg))))
+
+    def derived_seeds(self) -> dict[str, int]:
+        """The seeds every RNG owner of the run gets, derived from ``seed`` (deterministic, recorded)."""
+        return derive_seeds(self.seed)
+
+
+def derive_seeds(seed: int, purpose: int | None = None) -> dict[str, int]:
+    """Split ``seed`` into one 32-bit seed per RNG owner with ``SeedSequence.spawn``.
+
+    ``purpose`` distinguishes independent uses of the same user seed (e.g. evaluation) from training.
+    """
+    entropy = seed if purpose is None else [seed, purpose]
+    children = np.random.SeedSequence(entropy).spawn(len(SEED_NAMES))
+    return {
+        name: int(child.generate_state(1, dtype=np.uint32)[0]) for name, child in zip(SEED_NAMES, children)
+    }
+
+
+def config_differences(old: RunConfig, new: RunConfig, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Human-readable list of fields that differ (``"agent: 'random' != 'hierarchy'"``)."""
+    old_d, new_d = old.to_dict(), new.to_dict()
+    diffs = []
+    for key in old_d:
+        if key in ignore:
+            continue
+        if old_d[key] != new_d[key]:
+            if isinstance(old_d[key], dict) and isinstance(new_d[key], dict):
+                for sub in sorted(set(old_d[key]) | set(new_d[key])):
+                    a, b = old_d[key].get(sub, "<missing>"), new_d[key].get(sub, "<missing>")
+                    if a != b:
+                        diffs.append(f"{key}.{sub}: {a!r} (checkpoint) != {b!r} (now)")
+            else:
+                diffs.append(f"{key}: {old_d[key]!r} (checkpoint) != {new_d[key]!r} (now)")
+    return diffs
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read a ``.toml`` or ``.json`` run config file (``ValueError`` naming the file on any problem)."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"Cannot read config file {str(path)!r}: {exc.strerror or exc}.") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover
+                import tomli as tomllib
+            values = tomllib.loads(text.decode("utf-8"))
+        else:
+            values = json.loads(text.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+    try:
+        return RunConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Config file {str(path)!r}: {exc}") from None
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_int(name: str, value: Any, minimum: int, fix: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}: {fix}.")
+
+
+def _check_plain(name: str, value: Any) -> None:
+    """Only JSON-able plain data (str, int, float, bool, None, lists and dicts of them)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_plain(name, item)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{name} keys must be strings, got {key!r}.")
+            _check_plain(f"{name}.{key}", item)
+        return
+    raise ValueError(f"{name} must hold plain values (str/int/float/bool/lists/tables), got {value!r}.")

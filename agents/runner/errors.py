@@ -1,0 +1,23 @@
+"""Exceptions and the warning category of the runner (one place, so the CLI can map them to exit codes)."""
+
+from __future__ import annotations
+
+
+class RunnerError(Exception):
+    """Base class of the runner's own errors."""
+
+
+class CheckpointError(RunnerError):
+    """A checkpoint is missing, torn or corrupt (the message names the file and the problem)."""
+
+
+class IncompatibleCheckpointError(RunnerError):
+    """A checkpoint was made by another config, agent, env or format version (the message says what differs)."""
+
+
+class RunLockedError(RunnerError):
+    """Another live process is training in this run folder."""
+
+
+class RunnerWarning(UserWarning):
+    """Something the user should know but that does not stop the run (stale lock, skipped checkpoint, ...)."""

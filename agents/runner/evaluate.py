@@ -1,0 +1,181 @@
+"""Evaluate a trained agent with learning disabled; reads the run folder, never writes to it."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.runner import env_state
+from agents.runner.checkpoint import CHECKPOINTS_DIR, arrays_from_bytes, find_latest_valid, read_checkpoint
+from agents.runner.config import RunConfig, derive_seeds
+from agents.runner.errors import CheckpointError
+from agents.runner.fsutil import sha256_bytes
+from agents.runner.runner import BEST_DIR, EpisodeEvent, build_agent
+
+EVAL_SEED_PURPOSE = 0xE7A1  # keeps evaluation seeds apart from the training seeds of the same number
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-episode returns and lengths of an evaluation, with summary statistics (population std)."""
+
+    returns: tuple[float, ...]
+    lengths: tuple[int, ...]
+    mean_return: float
+    std_return: float
+    min_return: float
+    max_return: float
+    mean_length: float
+    std_length: float
+    min_length: int
+    max_length: int
+    episodes: int
+    seed: int
+    checkpoint: Path
+    checkpoint_episode: int
+    checkpoint_global_step: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["returns"], out["lengths"] = list(self.returns), list(self.lengths)
+        out["checkpoint"] = str(self.checkpoint)
+        return out
+
+
+def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple[RunConfig, dict, Path, int, int]:
+    """Resolve ``path``/``checkpoint`` to (config, weights, source dir, episode, global step), digest-verified."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
+    if (path / "best.json").exists():
+        checkpoint, path = str(path), path.parent
+    if checkpoint == "best":
+        source = path / BEST_DIR
+    elif checkpoint == "latest":
+        source = None
+    else:
+        source = Path(checkpoint)
+    if source is not None and (source / "best.json").exists():
+        info = json.loads((source / "best.json").read_text())
+        weights_bytes = (source / "weights.safetensors").read_bytes()
+        if sha256_bytes(weights_bytes) != info.get("weights_sha256"):
+            raise CheckpointError(f"{source / 'weights.safetensors'} does not match the digest in best.json")
+        weights = arrays_from_bytes(weights_bytes, str(source / "weights.safetensors"))
+        return RunConfig.from_dict(info["config"]), weights, source, int(info["episode"]), int(info["global_step"])
+    if source is None:
+        if (path / "COMPLETE").exists() or (path / "meta.json").exists():
+            ckpt = read_checkpoint(path)
+        else:
+            ckpt, problems = find_latest_valid(path / CHECKPOINTS_DIR)
+            if ckpt is None:
+                detail = "; ".join(f"{p.name}: {m}" for p, m in problems) or "no checkpoints"
+                raise FileNotFoundError(f"No valid checkpoint in {str(path)!r} ({detail}).")
+    else:
+        if checkpoint == "best":
+            raise FileNotFoundError(f"{str(path)!r} has no best/ weights yet (no episode finished).")
+        ckpt = read_checkpoint(source)
+    info = ckpt.json("runner.json")
+    config = RunConfig.from_dict(ckpt.json("config.json"))
+    return config, ckpt.arrays("weights.safetensors"), ckpt.path, int(info["episode"]), int(info["global_step"])
+
+
+def evaluate(
+    path: str | Path,
+    episodes: int = 100,
+    seed: int = 0,
+    checkpoint: str = "latest",
+    on_episode: Callable[[EpisodeEvent], bool] | None = None,
+) -> EvalResult:
+    """Run ``episodes`` episodes with learning disabled and return their statistics.
+
+    Args:
+        path: A run folder, a checkpoint directory, or a ``best/`` folder.
+        episodes: Number of evaluation episodes (>= 1).
+        seed: Evaluation seed: the agent's sampling RNG and the env are seeded from it, so equal seeds give
+            equal results.
+        checkpoint: ``"latest"`` (newest valid checkpoint), ``"best"`` (the weights in ``best/``) or a path.
+        on_episode: Progress callback; return False to stop early.
+
+    The agent is built fresh from the run's config, gets the checkpoint's weights (its temporal state starts
+    empty and ``clear_state()`` runs before every episode), and ``learn_enabled`` is False. Nothing is written.
+    """
+    if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes < 1:
+        raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}.")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
+    config, weights, source, ckpt_episode, ckpt_step = load_weights_for_eval(path, checkpoint)
+    seeds = derive_seeds(seed, purpose=EVAL_SEED_PURPOSE)
+    env = env_state.make_env(config.env_id, dict(config.env_kwargs))
+    try:
+        env.action_space.seed(seeds["action_space"])
+        env.observation_space.seed(seeds["observation_space"])
+        agent = build_agent(config, env, seeds["agent"])
+        agent.set_weights(weights)
+        agent.learn_enabled = False
+        returns: list[float] = []
+        lengths: list[int] = []
+        steps, start = 0, time.perf_counter()
+        for index in range(episodes):
+            obs, _ = env.reset(seed=seeds["env"]) if index == 0 else env.reset()
+            agent.clear_state()
+            total, length = 0.0, 0
+            while True:
+                action = agent.act(obs)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                agent.observe(obs, reward, terminated, truncated)
+                total += float(reward)
+                length += 1
+                if terminated or truncated:
+                    break
+            steps += length
+            returns.append(total)
+            lengths.append(length)
+            if on_episode is not None:
+                elapsed = time.perf_counter() - start
+                event = EpisodeEvent(
+                    episode=index + 1,
+                    global_step=steps,
+                    episode_return=total,
+                    episode_length=length,
+                    rolling_mean=math.fsum(returns) / len(returns),
+                    best_metric=None,
+                    is_best=False,
+                    steps_per_second=steps / elapsed if elapsed > 0 else 0.0,
+                    target_episodes=episodes,
+                    target_steps=None,
+                )
+                if on_episode(event) is False:
+                    break
+    finally:
+        env.close()
+    return _summarise(returns, lengths, seed, source, ckpt_episode, ckpt_step)
+
+
+def _summarise(returns, lengths, seed, source, ckpt_episode, ckpt_step) -> EvalResult:
+    n = len(returns)
+    mean_r = math.fsum(returns) / n
+    mean_l = math.fsum(lengths) / n
+    std_r = math.sqrt(math.fsum((r - mean_r) ** 2 for r in returns) / n)
+    std_l = math.sqrt(math.fsum((x - mean_l) ** 2 for x in lengths) / n)
+    return EvalResult(
+        returns=tuple(returns),
+        lengths=tuple(lengths),
+        mean_return=mean_r,
+        std_return=std_r,
+        min_return=min(returns),
+        max_return=max(returns),
+        mean_length=mean_l,
+        std_length=std_l,
+        min_length=min(lengths),
+        max_length=max(lengths),
+        episodes=n,
+        seed=seed,
+        checkpoint=Path(source),
+        checkpoint_episode=ckpt_episode,
+        checkpoint_global_step=ckpt_step,
+    )

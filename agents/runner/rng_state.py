@@ -1,0 +1,69 @@
+"""Capture and restore the process-global RNGs: a safety net, not the plan.
+
+The run's own randomness lives in per-owner generators (agent, env, spaces) that are saved with their owners.
+Global generators (Python ``random``, numpy's legacy global ``RandomState``, torch's default generators) are
+captured too, so that a library that draws from them behind our back still resumes exactly. Torch is captured
+only if something already imported it: importing torch costs ~2 s of start-up.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def capture_global_rng() -> dict[str, Any]:
+    """JSON-able snapshot of every process-global RNG that is in use."""
+    version, internal, gauss_next = random.getstate()
+    legacy = np.random.get_state(legacy=False)
+    snapshot: dict[str, Any] = {
+        "python": {"version": version, "state": list(internal), "gauss_next": gauss_next},
+        "numpy": {
+            "bit_generator": legacy["bit_generator"],
+            "key": [int(x) for x in legacy["state"]["key"]],
+            "pos": int(legacy["state"]["pos"]),
+            "has_gauss": int(legacy["has_gauss"]),
+            "gauss": float(legacy["gauss"]),
+        },
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "get_rng_state"):
+        snapshot["torch"] = {"cpu": torch.get_rng_state().numpy().tobytes().hex()}
+        cuda = getattr(torch, "cuda", None)
+        if cuda is not None and cuda.is_available() and cuda.is_initialized():
+            snapshot["torch"]["cuda"] = [s.numpy().tobytes().hex() for s in cuda.get_rng_state_all()]
+    return snapshot
+
+
+def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
+    """Restore what ``capture_global_rng`` saved; returns notes about parts that could not be restored."""
+    notes: list[str] = []
+    py = snapshot["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss_next"]))
+    npy = snapshot["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": npy["bit_generator"],
+            "state": {"key": np.asarray(npy["key"], dtype=np.uint32), "pos": npy["pos"]},
+            "has_gauss": npy["has_gauss"],
+            "gauss": npy["gauss"],
+        }
+    )
+    saved_torch = snapshot.get("torch")
+    if saved_torch is not None:
+        torch = sys.modules.get("torch")
+        if torch is None:
+            # The saved run had torch loaded but nothing uses it now: import it only to keep its stream exact.
+            import torch  # noqa: PLC0415
+        torch.set_rng_state(torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy()))
+        if "cuda" in saved_torch:
+            if torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(
+                    [torch.from_numpy(np.frombuffer(bytes.fromhex(h), dtype=np.uint8).copy()) for h in saved_torch["cuda"]]
+                )
+            else:
+                notes.append("the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored")
+    return notes

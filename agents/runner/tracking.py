@@ -1,0 +1,112 @@
+"""Rolling episode statistics, the best metric and early stopping: plain state, saved in every checkpoint."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrackUpdate:
+    """What one finished episode changed."""
+
+    rolling_mean: float
+    rolling_length: float
+    is_best: bool
+    solved: bool
+    stop_early: bool
+
+
+class EpisodeTracker:
+    """Mean return over the last ``window`` episodes, best value of that mean, patience counter, solved flag.
+
+    Means use ``math.fsum`` (exactly rounded, independent of summation order), so a restored tracker continues
+    bit-identically.
+    """
+
+    def __init__(
+        self,
+        window: int,
+        mode: str = "max",
+        min_delta: float = 0.0,
+        patience: int | None = None,
+        reward_threshold: float | None = None,
+    ) -> None:
+        self.window = window
+        self.mode = mode
+        self.min_delta = min_delta
+        self.patience = patience
+        self.reward_threshold = reward_threshold
+        self.returns: deque[float] = deque(maxlen=window)
+        self.lengths: deque[int] = deque(maxlen=window)
+        self.best_metric: float | None = None
+        self.best_episode: int | None = None
+        self.best_global_step: int | None = None
+        self.reference: float | None = None  # early-stopping reference (last value that beat it by min_delta)
+        self.episodes_without_improvement = 0
+
+    def _better(self, value: float, than: float | None, delta: float) -> bool:
+        if than is None:
+            return True
+        return value > than + delta if self.mode == "max" else value < than - delta
+
+    def update(self, episode_return: float, length: int, episode: int, global_step: int) -> TrackUpdate:
+        self.returns.append(float(episode_return))
+        self.lengths.append(int(length))
+        mean = math.fsum(self.returns) / len(self.returns)
+        mean_length = math.fsum(self.lengths) / len(self.lengths)
+        is_best = self._better(mean, self.best_metric, 0.0)
+        if is_best:
+            self.best_metric, self.best_episode, self.best_global_step = mean, episode, global_step
+        if self._better(mean, self.reference, self.min_delta):
+            self.reference = mean
+            self.episodes_without_improvement = 0
+        else:
+            self.episodes_without_improvement += 1
+        stop_early = self.patience is not None and self.episodes_without_improvement >= self.patience
+        solved = (
+            self.reward_threshold is not None
+            and len(self.returns) >= self.window
+            and mean >= self.reward_threshold
+        )
+        return TrackUpdate(mean, mean_length, is_best, solved, stop_early)
+
+    @property
+    def rolling_mean(self) -> float | None:
+        return math.fsum(self.returns) / len(self.returns) if self.returns else None
+
+    # ------------------------------------------------------------------ state
+
+    def state_json(self) -> dict[str, Any]:
+        return {
+            "best_metric": self.best_metric,
+            "best_episode": self.best_episode,
+            "best_global_step": self.best_global_step,
+            "early_stopping": {
+                "reference": self.reference,
+                "episodes_without_improvement": self.episodes_without_improvement,
+                "patience": self.patience,
+                "min_delta": self.min_delta,
+                "mode": self.mode,
+            },
+        }
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "recent_returns": np.asarray(self.returns, dtype=np.float64).reshape(-1),
+            "recent_lengths": np.asarray(self.lengths, dtype=np.int64).reshape(-1),
+        }
+
+    def load(self, json_state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.best_metric = json_state["best_metric"]
+        self.best_episode = json_state["best_episode"]
+        self.best_global_step = json_state["best_global_step"]
+        early = json_state["early_stopping"]
+        self.reference = early["reference"]
+        self.episodes_without_improvement = int(early["episodes_without_improvement"])
+        self.returns = deque((float(x) for x in arrays["recent_returns"]), maxlen=self.window)
+        self.lengths = deque((int(x) for x in arrays["recent_lengths"]), maxlen=self.window)
