@@ -1,0 +1,306 @@
+"""CartPole-v1 sample efficiency and throughput: sphgym's hierarchy agent side by side with its peers.
+
+"Solved" = mean return of the last 100 training episodes >= 475 (the env spec's reward threshold).
+One invocation runs every available system on the same seeds and prints one table of medians:
+
+    python benchmarks/cartpole.py                      # seeds 0-9, all available systems
+    python benchmarks/cartpole.py --seeds 0-2 --systems sphgym-hierarchy,pyaogmaneo   # quick check
+
+Peers are optional: ``pip install -e ".[bench]"`` installs pyaogmaneo (non-commercial licence: benchmark
+only, never a dependency) and stable-baselines3. The pyaogmaneo driver follows its CartPole example's
+env-runner conventions as described in our notes: obs port (2,2,16) (finite bounds scaled linearly,
+unbounded dims squashed by a sigmoid), one layer (5,5,64), action port (1,1,2), no episode boundaries,
+a terminal reward of -100 and reward passed one step late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SOLVE_THRESHOLD = 475.0
+WINDOW = 100
+
+
+@dataclass
+class SeedResult:
+    solved_at: int | None  # episode count when the last-100 mean first reached the threshold
+    steps_to_solve: int | None
+    episodes_run: int
+    best_mean: float
+    train_steps_per_s: float
+    eval_steps_per_s: float
+    eval_mean_return: float
+    weights_bytes: int | None = None
+    state_bytes: int | None = None
+
+
+class SolveTracker:
+    """Counts episodes and steps until the rolling mean reaches the threshold."""
+
+    def __init__(self, max_episodes: int) -> None:
+        self.returns: list[float] = []
+        self.steps = 0
+        self.max_episodes = max_episodes
+        self.solved_at: int | None = None
+        self.steps_to_solve: int | None = None
+        self.best_mean = float("-inf")
+
+    def episode(self, ret: float) -> None:
+        self.returns.append(ret)
+        if len(self.returns) >= WINDOW:
+            mean = float(np.mean(self.returns[-WINDOW:]))
+            self.best_mean = max(self.best_mean, mean)
+            if self.solved_at is None and mean >= SOLVE_THRESHOLD:
+                self.solved_at, self.steps_to_solve = len(self.returns), self.steps
+
+    @property
+    def done(self) -> bool:
+        return self.solved_at is not None or len(self.returns) >= self.max_episodes
+
+
+# --- sphgym agents (any registered agent, driven exactly as the runner drives it) -------------------------
+def run_sphgym(agent_name: str, seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
+    from agents.registry import make_agent
+
+    env = gym.make("CartPole-v1")
+    agent = make_agent(agent_name, env.observation_space, env.action_space, None, seed=seed)
+    tracker = SolveTracker(max_episodes)
+    obs, _ = env.reset(seed=seed)
+    start = time.perf_counter()
+    while not tracker.done:
+        agent.clear_state()
+        ret, done = 0.0, False
+        while not done:
+            action = agent.act(obs)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(obs, float(reward), terminated, truncated)
+            ret += float(reward)
+            tracker.steps += 1
+            done = terminated or truncated
+        tracker.episode(ret)
+        obs, _ = env.reset()
+    train_rate = tracker.steps / (time.perf_counter() - start)
+
+    agent.learn_enabled = False
+    eval_steps, eval_returns = 0, []
+    start = time.perf_counter()
+    for i in range(eval_episodes):
+        obs, _ = env.reset(seed=10_000 + i)
+        agent.clear_state()
+        ret, done = 0.0, False
+        while not done:
+            action = agent.act(obs)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(obs, float(reward), terminated, truncated)
+            ret += float(reward)
+            eval_steps += 1
+            done = terminated or truncated
+        eval_returns.append(ret)
+    eval_rate = eval_steps / (time.perf_counter() - start)
+    weights = sum(a.nbytes for a in agent.get_weights().values())
+    state = sum(a.nbytes for a in agent.get_state().values())
+    return SeedResult(
+        tracker.solved_at, tracker.steps_to_solve, len(tracker.returns), tracker.best_mean,
+        train_rate, eval_rate, float(np.mean(eval_returns)), weights, state,
+    )
+
+
+# --- PyAOgmaNeo, its CartPole example configuration -------------------------------------------------------
+def run_pyaogmaneo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
+    import pyaogmaneo as neo
+
+    neo.set_num_threads(1)  # more threads than cores makes OpenMP spin (notes: 15x slower)
+    neo.set_global_state(seed + 1)
+    env = gym.make("CartPole-v1")
+    low, high = env.observation_space.low, env.observation_space.high
+    finite = np.isfinite(low) & np.isfinite(high)
+    resolution = 16
+    h = neo.Hierarchy(
+        [
+            neo.IODesc((2, 2, resolution), neo.none, up_radius=2),
+            neo.IODesc((1, 1, 2), neo.action, up_radius=2, down_radius=2, history_capacity=512),
+        ],
+        [neo.LayerDesc(hidden_size=(5, 5, 64))],
+    )
+
+    def encode(o: np.ndarray) -> np.ndarray:
+        scaled = np.where(finite, (o - np.where(finite, low, 0)) / np.where(finite, high - low, 1), 0.0)
+        squashed = 1.0 / (1.0 + np.exp(-2.0 * o))
+        v = np.where(finite, scaled, squashed)
+        return np.clip((v * resolution).astype(np.int32), 0, resolution - 1).astype(np.int32)
+
+    tracker = SolveTracker(max_episodes)
+    obs, _ = env.reset(seed=seed)
+    action, reward, ret = 0, 0.0, 0.0
+    start = time.perf_counter()
+    while not tracker.done:
+        h.step([encode(obs), np.array([action], np.int32)], True, reward)
+        action = int(h.get_prediction_cis(1)[0])
+        obs, reward, terminated, truncated, _ = env.step(action)
+        ret += reward
+        tracker.steps += 1
+        if terminated:
+            reward = -100.0
+        if terminated or truncated:
+            tracker.episode(ret)
+            ret = 0.0
+            obs, _ = env.reset()
+    train_rate = tracker.steps / (time.perf_counter() - start)
+
+    eval_steps, eval_returns = 0, []
+    start = time.perf_counter()
+    for i in range(eval_episodes):
+        obs, _ = env.reset(seed=10_000 + i)
+        ret, done = 0.0, False
+        while not done:
+            h.step([encode(obs), np.array([action], np.int32)], False, 0.0)
+            action = int(h.get_prediction_cis(1)[0])
+            obs, reward, terminated, truncated, _ = env.step(action)
+            ret += reward
+            eval_steps += 1
+            done = terminated or truncated
+        eval_returns.append(ret)
+    eval_rate = eval_steps / (time.perf_counter() - start)
+    return SeedResult(
+        tracker.solved_at, tracker.steps_to_solve, len(tracker.returns), tracker.best_mean,
+        train_rate, eval_rate, float(np.mean(eval_returns)), h.get_weights_size(), h.get_state_size(),
+    )
+
+
+# --- Stable-Baselines3 PPO with RL Zoo's tuned CartPole hyperparameters -----------------------------------
+def run_sb3_ppo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    torch.set_num_threads(1)
+    tracker = SolveTracker(max_episodes)
+
+    class Track(BaseCallback):
+        def _on_step(self) -> bool:
+            tracker.steps = self.num_timesteps
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    tracker.episode(float(info["episode"]["r"]))
+            return not tracker.done
+
+    def linear(initial: float) -> Callable[[float], float]:
+        return lambda progress: progress * initial
+
+    env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
+    model = PPO(
+        "MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+        learning_rate=linear(0.001), clip_range=linear(0.2), seed=seed, device="cpu", verbose=0,
+    )
+    start = time.perf_counter()
+    model.learn(total_timesteps=1_000_000, callback=Track())
+    train_rate = tracker.steps / (time.perf_counter() - start)
+
+    eval_env = gym.make("CartPole-v1")
+    eval_steps, eval_returns = 0, []
+    start = time.perf_counter()
+    for i in range(eval_episodes):
+        obs, _ = eval_env.reset(seed=10_000 + i)
+        ret, done = 0.0, False
+        while not done:
+            action, _ = model.predict(obs, deterministic=False)
+            obs, reward, terminated, truncated, _ = eval_env.step(int(action))
+            ret += float(reward)
+            eval_steps += 1
+            done = terminated or truncated
+        eval_returns.append(ret)
+    eval_rate = eval_steps / (time.perf_counter() - start)
+    weights = sum(p.numel() * p.element_size() for p in model.policy.parameters())
+    return SeedResult(
+        tracker.solved_at, tracker.steps_to_solve, len(tracker.returns), tracker.best_mean,
+        train_rate, eval_rate, float(np.mean(eval_returns)), weights, None,
+    )
+
+
+SYSTEMS: dict[str, tuple[str | None, Callable[[int, int, int], SeedResult]]] = {
+    "sphgym-hierarchy": (None, lambda s, m, e: run_sphgym("hierarchy", s, m, e)),
+    "pyaogmaneo": ("pyaogmaneo", run_pyaogmaneo),
+    "sb3-ppo": ("stable_baselines3", run_sb3_ppo),
+}
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds.extend(range(int(lo), int(hi or lo) + 1))
+    return seeds
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):,.0f}" if values else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default: 0-9)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of: " + ", ".join(SYSTEMS))
+    parser.add_argument("--max-episodes", type=int, default=1000, help="give up on a seed after this many episodes")
+    parser.add_argument("--eval-episodes", type=int, default=20, help="episodes with learning off, per seed")
+    args = parser.parse_args(argv)
+    seeds = parse_seeds(args.seeds)
+
+    rows = []
+    for name in args.systems.split(","):
+        module, runner = SYSTEMS[name]
+        if module is not None:
+            try:
+                __import__(module)
+            except ImportError:
+                print(f"# {name}: skipped ({module} not installed; pip install -e '.[bench]')", flush=True)
+                continue
+        results = []
+        for seed in seeds:
+            r = runner(seed, args.max_episodes, args.eval_episodes)
+            results.append(r)
+            print(
+                f"# {name} seed {seed}: solved at {r.solved_at} episodes / {r.steps_to_solve} steps, "
+                f"best mean100 {r.best_mean:.1f}, train {r.train_steps_per_s:,.0f} steps/s, "
+                f"eval {r.eval_steps_per_s:,.0f} steps/s (mean return {r.eval_mean_return:.1f})",
+                flush=True,
+            )
+        solved = [r for r in results if r.solved_at is not None]
+        eps = [r.solved_at for r in solved]
+        rows.append(
+            (
+                name,
+                f"{len(solved)}/{len(results)}",
+                _median(eps) if len(solved) * 2 > len(results) else f"> {args.max_episodes}",
+                f"{min(eps)}-{max(eps)}" if eps else "-",
+                _median([r.steps_to_solve for r in solved]),
+                _median([r.train_steps_per_s for r in results]),
+                _median([r.eval_steps_per_s for r in results]),
+                f"{statistics.median(r.eval_mean_return for r in results):.1f}",
+                f"{results[0].weights_bytes:,}" if results[0].weights_bytes is not None else "-",
+                f"{results[0].state_bytes:,}" if results[0].state_bytes is not None else "-",
+            )
+        )
+
+    header = ("system", "solved", "episodes to solve (median)", "range", "env steps to solve (median)",
+              "train steps/s", "eval steps/s", "eval return", "weights B", "state B")
+    print("\n| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
