@@ -4,13 +4,14 @@
 * ``MultiDiscrete(nvec, start)``: one column per element, ``z = max(nvec)``; cell ``i`` of column ``d`` is
   ``start[d] + min(i, nvec[d] - 1)`` (cells beyond an element's range clip to its last value).
 * ``MultiBinary``: one column of 2 cells per bit.
-* ``Box`` (floating dtype): each element's range ``[low, high]`` is split into ``bins`` equal bins; cell ``i`` is the
-  centre of bin ``i``. ``encode`` bins an arbitrary action (values outside the range clip to the end bins), so
-  ``decode(encode(a))`` is the centre of the bin holding ``a``.
+* ``Box`` (floating dtype): each element's range ``[low, high]`` is split into ``bins`` equal bins; cell ``i``
+  is the centre of bin ``i``. ``encode`` bins an arbitrary action (values outside the range clip to the end
+  bins), so ``decode(encode(a))`` is the centre of the bin holding ``a``.
 
-``encode`` is the inverse of ``decode`` (for feeding the taken action back to the hierarchy, or a demonstrator's
-action for mimicry): ``encode(decode(cis)) == cis`` for every valid ``cis``. Columns are laid out on a near-square
-grid (see :mod:`envs.port_layout`); padding columns are ignored by ``decode`` and 0 in ``encode``.
+``encode`` is the inverse of ``decode`` (for feeding the taken action back to the hierarchy, or a
+demonstrator's action for mimicry): ``encode(decode(cis)) == cis`` for every valid ``cis``. Columns are laid
+out on a near-square grid (see :mod:`envs.port_layout`); padding columns are ignored by ``decode`` and 0 in
+``encode``.
 
 Example:
     >>> import numpy as np
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +85,11 @@ class ActionDecoderConfig:
                 f"low and high must have the same length, got {len(low)} and {len(high)}; "
                 "give one (low, high) pair per Box element"
             )
-        for i, (lo, hi) in enumerate(zip(low, high)):
+        for i, (lo, hi) in enumerate(zip(low, high, strict=True)):
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ValueError(f"low[{i}]={lo}, high[{i}]={hi} must be finite with low < high; fix the range")
+                raise ValueError(
+                    f"low[{i}]={lo}, high[{i}]={hi} must be finite with low < high; fix the range"
+                )
 
 
 class ActionDecoder(ABC):
@@ -192,12 +194,14 @@ class DiscreteActionDecoder(ActionDecoder):
             raise ValueError(f"action must be an integer scalar for {self.space}, got {action!r}")
         i = int(a) - self.start
         if not 0 <= i < self.n:
-            raise ValueError(f"action {int(a)} is outside {self.space} ([{self.start}, {self.start + self.n}))")
+            raise ValueError(
+                f"action {int(a)} is outside {self.space} ([{self.start}, {self.start + self.n}))"
+            )
         return np.array([i])
 
 
 class MultiDiscreteActionDecoder(ActionDecoder):
-    """``MultiDiscrete``: one column per element; cells beyond ``nvec[d]`` clip to the element's last value."""
+    """``MultiDiscrete``: one column per element; cells beyond ``nvec[d]`` clip to the last value."""
 
     def __init__(self, space: spaces.MultiDiscrete) -> None:
         self.space = space
@@ -215,7 +219,9 @@ class MultiDiscreteActionDecoder(ActionDecoder):
     def _encode(self, action: Any) -> np.ndarray:
         a = np.asarray(action)
         if a.shape != self._shape or a.dtype.kind not in "iu":
-            raise ValueError(f"action must be an integer array of shape {self._shape} for {self.space}, got {action!r}")
+            raise ValueError(
+                f"action must be an integer array of shape {self._shape} for {self.space}, got {action!r}"
+            )
         i = a.astype(np.int64).reshape(-1) - self.start
         bad = np.flatnonzero((i < 0) | (i >= self.nvec))
         if bad.size:
@@ -242,7 +248,9 @@ class MultiBinaryActionDecoder(ActionDecoder):
     def _encode(self, action: Any) -> np.ndarray:
         a = np.asarray(action)
         if a.shape != self._shape or a.dtype.kind not in "biu":
-            raise ValueError(f"action must be a 0/1 array of shape {self._shape} for {self.space}, got {action!r}")
+            raise ValueError(
+                f"action must be a 0/1 array of shape {self._shape} for {self.space}, got {action!r}"
+            )
         i = a.astype(np.int64).reshape(-1)
         if ((i < 0) | (i > 1)).any():
             raise ValueError(f"action {action!r} has entries other than 0 and 1 ({self.space})")
@@ -250,7 +258,7 @@ class MultiBinaryActionDecoder(ActionDecoder):
 
 
 class BoxActionDecoder(ActionDecoder):
-    """``Box`` with a floating dtype: each element binned into ``bins`` equal bins; the bin centre is the action.
+    """``Box`` with a floating dtype: each element binned into ``bins`` equal bins, bin centre = action.
 
     Args:
         space: The Box action space.
@@ -276,7 +284,8 @@ class BoxActionDecoder(ActionDecoder):
         if config.low:
             if len(config.low) != n:
                 raise ValueError(
-                    f"ActionDecoderConfig.low/high have {len(config.low)} entries but {space} has {n} elements; "
+                    f"ActionDecoderConfig.low/high have {len(config.low)} entries but {space} has {n} "
+                    "elements; "
                     "give exactly one per element"
                 )
             low = np.asarray(config.low, dtype=np.float64)
@@ -291,13 +300,15 @@ class BoxActionDecoder(ActionDecoder):
         else:
             low, high = space_low, space_high
             unbounded = np.flatnonzero(
-                ~(np.isfinite(low) & np.isfinite(high)) | (np.abs(low) >= UNBOUNDED_MAGNITUDE)
+                ~(np.isfinite(low) & np.isfinite(high))
+                | (np.abs(low) >= UNBOUNDED_MAGNITUDE)
                 | (np.abs(high) >= UNBOUNDED_MAGNITUDE)
             )
             if unbounded.size:
                 d = int(unbounded[0])
                 raise UnsupportedSpaceError(
-                    f"cannot bin element {d} of action space {space}: its range [{low[d]}, {high[d]}] is unbounded; "
+                    f"cannot bin element {d} of action space {space}: its range [{low[d]}, {high[d]}] "
+                    "is unbounded; "
                     "pass ActionDecoderConfig(low=(...), high=(...)) with one finite range per element"
                 )
         self.low = low
@@ -341,7 +352,8 @@ def make_action_decoder(space: spaces.Space, config: ActionDecoderConfig | None 
     config = ActionDecoderConfig() if config is None else config
     if config.low and not isinstance(space, spaces.Box):
         raise ValueError(
-            f"ActionDecoderConfig.low/high are given but the action space {space} is not a Box; leave them empty"
+            f"ActionDecoderConfig.low/high are given but the action space {space} is not a Box; "
+            "leave them empty"
         )
     if isinstance(space, spaces.Discrete):
         return DiscreteActionDecoder(space)

@@ -4,8 +4,9 @@ A snapshot (:data:`EnvSnapshot`) is plain JSON-able data (``json.loads(json.dump
 
 * ``np_random``: the base env's ``np_random.bit_generator.state`` (or None if the env never created one) and
   ``np_random_seed``;
-* ``action_space`` / ``observation_space``: each space's RNG state, recursively for Dict/Tuple sub-spaces, or None
-  where the space never created one (capturing never creates one: ``Space.np_random`` would, from OS entropy);
+* ``action_space`` / ``observation_space``: each space's RNG state, recursively for Dict/Tuple sub-spaces, or
+  None where the space never created one (capturing never creates one: ``Space.np_random`` would, from OS
+  entropy);
 * ``wrapper_state``: per wrapper, outermost first: ``TimeLimit._elapsed_steps`` (``_max_episode_steps`` is
   checked on restore), ``OrderEnforcing._has_reset``, ``PassiveEnvChecker``'s checked-flags;
 * ``episode_state``: for env classes registered here (CartPole, Acrobot, MountainCar, MountainCarContinuous,
@@ -14,11 +15,12 @@ A snapshot (:data:`EnvSnapshot`) is plain JSON-able data (``json.loads(json.dump
   ``episode_state_captured`` is False (and ``episode_state`` None) for any other env class or when a wrapper
   with unknown state sits in the stack; ``not_captured`` says why.
 
-Restoring assigns RNG states in place (``bit_generator.state = ...``) on the env's existing generators, sets the
-wrapper counters and the episode attributes. After ``restore_env_state(fresh_env, capture_env_state(env))`` the
-two envs produce byte-identical trajectories under the same actions, including through later ``reset()`` calls.
-When ``episode_state_captured`` is False, a restore is exact only at an episode boundary (before the next
-``reset``): the runner then replays from the last boundary instead.
+Restoring assigns RNG states in place (``bit_generator.state = ...``) on the env's existing generators, sets
+the wrapper counters and the episode attributes. After
+``restore_env_state(fresh_env, capture_env_state(env))`` the two envs produce byte-identical trajectories
+under the same actions, including through later ``reset()`` calls. When ``episode_state_captured`` is False,
+a restore is exact only at an episode boundary (before the next ``reset``): the runner then replays from the
+last boundary instead.
 
 Example:
     >>> import json
@@ -85,23 +87,29 @@ _WRAPPER_STATE: dict[type, tuple[str, ...]] = {
     wrappers.OrderEnforcing: ("_has_reset",),
     # The checker's flags only decide whether a call is checked (warnings); captured for fidelity.
     wrappers.PassiveEnvChecker: (
-        "checked_reset", "checked_step", "checked_render", "checked_data_reuse", "close_called",
+        "checked_reset",
+        "checked_step",
+        "checked_render",
+        "checked_data_reuse",
+        "close_called",
     ),
 }
 
 # Wrappers that hold no state between calls (their configuration comes from the env spec).
-_STATELESS_WRAPPERS: frozenset[type] = frozenset({
-    wrappers.FlattenObservation,
-    wrappers.FilterObservation,
-    wrappers.ReshapeObservation,
-    wrappers.RescaleObservation,
-    wrappers.DtypeObservation,
-    wrappers.DiscretizeObservation,
-    wrappers.ClipAction,
-    wrappers.RescaleAction,
-    wrappers.DiscretizeAction,
-    wrappers.ClipReward,
-})
+_STATELESS_WRAPPERS: frozenset[type] = frozenset(
+    {
+        wrappers.FlattenObservation,
+        wrappers.FilterObservation,
+        wrappers.ReshapeObservation,
+        wrappers.RescaleObservation,
+        wrappers.DtypeObservation,
+        wrappers.DiscretizeObservation,
+        wrappers.ClipAction,
+        wrappers.RescaleAction,
+        wrappers.DiscretizeAction,
+        wrappers.ClipReward,
+    }
+)
 
 
 def register_episode_state(env_class: type[gym.Env], attributes: tuple[str, ...]) -> None:
@@ -131,7 +139,8 @@ def _wrapper_chain(env: gym.Env) -> list[gym.Env]:
 
 def _unknown_wrappers(env: gym.Env) -> list[str]:
     return [
-        _name(type(w)) for w in _wrapper_chain(env)
+        _name(type(w))
+        for w in _wrapper_chain(env)
         if type(w) not in _WRAPPER_STATE and type(w) not in _STATELESS_WRAPPERS
     ]
 
@@ -139,9 +148,10 @@ def _unknown_wrappers(env: gym.Env) -> list[str]:
 def can_capture_episode_state(env: gym.Env) -> bool:
     """Whether :func:`capture_env_state` captures ``env`` mid-episode exactly.
 
-    True when the unwrapped class is registered (classic control and sphgym's envs) and every wrapper in the stack
-    has known state (TimeLimit, OrderEnforcing, PassiveEnvChecker) or none (e.g. FlattenObservation,
-    RescaleAction). Anything else is False, and the runner falls back to replay from the last episode boundary.
+    True when the unwrapped class is registered (classic control and sphgym's envs) and every wrapper in the
+    stack has known state (TimeLimit, OrderEnforcing, PassiveEnvChecker) or none (e.g. FlattenObservation,
+    RescaleAction). Anything else is False, and the runner falls back to replay from the last episode
+    boundary.
 
     Args:
         env: The env, wrapped or not.
@@ -152,7 +162,7 @@ def can_capture_episode_state(env: gym.Env) -> bool:
     return type(env.unwrapped) in _EPISODE_STATE and not _unknown_wrappers(env)
 
 
-# ---- RNG states ---------------------------------------------------------------------------------------------
+# ---- RNG states -------------------------------------------------------------------------------------------
 
 
 def _rng_state_to_plain(obj: Any) -> Any:
@@ -177,7 +187,7 @@ def _generator_state(gen: np.random.Generator | None) -> Any:
 
 
 def _restored_generator(current: np.random.Generator | None, plain_state: Any) -> np.random.Generator | None:
-    """``current`` with ``plain_state`` assigned in place; a new Generator only if none or another bit generator."""
+    """``current`` with ``plain_state`` assigned in place (a new Generator if none or of another kind)."""
     if plain_state is None:
         return None
     state = _rng_state_from_plain(plain_state)
@@ -212,7 +222,8 @@ def _check_space_rng(space: spaces.Space, plain: dict[str, Any], where: str) -> 
     children = _sub_spaces(space)
     if set(children) != set(plain.get("children", {})):
         raise SnapshotMismatchError(
-            f"{where}: snapshot has sub-spaces {sorted(plain.get('children', {}))}, this env has {sorted(children)}"
+            f"{where}: snapshot has sub-spaces {sorted(plain.get('children', {}))}, "
+            f"this env has {sorted(children)}"
         )
     for k, s in children.items():
         _check_space_rng(s, plain["children"][k], f"{where}[{k}]")
@@ -224,7 +235,7 @@ def _restore_space_rng(space: spaces.Space, plain: dict[str, Any]) -> None:
         _restore_space_rng(s, plain["children"][k])
 
 
-# ---- capture / restore --------------------------------------------------------------------------------------
+# ---- capture / restore ------------------------------------------------------------------------------------
 
 
 def capture_env_state(env: gym.Env) -> EnvSnapshot:
@@ -259,7 +270,8 @@ def capture_env_state(env: gym.Env) -> EnvSnapshot:
         not_captured.append(f"episode state of {_name(type(base))}: class not registered in envs.capture")
     elif not unknown:
         episode_state = {
-            a: to_plain(getattr(base, a)) if hasattr(base, a) else dict(_ABSENT) for a in _EPISODE_STATE[type(base)]
+            a: to_plain(getattr(base, a)) if hasattr(base, a) else dict(_ABSENT)
+            for a in _EPISODE_STATE[type(base)]
         }
 
     return {
@@ -281,10 +293,13 @@ def capture_env_state(env: gym.Env) -> EnvSnapshot:
 
 def _check_compatible(env: gym.Env, snapshot: EnvSnapshot) -> None:
     if not isinstance(snapshot, dict) or snapshot.get("format") != SNAPSHOT_FORMAT:
-        raise ValueError(f"not an env snapshot (expected format {SNAPSHOT_FORMAT!r}); pass capture_env_state()'s result")
+        raise ValueError(
+            f"not an env snapshot (expected format {SNAPSHOT_FORMAT!r}); pass capture_env_state()'s result"
+        )
     if snapshot.get("version") != SNAPSHOT_VERSION:
         raise ValueError(
-            f"env snapshot version {snapshot.get('version')!r} is not supported (this code reads {SNAPSHOT_VERSION})"
+            f"env snapshot version {snapshot.get('version')!r} is not supported "
+            f"(this code reads version {SNAPSHOT_VERSION})"
         )
     base = env.unwrapped
     env_id = base.spec.id if base.spec is not None else None
@@ -295,21 +310,24 @@ def _check_compatible(env: gym.Env, snapshot: EnvSnapshot) -> None:
         )
     if snapshot["env_class"] != _name(type(base)):
         raise SnapshotMismatchError(
-            f"the snapshot was captured from env class {snapshot['env_class']} but this env is {_name(type(base))}"
+            f"the snapshot was captured from env class {snapshot['env_class']} "
+            f"but this env is {_name(type(base))}"
         )
     chain = _wrapper_chain(env)
     names = [_name(type(w)) for w in chain]
     if snapshot["wrappers"] != names:
         raise SnapshotMismatchError(
-            f"wrapper stacks differ: snapshot {snapshot['wrappers']}, this env {names}; build the env the same way "
+            f"wrapper stacks differ: snapshot {snapshot['wrappers']}, this env {names}; "
+            "build the env the same way "
             "(same make_env kwargs, e.g. disable_env_checker, max_episode_steps)"
         )
-    for w, saved in zip(chain, snapshot["wrapper_state"]):
+    for w, saved in zip(chain, snapshot["wrapper_state"], strict=True):
         if isinstance(w, wrappers.TimeLimit):
             saved_max = from_plain(saved["_max_episode_steps"])
             if saved_max != w._max_episode_steps:
                 raise SnapshotMismatchError(
-                    f"TimeLimit differs: snapshot max_episode_steps={saved_max}, this env {w._max_episode_steps}; "
+                    f"TimeLimit differs: snapshot max_episode_steps={saved_max}, "
+                    f"this env {w._max_episode_steps}; "
                     f"pass make_env(..., max_episode_steps={saved_max})"
                 )
     _check_space_rng(env.action_space, snapshot["action_space"], "action_space")
@@ -326,8 +344,9 @@ def _check_compatible(env: gym.Env, snapshot: EnvSnapshot) -> None:
 def restore_env_state(env: gym.Env, snapshot: EnvSnapshot) -> None:
     """Put ``env`` into the state captured in ``snapshot``, in place.
 
-    ``env`` must be built like the captured one (same id, kwargs and wrappers; e.g. ``make_env(env_id, **kwargs)``);
-    whether it has been reset does not matter. Everything is checked before anything is changed.
+    ``env`` must be built like the captured one (same id, kwargs and wrappers, e.g. by
+    ``make_env(env_id, **kwargs)``); whether it has been reset does not matter. Everything is checked before
+    anything is changed.
 
     Args:
         env: The env to restore into.
@@ -344,7 +363,7 @@ def restore_env_state(env: gym.Env, snapshot: EnvSnapshot) -> None:
     _restore_space_rng(env.action_space, snapshot["action_space"])
     _restore_space_rng(env.observation_space, snapshot["observation_space"])
 
-    for w, saved in zip(_wrapper_chain(env), snapshot["wrapper_state"]):
+    for w, saved in zip(_wrapper_chain(env), snapshot["wrapper_state"], strict=True):
         for attr in _WRAPPER_STATE.get(type(w), ()):
             setattr(w, attr, from_plain(saved[attr]))
         if isinstance(w, wrappers.PassiveEnvChecker) and w._previous_data is None:

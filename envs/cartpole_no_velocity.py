@@ -25,7 +25,8 @@ class CartPoleNoVelocityEnv(CartPoleEnv):
     """``CartPoleEnv`` whose observation drops the cart velocity and pole angular velocity.
 
     Args:
-        sutton_barto_reward: As in ``CartPoleEnv``: reward 0 per step and -1 on failure instead of +1 per step.
+        sutton_barto_reward: As in ``CartPoleEnv``: reward 0 per step and -1 on failure instead of +1 per
+            step.
         render_mode: As in ``CartPoleEnv`` (``None``, ``"human"`` or ``"rgb_array"``).
 
     Example:

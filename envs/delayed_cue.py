@@ -12,7 +12,7 @@ A policy without memory scores ``1 / num_cues`` on average; one that remembers t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -29,8 +29,9 @@ QUERY = 1
 class DelayedCueEnv(gym.Env[np.int64, np.int64]):
     """Remember a cue for ``delay`` blank steps, then reproduce it.
 
-    Observation ``Discrete(num_cues + 2)``: 0 blank, 1 query, ``2 + c`` cue ``c``. Action ``Discrete(num_cues)``.
-    Episode state: ``cue`` (the cue of this episode, None before the first reset) and ``steps_taken``.
+    Observation ``Discrete(num_cues + 2)``: 0 blank, 1 query, ``2 + c`` cue ``c``. Action
+    ``Discrete(num_cues)``. Episode state: ``cue`` (the cue of this episode, None before the first reset) and
+    ``steps_taken``.
 
     Args:
         num_cues: How many different cues, >= 2.
@@ -47,11 +48,13 @@ class DelayedCueEnv(gym.Env[np.int64, np.int64]):
         (1.0, True)
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, num_cues: int = 2, delay: int = 3, render_mode: str | None = None) -> None:
         if isinstance(num_cues, bool) or not isinstance(num_cues, (int, np.integer)) or num_cues < 2:
-            raise ValueError(f"num_cues must be an int >= 2, got {num_cues!r}; with one cue there is nothing to recall")
+            raise ValueError(
+                f"num_cues must be an int >= 2, got {num_cues!r}; with one cue there is nothing to recall"
+            )
         if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 0:
             raise ValueError(f"delay must be an int >= 0, got {delay!r}; use 0 for cue then query")
         if render_mode is not None:
@@ -74,7 +77,9 @@ class DelayedCueEnv(gym.Env[np.int64, np.int64]):
 
     def step(self, action: Any) -> tuple[np.int64, float, bool, bool, dict[str, Any]]:
         if self.cue is None or self.steps_taken > self.delay + 1:
-            raise RuntimeError("DelayedCueEnv.step() called before reset() or after the episode ended; call reset()")
+            raise RuntimeError(
+                "DelayedCueEnv.step() called before reset() or after the episode ended; call reset()"
+            )
         if not self.action_space.contains(action):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         self.steps_taken += 1

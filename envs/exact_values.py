@@ -1,9 +1,10 @@
 """Exact, JSON-able encoding of the small values an env keeps as episode state.
 
-``to_plain(value)`` returns a tagged dict of JSON types only; ``from_plain(to_plain(v))`` rebuilds a value of the
-same Python/numpy type, dtype and shape with identical bits (NaN payloads aside). Floats are stored as
-``float.hex`` strings: exact, and valid strict JSON even for ``inf``/``nan`` (which ``json`` would write as the
-non-standard ``Infinity``/``NaN``). float32/float16 values are widened to Python floats first, which is exact.
+``to_plain(value)`` returns a tagged dict of JSON types only; ``from_plain(to_plain(v))`` rebuilds a value of
+the same Python/numpy type, dtype and shape with identical bits (NaN payloads aside). Floats are stored as
+``float.hex`` strings: exact, and valid strict JSON even for ``inf``/``nan`` (which ``json`` would write as
+the non-standard ``Infinity``/``NaN``). float32/float16 values are widened to Python floats first, which is
+exact.
 
 Supported: ``None``, ``bool``, ``int``, ``float``, ``str``, numpy bool/integer/floating scalars and arrays,
 and tuples/lists of these. Anything else raises ``TypeError``.
@@ -41,7 +42,9 @@ def _scalar_from_plain(kind: str, x: Any) -> Any:
 
 def _check_dtype(dtype: np.dtype) -> None:
     if dtype.kind not in "biuf":
-        raise TypeError(f"cannot store numpy dtype {dtype} exactly as plain data (supported: bool, int, float)")
+        raise TypeError(
+            f"cannot store numpy dtype {dtype} exactly as plain data (supported: bool, int, float)"
+        )
 
 
 def to_plain(value: Any) -> dict[str, Any]:
@@ -77,7 +80,11 @@ def to_plain(value: Any) -> dict[str, Any]:
         }
     if isinstance(value, np.generic):
         _check_dtype(value.dtype)
-        return {"type": "numpy_scalar", "dtype": value.dtype.name, "value": _scalar_to_plain(value.dtype.kind, value)}
+        return {
+            "type": "numpy_scalar",
+            "dtype": value.dtype.name,
+            "value": _scalar_to_plain(value.dtype.kind, value),
+        }
     if type(value) in (tuple, list):
         return {"type": type(value).__name__, "items": [to_plain(v) for v in value]}
     raise TypeError(f"cannot store {type(value).__name__} {value!r} exactly as plain data")

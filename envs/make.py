@@ -33,8 +33,8 @@ def _close_matches(env_id: str, n: int = 5) -> list[str]:
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """Create an environment with ``gymnasium.make(env_id, **kwargs)``.
 
-    The kwargs are recorded in ``env.spec.kwargs`` (Gymnasium does that), so the env can be rebuilt from its spec.
-    sphgym's own envs (``sphgym/...``) are registered when ``envs`` is imported.
+    The kwargs are recorded in ``env.spec.kwargs`` (Gymnasium does that), so the env can be rebuilt from its
+    spec. sphgym's own envs (``sphgym/...``) are registered when ``envs`` is imported.
 
     Args:
         env_id: A registered id such as ``"CartPole-v1"`` or ``"sphgym/CartPoleNoVelocity-v0"`` (the
@@ -53,10 +53,12 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
         >>> make_env("CartPole-v2")
         Traceback (most recent call last):
         ...
-        envs.errors.UnknownEnvironmentError: unknown environment id 'CartPole-v2'; did you mean 'CartPole-v1', ...
+        envs.errors.UnknownEnvironmentError: unknown environment id 'CartPole-v2'; did you mean ...
     """
     if not isinstance(env_id, str):
-        raise TypeError(f"env_id must be a string such as 'CartPole-v1', got {type(env_id).__name__} {env_id!r}")
+        raise TypeError(
+            f"env_id must be a string such as 'CartPole-v1', got {type(env_id).__name__} {env_id!r}"
+        )
     if ":" not in env_id and env_id not in gym.registry:
         matches = _close_matches(env_id)
         hint = f"did you mean {', '.join(repr(m) for m in matches)}?" if matches else "no close matches"

@@ -4,18 +4,18 @@ An encoder turns one observation into an ``int32`` array with one entry per colu
 ``[0, z)`` where the port size is ``(x, y, z)``. Every scalar of the observation gets its own column:
 
 * ``Box``: each element is binned into ``resolution`` cells. Where the range is known (explicit
-  ``low``/``high`` in the config, or finite space bounds) the range is split into equal bins and values outside
-  are clipped to the first/last bin. Where it is not, the value is squashed with a sigmoid,
-  ``u = sigmoid(squash_scale * v)``, and ``u`` in (0, 1) is split into equal bins: values of magnitude about
-  ``1 / squash_scale`` fill the middle bins.
+  ``low``/``high`` in the config, or finite space bounds) the range is split into equal bins and values
+  outside are clipped to the first/last bin. Where it is not, the value is squashed with a sigmoid,
+  ``u = sigmoid(squash_scale * v)``, and ``u`` in (0, 1) is split into equal bins: values of magnitude
+  about ``1 / squash_scale`` fill the middle bins.
 * ``Discrete(n, start)``: one column, cell ``obs - start``.
 * ``MultiDiscrete(nvec, start)``: one column per element, cell ``obs[i] - start[i]``.
 * ``MultiBinary``: one column per bit, cell 0 or 1.
 * ``Dict`` / ``Tuple`` of the above: the children's columns one after the other (``Dict`` in the space's key
   order), in a single port whose ``z`` is the largest any child needs.
 
-Columns are laid out on a near-square grid (see :mod:`envs.port_layout`); padding columns always hold 0.
-NaN or infinity in an observation raises :class:`~envs.errors.NonFiniteObservationError` naming the env and the
+Columns are laid out on a near-square grid (see :mod:`envs.port_layout`); padding columns always hold 0. NaN
+or infinity in an observation raises :class:`~envs.errors.NonFiniteObservationError` naming the env and the
 dimension: it never becomes a silent bad index.
 
 Example:
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 UNBOUNDED_MAGNITUDE = 1e30
-"""A Box bound at or beyond this magnitude counts as unbounded (some envs write float32-max instead of inf)."""
+"""A Box bound this large or larger counts as unbounded (some envs write float32-max instead of inf)."""
 
 _SUPPORTED = "Box, Discrete, MultiDiscrete, MultiBinary, and Dict/Tuple of those"
 
@@ -82,9 +82,9 @@ class ObservationEncoderConfig:
             CartPole examples of the SPH anchor use.
         squash_scale: Sigmoid input scale for Box elements without a known range: values of magnitude about
             ``1 / squash_scale`` land in the middle bins.
-        low: Explicit lower bounds, one per Box element. A pair ``low[i], high[i]`` that is finite replaces the
-            space bounds of element ``i`` (values outside are clipped); ``-inf``/``inf`` makes that element
-            squashed. Given together with ``high``.
+        low: Explicit lower bounds, one per Box element. A pair ``low[i], high[i]`` that is finite replaces
+            the space bounds of element ``i`` (values outside are clipped); ``-inf``/``inf`` makes that
+            element squashed. Given together with ``high``.
         high: Explicit upper bounds, one per Box element (see ``low``).
         squash_scales: Per-element squash scales overriding ``squash_scale``, one per Box element.
 
@@ -115,7 +115,8 @@ class ObservationEncoderConfig:
             )
         if self.resolution < 2:
             raise ValueError(
-                f"resolution must be >= 2, got {self.resolution}; one cell cannot tell values apart, use e.g. 16"
+                f"resolution must be >= 2, got {self.resolution}; "
+                "one cell cannot tell values apart, use e.g. 16"
             )
         object.__setattr__(self, "resolution", int(self.resolution))
         scale = float(self.squash_scale)
@@ -133,16 +134,18 @@ class ObservationEncoderConfig:
                 f"low and high must have the same length, got {len(low)} and {len(high)}; "
                 "give one (low, high) pair per Box element"
             )
-        for i, (lo, hi) in enumerate(zip(low, high)):
+        for i, (lo, hi) in enumerate(zip(low, high, strict=True)):
             if math.isnan(lo) or math.isnan(hi):
                 raise ValueError(
-                    f"low[{i}]/high[{i}] is NaN ({lo}, {hi}); use finite bounds, or -inf/inf to squash element {i}"
+                    f"low[{i}]/high[{i}] is NaN ({lo}, {hi}); "
+                    f"use finite bounds, or -inf/inf to squash element {i}"
                 )
             if math.isfinite(lo) and math.isfinite(hi) and not lo < hi:
                 raise ValueError(f"low[{i}] must be < high[{i}], got {lo} and {hi}; swap or widen the range")
             if lo == math.inf or hi == -math.inf:
                 raise ValueError(
-                    f"low[{i}]={lo}, high[{i}]={hi} is an empty range; use low=-inf, high=inf to squash element {i}"
+                    f"low[{i}]={lo}, high[{i}]={hi} is an empty range; "
+                    f"use low=-inf, high=inf to squash element {i}"
                 )
         for i, s in enumerate(scales):
             if not (math.isfinite(s) and s > 0):
@@ -243,7 +246,7 @@ class ObservationEncoder(ABC):
 
 
 class BoxEncoder(ObservationEncoder):
-    """Bins every element of a ``Box`` observation into ``resolution`` cells (clipped range or sigmoid squash).
+    """Bins every element of a ``Box`` into ``resolution`` cells (clipped range or sigmoid squash).
 
     Args:
         space: The Box space.
@@ -285,7 +288,10 @@ class BoxEncoder(ObservationEncoder):
         else:
             low, high = space_low, space_high
         ranged = (
-            np.isfinite(low) & np.isfinite(high) & (np.abs(low) < UNBOUNDED_MAGNITUDE) & (np.abs(high) < UNBOUNDED_MAGNITUDE)
+            np.isfinite(low)
+            & np.isfinite(high)
+            & (np.abs(low) < UNBOUNDED_MAGNITUDE)
+            & (np.abs(high) < UNBOUNDED_MAGNITUDE)
         )
         if config.squash_scales:
             scale = np.asarray(config.squash_scales[sl], dtype=np.float64)
@@ -338,11 +344,14 @@ class BoxEncoder(ObservationEncoder):
         return "[" + ", ".join(str(int(j)) for j in np.unravel_index(i, self._shape)) + "]"
 
 
-def _integer_array(obs: Any, shape: tuple[int, ...], path: str, where: str, space: spaces.Space) -> np.ndarray:
+def _integer_array(
+    obs: Any, shape: tuple[int, ...], path: str, where: str, space: spaces.Space
+) -> np.ndarray:
     a = np.asarray(obs)
     if a.shape != shape or a.dtype.kind not in "biu":
         raise ValueError(
-            f"{path} from {where} must be an integer array of shape {shape} for {space}, got {a.dtype} {a.shape}"
+            f"{path} from {where} must be an integer array of shape {shape} for {space}, "
+            f"got {a.dtype} {a.shape}"
         )
     return a.astype(np.int64).reshape(-1)
 
@@ -368,7 +377,9 @@ class DiscreteEncoder(ObservationEncoder):
     def _encode_into(self, obs: Any, out: np.ndarray, path: str) -> None:
         a = np.asarray(obs)
         if a.shape != () or a.dtype.kind not in "iu":
-            raise ValueError(f"{path} from {self._where()} must be an integer scalar for {self.space}, got {obs!r}")
+            raise ValueError(
+                f"{path} from {self._where()} must be an integer scalar for {self.space}, got {obs!r}"
+            )
         value = int(a) - self.start
         if not 0 <= value < self.n:
             raise ValueError(
@@ -382,7 +393,7 @@ class DiscreteEncoder(ObservationEncoder):
 
 
 class MultiDiscreteEncoder(ObservationEncoder):
-    """One column per element of a ``MultiDiscrete`` observation: cell ``obs[i] - start[i]`` of ``nvec[i]``."""
+    """One column per element of a ``MultiDiscrete``: cell ``obs[i] - start[i]`` of ``nvec[i]``."""
 
     def __init__(self, space: spaces.MultiDiscrete, env_id: str | None = None) -> None:
         self.space = space
@@ -441,8 +452,12 @@ class CompositeEncoder(ObservationEncoder):
     The port's ``z`` is the largest ``z`` any child needs; a child's column only uses its own cells.
     """
 
-    def __init__(self, space: spaces.Dict | spaces.Tuple, children: Sequence[ObservationEncoder],
-                 env_id: str | None = None) -> None:
+    def __init__(
+        self,
+        space: spaces.Dict | spaces.Tuple,
+        children: Sequence[ObservationEncoder],
+        env_id: str | None = None,
+    ) -> None:
         self.space = space
         self.env_id = env_id
         self.children = tuple(children)
@@ -460,19 +475,23 @@ class CompositeEncoder(ObservationEncoder):
         if isinstance(self.space, spaces.Dict):
             if not isinstance(obs, dict) or set(obs) != set(self.keys):
                 got = sorted(map(str, obs)) if isinstance(obs, dict) else type(obs).__name__
-                raise ValueError(f"{path} from {self._where()} must be a dict with keys {list(self.keys)}, got {got}")
+                raise ValueError(
+                    f"{path} from {self._where()} must be a dict with keys {list(self.keys)}, got {got}"
+                )
         elif not isinstance(obs, (tuple, list)) or len(obs) != len(self.keys):
-            raise ValueError(f"{path} from {self._where()} must be a tuple of {len(self.keys)} items for {self.space}")
-        for key, child, start in zip(self.keys, self.children, self.offsets):
+            raise ValueError(
+                f"{path} from {self._where()} must be a tuple of {len(self.keys)} items for {self.space}"
+            )
+        for key, child, start in zip(self.keys, self.children, self.offsets[:-1], strict=True):
             child._encode_into(obs[key], out[start:], f"{path}[{key!r}]")
 
     def _decode_from(self, cis: np.ndarray) -> Any:
         parts = [
             child._decode_from(cis[start:stop])
-            for child, start, stop in zip(self.children, self.offsets, self.offsets[1:])
+            for child, start, stop in zip(self.children, self.offsets[:-1], self.offsets[1:], strict=True)
         ]
         if isinstance(self.space, spaces.Dict):
-            return dict(zip(self.keys, parts))
+            return dict(zip(self.keys, parts, strict=True))
         return tuple(parts)
 
 
@@ -516,7 +535,9 @@ def make_observation_encoder(
     def build(sub: spaces.Space, where: str) -> ObservationEncoder:
         if isinstance(sub, spaces.Box):
             if not np.issubdtype(sub.dtype, np.number) or np.issubdtype(sub.dtype, np.complexfloating):
-                raise UnsupportedSpaceError(f"{where} {sub} has dtype {sub.dtype}; Box encoders need real numbers")
+                raise UnsupportedSpaceError(
+                    f"{where} {sub} has dtype {sub.dtype}; Box encoders need real numbers"
+                )
             enc = BoxEncoder(sub, config, env_id, first_element=box_counter[0])
             box_counter[0] += enc.num_dims
             return enc

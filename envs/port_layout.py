@@ -1,9 +1,9 @@
 """Where the columns of an input or action port sit on its 2-D grid.
 
-A port of size ``(x, y, z)`` has ``x * y`` columns of ``z`` cells each. The hierarchy addresses column
-``(ix, iy)`` as ``iy + ix * y`` (x is the major index), so flat column ``i`` of a CSDR is simply entry ``i`` of
-the column-index array. Codecs put dimension ``i`` of the flattened space in column ``i`` and fill the grid
-row by row; columns past the last dimension are *padding* and always hold cell 0.
+A port of size ``(x, y, z)`` has ``x * y`` columns of ``z`` cells each. The hierarchy addresses column ``(ix,
+iy)`` as ``iy + ix * y`` (x is the major index), so flat column ``i`` of a CSDR is simply entry ``i`` of the
+column-index array. Codecs put dimension ``i`` of the flattened space in column ``i`` and fill the grid row by
+row; columns past the last dimension are *padding* and always hold cell 0.
 """
 
 from __future__ import annotations

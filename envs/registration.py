@@ -1,9 +1,9 @@
 """Register sphgym's own environments with Gymnasium (done on ``import envs``).
 
-| id | what | TimeLimit | reward threshold |
-| --- | --- | --- | --- |
-| ``sphgym/CartPoleNoVelocity-v0`` | CartPole-v1 with velocities hidden (needs memory) | 500 | 475 |
-| ``sphgym/DelayedCue-v0`` | recall a cue after ``delay`` blank steps (tiny, for fast tests) | none (episodes are ``delay + 2`` steps) | 0.95 |
+* ``sphgym/CartPoleNoVelocity-v0``: CartPole-v1 with velocities hidden (needs memory); TimeLimit 500,
+  reward threshold 475.
+* ``sphgym/DelayedCue-v0``: recall a cue after ``delay`` blank steps (tiny, for fast tests); no TimeLimit
+  (episodes are ``delay + 2`` steps), reward threshold 0.95.
 """
 
 from __future__ import annotations
