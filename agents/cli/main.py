@@ -1,13 +1,142 @@
-"""Entry point of the ``sphgym`` console script (placeholder until the runner lands)."""
+"""Entry point of the ``sphgym`` console script: parse, dispatch to one command module, map errors to exit codes.
+
+Exit codes: 0 success; 1 user error (one-line message, traceback only with ``--debug``); 2 internal error (a
+bug: traceback printed); 130 / 143 when SIGINT / SIGTERM interrupted training after a successful checkpoint.
+
+Only argparse and the command modules' parser definitions load at parse time; each command imports what it
+needs (runner, numpy, gymnasium, matplotlib, ...) when it runs, so ``sphgym --help`` and the start of
+``sphgym train`` stay fast.
+"""
 
 from __future__ import annotations
 
 import sys
 
+from agents.cli import eval as eval_cmd
+from agents.cli import inspect as inspect_cmd
+from agents.cli import plot as plot_cmd
+from agents.cli import train as train_cmd
+from agents.cli import verify as verify_cmd
+from agents.cli.common import (
+    EXIT_INTERNAL_ERROR,
+    EXIT_SIGINT,
+    EXIT_USER_ERROR,
+    ArgumentParser,
+    CLIError,
+    HelpFormatter,
+)
+from agents.cli.config_loading import extract_agent_field_options
+
+DESCRIPTION = """\
+sphgym: reinforcement learning on Gymnasium with a Sparse Predictive Hierarchy agent, torch DQN/PPO
+baselines, and training runs you can kill at any moment (Ctrl-C, SIGTERM, power cut) and resume exactly.
+"""
+
+EPILOG = """\
+examples:
+  sphgym train                                   # hierarchy agent on CartPole-v1 into runs/<name>/
+  sphgym train --env Acrobot-v1 --agent ppo --seed 3 --episodes 300
+  sphgym train --config my.toml --set agent.learning_rate=0.001
+  sphgym resume runs/CartPole-v1__hierarchy__s0__20250101-120000
+  sphgym eval runs/CartPole-v1__hierarchy__s0__20250101-120000 --episodes 100 --json
+  sphgym inspect runs/CartPole-v1__hierarchy__s0__20250101-120000
+  sphgym verify runs/CartPole-v1__hierarchy__s0__20250101-120000
+  sphgym plot runs/ --out curves.png
+  tensorboard --logdir runs
+
+exit codes: 0 ok · 1 user error · 2 internal error (a bug) · 130/143 interrupted by SIGINT/SIGTERM after a
+checkpoint was written (resume with `sphgym resume DIR`). `sphgym COMMAND --help` explains each command.
+"""
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="sphgym", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    subparsers.required = True
+    train_cmd.add_parsers(subparsers)
+    eval_cmd.add_parser(subparsers)
+    inspect_cmd.add_parser(subparsers)
+    verify_cmd.add_parser(subparsers)
+    plot_cmd.add_parser(subparsers)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    print("sphgym: training is not available yet (the episode runner is still being built).", file=sys.stderr)
-    return 1
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug may appear anywhere (before or after the command); it only changes how errors are shown.
+    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    command = next((a for a in argv if not a.startswith("-")), "")
+    prog = f"sphgym {command}".strip()
+    try:
+        argv, agent_assignments = extract_agent_field_options(argv)
+        args = build_parser().parse_args(argv)
+        args.debug = debug
+        if agent_assignments:
+            if not hasattr(args, "set"):
+                raise CLIError(f"--agent.FIELD options only apply to train and resume, not {args.command}")
+            args.set = list(args.set or []) + agent_assignments
+        return int(args.handler(args) or 0)
+    except CLIError as exc:
+        return _user_error(prog, exc, debug)
+    except KeyboardInterrupt:
+        # Interrupted outside the runner's own handler (start-up, eval, verify): nothing was being written.
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except BrokenPipeError:
+        _silence_broken_pipe()
+        return 0
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as exc:
+        # The library's own user-facing errors (bad config value, missing checkpoint, folder in use, ...).
+        return _user_error(prog, exc, debug)
+    except Exception as exc:
+        if _is_user_error_type(exc):
+            return _user_error(prog, exc, debug)
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"{prog}: internal error: {type(exc).__name__}: {exc} (this is a bug in sphgym; "
+            "please report it with the traceback above)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+def _user_error(prog: str, exc: BaseException, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    message = str(exc) if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        message = f"{exc.strerror}: {exc.filename}"
+    message = " ".join(message.split())  # one line, whatever the library put into the message
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _is_user_error_type(exc: BaseException) -> bool:
+    """Errors the runner raises for user mistakes (named ``...Error`` in ``agents.runner``)."""
+    module = type(exc).__module__ or ""
+    return module.startswith(("agents.runner", "envs", "gymnasium.error")) and not isinstance(
+        exc, (AssertionError, AttributeError, TypeError, KeyError, IndexError, NameError)
+    )
+
+
+def _silence_broken_pipe() -> None:
+    """``sphgym inspect --json | head``: stdout closed early is not an error."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
