@@ -1,0 +1,140 @@
+"""Shared helpers for the runner tests: launch training processes, read results, compare runs exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PROC = REPO / "tests" / "agents" / "runner_proc.py"
+# Wall-clock derived, so never reproducible: excluded from exactness comparisons (documented in the README).
+NONDETERMINISTIC_TAGS = frozenset({"time/fps"})
+# rng.json (process-global Python/numpy RNGs) is a safety net, not seeded by the runner: two fresh processes start
+# from different OS entropy, so it is compared within a run (resume restores it) but not across runs.
+FILES_COMPARED = ("weights.safetensors", "state.safetensors", "runner.safetensors", "runner.json", "env.json")
+
+
+def proc_args(run_dir: Path, *, resume: bool = False, **options) -> list[str]:
+    args = [sys.executable, str(PROC), "--run-dir", str(run_dir)]
+    if resume:
+        args.append("--resume")
+    for key, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+def run_proc(run_dir: Path, *, resume: bool = False, environ: dict | None = None, timeout: float = 300, **options):
+    """Run one training process to its end; returns (returncode, parsed result or None, stderr)."""
+    full_env = dict(os.environ, **(environ or {}))
+    done = subprocess.run(
+        proc_args(run_dir, resume=resume, **options), capture_output=True, text=True, env=full_env,
+        timeout=timeout, cwd=REPO,
+    )
+    result = None
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+    return done.returncode, result, done.stderr
+
+
+def count_rows(run_dir: Path) -> int:
+    try:
+        return max(0, len((run_dir / "episodes.csv").read_bytes().splitlines()) - 1)
+    except OSError:
+        return 0
+
+
+def run_and_kill_when(run_dir: Path, rows: int, *, resume: bool, environ: dict | None = None, timeout: float = 300,
+                      **options) -> int:
+    """Start a training process and SIGKILL it once ``episodes.csv`` has ``rows`` rows; returns its returncode."""
+    full_env = dict(os.environ, **(environ or {}))
+    proc = subprocess.Popen(
+        proc_args(run_dir, resume=resume, **options), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=full_env, cwd=REPO,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and count_rows(run_dir) < rows:
+            if time.monotonic() > deadline:
+                raise TimeoutError("training process made no progress")
+            time.sleep(0.005)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    return proc.returncode
+
+
+def tb_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """All scalar series (tag -> [(step, value)]) as TensorBoard's legacy reader shows them (purges applied)."""
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={SCALARS: 0}).Reload()
+    return {
+        tag: [(e.step, e.value) for e in acc.Scalars(tag)]
+        for tag in sorted(acc.Tags()["scalars"])
+        if tag not in NONDETERMINISTIC_TAGS
+    }
+
+
+def tb_scalars_plugin_reader(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Same through TensorBoard's data-provider path (plugin_event_accumulator, which ignores a run's first START)."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+    from tensorboard.util import tensor_util
+
+    acc = pea.EventAccumulator(str(run_dir), size_guidance={pea.TENSORS: 0}).Reload()
+    return {
+        tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+        for tag in sorted(acc.Tags()["tensors"])
+        if tag not in NONDETERMINISTIC_TAGS
+    }
+
+
+def final_checkpoint(run_dir: Path) -> Path:
+    ckpts = sorted(p for p in (run_dir / "checkpoints").iterdir() if p.name.startswith("ep"))
+    return ckpts[-1]
+
+
+def run_fingerprint(run_dir: Path) -> dict:
+    """Everything that must be identical between an interrupted-and-resumed run and an uninterrupted one."""
+    ckpt = final_checkpoint(run_dir)
+    meta = json.loads((ckpt / "meta.json").read_text())
+    out = {
+        "checkpoint_id": ckpt.name,
+        "weights_sha256": meta["weights_sha256"],
+        "state_sha256": meta["state_sha256"],
+        "episodes.csv": (run_dir / "episodes.csv").read_bytes(),
+        "tensorboard": tb_scalars(run_dir),
+        "best": (run_dir / "best" / "weights.safetensors").read_bytes()
+        if (run_dir / "best" / "weights.safetensors").exists() else None,
+        "best.json": (run_dir / "best" / "best.json").read_bytes() if (run_dir / "best").exists() else None,
+    }
+    for name in FILES_COMPARED:
+        out[name] = (ckpt / name).read_bytes()
+    return out
+
+
+def assert_same_run(reference: dict, other: dict) -> None:
+    assert reference.keys() == other.keys()
+    for key in reference:
+        if key == "tensorboard":
+            assert reference[key].keys() == other[key].keys(), "TensorBoard tags differ"
+            for tag in reference[key]:
+                assert reference[key][tag] == other[key][tag], f"TensorBoard series {tag!r} differs"
+                steps = [s for s, _ in other[key][tag]]
+                assert steps == sorted(set(steps)), f"{tag!r} has duplicate or unordered steps after resume"
+        else:
+            assert reference[key] == other[key], f"{key} differs between the runs"

@@ -1,0 +1,83 @@
+"""Test helper: one training process, as the CLI would run it, with deterministic fault injection.
+
+    python tests/agents/runner_proc.py --run-dir D --seed 0 --episodes 60 [--resume] [--env ID] [--agent NAME]
+
+Environment variables (fault injection; none changes what is computed):
+    SPHGYM_TEST_SIGNAL_AT_STEP="<k>:<SIGNAL>"  the process sends itself SIGNAL (SIGINT, SIGTERM, SIGKILL) right
+                                              after global env step k (only if the run passes step k).
+    SPHGYM_TEST_STEP_SLEEP=<seconds>          sleep after every env step (gives timed SIGKILLs a window).
+    SPHGYM_TEST_NO_CAPTURE=1                  pretend the env's mid-episode state cannot be captured, forcing the
+                                              replay-from-last-boundary fallback.
+
+Prints the TrainResult as one JSON line and exits with its exit code (130/143 when interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from agents.runner import RunConfig, Runner, env_state  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("--agent", default="random")
+    parser.add_argument("--agent-config", default="{}", help="JSON object")
+    parser.add_argument("--env-kwargs", default="{}", help="JSON object")
+    parser.add_argument("--checkpoint-every", type=int, default=10)
+    parser.add_argument("--keep", type=int, default=3)
+    args = parser.parse_args()
+
+    if os.environ.get("SPHGYM_TEST_NO_CAPTURE") == "1":
+        env_state.can_capture_episode_state = lambda env: False
+
+    step_hook = None
+    trigger = os.environ.get("SPHGYM_TEST_SIGNAL_AT_STEP")
+    sleep = float(os.environ.get("SPHGYM_TEST_STEP_SLEEP", "0") or 0)
+    if trigger or sleep:
+        at_step, sig_name = (trigger.split(":") if trigger else ("-1", "SIGTERM"))
+        at_step, sig = int(at_step), getattr(signal, sig_name)
+
+        def step_hook(global_step: int) -> None:
+            if sleep:
+                time.sleep(sleep)
+            if global_step == at_step:
+                os.kill(os.getpid(), sig)
+
+    if args.resume:
+        runner = Runner(args.run_dir, resume=True, step_hook=step_hook)
+        result = runner.train(episodes=args.episodes, steps=args.steps)
+    else:
+        config = RunConfig(
+            env_id=args.env,
+            env_kwargs=json.loads(args.env_kwargs),
+            agent=args.agent,
+            agent_config=json.loads(args.agent_config),
+            seed=args.seed,
+            episodes=args.episodes,
+            steps=args.steps,
+            checkpoint_every=args.checkpoint_every,
+            keep=args.keep,
+        )
+        runner = Runner(args.run_dir, config, step_hook=step_hook)
+        result = runner.train()
+    print(json.dumps(result.to_dict()), flush=True)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

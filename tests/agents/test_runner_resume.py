@@ -1,0 +1,107 @@
+"""The headline promise, with real processes: interrupt a run any way you like, resume, get the same run.
+
+Each case trains uninterrupted once, then trains the same config again while interrupting it: SIGTERM and SIGINT
+mid-episode (the process signals itself right after a chosen global step), a real timed SIGKILL (the test kills
+it once ``episodes.csv`` reaches a row count), and a SIGKILL mid-episode at a chosen step; it resumes after each.
+The final checkpoint (weights_sha256, state_sha256, counters, RNGs, env snapshot), ``episodes.csv``, ``best/``
+and every TensorBoard scalar series (except the wall-clock ``time/fps``) must be identical.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.agents.runner_helpers import (
+    assert_same_run,
+    count_rows,
+    run_and_kill_when,
+    run_fingerprint,
+    run_proc,
+    tb_scalars_plugin_reader,
+)
+
+pytestmark = pytest.mark.slow
+
+NO_CAPTURE = {"SPHGYM_TEST_NO_CAPTURE": "1"}
+
+CASES = [
+    pytest.param({"env": "CartPole-v1", "agent": "random", "episodes": 80, "checkpoint_every": 7}, {},
+                 id="cartpole-random"),
+    pytest.param({"env": "Acrobot-v1", "agent": "random", "episodes": 8, "checkpoint_every": 3}, {},
+                 id="acrobot-random"),
+    pytest.param({"env": "sphgym/CartPoleNoVelocity-v0", "agent": "random", "episodes": 60, "checkpoint_every": 7},
+                 {}, id="cartpole-no-velocity-random"),
+    pytest.param({"env": "CartPole-v1", "agent": "random", "episodes": 60, "checkpoint_every": 7}, NO_CAPTURE,
+                 id="cartpole-random-boundary-replay"),
+]
+
+
+def _episode_ends(run_dir) -> list[int]:
+    lines = (run_dir / "episodes.csv").read_text().splitlines()[1:]
+    return [int(line.split(",")[1]) for line in lines]
+
+
+def _mid_episode_step(ends: list[int], fraction: float) -> int:
+    step = max(2, int(ends[-1] * fraction))
+    while step in ends or step - 1 in ends:  # strictly inside an episode, at least one step in
+        step += 1
+    return step
+
+
+@pytest.mark.parametrize(("options", "extra_env"), CASES)
+def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
+    reference = tmp_path / "reference"
+    code, result, err = run_proc(reference, seed=7, environ=extra_env, **options)
+    assert code == 0, err
+    assert result["status"] == "completed"
+    ends = _episode_ends(reference)
+    episodes = options["episodes"]
+
+    run = tmp_path / "interrupted"
+    # 1. SIGTERM mid-episode.
+    k1 = _mid_episode_step(ends, 0.2)
+    code, result, err = run_proc(run, seed=7, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"},
+                                 **options)
+    assert code == 128 + signal.SIGTERM, err
+    assert result["status"] == "interrupted" and result["signal"] == "SIGTERM"
+    assert "Resume with: sphgym resume" in err
+    if extra_env is NO_CAPTURE:
+        assert result["global_step"] in ends and result["global_step"] < k1  # fell back to the last boundary
+        assert "cannot be captured" in err
+    else:
+        assert result["global_step"] == k1  # checkpointed exactly where it stopped, mid-episode
+
+    # 2. SIGINT mid-episode, after resuming.
+    k2 = _mid_episode_step(ends, 0.45)
+    code, result, err = run_proc(run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGINT"},
+                                 **options)
+    assert code == 128 + signal.SIGINT, err
+    assert result["status"] == "interrupted" and result["signal"] == "SIGINT"
+
+    # 3. A real SIGKILL at a time of the test's choosing (slowed steps give it a window).
+    rows = max(count_rows(run) + 1, int(episodes * 0.6))
+    code = run_and_kill_when(run, rows, resume=True, environ={**extra_env, "SPHGYM_TEST_STEP_SLEEP": "0.0003"},
+                             **options)
+    assert code == -signal.SIGKILL
+
+    # 4. SIGKILL mid-episode at a chosen step (no chance to checkpoint: resumes from the last periodic one).
+    k4 = _mid_episode_step(ends, 0.85)
+    code, _, err = run_proc(run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k4}:SIGKILL"},
+                            **options)
+    assert code == -signal.SIGKILL, err
+
+    # 5. Resume to the end; the stale lock of the killed process is taken over with a warning.
+    code, result, err = run_proc(run, resume=True, environ=extra_env, **options)
+    assert code == 0, err
+    assert result["status"] == "completed" and result["episode"] == episodes
+    assert "stale lock" in err
+
+    assert_same_run(run_fingerprint(reference), run_fingerprint(run))
+    if options["env"] == "CartPole-v1" and not extra_env:
+        assert tb_scalars_plugin_reader(reference) == tb_scalars_plugin_reader(run)
+
+    # 6. Resuming a finished run is a no-op that says so.
+    code, result, err = run_proc(run, resume=True, environ=extra_env, **options)
+    assert code == 0 and result["already_finished"] and "already finished" in err
