@@ -1,0 +1,886 @@
+"""`Hierarchy`: a Sparse Predictive Hierarchy (encoders up, decoders and actors down), PyAOgmaNeo-style API.
+
+Read `step` top to bottom: it follows notes/sph-algorithm.md §2.6. The hot work is in numba kernels
+(`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
+arrays; Python only copies the inputs in and reads the params.
+
+What is *state* and what is *weights* (serialised separately; together they restore the hierarchy exactly):
+
+* state: the RNG word, encoder hidden CSDRs, decoder predictions / activations / last inputs, actor current
+  outputs and the whole replay ring (inputs, actions, values, rewards, boundary flags, ring position).
+* weights: encoder byte weights and committed flags, decoder int8 weights, actor value / policy / delayed
+  policy weights and td scales. Encoder weight totals are exact integer sums of the weights, rebuilt on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import serialization as ser
+from .actor import BOUNDARY, MID, TERMINATED, actor_step, mark_boundary
+from .decoder import decoder_step
+from .descs import IODesc, IOType, LayerDesc
+from .encoder import compute_totals, encoder_step
+from .params import IOParams, LayerParams, Params
+from .rng import mix64_py
+from .topology import VisibleSpec, build_connections
+
+_I32 = np.int32
+
+
+def _cis_dtype(max_z: int) -> np.dtype:
+    return np.dtype(np.uint8) if max_z <= 256 else np.dtype(np.int32)
+
+
+class _Encoder:
+    """Arrays of one layer's encoder. ``in_cis`` is the concatenated input: visible layers then recurrence."""
+
+    def __init__(
+        self,
+        hidden_size,
+        visibles: list[VisibleSpec],
+        recurrent: bool,
+        check_cols: int,
+        rng: np.random.Generator,
+    ):
+        self.hidden_size = hidden_size
+        hx, hy, hz = hidden_size
+        self.con = build_connections(hidden_size, visibles, hz)
+        field_cells = (
+            np.diff(self.con.col_ptr) * 0
+            + np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
+            if len(self.con.ent_vl)
+            else np.zeros(1)
+        )
+        if int(field_cells.max()) * 255 >= 2**31:
+            raise ValueError(
+                f"an encoder field of {int(field_cells.max())} visible cells is too large "
+                f"(int32 weight totals); use smaller radii or fewer cells per column"
+            )
+        self.num_vl = len(visibles)
+        self.recurrent = recurrent
+        self.rec_offset = int(self.con.vl_offset[-2]) if recurrent else -1
+        self.in_cis = np.zeros(int(self.con.vl_offset[-1]), _I32)
+        col_z = np.concatenate([np.full(v.size[0] * v.size[1], v.size[2], np.int64) for v in visibles])
+        self.col_z = col_z[:check_cols].copy()
+        n = self.con.num_weights
+        self.w0 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
+        self.w1 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
+        self.committed = np.zeros(hx * hy * hz, np.uint8)
+        self.hidden_cis = np.zeros(hx * hy, _I32)
+        self.importance = np.ones(self.num_vl, np.float64)
+        self.comparisons = np.zeros(hx * hy, np.float64)
+        self.learn_cells = np.zeros(hx * hy, np.int64)
+        self.sums = np.zeros((2, self.num_vl * hz), np.int32)
+        self.fscratch = np.zeros((6, hz), np.float64)
+        self.rebuild_totals()
+
+    def rebuild_totals(self) -> None:
+        c = self.con
+        t0, t1 = compute_totals(
+            self.w0, self.w1, c.col_ptr, c.ent_vl, c.ent_wbase, c.vl_z, self.hidden_size[2], self.num_vl
+        )
+        if not hasattr(self, "tot0"):
+            self.tot0, self.tot1 = t0, t1
+        else:
+            self.tot0[...] = t0
+            self.tot1[...] = t1
+
+    def step(self, learn: bool, p) -> int:
+        c = self.con
+        hx, hy, hz = self.hidden_size
+        return encoder_step(
+            self.in_cis,
+            self.col_z,
+            c.col_ptr,
+            c.ent_vcol,
+            c.ent_vl,
+            c.ent_wbase,
+            c.vl_z,
+            self.importance,
+            self.w0,
+            self.w1,
+            self.tot0,
+            self.tot1,
+            self.committed,
+            self.hidden_cis,
+            self.rec_offset,
+            hx,
+            hy,
+            hz,
+            p.choice,
+            p.vigilance,
+            p.lr,
+            p.active_ratio,
+            p.l_radius,
+            learn,
+            self.comparisons,
+            self.learn_cells,
+            self.sums,
+            self.fscratch,
+        )
+
+    def clear(self) -> None:
+        self.hidden_cis[:] = 0
+
+    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [(prefix + "hidden_cis", self.hidden_cis)]
+
+    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [(prefix + "w0", self.w0), (prefix + "w1", self.w1), (prefix + "committed", self.committed)]
+
+
+class _Decoder:
+    """Arrays of one decoder: output of ``out_size`` from ``in_cis`` = [own hidden, feedback (optional)]."""
+
+    def __init__(self, out_size, num_dendrites: int, visibles: list[VisibleSpec], rng: np.random.Generator):
+        self.out_size = out_size
+        ox, oy, oz = out_size
+        self.nd = num_dendrites
+        self.con = build_connections(out_size, visibles, oz * num_dendrites)
+        self.feedback_offset = int(self.con.vl_offset[1]) if len(visibles) > 1 else -1
+        n_in = int(self.con.vl_offset[-1])
+        self.w = rng.integers(-4, 5, self.con.num_weights).astype(np.int8)
+        ncols = ox * oy
+        self.hidden_cis = np.zeros(ncols, _I32)
+        self.hidden_acts = np.zeros(ncols * oz, np.float32)
+        self.dendrite_acts = np.zeros(ncols * oz * num_dendrites, np.float32)
+        self.in_prev = np.zeros(n_in, _I32)
+        self.valid = np.zeros(1, np.uint8)
+        self.z = np.zeros(oz * num_dendrites, np.float64)
+        self.deltas = np.zeros(oz * num_dendrites, np.int64)
+        self.scratch_in = np.zeros(n_in, _I32)
+
+    def step(self, in_cis, target, learn: bool, anticipation: bool, p, rng) -> None:
+        c = self.con
+        decoder_step(
+            in_cis,
+            self.in_prev,
+            target,
+            c.col_ptr,
+            c.ent_vcol,
+            c.ent_wbase,
+            self.w,
+            self.out_size[2],
+            self.nd,
+            p.scale,
+            p.lr,
+            self.hidden_cis,
+            self.hidden_acts,
+            self.dendrite_acts,
+            self.valid,
+            self.feedback_offset,
+            anticipation,
+            learn,
+            rng,
+            self.z,
+            self.deltas,
+            self.scratch_in,
+        )
+
+    def clear(self) -> None:
+        self.hidden_cis[:] = 0
+        self.hidden_acts[:] = 0
+        self.dendrite_acts[:] = 0
+        self.in_prev[:] = 0
+        self.valid[0] = 0
+
+    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [
+            (prefix + "hidden_cis", self.hidden_cis),
+            (prefix + "hidden_acts", self.hidden_acts),
+            (prefix + "dendrite_acts", self.dendrite_acts),
+            (prefix + "in_prev", self.in_prev),
+            (prefix + "valid", self.valid),
+        ]
+
+    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [(prefix + "weights", self.w)]
+
+
+class _Actor:
+    """Arrays of one actor (see hierarchy.actor)."""
+
+    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator):
+        ax, ay, az = desc.size
+        self.az = az
+        self.dv = desc.value_num_dendrites_per_cell
+        self.dp = desc.num_dendrites_per_cell
+        self.con = build_connections(desc.size, visibles, 1)
+        n = self.con.num_weights
+        ncols = ax * ay
+        n_in = int(self.con.vl_offset[-1])
+        cap = desc.history_capacity
+        self.vw = rng.uniform(-0.01, 0.01, n * self.dv).astype(np.float32)
+        self.pw = rng.uniform(-0.01, 0.01, n * az * self.dp).astype(np.float32)
+        self.pwd = self.pw.copy()
+        self.td_scales = np.zeros(ncols, np.float32)
+        self.hidden_cis = np.zeros(ncols, _I32)
+        self.hidden_acts = np.zeros(ncols * az, np.float32)
+        self.h_inputs = np.zeros((cap, n_in), _cis_dtype(max(v.size[2] for v in visibles)))
+        self.h_actions = np.zeros((cap, ncols), _cis_dtype(az))
+        self.h_values = np.zeros((cap, ncols), np.float32)
+        self.h_rewards = np.zeros(cap, np.float32)
+        self.h_flags = np.zeros(cap, np.uint8)
+        self.h_meta = np.zeros(2, np.int64)
+        self.zv = np.zeros(self.dv)
+        self.zp = np.zeros(az * self.dp)
+        self.zpd = np.zeros(az * self.dp)
+        self.probs = np.zeros(az)
+        self.probs_d = np.zeros(az)
+        self.gv = np.zeros(self.dv)
+        self.gp = np.zeros(az * self.dp)
+        self.rets = np.zeros((cap, ncols))
+        self.values_now = np.zeros(ncols)
+
+    def step(self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng) -> None:
+        c = self.con
+        actor_step(
+            in_cis,
+            taken,
+            c.col_ptr,
+            c.ent_vcol,
+            c.ent_wbase,
+            self.vw,
+            self.pw,
+            self.pwd,
+            self.td_scales,
+            self.hidden_cis,
+            self.hidden_acts,
+            self.h_inputs,
+            self.h_actions,
+            self.h_values,
+            self.h_rewards,
+            self.h_flags,
+            self.h_meta,
+            rng,
+            self.az,
+            self.dv,
+            self.dp,
+            p.vlr,
+            p.plr,
+            p.smoothing,
+            p.delay_rate,
+            p.policy_clip,
+            p.discount,
+            p.td_scale_decay,
+            p.min_steps,
+            p.history_iters,
+            learn,
+            reward,
+            mimic,
+            flag,
+            self.zv,
+            self.zp,
+            self.zpd,
+            self.probs,
+            self.probs_d,
+            self.gv,
+            self.gp,
+            self.rets,
+            self.values_now,
+        )
+
+    def clear(self) -> None:
+        self.hidden_cis[:] = 0
+        self.hidden_acts[:] = 0
+        mark_boundary(self.h_flags, self.h_meta)
+
+    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [
+            (prefix + "hidden_cis", self.hidden_cis),
+            (prefix + "hidden_acts", self.hidden_acts),
+            (prefix + "history_inputs", self.h_inputs),
+            (prefix + "history_actions", self.h_actions),
+            (prefix + "history_values", self.h_values),
+            (prefix + "history_rewards", self.h_rewards),
+            (prefix + "history_flags", self.h_flags),
+            (prefix + "history_meta", self.h_meta),
+        ]
+
+    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [
+            (prefix + "value_weights", self.vw),
+            (prefix + "policy_weights", self.pw),
+            (prefix + "policy_weights_delayed", self.pwd),
+            (prefix + "td_scales", self.td_scales),
+        ]
+
+
+class Hierarchy:
+    """A Sparse Predictive Hierarchy.
+
+    Build one from descriptors (``Hierarchy(io_descs, layer_descs, seed=0)``), or load one
+    (``Hierarchy.from_file(path)``, ``Hierarchy.from_buffer(buf)``; ``Hierarchy(file_name=...)`` and
+    ``Hierarchy(buffer=...)`` work too, as in PyAOgmaNeo).
+
+    Args:
+        io_descs: one `IODesc` per port, in the order `step` takes inputs.
+        layer_descs: one `LayerDesc` per layer, bottom first.
+        seed: seeds weight initialisation and the hierarchy's RNG (action sampling, stochastic rounding,
+            replay choice). ``None`` draws a seed from the OS and records it in ``self.seed``.
+        file_name: load a hierarchy saved with `save_to_file` (descriptors and seed are then ignored).
+        buffer: load a hierarchy from `serialize_to_buffer` output (takes priority over ``file_name``).
+
+    Attributes:
+        params: run-time `Params` (``h.params.ios[i].actor.plr`` ...); read by every `step`.
+        seed: the seed the hierarchy was built with.
+    """
+
+    def __init__(
+        self,
+        io_descs: Sequence[IODesc] | None = None,
+        layer_descs: Sequence[LayerDesc] | None = None,
+        seed: int | None = None,
+        *,
+        file_name: str | os.PathLike | None = None,
+        buffer: Any = None,
+    ):
+        if buffer is not None or file_name is not None:
+            if buffer is None:
+                with open(file_name, "rb") as f:  # type: ignore[arg-type]
+                    buffer = f.read()
+            self._load_full(buffer)
+            return
+        if io_descs is None or layer_descs is None:
+            raise ValueError("Hierarchy needs io_descs and layer_descs (or file_name= / buffer= to load one)")
+        self._build(io_descs, layer_descs, seed)
+
+    # ------------------------------------------------------------------------------------------ building
+
+    def _build(self, io_descs: Sequence[IODesc], layer_descs: Sequence[LayerDesc], seed: int | None) -> None:
+        io_descs = list(io_descs)
+        layer_descs = list(layer_descs)
+        for i, d in enumerate(io_descs):
+            if not isinstance(d, IODesc):
+                raise ValueError(f"io_descs[{i}] must be an IODesc, got {type(d).__name__}")
+        for i, d in enumerate(layer_descs):
+            if not isinstance(d, LayerDesc):
+                raise ValueError(f"layer_descs[{i}] must be a LayerDesc, got {type(d).__name__}")
+        if not io_descs:
+            raise ValueError("io_descs is empty: a hierarchy needs at least one IO port")
+        if not layer_descs:
+            raise ValueError("layer_descs is empty: a hierarchy needs at least one layer")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        self.seed = int(seed)
+        self.io_descs = tuple(io_descs)
+        self.layer_descs = tuple(layer_descs)
+        self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
+        init_rng = np.random.default_rng(self.seed)
+        self._rng = np.array([mix64_py(self.seed ^ 0x5350484759)], np.uint64)
+        num_layers = len(layer_descs)
+        self._num_io = len(io_descs)
+        self._io_cols = [d.size[0] * d.size[1] for d in io_descs]
+
+        # Encoders, bottom up.
+        self._encoders: list[_Encoder] = []
+        for li, ld in enumerate(layer_descs):
+            if li == 0:
+                visibles = [VisibleSpec(d.size, d.up_radius) for d in io_descs]
+                check = sum(self._io_cols)
+            else:
+                visibles = [VisibleSpec(layer_descs[li - 1].hidden_size, ld.up_radius)]
+                check = 0
+            recurrent = ld.recurrent_radius >= 0
+            if recurrent:
+                visibles.append(VisibleSpec(ld.hidden_size, ld.recurrent_radius))
+            self._encoders.append(_Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
+        offs = self._encoders[0].con.vl_offset
+        self._io_slices = [(int(offs[i]), int(offs[i + 1])) for i in range(self._num_io)]
+        self._io_views = [self._encoders[0].in_cis[a:b] for a, b in self._io_slices]
+
+        # Decoders and actors, with the input buffer ([hidden, feedback]) shared by a layer's consumers.
+        self._down_in: list[np.ndarray] = []
+        self._decoders: list[list[_Decoder]] = []
+        self._dec_ports: list[int] = []  # port of each layer-0 decoder
+        self._actors: list[_Actor] = []
+        self._act_ports: list[int] = []
+        self._slot: list[int] = []  # port -> index into _decoders[0] or _actors (-1 for NONE)
+        for li, ld in enumerate(layer_descs):
+            hsize = ld.hidden_size
+            has_fb = li < num_layers - 1
+            self._down_in.append(np.zeros(hsize[0] * hsize[1] * (2 if has_fb else 1), _I32))
+
+            def vis(radius: int, hsize=hsize, has_fb=has_fb) -> list[VisibleSpec]:
+                return [VisibleSpec(hsize, radius)] * (2 if has_fb else 1)
+
+            decs: list[_Decoder] = []
+            if li == 0:
+                for i, d in enumerate(io_descs):
+                    if d.io_type == IOType.PREDICTION:
+                        self._slot.append(len(decs))
+                        self._dec_ports.append(i)
+                        decs.append(_Decoder(d.size, d.num_dendrites_per_cell, vis(d.down_radius), init_rng))
+                    elif d.io_type == IOType.ACTION:
+                        self._slot.append(len(self._actors))
+                        self._act_ports.append(i)
+                        self._actors.append(_Actor(d, vis(d.down_radius), init_rng))
+                    else:
+                        self._slot.append(-1)
+            else:
+                decs.append(
+                    _Decoder(
+                        layer_descs[li - 1].hidden_size,
+                        ld.num_dendrites_per_cell,
+                        vis(ld.down_radius),
+                        init_rng,
+                    )
+                )
+            self._decoders.append(decs)
+
+        self._state_specs = self._specs(self._state_arrays())
+        self._weight_specs = self._specs(self._weight_arrays())
+        self._shape_json = ser.canonical_json(self._shape_dict())
+        self._state_size = ser.buffer_size(self._shape_json, self._state_specs)
+        self._weights_size = ser.buffer_size(self._shape_json, self._weight_specs)
+
+    # --------------------------------------------------------------------------------------------- step
+
+    def step(
+        self,
+        input_cis: Sequence[np.ndarray],
+        learn_enabled: bool = True,
+        reward: float = 0.0,
+        mimic: float = 0.0,
+        terminated: bool = False,
+        truncated: bool = False,
+    ) -> None:
+        """Advance one time step (notes §2.6).
+
+        Args:
+            input_cis: one int CSDR per port (``size[0]*size[1]`` column indices each), including ``NONE``
+                ports and, for ``ACTION`` ports, the action actually taken before this observation.
+            learn_enabled: learn (False leaves the weights byte-identical; the state still moves).
+            reward: the reward that came with this observation (for the action passed in), shared by actors.
+            mimic: behaviour-cloning strength toward the passed action (0 = pure RL).
+            terminated: this is an episode's final observation and the episode ended (no future value): the
+                actors store a final replay sample whose return is 0 and that marks the episode boundary.
+            truncated: this is an episode's final observation but the episode was cut off: the final sample
+                bootstraps from V(final observation) and marks the boundary.
+
+        Raises:
+            ValueError: wrong number of ports, wrong dtype or size, or a column index out of range (nothing
+                is changed then).
+        """
+        # Inputs into layer 0's encoder buffer (validated: dtype, size here; range inside the kernel).
+        if len(input_cis) != self._num_io:
+            raise ValueError(
+                f"input_cis has {len(input_cis)} arrays but the hierarchy has {self._num_io} IO "
+                f"ports (one CSDR per port, including NONE and ACTION ports)"
+            )
+        for i, a in enumerate(input_cis):
+            view = self._io_views[i]
+            if type(a) is not np.ndarray or a.dtype != _I32:
+                a = self._coerce_input(i, a)
+            if a.shape != view.shape:
+                if a.size != view.size:
+                    raise ValueError(
+                        f"input_cis[{i}] has {a.size} column indices, port {i} of size "
+                        f"{self.io_descs[i].size} needs {view.size}"
+                    )
+                a = a.reshape(-1)
+            view[:] = a
+        params = self.params
+        flag = TERMINATED if terminated else (BOUNDARY if truncated else MID)
+        learn = bool(learn_enabled)
+
+        # Upward pass: every encoder sees its inputs and its own previous state.
+        enc0 = self._encoders[0]
+        imp = enc0.importance
+        for i in range(self._num_io):
+            imp[i] = params.ios[i].importance
+        for li, enc in enumerate(self._encoders):
+            lp = params.layers[li]
+            if enc.recurrent:
+                enc.importance[-1] = lp.recurrent_importance
+            if li > 0:
+                enc.in_cis[: enc.in_cis.shape[0] - (enc.hidden_cis.shape[0] if enc.recurrent else 0)] = (
+                    self._encoders[li - 1].hidden_cis
+                )
+            bad = enc.step(learn, lp.encoder)
+            if bad >= 0:
+                self._raise_range(bad)
+
+        # Downward pass: decoders learn last step's prediction, then predict the next step; actors act.
+        anticipation = params.anticipation
+        top = len(self._encoders) - 1
+        for li in range(top, -1, -1):
+            down = self._down_in[li]
+            hidden = self._encoders[li].hidden_cis
+            n = hidden.shape[0]
+            down[:n] = hidden
+            if li < top:
+                down[n:] = self._decoders[li + 1][0].hidden_cis
+            if li == 0:
+                for k, dec in enumerate(self._decoders[0]):
+                    port = self._dec_ports[k]
+                    dec.step(
+                        down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng
+                    )
+                for k, act in enumerate(self._actors):
+                    port = self._act_ports[k]
+                    act.step(
+                        down,
+                        self._io_views[port],
+                        learn,
+                        reward,
+                        mimic,
+                        flag,
+                        params.ios[port].actor,
+                        self._rng,
+                    )
+            else:
+                self._decoders[li][0].step(
+                    down,
+                    self._encoders[li - 1].hidden_cis,
+                    learn,
+                    anticipation,
+                    params.layers[li].decoder,
+                    self._rng,
+                )
+
+    def _coerce_input(self, i: int, a: Any) -> np.ndarray:
+        arr = np.asarray(a)
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"input_cis[{i}] must hold integer column indices, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() >= self.io_descs[i].size[2]):
+            self._raise_range_port(i, arr.reshape(-1))
+        return arr.astype(_I32)
+
+    def _raise_range(self, col: int) -> None:
+        for i, (a, b) in enumerate(self._io_slices):
+            if a <= col < b:
+                self._raise_range_port(i, self._encoders[0].in_cis[a:b])
+
+    def _raise_range_port(self, i: int, cis: np.ndarray) -> None:
+        z = self.io_descs[i].size[2]
+        j = int(np.flatnonzero((cis < 0) | (cis >= z))[0])
+        raise ValueError(
+            f"input_cis[{i}][{j}] = {int(cis[j])} is out of range: port {i} has {z} cells per "
+            f"column (valid indices 0..{z - 1})"
+        )
+
+    def clear_state(self) -> None:
+        """Reset temporal context: encoder hidden CSDRs, decoder predictions and feedback, actor outputs.
+
+        Weights and learned statistics stay. Unlike PyAOgmaNeo, the actors' replay memory is *kept* (it is a
+        learning memory, and dropping it stalls learning for ``min_steps`` steps after every reset); instead
+        the newest replay sample is marked as an episode boundary (bootstrapping from its stored value) if
+        `step` did not already mark it with ``terminated``/``truncated``. So callers that never pass those
+        flags and just call ``clear_state`` at episode starts still never mix two episodes in a return.
+        """
+        for enc in self._encoders:
+            enc.clear()
+        for decs in self._decoders:
+            for dec in decs:
+                dec.clear()
+        for act in self._actors:
+            act.clear()
+
+    # ----------------------------------------------------------------------------------------- getters
+
+    def get_prediction_cis(self, i: int) -> np.ndarray:
+        """Next-step prediction of a PREDICTION port, or the sampled next action of an ACTION port (copy)."""
+        slot = self._port_slot(i)
+        if self.io_descs[i].io_type == IOType.ACTION:
+            return self._actors[slot].hidden_cis.copy()
+        return self._decoders[0][slot].hidden_cis.copy()
+
+    def get_prediction_acts(self, i: int) -> np.ndarray:
+        """Softmax probabilities behind `get_prediction_cis`, flat ``[column][cell]`` float32 (a copy)."""
+        slot = self._port_slot(i)
+        if self.io_descs[i].io_type == IOType.ACTION:
+            return self._actors[slot].hidden_acts.copy()
+        return self._decoders[0][slot].hidden_acts.copy()
+
+    def get_layer_prediction_cis(self, l: int) -> np.ndarray:  # noqa: E741 (PyAOgmaNeo name)
+        """Layer ``l``'s (>= 1) prediction of layer ``l-1``'s next hidden CSDR."""
+        if not 1 <= l < len(self._encoders):
+            raise ValueError(
+                f"layer {l} has no layer prediction: valid layers are 1..{len(self._encoders) - 1}"
+            )
+        return self._decoders[l][0].hidden_cis.copy()
+
+    def _port_slot(self, i: int) -> int:
+        if not 0 <= i < self._num_io:
+            raise ValueError(f"port {i} does not exist: the hierarchy has {self._num_io} IO ports")
+        slot = self._slot[i]
+        if slot < 0:
+            raise ValueError(f"port {i} is an input-only (NONE) port: it has no prediction")
+        return slot
+
+    def get_hidden_cis(self, l: int) -> np.ndarray:  # noqa: E741 (PyAOgmaNeo name)
+        """Layer ``l``'s current hidden CSDR (a copy)."""
+        self._check_layer(l)
+        return self._encoders[l].hidden_cis.copy()
+
+    def get_hidden_size(self, l: int) -> tuple[int, int, int]:  # noqa: E741 (PyAOgmaNeo name)
+        self._check_layer(l)
+        return self.layer_descs[l].hidden_size
+
+    def _check_layer(self, l: int) -> None:  # noqa: E741 (PyAOgmaNeo name)
+        if not 0 <= l < len(self._encoders):
+            raise ValueError(f"layer {l} does not exist: the hierarchy has {len(self._encoders)} layers")
+
+    def get_num_layers(self) -> int:
+        return len(self._encoders)
+
+    def get_num_io(self) -> int:
+        return self._num_io
+
+    def get_io_size(self, i: int) -> tuple[int, int, int]:
+        self._check_port(i)
+        return self.io_descs[i].size
+
+    def get_io_type(self, i: int) -> IOType:
+        self._check_port(i)
+        return self.io_descs[i].io_type
+
+    def _check_port(self, i: int) -> None:
+        if not 0 <= i < self._num_io:
+            raise ValueError(f"port {i} does not exist: the hierarchy has {self._num_io} IO ports")
+
+    def get_num_encoder_visible_layers(self, l: int) -> int:  # noqa: E741 (PyAOgmaNeo name)
+        self._check_layer(l)
+        return self._encoders[l].num_vl
+
+    def get_up_radius(self, l: int) -> int:  # noqa: E741 (PyAOgmaNeo name)
+        self._check_layer(l)
+        return self.layer_descs[l].up_radius
+
+    def get_down_radius(self, l: int, i: int = 0) -> int:  # noqa: E741 (PyAOgmaNeo name)
+        """Layer 0: port ``i``'s decoder/actor radius; layers > 0: the layer's decoder radius."""
+        self._check_layer(l)
+        if l == 0:
+            self._check_port(i)
+            return self.io_descs[i].down_radius
+        return self.layer_descs[l].down_radius
+
+    # --------------------------------------------------------------------------------- serialisation
+
+    def _shape_dict(self) -> dict[str, Any]:
+        return {
+            "io_descs": [d.to_dict() for d in self.io_descs],
+            "layer_descs": [d.to_dict() for d in self.layer_descs],
+        }
+
+    def _state_arrays(self) -> list[tuple[str, np.ndarray]]:
+        out = [("rng", self._rng)]
+        for li, enc in enumerate(self._encoders):
+            out += enc.state_arrays(f"layers.{li}.encoder.")
+            for k, dec in enumerate(self._decoders[li]):
+                name = f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder."
+                out += dec.state_arrays(name)
+        for k, act in enumerate(self._actors):
+            out += act.state_arrays(f"ios.{self._act_ports[k]}.actor.")
+        return out
+
+    def _weight_arrays(self) -> list[tuple[str, np.ndarray]]:
+        out: list[tuple[str, np.ndarray]] = []
+        for li, enc in enumerate(self._encoders):
+            out += enc.weight_arrays(f"layers.{li}.encoder.")
+            for k, dec in enumerate(self._decoders[li]):
+                name = f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder."
+                out += dec.weight_arrays(name)
+        for k, act in enumerate(self._actors):
+            out += act.weight_arrays(f"ios.{self._act_ports[k]}.actor.")
+        return out
+
+    @staticmethod
+    def _specs(arrays: list[tuple[str, np.ndarray]]) -> list[ser.ArraySpec]:
+        return [(name, a.dtype, a.shape) for name, a in arrays]
+
+    def serialize_state_to_buffer(self) -> np.ndarray:
+        """Everything that moves while the hierarchy runs (see the module docstring), as a uint8 array."""
+        return ser.write_buffer(ser.KIND_STATE, self._shape_json, self._state_arrays())
+
+    def serialize_weights_to_buffer(self) -> np.ndarray:
+        """Everything learned (see the module docstring), as a uint8 array."""
+        return ser.write_buffer(ser.KIND_WEIGHTS, self._shape_json, self._weight_arrays())
+
+    def set_state_from_buffer(self, buffer: Any) -> None:
+        """Restore `serialize_state_to_buffer` output of a hierarchy of the same shape.
+
+        Raises:
+            ValueError: another shape, format version or kind, or a truncated / corrupt buffer.
+        """
+        arrays = self._read(buffer, ser.KIND_STATE, self._state_specs)
+        self._check_state_values(arrays)
+        self._assign(self._state_arrays(), arrays)
+
+    def set_weights_from_buffer(self, buffer: Any) -> None:
+        """Restore `serialize_weights_to_buffer` output of a hierarchy of the same shape.
+
+        Raises:
+            ValueError: another shape, format version or kind, or a truncated / corrupt buffer.
+        """
+        arrays = self._read(buffer, ser.KIND_WEIGHTS, self._weight_specs)
+        self._assign(self._weight_arrays(), arrays)
+        for enc in self._encoders:
+            enc.rebuild_totals()
+
+    def _read(self, buffer: Any, kind: int, specs: list[ser.ArraySpec]) -> dict[str, np.ndarray]:
+        descriptor, arrays = ser.read_buffer(buffer, kind)
+        if descriptor != self._shape_json:
+            try:
+                got = json.loads(descriptor)
+            except ValueError:
+                raise ValueError(
+                    f"{ser.KIND_NAMES[kind]} buffer has an unreadable shape descriptor"
+                ) from None
+            raise ValueError(
+                f"{ser.KIND_NAMES[kind]} buffer is for a hierarchy of another shape: "
+                f"{ser.describe_mismatch(got, self._shape_dict())}"
+            )
+        ser.check_arrays(ser.KIND_NAMES[kind], arrays, specs)
+        return arrays
+
+    @staticmethod
+    def _assign(targets: list[tuple[str, np.ndarray]], arrays: dict[str, np.ndarray]) -> None:
+        for name, target in targets:
+            target[...] = arrays[name]
+
+    def _check_state_values(self, arrays: dict[str, np.ndarray]) -> None:
+        """Index ranges the kernels rely on (a crafted buffer must not read out of bounds)."""
+
+        def check(name: str, ok: bool) -> None:
+            if not ok:
+                raise ValueError(f"state buffer array {name!r} holds out-of-range values")
+
+        for li, enc in enumerate(self._encoders):
+            name = f"layers.{li}.encoder.hidden_cis"
+            a = arrays[name]
+            check(name, bool(((a >= 0) & (a < enc.hidden_size[2])).all()))
+        for name, _ in self._state_arrays():
+            a = arrays[name]
+            if name.endswith("decoder.hidden_cis") or name.endswith("actor.hidden_cis"):
+                z = self._z_of(name)
+                check(name, bool(((a >= 0) & (a < z)).all()))
+            elif name.endswith("in_prev") or name.endswith("history_inputs"):
+                check(name, bool(((a >= 0) & (a < self._in_z(name))).all()))
+            elif name.endswith("history_actions"):
+                check(name, bool((a < self._z_of(name)).all()) and bool((a >= 0).all()))
+            elif name.endswith("history_flags"):
+                check(name, bool((a <= BOUNDARY).all()))
+            elif name.endswith("history_meta"):
+                cap = arrays[name.replace("history_meta", "history_flags")].shape[0]
+                check(name, 0 <= a[0] < cap and 0 <= a[1] <= cap)
+            elif name.endswith(".valid"):
+                check(name, bool((a <= 1).all()))
+
+    def _z_of(self, name: str) -> int:
+        parts = name.split(".")
+        if parts[0] == "ios":
+            return self.io_descs[int(parts[1])].size[2]
+        return self.layer_descs[int(parts[1]) - 1].hidden_size[2]
+
+    def _in_z(self, name: str) -> int:
+        parts = name.split(".")
+        layer = 0 if parts[0] == "ios" else int(parts[1])
+        return self.layer_descs[layer].hidden_size[2]
+
+    def get_state_size(self) -> int:
+        """Byte length of `serialize_state_to_buffer` output."""
+        return self._state_size
+
+    def get_weights_size(self) -> int:
+        """Byte length of `serialize_weights_to_buffer` output."""
+        return self._weights_size
+
+    def _full_descriptor(self) -> bytes:
+        d = self._shape_dict()
+        d["params"] = {
+            "layers": [lp.to_dict() for lp in self.params.layers],
+            "ios": [ip.to_dict() for ip in self.params.ios],
+            "anticipation": self.params.anticipation,
+        }
+        d["seed"] = self.seed
+        return ser.canonical_json(d)
+
+    def _full_arrays(self) -> list[tuple[str, np.ndarray]]:
+        return [("state/" + n, a) for n, a in self._state_arrays()] + [
+            ("weights/" + n, a) for n, a in self._weight_arrays()
+        ]
+
+    def get_size(self) -> int:
+        """Byte length of `serialize_to_buffer` output (descriptors, params, state and weights)."""
+        return ser.buffer_size(self._full_descriptor(), self._specs(self._full_arrays()))
+
+    def serialize_to_buffer(self) -> np.ndarray:
+        """The whole hierarchy (descriptors, params, seed, state, weights); `from_buffer` rebuilds it."""
+        return ser.write_buffer(ser.KIND_FULL, self._full_descriptor(), self._full_arrays())
+
+    @classmethod
+    def from_buffer(cls, buffer: Any) -> Hierarchy:
+        """Rebuild a hierarchy from `serialize_to_buffer` output.
+
+        Raises:
+            ValueError: not a full hierarchy buffer, another format version, or truncated / corrupt.
+        """
+        h = cls.__new__(cls)
+        h._load_full(buffer)
+        return h
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Hierarchy:
+        """Load a hierarchy written by `save_to_file`."""
+        with open(path, "rb") as f:
+            return cls.from_buffer(f.read())
+
+    def _load_full(self, buffer: Any) -> None:
+        descriptor, arrays = ser.read_buffer(buffer, ser.KIND_FULL)
+        try:
+            d = json.loads(descriptor)
+            io_descs = [IODesc.from_dict(x) for x in d["io_descs"]]
+            layer_descs = [LayerDesc.from_dict(x) for x in d["layer_descs"]]
+            params = Params.from_dict(d["params"])
+            seed = int(d["seed"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"full buffer has an invalid descriptor: {exc}") from None
+        self._build(io_descs, layer_descs, seed)
+        if len(params.layers) != len(layer_descs) or len(params.ios) != len(io_descs):
+            raise ValueError("full buffer params do not match its descriptors")
+        self.params = params
+        state = {n[6:]: a for n, a in arrays.items() if n.startswith("state/")}
+        weights = {n[8:]: a for n, a in arrays.items() if n.startswith("weights/")}
+        if len(state) + len(weights) != len(arrays):
+            raise ValueError("full buffer has arrays outside state/ and weights/")
+        ser.check_arrays("full (state part)", state, self._state_specs)
+        ser.check_arrays("full (weights part)", weights, self._weight_specs)
+        self._check_state_values(state)
+        self._assign(self._state_arrays(), state)
+        self._assign(self._weight_arrays(), weights)
+        for enc in self._encoders:
+            enc.rebuild_totals()
+
+    def save_to_file(self, path: str | os.PathLike) -> None:
+        """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""
+        data = self.serialize_to_buffer().tobytes()
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".sphh-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def __repr__(self) -> str:
+        return (
+            f"Hierarchy(io_sizes={[d.size for d in self.io_descs]}, "
+            f"hidden_sizes={[d.hidden_size for d in self.layer_descs]}, seed={self.seed})"
+        )

@@ -1,0 +1,274 @@
+"""Actor kernels against their numpy references, and the episode-boundary rules of the replay."""
+
+import numpy as np
+import pytest
+
+from hierarchy.actor import (
+    BOUNDARY,
+    MID,
+    TERMINATED,
+    actor_forward_reference,
+    actor_learn,
+    actor_learn_reference,
+    actor_policy,
+    actor_step,
+    actor_value,
+    lambda_returns,
+    lambda_returns_reference,
+)
+from hierarchy.topology import VisibleSpec, build_connections
+
+AZ, DV, DP = 3, 6, 4
+
+
+def _setup(seed):
+    rng = np.random.default_rng(seed)
+    con = build_connections((2, 1, AZ), [VisibleSpec((3, 3, 7), 1), VisibleSpec((3, 3, 7), 1)], 1)
+    vw = rng.uniform(-0.5, 0.5, con.num_weights * DV).astype(np.float32)
+    pw = rng.uniform(-0.5, 0.5, con.num_weights * AZ * DP).astype(np.float32)
+    pwd = (pw + rng.uniform(-0.05, 0.05, pw.size)).astype(np.float32)
+    inp = rng.integers(0, 7, 18).astype(np.uint8)
+    return con, vw, pw, pwd, inp, rng
+
+
+def test_forward_matches_reference():
+    con, vw, pw, _, inp, _ = _setup(0)
+    for c in range(2):
+        v = actor_value(inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, vw, DV, np.zeros(DV))
+        probs = np.zeros(AZ)
+        actor_policy(
+            inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, pw, AZ, DP, np.zeros(AZ * DP), probs, 0
+        )
+        rv, rp = actor_forward_reference(inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, vw, pw, AZ, DV, DP)
+        assert v == pytest.approx(rv, rel=1e-9, abs=1e-12)
+        np.testing.assert_allclose(probs, rp, rtol=1e-9)
+
+
+@pytest.mark.parametrize("target,mimic", [(3.0, 0.0), (-2.0, 0.0), (0.1, 0.5), (50.0, 0.0)])
+def test_learn_matches_reference(target, mimic):
+    con, vw, pw, pwd, inp, _ = _setup(1)
+    r_vw, r_pw, td, r_td = (
+        vw.copy(),
+        pw.copy(),
+        np.array([0.5, 0.0], np.float32),
+        np.array([0.5, 0.0], np.float32),
+    )
+    for c in range(2):
+        s = [
+            np.zeros(DV),
+            np.zeros(AZ * DP),
+            np.zeros(AZ * DP),
+            np.zeros(AZ),
+            np.zeros(AZ),
+            np.zeros(DV),
+            np.zeros(AZ * DP),
+        ]
+        actor_learn(
+            inp,
+            c,
+            1,
+            target,
+            con.col_ptr,
+            con.ent_vcol,
+            con.ent_wbase,
+            vw,
+            pw,
+            pwd,
+            td,
+            AZ,
+            DV,
+            DP,
+            0.01,
+            0.1,
+            0.2,
+            0.99,
+            mimic,
+            *s,
+        )
+        actor_learn_reference(
+            inp,
+            c,
+            1,
+            target,
+            con.col_ptr,
+            con.ent_vcol,
+            con.ent_wbase,
+            r_vw,
+            r_pw,
+            pwd,
+            r_td,
+            AZ,
+            DV,
+            DP,
+            0.01,
+            0.1,
+            0.2,
+            0.99,
+            mimic,
+        )
+    np.testing.assert_allclose(vw, r_vw, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(pw, r_pw, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(td, r_td, rtol=1e-6)
+    assert not np.array_equal(vw, _setup(1)[1])
+    # The value moved toward the target.
+    v0, _ = actor_forward_reference(
+        inp, 0, con.col_ptr, con.ent_vcol, con.ent_wbase, _setup(1)[1], pw, AZ, DV, DP
+    )
+    v1, _ = actor_forward_reference(inp, 0, con.col_ptr, con.ent_vcol, con.ent_wbase, vw, pw, AZ, DV, DP)
+    assert abs(target - v1) < abs(target - v0)
+
+
+def test_lambda_returns_match_reference_on_a_rotated_ring():
+    rng = np.random.default_rng(0)
+    cap, n = 20, 2
+    values = rng.normal(size=(cap, n)).astype(np.float32)
+    rewards = rng.normal(size=cap).astype(np.float32)
+    flags = rng.choice([MID, MID, MID, TERMINATED, BOUNDARY], cap).astype(np.uint8)
+    start = 13
+    order = (start + np.arange(cap)) % cap  # newest first
+    rets = np.zeros((cap, n))
+    lambda_returns(values, rewards, flags, start, cap - 1, 0.1, 0.9, rets)
+    ref = lambda_returns_reference(
+        values[order].astype(np.float64), rewards[order].astype(np.float64), flags[order], 0.1, 0.9
+    )
+    np.testing.assert_allclose(rets, ref, rtol=1e-12)
+
+
+def test_returns_do_not_leak_across_an_episode_boundary():
+    # Newest first: [new episode: 2 samples] [terminated final sample] [old episode: 3 samples]
+    values = np.array([[5.0], [5.0], [7.0], [1.0], [1.0], [1.0]])
+    rewards = np.array([100.0, 100.0, 1.0, 1.0, 1.0, 1.0])  # huge rewards in the new episode
+    flags = np.array([MID, MID, TERMINATED, MID, MID, MID])
+    s, g = 0.0, 0.5  # plain n-step discounted returns
+    rets = lambda_returns_reference(values, rewards, flags, s, g)
+    assert rets[2, 0] == 0.0  # terminal: no future value
+    assert rets[3, 0] == 1.0 + 0.5 * 0.0  # reward of the final transition, then nothing
+    assert rets[5, 0] == pytest.approx(1 + 0.5 * (1 + 0.5 * 1))
+    # Changing anything in the new episode does not change the old episode's returns.
+    values2, rewards2 = values.copy(), rewards.copy()
+    values2[:2] = -50.0
+    rewards2[:2] = -50.0
+    np.testing.assert_array_equal(lambda_returns_reference(values2, rewards2, flags, s, g)[2:], rets[2:])
+    # Truncated / clear_state boundary: bootstrap from the stored value of the final sample.
+    flags[2] = BOUNDARY
+    rets = lambda_returns_reference(values, rewards, flags, s, g)
+    assert rets[2, 0] == 7.0 and rets[3, 0] == 1.0 + 0.5 * 7.0
+    # Without any boundary the new episode leaks in.
+    flags[2] = MID
+    assert lambda_returns_reference(values, rewards, flags, s, g)[3, 0] > 40
+
+
+def _actor_arrays(seed, cap=24):
+    con, vw, pw, _, _, rng = _setup(seed)
+    ncols = 2
+    n_in = int(con.vl_offset[-1])
+    ring = dict(
+        h_inputs=np.zeros((cap, n_in), np.uint8),
+        h_actions=np.zeros((cap, ncols), np.uint8),
+        h_values=np.zeros((cap, ncols), np.float32),
+        h_rewards=np.zeros(cap, np.float32),
+        h_flags=np.zeros(cap, np.uint8),
+        h_meta=np.zeros(2, np.int64),
+    )
+    return con, vw, pw, pw.copy(), ring, rng
+
+
+def _step(con, vw, pw, pwd, ring, rng_state, inp, taken, learn, reward, flag, iters=8, min_steps=4):
+    cap = ring["h_flags"].shape[0]
+    cis, acts, td = np.zeros(2, np.int32), np.zeros(2 * AZ, np.float32), np.zeros(2, np.float32)
+    actor_step(
+        inp,
+        taken,
+        con.col_ptr,
+        con.ent_vcol,
+        con.ent_wbase,
+        vw,
+        pw,
+        pwd,
+        td,
+        cis,
+        acts,
+        ring["h_inputs"],
+        ring["h_actions"],
+        ring["h_values"],
+        ring["h_rewards"],
+        ring["h_flags"],
+        ring["h_meta"],
+        rng_state,
+        AZ,
+        DV,
+        DP,
+        0.01,
+        0.1,
+        0.02,
+        0.01,
+        0.2,
+        0.99,
+        0.999,
+        min_steps,
+        iters,
+        learn,
+        reward,
+        0.0,
+        flag,
+        np.zeros(DV),
+        np.zeros(AZ * DP),
+        np.zeros(AZ * DP),
+        np.zeros(AZ),
+        np.zeros(AZ),
+        np.zeros(DV),
+        np.zeros(AZ * DP),
+        np.zeros((cap, 2)),
+        np.zeros(2),
+    )
+    return cis, acts
+
+
+def test_ring_push_and_sampling():
+    con, vw, pw, pwd, ring, _ = _actor_arrays(0, cap=5)
+    r = np.array([1], np.uint64)
+    for t in range(7):
+        inp = np.full(18, t % 7, np.int32)
+        cis, acts = _step(
+            con, vw, pw, pwd, ring, r, inp, np.array([t % 3, 0], np.int32), False, float(t), MID
+        )
+        assert ((0 <= cis) & (cis < AZ)).all()
+        np.testing.assert_allclose(acts.reshape(2, AZ).sum(axis=1), 1.0, rtol=1e-6)
+    start, size = ring["h_meta"]
+    assert size == 5
+    assert ring["h_rewards"][start] == 6.0 and ring["h_inputs"][start, 0] == 6
+    assert ring["h_rewards"][(start + 4) % 5] == 2.0
+
+
+def test_boundary_samples_are_never_reinforced():
+    # A ring whose every sample is flagged: learning must not change the value or policy weights.
+    for flag, expect_change in ((TERMINATED, False), (BOUNDARY, False), (MID, True)):
+        con, vw, pw, pwd, ring, rng = _actor_arrays(2)
+        r = np.array([3], np.uint64)
+        vw0, pw0 = vw.copy(), pw.copy()
+        for t in range(20):
+            inp = rng.integers(0, 7, 18).astype(np.int32)
+            _step(con, vw, pw, pwd, ring, r, inp, np.array([t % 3, 1], np.int32), True, 1.0, flag)
+        changed = not (np.array_equal(vw, vw0) and np.array_equal(pw, pw0))
+        assert changed == expect_change, flag
+
+
+def test_learning_off_changes_no_weight():
+    con, vw, pw, pwd, ring, rng = _actor_arrays(4)
+    r = np.array([3], np.uint64)
+    w = (vw.copy(), pw.copy(), pwd.copy())
+    for _ in range(20):
+        _step(
+            con,
+            vw,
+            pw,
+            pwd,
+            ring,
+            r,
+            rng.integers(0, 7, 18).astype(np.int32),
+            np.array([1, 1], np.int32),
+            False,
+            1.0,
+            MID,
+        )
+    assert all(np.array_equal(a, b) for a, b in zip(w, (vw, pw, pwd), strict=True))

@@ -1,0 +1,74 @@
+"""The buffer format itself: framing, endianness, exact sizes, named errors."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from hierarchy import serialization as ser
+
+
+def _arrays():
+    return [
+        ("a", np.arange(5, dtype=np.int32)),
+        ("b.c", np.ones((2, 3), np.float32)),
+        ("rng", np.array([2**64 - 1], np.uint64)),
+    ]
+
+
+def test_round_trip_and_exact_size():
+    arrays = _arrays()
+    desc = ser.canonical_json({"x": 1})
+    buf = ser.write_buffer(ser.KIND_STATE, desc, arrays)
+    assert len(buf) == ser.buffer_size(desc, [(n, a.dtype, a.shape) for n, a in arrays])
+    got_desc, got = ser.read_buffer(buf, ser.KIND_STATE)
+    assert got_desc == desc and list(got) == ["a", "b.c", "rng"]
+    for name, a in arrays:
+        np.testing.assert_array_equal(got[name], a)
+        assert got[name].dtype == a.dtype
+    assert buf.flags.writeable
+
+
+def test_fixed_little_endian_layout():
+    big = np.arange(3, dtype=">i4")
+    buf = ser.write_buffer(ser.KIND_WEIGHTS, b"{}", [("x", big)]).tobytes()
+    assert buf[:8] == ser.MAGIC
+    assert struct.unpack_from("<III", buf, 8) == (ser.FORMAT_VERSION, ser.KIND_WEIGHTS, 2)
+    assert buf[-4 - 12 : -4] == np.arange(3, dtype="<i4").tobytes()
+    assert struct.unpack("<I", buf[-4:])[0] == zlib.crc32(buf[:-4])
+    _, got = ser.read_buffer(buf, ser.KIND_WEIGHTS)
+    np.testing.assert_array_equal(got["x"], [0, 1, 2])
+
+
+def test_check_arrays_names_the_problem():
+    specs = [("a", np.dtype(np.int32), (5,)), ("b", np.dtype(np.float32), (2,))]
+    with pytest.raises(ValueError, match="lacks array 'b'"):
+        ser.check_arrays("state", {"a": np.zeros(5, np.int32)}, specs)
+    with pytest.raises(ValueError, match="'a' has dtype int64 and shape \\(5,\\), expected int32"):
+        ser.check_arrays("state", {"a": np.zeros(5, np.int64), "b": np.zeros(2, np.float32)}, specs)
+    with pytest.raises(ValueError, match="unexpected arrays \\['z'\\]"):
+        ser.check_arrays(
+            "state", {"a": np.zeros(5, np.int32), "b": np.zeros(2, np.float32), "z": np.zeros(1)}, specs
+        )
+
+
+def test_describe_mismatch():
+    got = {"io_descs": [{"size": [1, 2, 3]}], "layer_descs": []}
+    want = {"io_descs": [{"size": [1, 2, 4]}], "layer_descs": []}
+    assert (
+        ser.describe_mismatch(got, want) == "io_descs[0].size[2] is 3 in the buffer but 4 in this hierarchy"
+    )
+
+
+def test_rejects_garbage_inputs():
+    with pytest.raises(ValueError, match="uint8 numpy array or bytes"):
+        ser.read_buffer("hello", ser.KIND_STATE)
+    with pytest.raises(ValueError, match="truncated"):
+        ser.read_buffer(b"", ser.KIND_STATE)
+    # A well-formed frame whose array table lies about its length (checksum recomputed to get past it).
+    body = bytearray(ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).tobytes()[:-4])
+    body = body[:-8]
+    body += struct.pack("<I", zlib.crc32(body))
+    with pytest.raises(ValueError, match="malformed"):
+        ser.read_buffer(bytes(body), ser.KIND_STATE)

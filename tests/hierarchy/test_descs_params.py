@@ -1,0 +1,51 @@
+"""Descriptors and params: validation, defaults, dict round trips."""
+
+import dataclasses
+
+import pytest
+
+from hierarchy import ActorParams, EncoderParams, IODesc, IOType, LayerDesc, Params
+from hierarchy.params import IOParams, LayerParams
+
+
+def test_descs_normalise_and_round_trip():
+    d = IODesc(size=[2, 2, 16], io_type="action", up_radius=2)
+    assert d.size == (2, 2, 16) and d.io_type is IOType.ACTION
+    assert IODesc.from_dict(d.to_dict()) == d
+    ld = LayerDesc((5, 5, 64), recurrent_radius=-1)
+    assert LayerDesc.from_dict(ld.to_dict()) == ld
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.size = (1, 1, 1)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"size": (2, 2)}, "IODesc.size"),
+        ({"size": (2, 2, 1.5)}, "IODesc.size"),
+        ({"num_dendrites_per_cell": 1}, "num_dendrites_per_cell"),
+        ({"history_capacity": 1}, "history_capacity"),
+        ({"up_radius": -1}, "up_radius"),
+        ({"io_type": "bogus"}, "io_type"),
+    ],
+)
+def test_iodesc_rejects(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IODesc(**kwargs)
+
+
+def test_params_validate_on_assignment_and_round_trip():
+    p = Params(layers=[LayerParams()], ios=[IOParams(), IOParams()])
+    p.ios[1].actor.plr = 0.05
+    p.layers[0].encoder.l_radius = 3
+    assert Params.from_dict(dataclasses.asdict(p)) == p
+    with pytest.raises(ValueError, match=r"EncoderParams.l_radius must be an int"):
+        p.layers[0].encoder.l_radius = 1.5
+    with pytest.raises(ValueError, match=r"ActorParams.vlr must be finite"):
+        p.ios[0].actor.vlr = float("nan")
+    with pytest.raises(ValueError, match=r"ActorParams.min_steps"):
+        ActorParams(min_steps=0)
+    with pytest.raises(ValueError, match=r"EncoderParams.vigilance"):
+        EncoderParams(vigilance=2.0)
+    with pytest.raises(ValueError, match=r"LayerParams.encoder must be a EncoderParams"):
+        p.layers[0].encoder = ActorParams()  # type: ignore[assignment]
