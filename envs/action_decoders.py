@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -105,13 +106,13 @@ class ActionDecoder(ABC):
     num_dims: int
     cells_per_dim: tuple[int, ...]
 
-    @property
+    @functools.cached_property
     def port_size(self) -> tuple[int, int, int]:
         """The action port size ``(x, y, z)``."""
         x, y = grid_shape(self.num_dims)
         return x, y, max(self.cells_per_dim)
 
-    @property
+    @functools.cached_property
     def num_columns(self) -> int:
         """Columns in the port, padding included (``x * y``)."""
         x, y, _ = self.port_size
@@ -135,11 +136,10 @@ class ActionDecoder(ABC):
                 f"cis must be an integer array of shape ({self.num_columns},), got {arr.dtype} {arr.shape}"
             )
         z = self.port_size[2]
-        used = arr[: self.num_dims].astype(np.int64)
-        bad = np.flatnonzero((used < 0) | (used >= z))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"cis[{i}]={int(used[i])} is outside the port's [0, {z})")
+        used = arr[: self.num_dims].tolist()  # plain ints: cheaper than numpy for a few columns
+        for i, c in enumerate(used):
+            if not 0 <= c < z:
+                raise ValueError(f"cis[{i}]={c} is outside the port's [0, {z})")
         return self._decode(used)
 
     def encode(self, action: Any) -> np.ndarray:
@@ -159,10 +159,12 @@ class ActionDecoder(ABC):
         return out
 
     @abstractmethod
-    def _decode(self, cis: np.ndarray) -> Any: ...
+    def _decode(self, cis: list[int]) -> Any:
+        """The action for validated column indices ``cis`` (length ``num_dims``)."""
 
     @abstractmethod
-    def _encode(self, action: Any) -> np.ndarray: ...
+    def _encode(self, action: Any) -> Any:
+        """Column indices (length ``num_dims``, array or list) for ``action``; raises on invalid actions."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(space={self.space}, port_size={self.port_size})"
@@ -185,10 +187,14 @@ class DiscreteActionDecoder(ActionDecoder):
         self.num_dims = 1
         self.cells_per_dim = (self.n,)
 
-    def _decode(self, cis: np.ndarray) -> int:
-        return self.start + int(cis[0])
+    def _decode(self, cis: list[int]) -> int:
+        return self.start + cis[0]
 
-    def _encode(self, action: Any) -> np.ndarray:
+    def _encode(self, action: Any) -> list[int]:
+        if type(action) is int or isinstance(action, np.integer):
+            i = int(action) - self.start
+            if 0 <= i < self.n:
+                return [i]
         a = np.asarray(action)
         if a.shape != () or a.dtype.kind not in "iu":
             raise ValueError(f"action must be an integer scalar for {self.space}, got {action!r}")
@@ -197,7 +203,7 @@ class DiscreteActionDecoder(ActionDecoder):
             raise ValueError(
                 f"action {int(a)} is outside {self.space} ([{self.start}, {self.start + self.n}))"
             )
-        return np.array([i])
+        return [i]
 
 
 class MultiDiscreteActionDecoder(ActionDecoder):
@@ -213,7 +219,7 @@ class MultiDiscreteActionDecoder(ActionDecoder):
         self.num_dims = int(self.nvec.size)
         self.cells_per_dim = tuple(int(n) for n in self.nvec)
 
-    def _decode(self, cis: np.ndarray) -> np.ndarray:
+    def _decode(self, cis: list[int]) -> np.ndarray:
         return (np.minimum(cis, self.nvec - 1) + self.start).astype(self.space.dtype).reshape(self._shape)
 
     def _encode(self, action: Any) -> np.ndarray:
@@ -242,8 +248,8 @@ class MultiBinaryActionDecoder(ActionDecoder):
         self.num_dims = n
         self.cells_per_dim = (2,) * n
 
-    def _decode(self, cis: np.ndarray) -> np.ndarray:
-        return cis.astype(self.space.dtype).reshape(self._shape)
+    def _decode(self, cis: list[int]) -> np.ndarray:
+        return np.array(cis, dtype=self.space.dtype).reshape(self._shape)
 
     def _encode(self, action: Any) -> np.ndarray:
         a = np.asarray(action)
@@ -316,11 +322,12 @@ class BoxActionDecoder(ActionDecoder):
         self._width = (high - low) / self.bins
         self.centres = low[:, None] + (np.arange(self.bins) + 0.5)[None, :] * self._width[:, None]
         """``centres[d, i]``: the action value of cell ``i`` of element ``d`` (float64)."""
+        self._rows = np.arange(n)
         self._space_low = np.asarray(space.low, dtype=space.dtype).reshape(-1)
         self._space_high = np.asarray(space.high, dtype=space.dtype).reshape(-1)
 
-    def _decode(self, cis: np.ndarray) -> np.ndarray:
-        value = self.centres[np.arange(self.num_dims), cis].astype(self.space.dtype)
+    def _decode(self, cis: list[int]) -> np.ndarray:
+        value = self.centres[self._rows, cis].astype(self.space.dtype)
         # Guard against the dtype cast rounding a centre past a bound (only possible for tiny ranges).
         return np.clip(value, self._space_low, self._space_high).reshape(self._shape)
 

@@ -311,3 +311,42 @@ def test_unsupported_message_lists_supported_spaces():
 def test_column_sizes_matches_port_size():
     enc = make_observation_encoder(box(-1.0, 1.0, (4,)))
     assert enc.column_sizes == [enc.port_size] == [(2, 2, 16)]
+
+
+def test_loop_and_vectorised_binning_agree():
+    # Small boxes are binned in a Python loop, large ones with numpy: the two must give the same cells.
+    rng = np.random.default_rng(1)
+    n = 40
+    low = np.where(rng.random(n) < 0.5, -INF, rng.uniform(-3, 0, n))
+    high = np.where(np.isinf(low), INF, low + rng.uniform(0.1, 3, n))
+    cfg = ObservationEncoderConfig(
+        resolution=13, low=tuple(low), high=tuple(high), squash_scales=tuple(rng.uniform(0.1, 3, n))
+    )
+    enc = make_observation_encoder(box(-INF, INF, (n,), dtype=np.float64), cfg)
+    assert not enc._use_loop
+    for _ in range(300):
+        v = rng.normal(0, 3, n)
+        v[rng.random(n) < 0.1] = low[0] if np.isfinite(low[0]) else 0.0
+        looped = enc._bin_loop(v.tolist(), "obs")
+        assert enc.encode(v)[:n].tolist() == looped
+    # A small box takes the loop: check it against the vectorised arithmetic too.
+    small = make_observation_encoder(
+        box(-INF, INF, (3,), dtype=np.float64), ObservationEncoderConfig(resolution=13)
+    )
+    assert small._use_loop
+    for _ in range(300):
+        v = rng.normal(0, 3, 3)
+        assert small.encode(v).tolist()[:3] == small._bin_vectorised(v, "obs").tolist()
+
+
+def test_accepts_lists_and_python_scalars():
+    enc = make_observation_encoder(box(-1.0, 1.0, (2,)), ObservationEncoderConfig(resolution=4))
+    assert enc.encode([-1.0, 1.0]).tolist() == [0, 3]
+    assert enc.encode(np.array([-1, 1], dtype=np.int64)).tolist() == [0, 3]
+
+
+def test_huge_finite_values_whose_sum_overflows_are_fine():
+    enc = make_observation_encoder(
+        box(-INF, INF, (3,), dtype=np.float64), ObservationEncoderConfig(resolution=4)
+    )
+    assert enc.encode(np.array([1e308, 1e308, -1e308])).tolist() == [3, 3, 0, 0]
