@@ -13,7 +13,7 @@ from agents.runner.errors import (
     RunnerError,
     RunnerWarning,
 )
-from agents.runner.evaluate import EvalResult, evaluate
+from agents.runner.evaluation import EvalResult, evaluate
 from agents.runner.inspect import inspect_checkpoint
 from agents.runner.runner import EpisodeEvent, Runner, TrainResult
 from agents.runner.verify import VerifyReport, verify_run

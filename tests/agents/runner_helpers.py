@@ -120,7 +120,9 @@ def run_fingerprint(run_dir: Path) -> dict:
         "tensorboard": tb_scalars(run_dir),
         "best": (run_dir / "best" / "weights.safetensors").read_bytes()
         if (run_dir / "best" / "weights.safetensors").exists() else None,
-        "best.json": (run_dir / "best" / "best.json").read_bytes() if (run_dir / "best").exists() else None,
+        # best.json minus its copy of the config, whose targets may legitimately be raised on resume.
+        "best.json": {k: v for k, v in json.loads((run_dir / "best" / "best.json").read_text()).items()
+                      if k != "config"} if (run_dir / "best").exists() else None,
     }
     for name in FILES_COMPARED:
         out[name] = (ckpt / name).read_bytes()

@@ -8,6 +8,9 @@ Environment variables (fault injection; none changes what is computed):
     SPHGYM_TEST_STEP_SLEEP=<seconds>          sleep after every env step (gives timed SIGKILLs a window).
     SPHGYM_TEST_NO_CAPTURE=1                  pretend the env's mid-episode state cannot be captured, forcing the
                                               replay-from-last-boundary fallback.
+    SPHGYM_TEST_KILL_IN_WRITE=<n>             SIGKILL itself at the n-th file write inside checkpoint writes.
+    SPHGYM_TEST_KILL_IN_FSYNC_DIR=<n>         SIGKILL itself at the n-th directory fsync inside checkpoint writes
+                                              (odd n: before the rename into place; even n: after it).
 
 Prints the TrainResult as one JSON line and exits with its exit code (130/143 when interrupted).
 """
@@ -25,6 +28,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agents.runner import RunConfig, Runner, env_state  # noqa: E402
+from agents.runner import checkpoint as checkpoint_module  # noqa: E402
+
+
+def _kill_at_call(module, name: str, n: int) -> None:
+    original = getattr(module, name)
+    calls = [0]
+
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args, **kwargs)
+
+    setattr(module, name, wrapper)
 
 
 def main() -> int:
@@ -44,6 +61,10 @@ def main() -> int:
 
     if os.environ.get("SPHGYM_TEST_NO_CAPTURE") == "1":
         env_state.can_capture_episode_state = lambda env: False
+    for variable, name in (("SPHGYM_TEST_KILL_IN_WRITE", "write_file_synced"),
+                           ("SPHGYM_TEST_KILL_IN_FSYNC_DIR", "fsync_dir")):
+        if os.environ.get(variable):
+            _kill_at_call(checkpoint_module, name, int(os.environ[variable]))
 
     step_hook = None
     trigger = os.environ.get("SPHGYM_TEST_SIGNAL_AT_STEP")

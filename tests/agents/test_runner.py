@@ -1,0 +1,344 @@
+"""Runner behaviour in-process: config checks, fresh/resume rules, stop conditions, signals, lock, RNG fallbacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from agents.runner import (
+    IncompatibleCheckpointError,
+    RunConfig,
+    Runner,
+    RunLockedError,
+    RunnerWarning,
+    inspect_checkpoint,
+    load_run_config,
+)
+from agents.runner import checkpoint as checkpoint_module
+from agents.runner import env_state
+from agents.runner.checkpoint import read_checkpoint, write_checkpoint
+from agents.runner.lock import RunLock
+from agents.runner.rng_state import capture_global_rng, restore_global_rng
+from agents.runner.runner import obs_from_arrays, obs_to_arrays
+from tests.agents.runner_helpers import assert_same_run, run_fingerprint
+
+CARTPOLE = RunConfig(agent="random", episodes=40, checkpoint_every=5, seed=11)
+
+
+def train(run_dir, config=CARTPOLE, **kwargs):
+    train_kwargs = {k: kwargs.pop(k) for k in ("episodes", "steps") if k in kwargs}
+    return Runner(run_dir, config, log=None, **kwargs).train(**train_kwargs)
+
+
+def resume(run_dir, config=None, **kwargs):
+    train_kwargs = {k: kwargs.pop(k) for k in ("episodes", "steps") if k in kwargs}
+    return Runner(run_dir, config, resume=True, log=None, **kwargs).train(**train_kwargs)
+
+
+def signal_at(step, sig=signal.SIGINT):
+    def hook(global_step):
+        if global_step == step:
+            os.kill(os.getpid(), sig)
+
+    return hook
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("reference")
+    result = train(run_dir)
+    assert result.status == "completed"
+    return run_dir, run_fingerprint(run_dir)
+
+
+# ---------------------------------------------------------------------- config
+
+
+def test_config_validation_names_field_and_fix():
+    with pytest.raises(ValueError, match="episodes must be an integer >= 1, got -3"):
+        RunConfig(episodes=-3)
+    with pytest.raises(ValueError, match="set at least one budget"):
+        RunConfig(episodes=None, steps=None)
+    with pytest.raises(ValueError, match="early_stopping_mode must be 'max' or 'min'"):
+        RunConfig(early_stopping_mode="up")
+    with pytest.raises(ValueError, match="did you mean 'episodes'"):
+        RunConfig.from_dict({"episode": 3})
+
+
+def test_unknown_agent_config_field_fails_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="Unknown config field"):
+        Runner(tmp_path / "run", RunConfig(agent="random", agent_config={"sed": 1}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_run_config_toml_and_json(tmp_path):
+    (tmp_path / "a.toml").write_text('env_id = "Acrobot-v1"\nagent = "random"\nepisodes = 3\n[env_kwargs]\n'
+                                     'max_episode_steps = 50\n')
+    config = load_run_config(tmp_path / "a.toml")
+    assert config.env_id == "Acrobot-v1" and config.env_kwargs == {"max_episode_steps": 50}
+    (tmp_path / "b.json").write_text(json.dumps(config.to_dict()))
+    assert load_run_config(tmp_path / "b.json") == config
+    (tmp_path / "bad.toml").write_text("episodes = [")
+    with pytest.raises(ValueError, match="bad.toml"):
+        load_run_config(tmp_path / "bad.toml")
+
+
+def test_resolved_config_is_written_to_the_run_folder(tmp_path):
+    train(tmp_path, CARTPOLE.replace(episodes=2))
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["agent"] == "random" and saved["episodes"] == 2 and saved["seed"] == 11
+
+
+# ---------------------------------------------------------------------- fresh / resume rules
+
+
+def test_fresh_run_refuses_a_used_folder_unless_overwrite(tmp_path):
+    train(tmp_path, CARTPOLE.replace(episodes=3))
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        Runner(tmp_path, CARTPOLE)
+    result = train(tmp_path, CARTPOLE.replace(episodes=4), overwrite=True)
+    assert result.episode == 4
+    assert len((tmp_path / "episodes.csv").read_text().splitlines()) == 5
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
+
+
+def test_resume_with_nothing_to_resume_from(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Nothing to resume from"):
+        Runner(tmp_path / "missing", resume=True)
+
+
+def test_resume_refuses_a_different_config_and_names_the_field(tmp_path):
+    train(tmp_path, CARTPOLE.replace(episodes=3))
+    with pytest.raises(IncompatibleCheckpointError, match="env_id: 'CartPole-v1' .* != 'Acrobot-v1'"):
+        Runner(tmp_path, CARTPOLE.replace(env_id="Acrobot-v1"), resume=True)
+    with pytest.raises(IncompatibleCheckpointError, match="metric_window"):
+        Runner(tmp_path, CARTPOLE.replace(metric_window=7), resume=True)
+
+
+def test_resume_ignores_seed_with_a_warning_and_may_raise_the_target(tmp_path):
+    train(tmp_path, CARTPOLE.replace(episodes=3))
+    with pytest.warns(RunnerWarning, match="ignores seed=99"):
+        runner = Runner(tmp_path, CARTPOLE.replace(seed=99, episodes=6), resume=True, log=None)
+    assert runner.config.seed == 11
+    assert runner.train().episode == 6
+
+
+def test_checkpoint_from_another_agent_config_is_refused_at_load(tmp_path):
+    train(tmp_path, CARTPOLE.replace(episodes=3))
+    # Make the folder's config disagree with the checkpoint's (as if edited by hand).
+    saved = json.loads((tmp_path / "config.json").read_text())
+    saved["env_kwargs"] = {"max_episode_steps": 100}
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(IncompatibleCheckpointError, match="env_kwargs.max_episode_steps"):
+        resume(tmp_path, episodes=5)
+
+
+# ---------------------------------------------------------------------- targets and stop conditions
+
+
+def test_steps_target_stops_mid_episode_and_a_raised_target_continues_exactly(tmp_path):
+    config = CARTPOLE.replace(episodes=None, steps=900)
+    direct = tmp_path / "direct"
+    train(direct, config)
+    split = tmp_path / "split"
+    first = train(split, config.replace(steps=417))
+    assert first.status == "completed" and first.global_step == 417
+    assert inspect_checkpoint(split)["in_episode"]
+    again = resume(split)
+    assert again.already_finished and again.status == "completed"
+    assert resume(split, steps=900).global_step == 900
+    assert_same_run(run_fingerprint(direct), run_fingerprint(split))
+
+
+def test_solved_stops_and_stays_finished_unless_stop_when_solved_is_turned_off(tmp_path):
+    config = CARTPOLE.replace(reward_threshold=15.0, metric_window=5, episodes=200)
+    result = train(tmp_path, config)
+    assert result.status == "solved" and result.episode < 200
+    assert result.rolling_mean >= 15.0
+    again = resume(tmp_path)
+    assert again.already_finished and again.status == "solved"
+    more = resume(tmp_path, config.replace(stop_when_solved=False, episodes=result.episode + 3))
+    assert more.status == "completed" and more.episode == result.episode + 3
+
+
+def test_early_stopping_state_is_checkpointed(tmp_path):
+    config = CARTPOLE.replace(early_stopping_patience=4, early_stopping_min_delta=1.0, episodes=500)
+    result = train(tmp_path, config)
+    assert result.status == "stopped_early" and result.episode < 500
+    info = inspect_checkpoint(tmp_path)
+    assert info["early_stopping"]["episodes_without_improvement"] == 4
+    assert info["status"] == "stopped_early"
+    assert resume(tmp_path).already_finished
+
+
+def test_on_episode_hook_sees_every_episode_and_can_stop_the_run(tmp_path, reference):
+    seen = []
+
+    def hook(event):
+        seen.append(event)
+        return event.episode < 17
+
+    result = train(tmp_path, on_episode=hook)
+    assert result.status == "stopped" and result.exit_code == 0 and result.episode == 17
+    assert [e.episode for e in seen] == list(range(1, 18))
+    assert seen[-1].global_step == result.global_step and seen[-1].target_episodes == 40
+    assert resume(tmp_path).status == "completed"
+    assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+def test_best_weights_copy_follows_the_best_metric(tmp_path):
+    result = train(tmp_path, CARTPOLE.replace(episodes=12))
+    best = json.loads((tmp_path / "best" / "best.json").read_text())
+    assert best["episode"] == result.best_episode and best["metric"] == result.best_metric
+
+
+# ---------------------------------------------------------------------- signals
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_episode_checkpoints_there_and_resume_is_exact(tmp_path, reference, sig):
+    messages = []
+    result = Runner(tmp_path, CARTPOLE, log=messages.append, step_hook=signal_at(123, sig)).train()
+    assert result.status == "interrupted" and result.signal == sig.name
+    assert result.exit_code == 128 + sig and result.global_step == 123
+    assert any("Resume with: sphgym resume" in m for m in messages)
+    assert inspect_checkpoint(tmp_path)["in_episode"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert resume(tmp_path).status == "completed"
+    assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+def test_second_ctrl_c_during_the_checkpoint_write_corrupts_nothing(tmp_path, reference, monkeypatch):
+    original = checkpoint_module.write_file_synced
+    first_ctrl_c = signal_at(201)
+    armed, sent = [], []
+
+    def hook(step):
+        if step == 201:
+            armed.append(step)
+        first_ctrl_c(step)
+
+    def write_and_interrupt(path, data):
+        if armed and not sent:
+            sent.append(path)
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C again in the middle of the write
+        original(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "write_file_synced", write_and_interrupt)
+    messages = []
+    result = Runner(tmp_path, CARTPOLE, log=messages.append, step_hook=hook).train()
+    monkeypatch.undo()
+    assert result.status == "interrupted" and sent
+    assert any("received again" in m for m in messages)
+    read_checkpoint(result.checkpoint)  # complete and digest-valid
+    assert resume(tmp_path).status == "completed"
+    assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+def test_boundary_replay_fallback_in_process(tmp_path, reference, monkeypatch):
+    monkeypatch.setattr(env_state, "can_capture_episode_state", lambda env: False)
+    result = Runner(tmp_path, CARTPOLE, log=None, step_hook=signal_at(250)).train()
+    assert result.status == "interrupted" and result.global_step < 250
+    assert not inspect_checkpoint(tmp_path)["in_episode"]
+    resume(tmp_path)
+    assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+# ---------------------------------------------------------------------- lock
+
+
+def test_live_lock_is_refused_and_stale_lock_taken_over(tmp_path):
+    train(tmp_path, CARTPOLE.replace(episodes=2))
+    with RunLock(tmp_path):
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()}"):
+            resume(tmp_path, episodes=3)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "run.lock").write_text(json.dumps({"pid": int(dead.stdout), "host": os.uname().nodename}))
+    with pytest.warns(RunnerWarning, match="stale lock"):
+        assert resume(tmp_path, episodes=3).episode == 3
+    assert not (tmp_path / "run.lock").exists()
+
+
+# ---------------------------------------------------------------------- missing RNG state
+
+
+def _strip_checkpoint(path, drop):
+    ckpt = read_checkpoint(path)
+    files = {name: data for name, data in ckpt.files.items() if name not in drop}
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("files", "format_version", "id")}
+    checkpoint_module.remove_tree(path)
+    write_checkpoint(path.parent, path.name, files, meta)
+    return ckpt
+
+
+def test_checkpoint_without_rng_and_env_state_loads_loudly_and_cartpole_rng_is_rebuilt(tmp_path, reference):
+    stopped = train(tmp_path, on_episode=lambda e: e.episode < 15)
+    assert stopped.status == "stopped"
+    original = _strip_checkpoint(stopped.checkpoint, drop=("rng.json", "env.json"))
+    info = inspect_checkpoint(tmp_path)
+    assert "python" not in info["rng_states"] and "env" not in info["rng_states"]
+
+    # The reconstruction replays one seeded reset and one reset per later episode: check it against the saved RNG.
+    env = env_state.make_env("CartPole-v1", {})
+    env_state.reconstruct_env_rng(env, json.loads(original.files["runner.json"])["seeds"]["env"], 15)
+    saved = json.loads(original.files["env.json"])
+    assert env_state.capture_env_state(env)["np_random"] == saved["np_random"]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resume(tmp_path)
+    text = " ".join(str(w.message) for w in caught)
+    assert "has no rng.json" in text and "rebuilt the CartPole-v1 RNG" in text
+    assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+def test_global_rng_capture_round_trips():
+    import random
+
+    snapshot = capture_global_rng()
+    expected = (random.random(), np.random.random())
+    restore_global_rng(json.loads(json.dumps(snapshot)))
+    assert (random.random(), np.random.random()) == expected
+    assert "torch" in snapshot or "torch" not in sys.modules
+
+
+def test_resume_restores_the_global_rngs_saved_in_the_checkpoint(tmp_path):
+    import random
+
+    result = train(tmp_path, CARTPOLE.replace(episodes=3))
+    saved = json.loads((result.checkpoint / "rng.json").read_text())
+    random.seed(12345)
+    np.random.seed(12345)
+    resume(tmp_path, episodes=4, on_episode=lambda e: False)  # stops right after one episode
+    again = json.loads((read_checkpoint(inspect_checkpoint(tmp_path)["checkpoint"]).path / "rng.json").read_text())
+    assert again == saved  # nothing drew from them, and they were restored rather than left at 12345
+
+
+# ---------------------------------------------------------------------- observation encoding
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [
+        np.array([1.5, -2.0], dtype=np.float32),
+        np.int64(3),
+        7,
+        0.25,
+        {"a": np.zeros((2, 2), dtype=np.uint8), "b": (1, np.array([3.0]))},
+    ],
+)
+def test_observation_round_trip(obs):
+    kind, arrays = obs_to_arrays(obs)
+    back = obs_from_arrays(json.loads(json.dumps(kind)), arrays)
+    assert type(back) is type(obs)
+    if isinstance(obs, dict):
+        assert np.array_equal(back["a"], obs["a"]) and back["b"][0] == 1 and np.array_equal(back["b"][1], obs["b"][1])
+    else:
+        assert np.array_equal(back, obs) and np.asarray(back).dtype == np.asarray(obs).dtype

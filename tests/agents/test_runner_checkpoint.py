@@ -1,0 +1,167 @@
+"""Checkpoint files: atomic writes, digest checks, torn/corrupt checkpoints, crashes inside the write, disk full."""
+
+from __future__ import annotations
+
+import errno
+import json
+import signal
+import warnings
+
+import pytest
+
+from agents.runner import CheckpointError, RunConfig, Runner, RunnerWarning
+from agents.runner import checkpoint as checkpoint_module
+from agents.runner.checkpoint import (
+    DATA_FILES,
+    arrays_to_bytes,
+    find_latest_valid,
+    list_checkpoints,
+    read_checkpoint,
+    write_checkpoint,
+)
+from tests.agents.runner_helpers import assert_same_run, run_fingerprint, run_proc
+
+CONFIG = RunConfig(agent="random", episodes=40, checkpoint_every=5, seed=5)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("reference")
+    Runner(run_dir, CONFIG, log=None).train()
+    return run_fingerprint(run_dir)
+
+
+def _stopped_run(run_dir, at_episode=23):
+    result = Runner(run_dir, CONFIG, log=None, on_episode=lambda e: e.episode < at_episode).train()
+    assert result.status == "stopped" and result.checkpoint.name.startswith(f"ep{at_episode:08d}")
+    return result.checkpoint
+
+
+def _resume_collecting_warnings(run_dir):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = Runner(run_dir, resume=True, log=None).train()
+    return result, [str(w.message) for w in caught if issubclass(w.category, RunnerWarning)]
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _flip_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+CORRUPTIONS = {
+    "truncated-state": (lambda c: _truncate(c / "state.safetensors"), "state.safetensors has"),
+    "truncated-runner-json": (lambda c: _truncate(c / "runner.json"), "runner.json has"),
+    "flipped-byte-state": (lambda c: _flip_byte(c / "state.safetensors"), "does not match its sha256"),
+    "flipped-byte-env": (lambda c: _flip_byte(c / "env.json"), "does not match its sha256"),
+    "flipped-byte-meta": (lambda c: _flip_byte(c / "meta.json"), "does not match the digest in COMPLETE"),
+    "missing-marker": (lambda c: (c / "COMPLETE").unlink(), "no COMPLETE marker"),
+    "missing-file": (lambda c: (c / "runner.json").unlink(), "runner.json is missing"),
+    "garbage-marker": (lambda c: (c / "COMPLETE").write_bytes(b"\x00\xff garbage"), "COMPLETE"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_path, reference, kind):
+    corrupt, expected_problem = CORRUPTIONS[kind]
+    latest = _stopped_run(tmp_path)
+    corrupt(latest)
+    with pytest.raises(CheckpointError, match=expected_problem):
+        read_checkpoint(latest)
+    found, problems = find_latest_valid(tmp_path / "checkpoints")
+    assert found.id.startswith("ep00000020") and problems[0][0] == latest
+    result, messages = _resume_collecting_warnings(tmp_path)
+    assert result.status == "completed"
+    assert any(f"Skipping checkpoint {latest.name}" in m and expected_problem in m for m in messages), messages
+    assert_same_run(reference, run_fingerprint(tmp_path))
+
+
+def test_every_checkpoint_corrupt_is_a_clear_error(tmp_path):
+    _stopped_run(tmp_path, at_episode=7)
+    for path in list_checkpoints(tmp_path / "checkpoints"):
+        (path / "COMPLETE").unlink()
+    with pytest.raises(CheckpointError, match="No valid checkpoint"):
+        Runner(tmp_path, resume=True, log=None).train()
+
+
+def test_unexpected_file_names_in_meta_are_refused(tmp_path):
+    files = {name: b"{}" for name in DATA_FILES}
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {})
+    meta = json.loads((path / "meta.json").read_text())
+    meta["files"]["../../etc/passwd"] = {"sha256": "0" * 64, "size": 1}
+    data = (json.dumps(meta)).encode()
+    (path / "meta.json").write_bytes(data)
+    (path / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+    with pytest.raises(CheckpointError, match="unexpected file"):
+        read_checkpoint(path)
+
+
+def test_identical_checkpoint_is_not_rewritten_and_a_different_one_replaces_it(tmp_path):
+    files = {name: b"null\n" for name in ("runner.json", "config.json")}
+    files.update({name: arrays_to_bytes({}) for name in ("weights.safetensors", "state.safetensors",
+                                                          "runner.safetensors")})
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {"kind": "a"})
+    before = (path / "meta.json").read_bytes()
+    write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {"kind": "b"})
+    assert (path / "meta.json").read_bytes() == before
+    files["runner.json"] = b"1\n"
+    write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {"kind": "c"})
+    assert read_checkpoint(path).meta["kind"] == "c"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_rotation_keeps_the_last_k(tmp_path):
+    Runner(tmp_path, CONFIG.replace(keep=2), log=None).train()
+    names = [p.name[:10] for p in list_checkpoints(tmp_path / "checkpoints")]
+    assert names == ["ep00000035", "ep00000040"]
+    assert (tmp_path / "best" / "weights.safetensors").exists()
+
+
+def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, reference, monkeypatch):
+    original = checkpoint_module.write_file_synced
+    calls = [0]
+
+    def failing(path, data):
+        calls[0] += 1
+        if calls[0] == 9 * 3 + 4:  # inside the third periodic checkpoint (9 files per checkpoint)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "write_file_synced", failing)
+    with pytest.raises(CheckpointError, match="No space left on device.*ep00000010.* is intact"):
+        Runner(tmp_path, CONFIG, log=None).train()
+    monkeypatch.undo()
+    assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")]  # temp dir removed
+    assert find_latest_valid(tmp_path / "checkpoints")[0].id.startswith("ep00000010")
+    Runner(tmp_path, resume=True, log=None).train()
+    assert_same_run(reference, run_fingerprint(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "variable,call",
+    [
+        ("SPHGYM_TEST_KILL_IN_WRITE", 9 * 2 + 1),  # first file of the second periodic checkpoint
+        ("SPHGYM_TEST_KILL_IN_WRITE", 9 * 2 + 5),  # a middle file
+        ("SPHGYM_TEST_KILL_IN_WRITE", 9 * 2 + 8),  # meta.json
+        ("SPHGYM_TEST_KILL_IN_WRITE", 9 * 2 + 9),  # the COMPLETE marker
+        ("SPHGYM_TEST_KILL_IN_FSYNC_DIR", 2 * 2 + 1),  # temp dir written, not yet renamed
+        ("SPHGYM_TEST_KILL_IN_FSYNC_DIR", 2 * 2 + 2),  # renamed, parent not yet fsynced
+    ],
+)
+def test_sigkill_inside_the_checkpoint_write_loses_nothing(tmp_path, reference, variable, call):
+    options = {"seed": 5, "episodes": 40, "checkpoint_every": 5}
+    code, _, err = run_proc(tmp_path, environ={variable: str(call)}, **options)
+    assert code == -signal.SIGKILL, err
+    found, problems = find_latest_valid(tmp_path / "checkpoints")
+    assert found is not None and not problems
+    code, result, err = run_proc(tmp_path, resume=True, **options)
+    assert code == 0, err
+    assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")]
+    assert_same_run(reference, run_fingerprint(tmp_path))
