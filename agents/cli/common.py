@@ -32,7 +32,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keep the hand-formatted descriptions and examples; show real defaults (not False/None) next to options."""
+    """Keep hand-formatted descriptions and examples; show real defaults (not False/None) next to options."""
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32, width=min(110, _terminal_width()))

@@ -56,28 +56,38 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
 
 
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
 def type_name(tp: Any) -> str:
-    """Short human name of a type annotation, e.g. ``int``, ``tuple[int, ...]``, ``float | None``."""
+    """Human name of a type annotation: ``an integer``, ``a list of integers``, ``a number or none``."""
     if tp is Any:
         return "any value"
     if tp is type(None):
         return "none"
+    if tp in _TYPE_WORDS:
+        return _TYPE_WORDS[tp]
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(type_name(a) for a in args)
+        return " or ".join(type_name(a) for a in args)
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in args)
-    if origin in (tuple, list):
-        name = origin.__name__
-        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            return f"{name}[{type_name(args[0])}, ...]"
-        return f"{name}[{', '.join(type_name(a) for a in args)}]" if args else name
-    if origin is dict:
-        return "table"
-    if dataclasses.is_dataclass(tp):
-        return "table"
+    if origin in (tuple, list) or tp in (tuple, list):
+        if not args or (len(args) == 2 and args[1] is Ellipsis):
+            item = type_name(args[0]) if args else "any value"
+            return f"a list of {_plural(item)}"
+        return f"a list of {len(args)} items ({', '.join(type_name(a) for a in args)})"
+    if origin is dict or tp is dict or dataclasses.is_dataclass(tp):
+        return "a table"
     return getattr(tp, "__name__", str(tp))
+
+
+def _plural(phrase: str) -> str:
+    words = {
+        "an integer": "integers", "a number": "numbers", "a string": "strings", "true or false": "booleans"
+    }
+    return words.get(phrase, phrase)
 
 
 def coerce(value: Any, tp: Any, key: str) -> Any:
@@ -132,8 +142,8 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             raise _type_error(key, tp, value)
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
-                raise CLIError(f"{key} must be {type_name(tp)} ({len(args)} items), got {list(value)!r}")
-            items = [coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+                raise CLIError(f"{key} must be {type_name(tp)}, got {list(value)!r}")
+            items = [coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))]
         else:
             item_tp = args[0] if args else Any
             items = [coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]

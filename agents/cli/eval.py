@@ -26,8 +26,8 @@ EPILOG = """\
 examples:
   sphgym eval runs/CartPole-v1__hierarchy__s0__20250101-120000
   sphgym eval runs/my-run --episodes 20 --seed 7 --checkpoint best
-  sphgym eval runs/my-run/checkpoints/ep00000100-st0000012345            # one checkpoint directly
-  sphgym eval runs/my-run --json > eval.json                             # machine-readable, incl. per-episode lists
+  sphgym eval runs/my-run/checkpoints/ep00000100-st0000012345  # one checkpoint directly
+  sphgym eval runs/my-run --json > eval.json                   # machine-readable, with per-episode lists
 
 --checkpoint: latest = newest valid checkpoint; best = the weights saved at the best rolling mean (best/);
 or the path of a checkpoint directory.
@@ -49,7 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", default="latest", metavar="latest|best|PATH", help="which weights to evaluate"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON (stdout)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (also off when not a terminal)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (also off when stderr is not a terminal)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -96,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_result(result: Any) -> str:
-    source = f"{result.checkpoint} (episode {result.checkpoint_episode}, step {result.checkpoint_global_step})"
+    source = (
+        f"{result.checkpoint} (trained for {result.checkpoint_episode} episodes, "
+        f"{result.checkpoint_global_step} steps)"
+    )
     return "\n".join(
         [
             f"evaluated {source}",

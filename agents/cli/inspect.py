@@ -1,4 +1,4 @@
-"""``sphgym inspect``: what a checkpoint holds (counters, best metric, digests, sizes, RNG states, versions)."""
+"""``sphgym inspect``: what a checkpoint holds (counters, best metric, digests, sizes, RNGs, versions)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ EPILOG = """\
 examples:
   sphgym inspect runs/CartPole-v1__hierarchy__s0__20250101-120000
   sphgym inspect runs/my-run/checkpoints/ep00000100-st0000012345
-  sphgym inspect runs/my-run --json | python -c "import json,sys; print(json.load(sys.stdin)['weights_sha256'])"
+  sphgym inspect runs/my-run --json > info.json       # machine-readable (keys below)
 
 --json keys include: episode, global_step, episode_step, in_episode, status, weights_sha256, state_sha256,
 best_metric, best_episode, early_stopping, sizes, rng_states, versions, threads, format_version, created,
@@ -68,9 +68,11 @@ def format_info(info: dict[str, Any]) -> str:
     sizes = info.get("sizes") or {}
     lines = [
         f"checkpoint    {info.get('checkpoint')}",
-        f"run           {config.get('agent', '?')} on {config.get('env_id', '?')}, seed {config.get('seed', '?')}",
+        f"run           {config.get('agent', '?')} on {config.get('env_id', '?')}, "
+        f"seed {config.get('seed', '?')}",
         f"progress      episode {info.get('episode')}, global step {info.get('global_step')}, {where}",
-        f"status        {info.get('status')}" + (f" ({info.get('kind')} checkpoint)" if info.get("kind") else ""),
+        f"status        {info.get('status')}"
+        + (f" ({info.get('kind')} checkpoint)" if info.get("kind") else ""),
         f"best metric   {best_text}",
         f"early stop    {_early_stopping(info.get('early_stopping'))}",
         f"weights       {_size(sizes.get('weights.safetensors'))}  sha256 {info.get('weights_sha256')}",

@@ -1,4 +1,4 @@
-"""Entry point of the ``sphgym`` console script: parse, dispatch to one command module, map errors to exit codes.
+"""Entry point of the ``sphgym`` script: parse, dispatch to a command module, map errors to exit codes.
 
 Exit codes: 0 success; 1 user error (one-line message, traceback only with ``--debug``); 2 internal error (a
 bug: traceback printed); 130 / 143 when SIGINT / SIGTERM interrupted training after a successful checkpoint.

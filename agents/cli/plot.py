@@ -49,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folder(s), or a folder of runs")
     parser.add_argument("--out", metavar="FILE.png", help="image to write (PNG, or any matplotlib format)")
     parser.add_argument(
-        "--window", type=positive_int, metavar="N", help="rolling-mean window in episodes (default: auto, <=100)"
+        "--window", type=positive_int, metavar="N",
+        help="rolling-mean window in episodes (default: auto, at most 100)",
     )
     parser.add_argument(
         "--x", choices=("episode", "step"), default="episode", help="x axis: episode number or env steps"
@@ -213,13 +214,15 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
     for index, ((env, agent), members) in enumerate(groups.items()):
         colour = colours[index % len(colours)]
         label = f"{agent} on {env}" if len(groups) > 1 or single else f"{agent}"
-        xs = [np.arange(1, len(c.returns) + 1) if x_axis == "episode" else np.asarray(c.steps) for c in members]
+        xs = [
+            np.arange(1, len(c.returns) + 1) if x_axis == "episode" else np.asarray(c.steps) for c in members
+        ]
         means = [_rolling_mean(c.returns, window) for c in members]
         if len(members) == 1:
             ax.plot(xs[0], members[0].returns, color=colour, alpha=0.25, lw=0.8, label="return per episode")
             ax.plot(xs[0], means[0], color=colour, lw=2.0, label=f"{label} (rolling mean, {window} ep)")
             continue
-        for x, mean in zip(xs, means):
+        for x, mean in zip(xs, means, strict=True):
             ax.plot(x, mean, color=colour, alpha=0.3, lw=0.7)
         grid, stack = _align(xs, means, x_axis)
         count = np.sum(~np.isnan(stack), axis=0)
@@ -262,13 +265,13 @@ def _align(xs, means, x_axis: str):
     if x_axis == "episode":
         length = max(len(m) for m in means)
         stack = np.full((len(means), length), np.nan)
-        for row, mean in zip(stack, means):
+        for row, mean in zip(stack, means, strict=True):
             row[: len(mean)] = mean
         return np.arange(1, length + 1), stack
     hi = max(float(x[-1]) for x in xs)
     grid = np.linspace(0.0, hi, 400)
     stack = np.full((len(means), len(grid)), np.nan)
-    for row, x, mean in zip(stack, xs, means):
+    for row, x, mean in zip(stack, xs, means, strict=True):
         inside = (grid >= x[0]) & (grid <= x[-1])
         row[inside] = np.interp(grid[inside], x, mean)
     return grid, stack

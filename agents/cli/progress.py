@@ -66,10 +66,15 @@ class EpisodeProgress:
                 desc=description,
                 unit="ep" if unit == "episodes" else "step",
                 file=sys.stderr,
-                dynamic_ncols=True,
+                dynamic_ncols=_has_width(),
+                ncols=None if _has_width() else 100,
+                nrows=None if _has_width() else 20,
                 leave=True,
                 smoothing=0.1,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}<{remaining}{postfix}]",
+                bar_format=(
+                    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit} "
+                    "[{elapsed}<{remaining}{postfix}]"
+                ),
             )
 
     @property
@@ -109,7 +114,7 @@ class EpisodeProgress:
         rolling = self._rolling if self._rolling is not None else self.rolling
         parts = [f"{rate:,.0f} steps/s", f"return {_fmt(self.last)}", f"mean {_fmt(rolling)}"]
         parts.append(f"best {_fmt(self.best)}")
-        return ", " + " · ".join(parts)
+        return " · ".join(parts)  # tqdm puts ", " in front
 
     def write(self, message: str) -> None:
         """Print a line above the bar (or plainly to stderr without one)."""
@@ -122,6 +127,16 @@ class EpisodeProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _has_width() -> bool:
+    """A real terminal reports its width; a pty without one (``script``, some CI) reports 0 columns."""
+    import os
+
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _fmt(value: float | None) -> str:

@@ -31,13 +31,13 @@ Train an agent on a Gymnasium env into a run folder, checkpointing as it goes. S
 (rolling mean of the last 100 returns >= the env's reward threshold), at the budget, or on Ctrl-C/SIGTERM
 (a checkpoint is written first, even mid-episode; `sphgym resume DIR` continues exactly where it stopped).
 
-Config precedence, lowest first: defaults < --config FILE < flags (--env, --episodes, ...) < --set / --agent.FIELD.
-Print the fully resolved config of any combination with --print-config (a valid --config file).
+Config precedence, lowest first: defaults < --config FILE < flags (--env, --episodes, ...) < --set and
+--agent.FIELD. --print-config prints the fully resolved config of any combination (a valid --config file).
 """
 
 TRAIN_EPILOG = """\
 examples:
-  sphgym train                                       # hierarchy on CartPole-v1 -> runs/CartPole-v1__hierarchy__s0__<time>/
+  sphgym train                                        # hierarchy on CartPole-v1, into runs/<name>/
   sphgym train --env Acrobot-v1 --agent dqn --seed 2 --episodes 300
   sphgym train --steps 50000 --run-dir runs/long --checkpoint-every 25 --keep 5
   sphgym train --agent ppo --agent.learning_rate 3e-4 --set early_stopping_patience=200
@@ -131,13 +131,16 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 def _add_budget_flags(parser: Any) -> None:
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument(
-        "--episodes", type=positive_int, metavar="N", help="episode budget (target, not 'N more'; default: 1000)"
+        "--episodes", type=positive_int, metavar="N",
+        help="episode budget (a target, not 'N more'; default: 1000)",
     )
     budget.add_argument("--steps", type=positive_int, metavar="N", help="env-step budget instead of episodes")
     parser.add_argument(
         "--checkpoint-every", type=positive_int, metavar="N", help="checkpoint every N episodes (default: 10)"
     )
-    parser.add_argument("--keep", type=positive_int, metavar="K", help="checkpoints to keep besides best/ (default: 3)")
+    parser.add_argument(
+        "--keep", type=positive_int, metavar="K", help="checkpoints to keep besides best/ (default: 3)"
+    )
 
 
 def _add_set_flag(parser: Any) -> None:
@@ -148,7 +151,9 @@ def _add_set_flag(parser: Any) -> None:
 
 
 def _add_output_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (also off when stderr is not a terminal)"
+    )
 
 
 # ------------------------------------------------------------------------------------------- the command
@@ -208,7 +213,9 @@ def _saved_config(run_dir: Path):
     path = run_dir / "config.json"
     if not path.exists():
         if not (run_dir / "checkpoints").is_dir():
-            raise CLIError(f"{str(run_dir)!r} is not a run folder (no config.json, no checkpoints/): nothing to resume")
+            raise CLIError(
+                f"{str(run_dir)!r} is not a run folder (no config.json, no checkpoints/): nothing to resume"
+            )
         from agents.runner import inspect_checkpoint
 
         return make_run_config(inspect_checkpoint(run_dir)["config"], check_env=False)
@@ -257,7 +264,10 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     runner = Runner(run_dir, config, resume=resume, overwrite=overwrite, on_episode=on_episode, log=say)
     _attach_startup_probe(runner)
     if not resume:
-        say(f"training {config.agent} on {config.env_id} (seed {config.seed}, {_budget(config)}) into {run_dir}")
+        say(
+            f"training {config.agent} on {config.env_id} (seed {config.seed}, {_budget(config)}) "
+            f"into {run_dir}"
+        )
     try:
         result = runner.train()
     finally:
@@ -287,10 +297,10 @@ def _attach_startup_probe(runner: Any) -> None:
 
 
 def _route_warnings(say) -> None:
-    """Runner warnings (seed ignored on resume, stale lock, skipped checkpoint) as one ``warning:`` line each."""
+    """Runner warnings (seed ignored on resume, stale lock, skipped checkpoint) as ``warning:`` lines."""
     import warnings
 
-    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+    def show(message, category, filename, lineno, file=None, line=None):
         say(f"warning: {message}")
 
     warnings.showwarning = show
@@ -309,8 +319,17 @@ def _budget(config: Any) -> str:
 def summary_line(result: Any) -> str:
     """The closing line: what happened, where the run is, how to resume, evaluate and open TensorBoard."""
     run_dir = shell_quote(result.run_dir)
-    logdir = shell_quote(result.run_dir.parent if str(result.run_dir.parent) not in ("", ".") else result.run_dir)
+    parent = result.run_dir.parent
+    logdir = shell_quote(parent if str(parent) not in ("", ".") else result.run_dir)
     best = f", best mean return {result.best_metric:.4g}" if result.best_metric is not None else ""
+    where = f"episode {result.episode}, step {result.global_step}{best}"
+    hints = f"eval: sphgym eval {run_dir} · curves: tensorboard --logdir {logdir}"
+    if result.already_finished:
+        more = "--set stop_when_solved=false --episodes N" if result.status == "solved" else "--episodes N"
+        return (
+            f"{result.run_dir} already finished ({result.status}, {where}); nothing to do. "
+            f"Train further: sphgym resume {run_dir} {more} · {hints}"
+        )
     what = {
         "completed": "finished the budget",
         "solved": "solved",
@@ -318,15 +337,10 @@ def summary_line(result: Any) -> str:
         "interrupted": f"interrupted by {result.signal}, checkpoint saved",
         "stopped": "stopped",
     }.get(result.status, result.status)
-    if result.already_finished:
-        what = f"already finished ({result.status}); nothing to do — raise --episodes/--steps to train further"
-        if result.status == "solved":
-            what += " (and --set stop_when_solved=false)"
-    head = f"{what} at episode {result.episode} (step {result.global_step}{best})."
-    tail = f"run: {result.run_dir} · eval: sphgym eval {run_dir} · curves: tensorboard --logdir {logdir}"
-    if result.status not in ("completed", "solved", "stopped_early") or result.already_finished:
-        tail = f"resume: sphgym resume {run_dir} · " + tail
-    return f"{head} {tail}"
+    head = f"{what} ({where}). run: {result.run_dir} · "
+    if result.status not in ("completed", "solved", "stopped_early"):
+        head += f"resume: sphgym resume {run_dir} · "
+    return head + hints
 
 
 # --------------------------------------------------------------------------------------- config building
@@ -404,7 +418,7 @@ def normalise_table(data: dict[str, Any]) -> dict[str, Any]:
             continue
         name = RUN_ALIASES.get(key, key)
         if name not in run_types:
-            raise unknown_key_error(key, key, list(run_types) + ["[agent]"], "")
+            raise unknown_key_error(key, key, [*run_types, "[agent]"], "")
         values[name] = coerce(value, run_types[name], key)
     if agent_fields:
         values["agent_config"] = agent_fields
@@ -429,7 +443,8 @@ def _apply_overrides(values: dict[str, Any], overrides: list[tuple[str, str]]) -
             values["env_kwargs"] = dict(values["env_kwargs"], **{rest: parse_text(text, AnyType, key)})
         elif rest:
             raise CLIError(
-                f"unknown config key {key!r}: dotted keys start with agent. or env_kwargs. (e.g. agent.{rest})"
+                f"unknown config key {key!r}: dotted keys start with agent. or env_kwargs. "
+                f"(e.g. agent.{rest})"
             )
         else:
             name = RUN_ALIASES.get(key, key)

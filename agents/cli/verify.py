@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         width = max((len(name) for name, *_ in report.checks), default=0)
         for name, recorded, recomputed, equal in report.checks:
             mark = "ok      " if equal else "MISMATCH"
-            detail = _short(recorded) if equal else f"recorded {_short(recorded)} != re-run {_short(recomputed)}"
+            detail = (
+                _short(recorded) if equal else f"recorded {_short(recorded)} != re-run {_short(recomputed)}"
+            )
             print(f"  {mark} {name:{width}s}  {detail}")
         print(report.message)
     if report.ok:

@@ -1,0 +1,99 @@
+"""``sphgym eval``, ``inspect`` and ``verify`` on a small trained run (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from cli_helpers import sphgym, tree_digest
+
+INSPECT_KEYS = {"episode", "global_step", "weights_sha256", "state_sha256", "best_metric", "early_stopping",
+                "sizes", "rng_states", "versions"}
+
+
+def test_eval_prints_statistics_and_leaves_the_run_folder_byte_identical(trained_run):
+    before = tree_digest(trained_run)
+    result = sphgym("eval", str(trained_run), "--episodes", "5", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    for word in ("mean", "std", "min", "max", "return", "length", "learning disabled"):
+        assert word in result.stdout
+    best = sphgym("eval", str(trained_run), "--episodes", "2", "--checkpoint", "best", "--json")
+    assert best.returncode == 0, best.stderr
+    assert tree_digest(trained_run) == before
+
+
+def test_eval_json_is_reproducible_for_a_seed(trained_run):
+    first = sphgym("eval", str(trained_run), "--episodes", "4", "--seed", "9", "--json")
+    second = sphgym("eval", str(trained_run), "--episodes", "4", "--seed", "9", "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert data == json.loads(second.stdout)
+    assert len(data["returns"]) == 4 and data["mean_return"] == sum(data["returns"]) / 4
+
+
+def test_eval_of_a_named_checkpoint_id(trained_run):
+    (first_id,) = [p.name for p in sorted((trained_run / "checkpoints").iterdir())][:1]
+    result = sphgym("eval", str(trained_run), "--episodes", "1", "--checkpoint", first_id, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["checkpoint_episode"] == 10
+
+
+def test_inspect_json_has_the_contract_keys(trained_run):
+    result = sphgym("inspect", str(trained_run), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert INSPECT_KEYS <= set(info)
+    assert (info["episode"], len(info["weights_sha256"]), len(info["state_sha256"])) == (30, 64, 64)
+    human = sphgym("inspect", info["checkpoint"])
+    assert human.returncode == 0, human.stderr
+    assert info["weights_sha256"] in human.stdout and "episode 30" in human.stdout
+
+
+def test_verify_passes_on_a_good_run(trained_run):
+    result = sphgym("verify", str(trained_run))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK" in result.stdout
+
+
+def _re_sign(ckpt: Path) -> None:
+    """Recompute meta.json digests and the COMPLETE marker after editing a file (a valid forgery)."""
+    from agents.runner.checkpoint import json_bytes
+    from agents.runner.fsutil import sha256_bytes
+
+    meta = json.loads((ckpt / "meta.json").read_text())
+    for name, entry in meta["files"].items():
+        data = (ckpt / name).read_bytes()
+        entry.update(sha256=sha256_bytes(data), size=len(data))
+    meta["weights_sha256"] = meta["files"]["weights.safetensors"]["sha256"]
+    meta["state_sha256"] = meta["files"]["state.safetensors"]["sha256"]
+    meta_bytes = json_bytes(meta)
+    (ckpt / "meta.json").write_bytes(meta_bytes)
+    (ckpt / "COMPLETE").write_bytes(json_bytes({"meta_sha256": sha256_bytes(meta_bytes)}))
+
+
+def test_verify_fails_on_a_tampered_run(trained_run, tmp_path):
+    from safetensors.numpy import load, save
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained_run, run_dir)
+    newest = sorted((run_dir / "checkpoints").iterdir())[-1]
+    state = load((newest / "state.safetensors").read_bytes())
+    state["rng"] = np.frombuffer(
+        json.dumps(np.random.default_rng(12345).bit_generator.state).encode(), dtype=np.uint8
+    ).copy()
+    (newest / "state.safetensors").write_bytes(save(state))
+    _re_sign(newest)
+    assert sphgym("inspect", str(newest), "--json").returncode == 0  # still a valid checkpoint ...
+    result = sphgym("verify", str(run_dir))
+    assert result.returncode == 3, result.stdout + result.stderr  # ... but not what the run produces
+    assert "MISMATCH" in result.stdout and "state_sha256" in result.stdout
+
+
+def test_verify_needs_two_checkpoints(tmp_path):
+    run_dir = tmp_path / "r"
+    assert sphgym("train", "--agent", "random", "--episodes", "2", "--checkpoint-every", "100",
+                  "--keep", "1", "--run-dir", str(run_dir), "--no-progress").returncode == 0
+    result = sphgym("verify", str(run_dir))
+    assert result.returncode == 1 and "fewer than two" in result.stdout + result.stderr
