@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,7 +43,7 @@ def pin_torch_runtime(threads: int, device: str) -> torch.device:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     if not torch.are_deterministic_algorithms_enabled():
-        torch.use_deterministic_algorithms(True)
+        _use_deterministic_algorithms()
     if device == "cuda":
         if not torch.cuda.is_available():
             raise ValueError("device = 'cuda' but torch sees no CUDA device; use device = 'cpu'.")
@@ -50,6 +51,19 @@ def pin_torch_runtime(threads: int, device: str) -> torch.device:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     return torch.device(device)
+
+
+def _use_deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True)`` without its side import of torch._inductor (5-10 s here).
+
+    The public function also sets ``torch._inductor.config.deterministic``, which only matters for
+    ``torch.compile``; we never compile, so set the eager switch directly unless inductor is already loaded.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True)
+    else:
+        setter(True, warn_only=False)
 
 
 def runtime_info(threads: int, device: torch.device) -> dict[str, Any]:
@@ -74,13 +88,17 @@ def seed_generators(seed: int) -> tuple[np.random.Generator, torch.Generator]:
 
 # --------------------------------------------------------------------------------------------------- nets
 def mlp(sizes: Iterable[int], activation: type[nn.Module]) -> nn.Sequential:
-    """Linear layers with ``activation`` between them, built without touching torch's global RNG."""
+    """Linear layers with ``activation`` between them; torch's global RNG is left as it was.
+
+    The default init drawn here is thrown away: callers re-initialise from the agent's own generator.
+    """
     sizes = list(sizes)
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.utils.skip_init(nn.Linear, n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
+    with torch.random.fork_rng(devices=[]):
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(activation())
     return nn.Sequential(*layers)
 
 
@@ -142,18 +160,74 @@ class NumpyMLP:
         return h
 
 
-def make_adam(params: Iterable[nn.Parameter], lr: float, eps: float, fused: bool, device: torch.device) -> torch.optim.Adam:
-    """Adam with its state materialised (step 0, zero moments), so the saved key set never depends on history."""
-    params = list(params)
-    optimizer = torch.optim.Adam(params, lr=lr, eps=eps, fused=fused or None, foreach=None if fused else True)
-    for p in params:
-        scalar_on_device = fused or optimizer.defaults.get("capturable", False)
-        optimizer.state[p] = {
-            "step": torch.zeros((), dtype=torch.float32, device=p.device if scalar_on_device else "cpu"),
-            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
-        }
-    return optimizer
+def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_`` (same ops, same bits) on a plain gradient list, minus its dispatch cost."""
+    total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total_norm + 1e-6), max=1.0))
+    return total_norm
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) over named parameters, with its state as plain tensors for exact saving.
+
+    ``fused=True`` calls torch's fused kernel directly (bit-identical to ``torch.optim.Adam(fused=True)``);
+    ``fused=False`` is torch's single-tensor algorithm written out (bit-identical to
+    ``torch.optim.Adam(foreach=False)``). Both are tested against ``torch.optim.Adam``. We do not use
+    ``torch.optim`` itself because constructing any of its optimizers imports ``torch._dynamo`` (5-10 s on a
+    busy 2-core box), and its ``step`` wrapper costs more than the update of a CartPole-sized network.
+    """
+
+    def __init__(self, named_params: dict[str, nn.Parameter], lr: float, eps: float, fused: bool) -> None:
+        self.names = list(named_params)
+        self.params = list(named_params.values())
+        self.lr, self.beta1, self.beta2, self.eps, self.fused = lr, 0.9, 0.999, eps, fused
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu") for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def grads(self) -> list[torch.Tensor]:
+        return [p.grad for p in self.params]  # type: ignore[misc]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grads = self.grads()
+        if self.fused:
+            torch._foreach_add_(self.steps, 1)
+            torch._fused_adam_(
+                self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
+                lr=self.lr, beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, eps=self.eps,
+                amsgrad=False, maximize=False, grad_scale=None, found_inf=None,
+            )  # fmt: skip
+            return
+        for param, grad, exp_avg, exp_avg_sq, step_t in zip(self.params, grads, self.exp_avg, self.exp_avg_sq, self.steps):
+            step_t += 1
+            exp_avg.lerp_(grad, 1 - self.beta1)
+            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+            step = step_t.item()
+            bias_correction1 = 1 - self.beta1**step
+            bias_correction2 = 1 - self.beta2**step
+            step_size = self.lr / bias_correction1
+            denom = (exp_avg_sq.sqrt() / bias_correction2**0.5).add_(self.eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def to_arrays(self, prefix: str) -> ArrayDict:
+        arrays: ArrayDict = {}
+        for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps):
+            arrays[f"{prefix}.{name}.exp_avg"] = tensor_to_array(exp_avg)
+            arrays[f"{prefix}.{name}.exp_avg_sq"] = tensor_to_array(exp_avg_sq)
+            arrays[f"{prefix}.{name}.step"] = tensor_to_array(step)
+        return arrays
+
+    @torch.no_grad()
+    def load_arrays(self, prefix: str, arrays: ArrayDict) -> None:
+        for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps):
+            exp_avg.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg"])))
+            exp_avg_sq.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg_sq"])))
+            step.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.step"])))
 
 
 # ---------------------------------------------------------------------------------------- serialisation
@@ -180,16 +254,6 @@ def torch_generator_from_array(generator: torch.Generator, array: np.ndarray) ->
 
 def module_to_arrays(prefix: str, module: nn.Module) -> ArrayDict:
     return {f"{prefix}.{name}": tensor_to_array(t) for name, t in module.state_dict().items()}
-
-
-def optimizer_to_arrays(prefix: str, optimizer: torch.optim.Optimizer) -> ArrayDict:
-    """Adam moments and step counts per parameter index, plus the param groups (lr, betas, ...) as JSON."""
-    state_dict = optimizer.state_dict()
-    arrays = {f"{prefix}.param_groups": json_to_array(state_dict["param_groups"])}
-    for index, per_param in state_dict["state"].items():
-        for key, value in per_param.items():
-            arrays[f"{prefix}.state.{index}.{key}"] = tensor_to_array(torch.as_tensor(value))
-    return arrays
 
 
 def check_arrays(owner: str, what: str, arrays: ArrayDict, expected: ArrayDict) -> None:
@@ -220,17 +284,3 @@ def load_module(prefix: str, module: nn.Module, arrays: ArrayDict) -> None:
         name: torch.from_numpy(np.array(arrays[f"{prefix}.{name}"])) for name in module.state_dict()
     }
     module.load_state_dict(state)
-
-
-def load_optimizer(prefix: str, optimizer: torch.optim.Optimizer, arrays: ArrayDict) -> None:
-    reference = optimizer.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for index, per_param in reference["state"].items():
-        state[index] = {
-            key: torch.from_numpy(np.array(arrays[f"{prefix}.state.{index}.{key}"])) for key in per_param
-        }
-    optimizer.load_state_dict({"state": state, "param_groups": array_to_json(arrays[f"{prefix}.param_groups"])})
-
-
-def counters_to_array(values: dict[str, int]) -> np.ndarray:
-    return np.array(list(values.values()), dtype=np.int64)

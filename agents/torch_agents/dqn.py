@@ -87,7 +87,7 @@ def linear_epsilon(config: DQNConfig, num_timesteps: int) -> float:
 def dqn_update(
     q_network: nn.Module,
     target_network: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: common.Adam,
     buffer: ReplayBuffer,
     generator: torch.Generator,
     config: DQNConfig,
@@ -110,13 +110,12 @@ def dqn_update(
         # terminated: no future value; truncated transitions were stored as not terminated, so they bootstrap
         b_td_target = b_rewards + config.gamma * b_next_q * (1.0 - b_terminated)
 
-    params = list(q_network.parameters())
     for i in range(n):
         mb_q = q_network(b_obs[i]).gather(1, b_actions[i].unsqueeze(1)).squeeze(1)
         loss = F.smooth_l1_loss(mb_q, b_td_target[i])
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        common.clip_grad_norm(optimizer.grads(), config.max_grad_norm)
         optimizer.step()
     return {"losses/td_loss": float(loss.detach()), "losses/q_values": float(mb_q.detach().mean())}
 
@@ -133,7 +132,7 @@ def polyak_update(network: nn.Module, target_network: nn.Module, tau: float) -> 
 class DQNAgent:
     """DQN for Box observations (flattened) and Discrete actions.
 
-    Weights: ``q_network.*``, ``target_network.*``, ``optimizer.*`` (Adam moments, step counts, param groups).
+    Weights: ``q_network.*``, ``target_network.*``, ``optimizer.*`` (Adam moments and step counts).
     State: the replay buffer's filled rows (``buffer.*``), counters, the pending (obs, action) of an ``act``
     not yet followed by ``observe``, the numpy and torch generator states, and the last losses.
     """
@@ -157,8 +156,11 @@ class DQNAgent:
         self.target_network = common.mlp(sizes, nn.ReLU).to(self.device)
         self.target_network.load_state_dict(self.q_network.state_dict())
         self.target_network.requires_grad_(False)
-        self.optimizer = common.make_adam(
-            self.q_network.parameters(), config.learning_rate, 1e-8, config.fused_adam, self.device
+        self.optimizer = common.Adam(
+            {f"q_network.{k}": p for k, p in self.q_network.named_parameters()},
+            config.learning_rate,
+            1e-8,  # torch's (and SB3's) default for off-policy algorithms
+            config.fused_adam,
         )
         self.q_numpy = common.NumpyMLP(self.q_network, "relu")
 
@@ -224,14 +226,14 @@ class DQNAgent:
         return {
             **common.module_to_arrays("q_network", self.q_network),
             **common.module_to_arrays("target_network", self.target_network),
-            **common.optimizer_to_arrays("optimizer", self.optimizer),
+            **self.optimizer.to_arrays("optimizer"),
         }
 
     def set_weights(self, arrays: ArrayDict) -> None:
         common.check_arrays("DQNAgent", "weights", arrays, self.get_weights())
         common.load_module("q_network", self.q_network, arrays)
         common.load_module("target_network", self.target_network, arrays)
-        common.load_optimizer("optimizer", self.optimizer, arrays)
+        self.optimizer.load_arrays("optimizer", arrays)
         self.q_numpy.refresh(self.q_network)
 
     def _counters(self) -> dict[str, int]:

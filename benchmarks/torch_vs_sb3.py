@@ -1,0 +1,302 @@
+"""Our torch DQN/PPO against Stable-Baselines3 with the same RL Zoo CartPole-v1 hyperparameters.
+
+For every algorithm and seed, both implementations train on CartPole-v1 until *solved* (the mean return of
+the last 100 training episodes reaches 475) or a step budget runs out, and we record the env steps and
+episodes to solve and the training throughput (env steps per wall-clock second, acting + env + updates).
+One table at the end: medians over seeds and the ours/SB3 ratios.
+
+Hyperparameters (RL Zoo ``hyperparams/*.yml``, CartPole-v1, written down here on purpose):
+
+* DQN: n_timesteps 5e4, lr 2.3e-3, batch 64, buffer 1e5, learning_starts 1000, gamma 0.99,
+  target_update_interval 10, train_freq 256, gradient_steps 128, exploration_fraction 0.16,
+  exploration_final_eps 0.04, net_arch [256, 256].  SB3: one env (as in the Zoo).  Ours: our defaults.
+* PPO: n_envs 8, n_steps 32, batch 256, gae_lambda 0.8, gamma 0.98, n_epochs 20, ent_coef 0,
+  lr lin_0.001, clip_range lin_0.2, n_timesteps 1e5.  SB3: 8 envs x 32 steps (the Zoo's setting).
+  Ours: one env x 256 steps (the runner steps one env; same batch and update counts).
+
+Runs may go past the Zoo's ``n_timesteps`` (the 100-episode window needs ~47,500 steps of near-perfect
+play); schedules keep the Zoo horizon in both implementations: epsilon stays at its final value, PPO's
+linear learning rate and clip range stay at 0 (SB3 gets closures over ``model.num_timesteps`` for this,
+since its own schedules would stretch over the ``learn()`` budget).
+
+Both run with the same torch thread count (``--threads``, default 1) in this process, one run at a time,
+seeds interleaved (ours, SB3, ours, ...) so machine load hits both alike.
+
+    python benchmarks/torch_vs_sb3.py                      # seeds 0-9, dqn and ppo
+    python benchmarks/torch_vs_sb3.py --seeds 0-1 --algos ppo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.registry import make_agent  # noqa: E402
+from agents.torch_agents.config import DQNConfig, PPOConfig  # noqa: E402
+
+ENV_ID = "CartPole-v1"
+SOLVED_MEAN = 475.0
+WINDOW = 100
+
+
+@dataclass
+class Result:
+    algo: str
+    impl: str
+    seed: int
+    solved: bool
+    steps_to_solve: int | None
+    episodes_to_solve: int | None
+    steps: int
+    episodes: int
+    seconds: float
+    final_mean100: float
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds
+
+
+class SolveTracker:
+    """Mean of the last 100 training episode returns; remembers when it first reaches 475."""
+
+    def __init__(self) -> None:
+        self.returns: deque[float] = deque(maxlen=WINDOW)
+        self.episodes = 0
+        self.solved_at: tuple[int, int] | None = None
+
+    def episode_end(self, episode_return: float, steps: int) -> bool:
+        self.returns.append(episode_return)
+        self.episodes += 1
+        if self.solved_at is None and len(self.returns) == WINDOW and np.mean(self.returns) >= SOLVED_MEAN:
+            self.solved_at = (steps, self.episodes)
+        return self.solved_at is not None
+
+    def mean(self) -> float:
+        return float(np.mean(self.returns)) if self.returns else float("nan")
+
+
+# ------------------------------------------------------------------------------------------------- ours
+def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
+    """The runner's loop (agents/protocol.py) around our agent, on one env."""
+    env = gym.make(ENV_ID)
+    agent = make_agent(algo, env.observation_space, env.action_space, {"torch_threads": threads}, seed=seed)
+    tracker = SolveTracker()
+    start = time.perf_counter()
+    obs, _ = env.reset(seed=seed)
+    agent.clear_state()
+    episode_return, steps = 0.0, 0
+    while steps < max_steps:
+        action = agent.act(obs)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(obs, float(reward), terminated, truncated)
+        episode_return += float(reward)
+        steps += 1
+        if terminated or truncated:
+            if tracker.episode_end(episode_return, steps):
+                break
+            episode_return = 0.0
+            obs, _ = env.reset()
+            agent.clear_state()
+    seconds = time.perf_counter() - start
+    return _result(algo, "ours", seed, tracker, steps, seconds)
+
+
+# -------------------------------------------------------------------------------------------------- sb3
+def run_sb3(algo: str, seed: int, max_steps: int, threads: int) -> Result:
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    torch.set_num_threads(threads)
+    tracker = SolveTracker()
+
+    class StopWhenSolved(BaseCallback):
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info and tracker.episode_end(float(info["episode"]["r"]), self.num_timesteps):
+                    return False
+            return True
+
+    holder: dict[str, object] = {}
+
+    def progress_remaining(horizon: int) -> float:  # over the Zoo horizon, whatever learn()'s budget
+        model = holder.get("model")
+        return 1.0 if model is None else max(0.0, 1.0 - model.num_timesteps / horizon)  # type: ignore[attr-defined]
+
+    if algo == "ppo":
+        zoo = PPOConfig()
+        env = make_vec_env(ENV_ID, n_envs=8, seed=seed)
+        model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=32,
+            batch_size=256,
+            gae_lambda=0.8,
+            gamma=0.98,
+            n_epochs=20,
+            ent_coef=0.0,
+            learning_rate=lambda _: 1e-3 * progress_remaining(zoo.total_timesteps),
+            clip_range=lambda _: 0.2 * progress_remaining(zoo.total_timesteps),
+            seed=seed,
+            device="cpu",
+        )
+    else:
+        zoo = DQNConfig()
+        env = make_vec_env(ENV_ID, n_envs=1, seed=seed)
+        model = DQN(
+            "MlpPolicy",
+            env,
+            learning_rate=2.3e-3,
+            batch_size=64,
+            buffer_size=100_000,
+            learning_starts=1000,
+            gamma=0.99,
+            target_update_interval=10,
+            train_freq=256,
+            gradient_steps=128,
+            exploration_fraction=0.16,
+            exploration_final_eps=0.04,
+            policy_kwargs={"net_arch": [256, 256]},
+            seed=seed,
+            device="cpu",
+        )
+        start_eps, final_eps, fraction = 1.0, 0.04, 0.16
+
+        def epsilon(_: float) -> float:
+            done = 1.0 - progress_remaining(zoo.total_timesteps)
+            return final_eps if done > fraction else start_eps + done * (final_eps - start_eps) / fraction
+
+        model.exploration_schedule = epsilon
+    holder["model"] = model
+    start = time.perf_counter()
+    model.learn(total_timesteps=max_steps, callback=StopWhenSolved())
+    seconds = time.perf_counter() - start
+    return _result(algo, "sb3", seed, tracker, model.num_timesteps, seconds)
+
+
+def _result(algo: str, impl: str, seed: int, tracker: SolveTracker, steps: int, seconds: float) -> Result:
+    solved = tracker.solved_at
+    return Result(
+        algo=algo,
+        impl=impl,
+        seed=seed,
+        solved=solved is not None,
+        steps_to_solve=solved[0] if solved else None,
+        episodes_to_solve=solved[1] if solved else None,
+        steps=steps,
+        episodes=tracker.episodes,
+        seconds=seconds,
+        final_mean100=tracker.mean(),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ table
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _median_with_unsolved(results: list[Result], attr: str) -> str:
+    """Median over seeds counting unsolved runs as 'never' (+inf): '>budget' if the median is unsolved."""
+    values = [getattr(r, attr) if r.solved else float("inf") for r in results]
+    m = _median(values)
+    return ">budget" if m == float("inf") else f"{m:,.0f}"
+
+
+def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
+    lines = [
+        f"CartPole-v1, solved = mean of last {WINDOW} training episodes >= {SOLVED_MEAN:g}; "
+        f"torch threads {threads}; medians over seeds (unsolved counts as never)",
+        "",
+        "| algo | impl | seeds solved | env steps to solve | episodes to solve | steps/s | "
+        "steps/s ratio ours/sb3 | steps-to-solve ratio ours/sb3 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for algo in ("dqn", "ppo"):
+        by_impl = {impl: [r for r in results if r.algo == algo and r.impl == impl] for impl in ("ours", "sb3")}
+        if not any(by_impl.values()):
+            continue
+        sps = {impl: _median([r.steps_per_second for r in rs]) for impl, rs in by_impl.items()}
+        solve = {
+            impl: _median([r.steps_to_solve if r.solved else float("inf") for r in rs]) for impl, rs in by_impl.items()
+        }
+        for impl, rs in by_impl.items():
+            if not rs:
+                continue
+            ratio_sps = ratio_solve = ""
+            if impl == "ours" and by_impl["sb3"]:
+                ratio_sps = f"{sps['ours'] / sps['sb3']:.2f}x"
+                if np.isfinite(solve["ours"]) and np.isfinite(solve["sb3"]):
+                    ratio_solve = f"{solve['ours'] / solve['sb3']:.2f}"
+            lines.append(
+                f"| {algo} | {impl} | {sum(r.solved for r in rs)}/{len(rs)} (budget {budgets[algo]:,}) | "
+                f"{_median_with_unsolved(rs, 'steps_to_solve')} | {_median_with_unsolved(rs, 'episodes_to_solve')} | "
+                f"{sps[impl]:,.0f} | {ratio_sps} | {ratio_solve} |"
+            )
+    lines.append("")
+    lines.append("per seed (env steps to solve, '-' = not solved; final mean100; steps/s):")
+    for r in sorted(results, key=lambda r: (r.algo, r.impl, r.seed)):
+        lines.append(
+            f"  {r.algo} {r.impl:4s} seed {r.seed}: {r.steps_to_solve or '-':>7} steps, "
+            f"{r.episodes_to_solve or '-':>4} episodes; mean100 {r.final_mean100:6.1f}; "
+            f"{r.steps_per_second:6.0f} steps/s ({r.steps:,} steps in {r.seconds:.0f} s)"
+        )
+    return "\n".join(lines)
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
+    return seeds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
+    parser.add_argument("--algos", nargs="+", default=["dqn", "ppo"], choices=["dqn", "ppo"])
+    parser.add_argument("--impls", nargs="+", default=["ours", "sb3"], choices=["ours", "sb3"])
+    parser.add_argument("--dqn-budget", type=int, default=150_000, help="max env steps per DQN run")
+    parser.add_argument("--ppo-budget", type=int, default=150_000, help="max env steps per PPO run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both implementations")
+    parser.add_argument("--json", type=Path, help="also write every per-seed result here")
+    args = parser.parse_args(argv)
+
+    budgets = {"dqn": args.dqn_budget, "ppo": args.ppo_budget}
+    results: list[Result] = []
+    for algo in args.algos:
+        for seed in parse_seeds(args.seeds):
+            for impl in args.impls:
+                torch.set_num_threads(args.threads)
+                if impl == "ours":
+                    result = run_ours(algo, seed, budgets[algo], args.threads)
+                else:
+                    result = run_sb3(algo, seed, budgets[algo], args.threads)
+                results.append(result)
+                print(
+                    f"{algo} {impl} seed {seed}: solved={result.solved} at {result.steps_to_solve} steps "
+                    f"/ {result.episodes_to_solve} episodes, {result.steps_per_second:.0f} steps/s",
+                    flush=True,
+                )
+                if args.json:
+                    args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    print()
+    print(table(results, args.threads, budgets))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""PPOAgent: learning smoke test on CartPole, GAE, bit-identical restore (mid-rollout, right before an update,
+between act and observe), learn-off, pickle-free arrays, space and config errors."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from agents.torch_agents.config import PPOConfig
+from agents.torch_agents.ppo import PPOAgent, compute_gae
+
+FAST = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(32, 32), total_timesteps=2000)
+
+
+def digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def make(config: PPOConfig = FAST, seed: int = 0) -> tuple[PPOAgent, gym.Env]:
+    env = gym.make("CartPole-v1")
+    return PPOAgent(env.observation_space, env.action_space, config, seed), env
+
+
+class Driver:
+    """The runner's loop, resumable: holds the env and the observation to act on next."""
+
+    def __init__(self, agent, env, reset_seed: int = 0) -> None:
+        self.agent, self.env = agent, env
+        self.obs, _ = env.reset(seed=reset_seed)
+        agent.clear_state()
+        self.returns: list[float] = []
+        self.episode_return = 0.0
+
+    def step(self, n: int) -> list[int]:
+        actions = []
+        for _ in range(n):
+            action = self.agent.act(self.obs)
+            actions.append(int(action))
+            self.finish(action)
+        return actions
+
+    def finish(self, action: int) -> None:
+        self.obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.agent.observe(self.obs, float(reward), terminated, truncated)
+        self.episode_return += float(reward)
+        if terminated or truncated:
+            self.returns.append(self.episode_return)
+            self.episode_return = 0.0
+            self.obs, _ = self.env.reset()
+            self.agent.clear_state()
+
+    def fork(self, config: PPOConfig = FAST) -> Driver:
+        """A fresh agent (other seed) restored from this one's weights and state, on a copy of the env."""
+        agent, _ = make(config, seed=4321)
+        agent.set_weights(self.agent.get_weights())
+        agent.set_state(self.agent.get_state())
+        clone = object.__new__(Driver)
+        clone.agent, clone.env, clone.obs = agent, copy.deepcopy(self.env), self.obs.copy()
+        clone.returns, clone.episode_return = [], self.episode_return
+        return clone
+
+
+def test_learns_cartpole_on_a_tiny_budget():
+    config = PPOConfig(
+        n_steps=128,
+        batch_size=64,
+        n_epochs=10,
+        learning_rate_schedule="constant",
+        clip_range_schedule="constant",
+        gamma=0.99,
+        gae_lambda=0.95,
+    )
+    driver = Driver(*make(config, seed=0))
+    driver.step(6000)
+    first, last = np.mean(driver.returns[:10]), np.mean(driver.returns[-10:])
+    assert last > 80 and last > 2.5 * first, (first, last)  # random play averages ~22
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        150,  # mid-episode, mid-rollout
+        FAST.n_steps * 3 - 1,  # the next observe() completes the rollout and updates
+        FAST.n_steps * 3,  # right after an update: empty rollout
+    ],
+)
+def test_restore_continues_bit_identically(steps):
+    original = Driver(*make())
+    original.step(steps)
+    restored = original.fork()
+    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
+    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
+    assert restored.step(300) == original.step(300)
+    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
+    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
+
+
+def test_restore_between_act_and_observe():
+    original = Driver(*make())
+    original.step(FAST.n_steps - 1)
+    action = original.agent.act(original.obs)  # the pending step completes the rollout
+    restored = original.fork()
+    original.finish(action)
+    restored.finish(action)
+    assert original.agent.n_updates == restored.agent.n_updates == 1
+    assert restored.step(200) == original.step(200)
+    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
+
+
+def test_learning_disabled_keeps_weight_bytes_and_rollout():
+    driver = Driver(*make())
+    driver.step(100)
+    weights, state = digest(driver.agent.get_weights()), driver.agent.get_state()
+    driver.agent.learn_enabled = False
+    driver.step(300)  # greedy actions: no RNG draws, nothing stored, no update
+    assert digest(driver.agent.get_weights()) == weights
+    after = driver.agent.get_state()
+    # the only change: the episode starts (clear_state) closed the rollout's GAE chain at its last row
+    assert after.pop("rollout.dones")[:-1].tolist() == state.pop("rollout.dones")[:-1].tolist()
+    assert digest(after) == digest(state)
+
+
+def test_arrays_are_plain_and_survive_safetensors():
+    driver = Driver(*make())
+    driver.step(90)
+    for arrays in (driver.agent.get_weights(), driver.agent.get_state()):
+        for key, value in arrays.items():
+            assert isinstance(key, str) and isinstance(value, np.ndarray), key
+            assert value.dtype.kind in "fiub", (key, value.dtype)
+        assert digest(st_load(st_save(arrays))) == digest(arrays)
+    assert driver.agent.get_state()["rollout.obs"].shape == (90 - FAST.n_steps, 4)  # filled rows only
+
+
+def test_weights_hold_adam_moments_and_steps():
+    driver = Driver(*make())
+    driver.step(FAST.n_steps * 2)
+    weights = driver.agent.get_weights()
+    steps = [v for k, v in weights.items() if k.endswith(".step")]
+    per_update = FAST.n_epochs * (FAST.n_steps // FAST.batch_size)
+    assert steps and all(float(s) == 2 * per_update for s in steps)
+    assert any(k.startswith("optimizer.critic.") and k.endswith(".exp_avg") for k in weights)
+
+
+def test_gae_cuts_at_episode_ends_and_bootstraps_only_truncation():
+    rewards = np.ones(4, np.float32)
+    values = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    next_values = np.array([2.0, 10.0, 4.0, 5.0], np.float32)
+    terminated = np.array([0, 1, 0, 0], np.float32)
+    dones = np.array([0, 1, 1, 0], np.float32)  # step 1 terminated, step 2 truncated, step 3 rollout end
+    adv = compute_gae(rewards, values, next_values, terminated, dones, gamma=0.5, gae_lambda=0.5)
+    delta = [1 + 0.5 * 2 - 1, 1 + 0 - 2, 1 + 0.5 * 4 - 3, 1 + 0.5 * 5 - 4]
+    assert adv.tolist() == pytest.approx([delta[0] + 0.25 * delta[1], delta[1], delta[2], delta[3]])
+
+
+def test_clear_state_ends_the_gae_chain():
+    agent, env = make()
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    for _ in range(3):
+        agent.act(obs)
+        obs, *_ = env.step(0)
+        agent.observe(obs, 1.0, False, False)
+    agent.clear_state()  # e.g. the runner cut the episode off without a truncation flag
+    assert agent.rollout.dones[:3].tolist() == [0.0, 0.0, 1.0]
+    assert agent.rollout.terminated[:3].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_learning_rate_and_clip_range_follow_the_linear_schedule():
+    config = PPOConfig(n_steps=32, batch_size=32, n_epochs=1, total_timesteps=64, net_arch=(8,))
+    driver = Driver(*make(config))
+    driver.step(32)
+    assert driver.agent.last_losses["charts/learning_rate"] == pytest.approx(1e-3 * 0.5)
+    driver.step(32)
+    assert driver.agent.last_losses["charts/learning_rate"] == 0.0
+
+
+def test_mismatched_arrays_name_the_key():
+    agent, _ = make()
+    weights = agent.get_weights()
+    weights["actor.0.bias"] = weights["actor.0.bias"].astype(np.float64)
+    with pytest.raises(ValueError, match=r"actor\.0\.bias"):
+        agent.set_weights(weights)
+    state = agent.get_state()
+    state.pop("np_rng")
+    with pytest.raises(ValueError, match="np_rng"):
+        agent.set_state(state)
+
+
+@pytest.mark.parametrize(
+    ("observation_space", "action_space", "named"),
+    [
+        (gym.spaces.Discrete(4), gym.spaces.Discrete(2), "Discrete"),
+        (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (1,)), "Box"),
+    ],
+)
+def test_unsupported_spaces_raise_naming_the_space(observation_space, action_space, named):
+    with pytest.raises(ValueError, match=named):
+        PPOAgent(observation_space, action_space, FAST, 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("n_steps", 1),
+        ("batch_size", 512),
+        ("gae_lambda", 1.2),
+        ("learning_rate_schedule", "cosine"),
+        ("clip_range", 0.0),
+        ("net_arch", ()),
+        ("normalize_advantage", "yes"),
+    ],
+)
+def test_config_errors_name_field_and_value(field, value):
+    with pytest.raises(ValueError, match=field) as info:
+        PPOConfig(**{field: value})
+    assert repr(value) in str(info.value)

@@ -1,0 +1,115 @@
+"""Shared torch-agent helpers: our Adam and grad clipping equal torch's bit for bit, the numpy acting copy
+matches the torch network, network building leaves torch's global RNG alone, configs import no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from agents.torch_agents import common
+
+
+def _net(seed: int = 0) -> nn.Sequential:
+    net = common.mlp([4, 16, 16, 2], nn.ReLU)
+    common.init_default(net, torch.Generator().manual_seed(seed))
+    return net
+
+
+def _train(net: nn.Sequential, step_fn, zero_fn, steps: int = 25) -> list[np.ndarray]:
+    data = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x = torch.randn(32, 4, generator=data)
+        y = torch.randn(32, generator=data)
+        zero_fn()
+        F_loss = nn.functional.smooth_l1_loss(net(x)[:, 0], y) * 50.0  # large grads: clipping engages
+        F_loss.backward()
+        step_fn()
+    return [p.detach().numpy().copy() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_adam_and_clipping_match_torch_bit_for_bit(fused):
+    ours_net, ref_net = _net(), _net()
+    ours = common.Adam(dict(ours_net.named_parameters()), lr=3e-3, eps=1e-5, fused=fused)
+    ref = torch.optim.Adam(ref_net.parameters(), lr=3e-3, eps=1e-5, fused=fused or None, foreach=False if not fused else None)
+
+    def ours_step():
+        common.clip_grad_norm(ours.grads(), 0.5)
+        ours.step()
+
+    def ref_step():
+        nn.utils.clip_grad_norm_(ref_net.parameters(), 0.5)
+        ref.step()
+
+    got = _train(ours_net, ours_step, ours.zero_grad)
+    expected = _train(ref_net, ref_step, ref.zero_grad)
+    for a, b in zip(got, expected):
+        assert a.tobytes() == b.tobytes()
+    ref_state = ref.state_dict()["state"]
+    for i, name in enumerate(ours.names):
+        arrays = ours.to_arrays("opt")
+        assert arrays[f"opt.{name}.exp_avg_sq"].tobytes() == ref_state[i]["exp_avg_sq"].numpy().tobytes()
+        assert float(arrays[f"opt.{name}.step"]) == float(ref_state[i]["step"]) == 25
+
+
+def test_adam_state_round_trip():
+    net = _net()
+    adam = common.Adam(dict(net.named_parameters()), lr=1e-3, eps=1e-8, fused=True)
+    _train(net, adam.step, adam.zero_grad, steps=3)
+    other = common.Adam(dict(_net(5).named_parameters()), lr=1e-3, eps=1e-8, fused=True)
+    other.load_arrays("o", adam.to_arrays("o"))
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(adam.to_arrays("o").values(), other.to_arrays("o").values()))
+
+
+def test_numpy_copy_matches_torch_network():
+    for activation, module in (("relu", nn.ReLU), ("tanh", nn.Tanh)):
+        net = common.mlp([6, 32, 32, 3], module)
+        common.init_orthogonal(net, torch.Generator().manual_seed(0), 2**0.5, 0.01)
+        copy = common.NumpyMLP(net, activation)
+        x = np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32)
+        with torch.no_grad():
+            expected = net(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(np.stack([copy(row) for row in x]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_building_networks_leaves_the_global_torch_rng_alone():
+    before = torch.get_rng_state()
+    net = common.mlp([4, 64, 2], nn.Tanh)
+    common.init_orthogonal(net, torch.Generator().manual_seed(0), 1.0, 1.0)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_runtime_is_pinned_and_recorded():
+    torch.set_num_threads(2)
+    device = common.pin_torch_runtime(1, "cpu")
+    info = common.runtime_info(1, device)
+    assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    assert info["torch_threads_actual"] == 1 and info["torch_version"] == torch.__version__
+
+
+def test_seeded_generators_are_reproducible_and_distinct():
+    a_np, a_torch = common.seed_generators(7)
+    b_np, b_torch = common.seed_generators(7)
+    assert a_np.integers(1 << 30) == b_np.integers(1 << 30)
+    assert torch.equal(torch.randint(1 << 30, (3,), generator=a_torch), torch.randint(1 << 30, (3,), generator=b_torch))
+    c_np, _ = common.seed_generators(8)
+    assert c_np.integers(1 << 62) != common.seed_generators(7)[0].integers(1 << 62)
+
+
+def test_json_arrays_keep_exact_floats():
+    value = {"lr": 0.1 + 0.2, "n": 3}
+    assert common.array_to_json(common.json_to_array(value)) == value
+
+
+def test_config_module_does_not_import_torch():
+    code = (
+        "import sys; import agents.torch_agents.config as c; c.DQNConfig(); c.PPOConfig();"
+        "from agents.registry import make_agent_config; make_agent_config('ppo', {'n_steps': 64, 'batch_size': 64});"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
