@@ -77,7 +77,7 @@ def type_name(tp: Any) -> str:
         if not args or (len(args) == 2 and args[1] is Ellipsis):
             item = type_name(args[0]) if args else "any value"
             return f"a list of {_plural(item)}"
-        return f"a list of {len(args)} items ({', '.join(type_name(a) for a in args)})"
+        return f"a list of {len(args)} items [{', '.join(_bare(type_name(a)) for a in args)}]"
     if origin is dict or tp is dict or dataclasses.is_dataclass(tp):
         return "a table"
     return getattr(tp, "__name__", str(tp))
@@ -87,7 +87,17 @@ def _plural(phrase: str) -> str:
     words = {
         "an integer": "integers", "a number": "numbers", "a string": "strings", "true or false": "booleans"
     }
+    if phrase.startswith("a list of"):
+        return "lists of" + phrase[len("a list of"):]
     return words.get(phrase, phrase)
+
+
+def _bare(phrase: str) -> str:
+    """``an integer`` -> ``integer`` inside a bracketed item list."""
+    for article in ("an ", "a "):
+        if phrase.startswith(article):
+            return phrase[len(article):]
+    return phrase
 
 
 def coerce(value: Any, tp: Any, key: str) -> Any:

@@ -15,6 +15,7 @@ import sys
 from agents.cli import eval as eval_cmd
 from agents.cli import inspect as inspect_cmd
 from agents.cli import plot as plot_cmd
+from agents.cli import sweep as sweep_cmd
 from agents.cli import train as train_cmd
 from agents.cli import verify as verify_cmd
 from agents.cli.common import (
@@ -42,6 +43,7 @@ examples:
   sphgym inspect runs/CartPole-v1__hierarchy__s0__20250101-120000
   sphgym verify runs/CartPole-v1__hierarchy__s0__20250101-120000
   sphgym plot runs/ --out curves.png
+  sphgym sweep --seeds 0-9 --episodes 500      # many seeds on Ray Tune (pip install 'sphgym[ray]')
   tensorboard --logdir runs
 
 exit codes: 0 ok · 1 user error · 2 internal error (a bug) · 130/143 interrupted by SIGINT/SIGTERM after a
@@ -61,6 +63,7 @@ def build_parser() -> ArgumentParser:
     inspect_cmd.add_parser(subparsers)
     verify_cmd.add_parser(subparsers)
     plot_cmd.add_parser(subparsers)
+    sweep_cmd.add_parser(subparsers)
     return parser
 
 

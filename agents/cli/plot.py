@@ -21,7 +21,7 @@ DESCRIPTION = """\
 Draw learning curves (return per episode and its rolling mean) from the episodes.csv of each run.
 Runs that share an env and an agent (e.g. several seeds) are drawn as one group: the median of their
 rolling means with the interquartile range as a band. A folder that holds run folders (such as runs/)
-stands for all of them. Reads only; the image goes to --out.
+stands for all of them. Reads the runs; writes only the image (--out).
 """
 
 EPILOG = """\
@@ -213,14 +213,17 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
     single = len(curves) == 1
     for index, ((env, agent), members) in enumerate(groups.items()):
         colour = colours[index % len(colours)]
-        label = f"{agent} on {env}" if len(groups) > 1 or single else f"{agent}"
+        envs_differ = len({e for e, _ in groups}) > 1
+        label = f"{agent} on {env}" if envs_differ else agent
         xs = [
             np.arange(1, len(c.returns) + 1) if x_axis == "episode" else np.asarray(c.steps) for c in members
         ]
         means = [_rolling_mean(c.returns, window) for c in members]
         if len(members) == 1:
-            ax.plot(xs[0], members[0].returns, color=colour, alpha=0.25, lw=0.8, label="return per episode")
-            ax.plot(xs[0], means[0], color=colour, lw=2.0, label=f"{label} (rolling mean, {window} ep)")
+            ax.plot(xs[0], members[0].returns, color=colour, alpha=0.35, lw=0.8, label=f"{label}: return")
+            ax.plot(
+                xs[0], means[0], color=colour, lw=2.0, label=f"{label}: rolling mean over {window} episodes"
+            )
             continue
         for x, mean in zip(xs, means, strict=True):
             ax.plot(x, mean, color=colour, alpha=0.3, lw=0.7)
@@ -234,18 +237,23 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
         ax.fill_between(grid[keep], q25[keep], q75[keep], color=colour, alpha=0.25, lw=0)
         ax.plot(
             grid[keep], median[keep], color=colour, lw=2.2,
-            label=f"{label}: median of {len(members)} runs, IQR band",
+            label=f"{label}: median of {len(members)} runs, rolling {window} ep (band: 25-75 %)",
         )
     threshold = _reward_threshold({env for env, _ in groups})
-    if threshold is not None:
+    top = max(max(c.returns) for c in curves)
+    # The "solved" line only when the curves get near it; far above them it would flatten every curve.
+    show_threshold = threshold is not None and threshold > 0 and top >= 0.4 * threshold
+    if show_threshold:
         ax.axhline(threshold, color="0.4", ls="--", lw=1, label=f"solved ({threshold:g})")
     ax.set_xlabel("episode" if x_axis == "episode" else "env steps")
-    ax.set_ylabel(f"return (rolling mean over {window} episodes)")
+    ax.set_ylabel("episode return")
     envs = sorted({env for env, _ in groups})
     if title is None:
         title = ", ".join(envs)
         if single:
             title += f" — {curves[0].run_dir.name}"
+        if threshold is not None and not show_threshold:
+            title += f" (solved at {threshold:g})"
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize=8, framealpha=0.8)

@@ -121,25 +121,29 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     resume.add_argument("resume", metavar="DIR", help="the run folder to continue")
-    _add_budget_flags(resume)
+    _add_budget_flags(resume, resume=True)
     _add_set_flag(resume)
     _add_output_flags(resume)
     resume.set_defaults(handler=run_train, set=[], config=None, env_id=None, agent=None, seed=None,
                         run_dir=None, overwrite=False, print_config=False)
 
 
-def _add_budget_flags(parser: Any) -> None:
+def _add_budget_flags(parser: Any, resume: bool = False) -> None:
+    default = (lambda text: "default: the run's own") if resume else (lambda text: f"default: {text}")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument(
         "--episodes", type=positive_int, metavar="N",
-        help="episode budget (a target, not 'N more'; default: 1000)",
+        help=f"episode budget: a total target, not 'N more' ({default('1000')})",
     )
-    budget.add_argument("--steps", type=positive_int, metavar="N", help="env-step budget instead of episodes")
-    parser.add_argument(
-        "--checkpoint-every", type=positive_int, metavar="N", help="checkpoint every N episodes (default: 10)"
+    budget.add_argument(
+        "--steps", type=positive_int, metavar="N", help="env-step budget (total) instead of episodes"
     )
     parser.add_argument(
-        "--keep", type=positive_int, metavar="K", help="checkpoints to keep besides best/ (default: 3)"
+        "--checkpoint-every", type=positive_int, metavar="N",
+        help=f"checkpoint every N episodes ({default('10')})",
+    )
+    parser.add_argument(
+        "--keep", type=positive_int, metavar="K", help=f"checkpoints to keep besides best/ ({default('3')})"
     )
 
 

@@ -64,7 +64,7 @@ def test_parse_text_uses_the_field_type(field, text, expected):
         ("count", "1.5", "count must be an integer"),
         ("flag", "maybe", "true or false"),
         ("sizes", "a,b", r"sizes\[0\] must be an integer"),
-        ("pair", "[1, 2, 3]", "pair must be a list of 2 items"),
+        ("pair", "[1, 2, 3]", r"pair must be a list of 2 items \[integer, number\]"),
         ("mode", "mni", "did you mean 'min'"),
         ("count", "none", "count must be an integer"),
     ],

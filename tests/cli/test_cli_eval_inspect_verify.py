@@ -34,10 +34,10 @@ def test_eval_json_is_reproducible_for_a_seed(trained_run):
 
 
 def test_eval_of_a_named_checkpoint_id(trained_run):
-    (first_id,) = [p.name for p in sorted((trained_run / "checkpoints").iterdir())][:1]
-    result = sphgym("eval", str(trained_run), "--episodes", "1", "--checkpoint", first_id, "--json")
+    oldest = sorted((trained_run / "checkpoints").iterdir())[0].name  # ep<episodes>-st<steps>
+    result = sphgym("eval", str(trained_run), "--episodes", "1", "--checkpoint", oldest, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["checkpoint_episode"] == 10
+    assert json.loads(result.stdout)["checkpoint_episode"] == int(oldest[2:10])
 
 
 def test_inspect_json_has_the_contract_keys(trained_run):

@@ -155,3 +155,23 @@ def test_progress_bar_is_drawn_on_a_terminal(tmp_path):
     assert proc.returncode == 0
     assert "12/12" in drawn and "steps/s" in drawn and "best" in drawn
     assert "steps/s" not in proc.stdout.read()  # the bar never goes to stdout
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path):
+    run_dir = tmp_path / "r"
+    proc = subprocess.Popen(
+        sphgym_argv("train", "--agent", "random", "--episodes", "1000000", "--run-dir", str(run_dir),
+                    "--no-progress"),
+        env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (run_dir / "episodes.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = sphgym("resume", str(run_dir), "--no-progress")
+        assert second.returncode == 1, second.stderr
+        assert "Traceback" not in second.stderr and str(proc.pid) in second.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert proc.returncode == 143

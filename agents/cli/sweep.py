@@ -1,0 +1,274 @@
+"""``sphgym sweep``: many seeds × config points on Ray Tune, each trial a normal resumable run folder.
+
+The config of every point is built exactly like ``sphgym train`` builds one (``--config`` < flags < ``--set`` <
+``--grid`` values), with the same typed parsing and error messages; the sweep itself lives in ``agents.sweep``.
+Ray is imported only once a sweep actually runs (after the arguments are checked), never at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.cli.common import CLIError, HelpFormatter, positive_int, shell_quote
+
+DEFAULT_SWEEPS_ROOT = Path("sweeps")
+
+DESCRIPTION = """\
+Train one run per seed and config point on Ray Tune (a local Ray started for the sweep, or an existing cluster
+with --address). Each trial is an ordinary run folder inside the sweep folder; it reports to Tune every
+--report-every episodes, handing Tune its checkpoint. A trial whose worker dies is restarted by Tune from that
+checkpoint and continues exactly (--max-failures); `sphgym sweep --restore DIR` continues a whole interrupted
+sweep (driver killed, Ctrl-C, cluster lost). Each trial uses one thread, so results do not depend on packing.
+
+At the end a table per config point (solved count, episodes to solve: median and IQR, final return) is printed
+and saved as DIR/results.md and DIR/results.csv (per trial: DIR/trials.csv). `sphgym plot DIR` draws the runs.
+Needs the optional extra: pip install 'sphgym[ray]'.
+"""
+
+EPILOG = """\
+examples:
+  sphgym sweep --seeds 0-9 --episodes 500                             # hierarchy on CartPole-v1, 10 seeds
+  sphgym sweep --agent hierarchy --seeds 0-4 --grid agent.history_capacity=256,512,1024
+  sphgym sweep --agent ppo --seeds 0-2 --grid learning_rate=3e-4,1e-3 --grid metric_window=50,100
+  sphgym sweep --seeds 0-9 --run-dir /nfs/sweeps/cp --address auto    # on a running Ray cluster
+  sphgym sweep --restore sweeps/CartPole-v1__hierarchy__20250101-120000
+  sphgym plot sweeps/CartPole-v1__hierarchy__20250101-120000 --out sweep.png
+
+--grid KEY=V1,V2,...: KEY is a run field (episodes, metric_window, env_id, ...), agent.FIELD (or just FIELD when
+it is a field of the agent's config), or env_kwargs.NAME; values are typed like --set (0.5, true, [64, 64]);
+commas inside brackets do not split. Several --grid options form the cartesian product.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="many seeds × config points on Ray Tune, each trial resumable (needs sphgym[ray])",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--env", dest="env_id", metavar="ID", help="Gymnasium env id (default: CartPole-v1)")
+    what.add_argument("--agent", metavar="NAME", help="agent name (default: hierarchy)")
+    what.add_argument("--seeds", metavar="LIST", default="0-9", help="seeds: 0-9, 0,3,5-7 (default: 0-9)")
+    budget = what.add_mutually_exclusive_group()
+    budget.add_argument("--episodes", type=positive_int, metavar="N", help="episode budget per trial (default: 1000)")
+    budget.add_argument("--steps", type=positive_int, metavar="N", help="env-step budget per trial instead")
+    what.add_argument(
+        "--grid", action="append", default=[], metavar="KEY=V1,V2",
+        help="a swept field and its values (repeatable: cartesian product)",
+    )
+    what.add_argument("--config", metavar="FILE", help="base TOML/JSON config, as for sphgym train")
+    what.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="fix a field for every trial (as for train; --agent.FIELD VALUE works too)",
+    )
+    what.add_argument("--checkpoint-every", type=positive_int, metavar="N", help="runner checkpoints every N episodes")
+    what.add_argument("--keep", type=positive_int, metavar="K", help="checkpoints kept per trial (default: 3)")
+    where = parser.add_argument_group("where and how")
+    where.add_argument(
+        "--run-dir", metavar="DIR", help="sweep folder (default: sweeps/<env>__<agent>__<YYYYmmdd-HHMMSS>)"
+    )
+    where.add_argument(
+        "--restore", metavar="DIR",
+        help="continue the interrupted sweep in DIR (unfinished and failed trials resume from their checkpoint)",
+    )
+    where.add_argument(
+        "--address", metavar="ADDR",
+        help="an existing Ray cluster: 'auto', HOST:PORT or ray://HOST:10001 (default: start a local Ray)",
+    )
+    where.add_argument(
+        "--num-cpus", type=positive_int, metavar="N", help="CPUs of the local Ray (default: all; not with --address)"
+    )
+    where.add_argument(
+        "--report-every", type=positive_int, metavar="N",
+        help="episodes between Tune reports; each is a checkpoint handed to Tune (default: --checkpoint-every)",
+    )
+    where.add_argument(
+        "--max-failures", type=int, default=3, metavar="N",
+        help="restarts of a dead trial from its last checkpoint (-1: unlimited)",
+    )
+    where.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="X", help="CPUs Tune reserves per trial")
+    where.add_argument("--quiet", action="store_true", help="no Tune progress tables (only the final table)")
+    parser.set_defaults(handler=run, seed=None)
+
+
+# ------------------------------------------------------------------------------------------------ command
+def run(args: argparse.Namespace) -> int:
+    from agents.sweep import RayMissingError, SweepSpecError
+
+    try:
+        if args.restore:
+            return _restore(args)
+        spec = build_spec(args)
+        _require_ray()
+        return _run(args, spec)
+    except (SweepSpecError, RayMissingError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _require_ray() -> None:
+    from agents.sweep import require_ray
+
+    require_ray()
+
+
+def _run(args: argparse.Namespace, spec: Any) -> int:
+    from agents.sweep import run_sweep
+
+    if args.address and args.num_cpus:
+        raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
+    where = f"Ray cluster at {args.address}" if args.address else "a local Ray"
+    n_points, n_seeds = len(spec.points), len(spec.seeds)
+    print(
+        f"sweep: {n_points} config point{'s' * (n_points != 1)} × {n_seeds} seed{'s' * (n_seeds != 1)} = "
+        f"{n_points * n_seeds} trials on {where}, into {spec.sweep_dir}",
+        file=sys.stderr, flush=True,
+    )
+    outcome = run_sweep(spec, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    return _report(outcome)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from agents.sweep import load_sweep, restore_sweep
+
+    given = [
+        flag for flag, value in (
+            ("--env", args.env_id), ("--agent", args.agent), ("--episodes", args.episodes), ("--steps", args.steps),
+            ("--grid", args.grid), ("--config", args.config), ("--set", args.set), ("--run-dir", args.run_dir),
+            ("--checkpoint-every", args.checkpoint_every), ("--keep", args.keep), ("--report-every", args.report_every),
+        ) if value
+    ]
+    if given:
+        raise CLIError(f"{', '.join(given)} cannot be combined with --restore: a restored sweep keeps its own setup")
+    if args.address and args.num_cpus:
+        raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
+    spec = load_sweep(args.restore)  # a clear error before Ray starts
+    _require_ray()
+    print(f"sweep: restoring {spec.sweep_dir} ({len(spec.trials)} trials)", file=sys.stderr, flush=True)
+    outcome = restore_sweep(args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    return _report(outcome)
+
+
+def _report(outcome: Any) -> int:
+    spec = outcome.spec
+    sweep_dir = shell_quote(spec.sweep_dir)
+    print(outcome.table, end="")
+    print(
+        f"results: {spec.sweep_dir / 'results.md'}, results.csv, trials.csv · curves: sphgym plot {sweep_dir} · "
+        f"one trial: sphgym inspect {shell_quote(spec.sweep_dir / outcome.trials[0].folder)}"
+    )
+    for folder, error in outcome.errors:
+        print(f"trial {folder} failed: {error}", file=sys.stderr)
+    if outcome.unfinished:
+        print(
+            f"{len(outcome.unfinished)} trial(s) did not finish ({', '.join(outcome.unfinished[:5])}"
+            f"{', ...' if len(outcome.unfinished) > 5 else ''}); continue them with: sphgym sweep --restore {sweep_dir}",
+            file=sys.stderr,
+        )
+        return 1
+    if outcome.errors:
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- the spec
+def build_spec(args: argparse.Namespace) -> Any:
+    """The sweep's points (typed, validated RunConfigs), seeds and folder, from the arguments. No Ray needed."""
+    from agents.cli.config_loading import split_assignment
+    from agents.cli.train import build_run_values, make_run_config
+    from agents.sweep.spec import (
+        SweepPoint,
+        SweepSpec,
+        folder_name,
+        grid_points,
+        parse_grid_option,
+        parse_seeds,
+        point_label,
+    )
+
+    seeds = parse_seeds(args.seeds)
+    if args.max_failures < -1:
+        raise CLIError(f"--max-failures must be -1 (unlimited) or >= 0, got {args.max_failures}")
+    if not args.cpus_per_trial > 0:
+        raise CLIError(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial}")
+    base_sets = [split_assignment(text) for text in args.set]
+    if any(key == "seed" for key, _ in base_sets):
+        raise CLIError("a sweep takes its seeds from --seeds, not --set seed=...")
+    base_values = build_run_values(args, base_sets)
+    grid = [_normalise_grid_key(parse_grid_option(text), base_values) for text in args.grid]
+    varying = {key for key, values in grid if len(values) > 1}
+
+    points: list[SweepPoint] = []
+    folders: set[str] = set()
+    for index, assignments in enumerate(grid_points(grid)):
+        label = point_label([(k, v) for k, v in assignments if k in varying])
+        try:
+            config = make_run_config(build_run_values(args, base_sets + assignments))
+        except CLIError as exc:
+            where = f" (config point {label})" if varying else ""
+            raise CLIError(f"{exc}{where}") from None
+        folder = folder_name(label)
+        if folder in folders:
+            folder = f"{folder}-p{index}"
+        folders.add(folder)
+        grid_values = {k: v for k, v in assignments if k in varying}
+        points.append(SweepPoint(label, folder, grid_values, config.resolved()))
+
+    first = points[0].run_config
+    report_every = args.report_every or first.checkpoint_every
+    sweep_dir = Path(args.run_dir) if args.run_dir else _default_sweep_dir(first)
+    sweep_dir = sweep_dir.resolve()
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        raise CLIError(f"--run-dir {str(sweep_dir)!r} is a file, not a folder")
+    if (sweep_dir / "sweep.json").exists():
+        raise CLIError(
+            f"{str(sweep_dir)!r} already holds a sweep: continue it with `sphgym sweep --restore "
+            f"{shell_quote(sweep_dir)}` or choose another --run-dir"
+        )
+    if sweep_dir.is_dir() and any(sweep_dir.iterdir()):
+        raise CLIError(f"--run-dir {str(sweep_dir)!r} is not empty: a sweep needs a new or empty folder")
+    return SweepSpec(
+        sweep_dir=sweep_dir,
+        points=tuple(points),
+        seeds=tuple(seeds),
+        report_every=report_every,
+        max_failures=args.max_failures,
+        cpus_per_trial=args.cpus_per_trial,
+    )
+
+
+def _normalise_grid_key(item: tuple[str, list[str]], base_values: dict[str, Any]) -> tuple[str, list[str]]:
+    """``learning_rate`` -> ``agent.learning_rate`` when it names a field of the agent's config, not a run field."""
+    from agents.cli.config_loading import field_types
+    from agents.cli.train import RUN_ALIASES, _agent_config_class
+    from agents.runner import RunConfig
+
+    key, values = item
+    if key in ("seed", "seeds"):
+        raise CLIError("a sweep takes its seeds from --seeds, not --grid seed=...")
+    head = key.split(".", 1)[0]
+    if "." in key or RUN_ALIASES.get(key, key) in field_types(RunConfig):
+        if head in ("agent_config",):
+            key = "agent." + key.split(".", 1)[1]
+        return key, values
+    agent_name = base_values.get("agent", RunConfig.agent)
+    if key in field_types(_agent_config_class(agent_name)):
+        return f"agent.{key}", values
+    return key, values  # unknown: build_run_values reports it with a did-you-mean
+
+
+def _default_sweep_dir(config: Any) -> Path:
+    from agents.cli.train import sanitize
+
+    base = f"{sanitize(config.env_id)}__{sanitize(config.agent)}__{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, n = DEFAULT_SWEEPS_ROOT / base, 2
+    while candidate.exists():
+        candidate, n = DEFAULT_SWEEPS_ROOT / f"{base}-{n}", n + 1
+    return candidate
+
