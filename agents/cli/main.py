@@ -56,6 +56,7 @@ def build_parser() -> ArgumentParser:
         prog="sphgym", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"sphgym {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
     subparsers.required = True
     train_cmd.add_parsers(subparsers)
@@ -65,6 +66,15 @@ def build_parser() -> ArgumentParser:
     plot_cmd.add_parser(subparsers)
     sweep_cmd.add_parser(subparsers)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sphgym")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
