@@ -86,9 +86,17 @@ def arrays_from_bytes(data: bytes, what: str) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{what} is not a valid safetensors file: {exc}") from None
 
 
-def json_bytes(value: Any) -> bytes:
-    """Canonical JSON (sorted keys): identical values give identical bytes and digests."""
-    return (json.dumps(value, sort_keys=True, indent=1, allow_nan=True) + "\n").encode()
+def json_bytes(value: Any, pretty: bool = True) -> bytes:
+    """Canonical JSON (sorted keys): identical values give identical bytes and digests.
+
+    ``pretty=False`` writes one compact line with the C encoder (~20x faster; used for the large RNG and env
+    snapshots).
+    """
+    if pretty:
+        text = json.dumps(value, sort_keys=True, indent=1, allow_nan=True)
+    else:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return (text + "\n").encode()
 
 
 # ---------------------------------------------------------------------- write

@@ -52,6 +52,9 @@ class EpisodeLog:
     def flush(self) -> None:
         self._file.flush()
 
+    def fileno(self) -> int:
+        return self._file.fileno()
+
     def sync(self) -> None:
         self._file.flush()
         os.fsync(self._file.fileno())

@@ -49,6 +49,7 @@ def _describe(ckpt: Checkpoint) -> dict[str, Any]:
         "best_metric": tracker["best_metric"],
         "best_episode": tracker["best_episode"],
         "best_global_step": tracker["best_global_step"],
+        "best_saved": {"episode": tracker["saved_best_episode"], "metric": tracker["saved_best_metric"]},
         "early_stopping": tracker["early_stopping"],
         "reward_threshold": info.get("reward_threshold"),
         "seeds": info["seeds"],

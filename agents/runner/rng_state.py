@@ -19,11 +19,12 @@ def capture_global_rng() -> dict[str, Any]:
     """JSON-able snapshot of every process-global RNG that is in use."""
     version, internal, gauss_next = random.getstate()
     legacy = np.random.get_state(legacy=False)
+    # The 625/624-word Mersenne Twister states as hex of little-endian uint32 words: compact and fast to encode.
     snapshot: dict[str, Any] = {
-        "python": {"version": version, "state": list(internal), "gauss_next": gauss_next},
+        "python": {"version": version, "state_u32le": _words_hex(internal), "gauss_next": gauss_next},
         "numpy": {
             "bit_generator": legacy["bit_generator"],
-            "key": [int(x) for x in legacy["state"]["key"]],
+            "key_u32le": _words_hex(legacy["state"]["key"]),
             "pos": int(legacy["state"]["pos"]),
             "has_gauss": int(legacy["has_gauss"]),
             "gauss": float(legacy["gauss"]),
@@ -38,16 +39,24 @@ def capture_global_rng() -> dict[str, Any]:
     return snapshot
 
 
+def _words_hex(words: Any) -> str:
+    return np.asarray(words, dtype="<u4").tobytes().hex()
+
+
+def _hex_words(text: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(text), dtype="<u4").astype(np.uint32)
+
+
 def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
     """Restore what ``capture_global_rng`` saved; returns notes about parts that could not be restored."""
     notes: list[str] = []
     py = snapshot["python"]
-    random.setstate((py["version"], tuple(py["state"]), py["gauss_next"]))
+    random.setstate((py["version"], tuple(int(x) for x in _hex_words(py["state_u32le"])), py["gauss_next"]))
     npy = snapshot["numpy"]
     np.random.set_state(
         {
             "bit_generator": npy["bit_generator"],
-            "state": {"key": np.asarray(npy["key"], dtype=np.uint32), "pos": npy["pos"]},
+            "state": {"key": _hex_words(npy["key_u32le"]), "pos": npy["pos"]},
             "has_gauss": npy["has_gauss"],
             "gauss": npy["gauss"],
         }

@@ -14,8 +14,10 @@ in-memory snapshot of the last episode boundary and writes that instead; the res
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -293,12 +295,49 @@ class Runner:
                 session.close()
 
 
+class _BackgroundWriter:
+    """Runs checkpoint disk work in one background thread, one job at a time; re-raises a job's error later."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _run(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - handed to the training thread by wait()
+            self._error = exc
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.wait()
+        self._thread = threading.Thread(target=self._run, args=(job,), name="sphgym-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def join_quietly(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
 class _Session:
     """One ``train()`` call: the env, the agent, the logs and the loop state."""
 
     def __init__(self, runner: Runner, flag: StopFlag) -> None:
         self.runner = runner
         self.flag = flag
+        self.writer = _BackgroundWriter()
         self.run_dir = runner.run_dir
         self.ckpt_root = self.run_dir / CHECKPOINTS_DIR
         self.csv: EpisodeLog | None = None
@@ -483,46 +522,66 @@ class _Session:
             "state.safetensors": arrays_to_bytes(self.agent.get_state()),
             "runner.safetensors": arrays_to_bytes(runner_arrays),
             "runner.json": json_bytes(info),
-            "rng.json": json_bytes(capture_global_rng()),
-            "env.json": json_bytes(env_state.capture_env_state(self.env) if self.env_reset_done else None),
+            "rng.json": json_bytes(capture_global_rng(), pretty=False),
+            "env.json": json_bytes(
+                env_state.capture_env_state(self.env) if self.env_reset_done else None, pretty=False
+            ),
             "config.json": json_bytes(self.runner.config.to_dict()),
         }
 
-    def _checkpoint(self, kind: str, files: dict[str, bytes] | None = None) -> Path:
-        """Write a checkpoint (``files``: a prepared boundary snapshot, else the current state)."""
+    def _checkpoint(self, kind: str, files: dict[str, bytes] | None = None, wait: bool = True) -> Path:
+        """Write a checkpoint of the current state (or of ``files``, a prepared boundary snapshot).
+
+        The state is serialised here, in the training thread; the disk work (fsyncs of the logs, the ``best/``
+        copy, the checkpoint directory, rotation) runs in a background thread, one write at a time. ``wait``
+        blocks until it is durable (initial, final and signal checkpoints); periodic ones overlap with training.
+        A failed write raises ``CheckpointError`` at the next checkpoint or at the end of ``train()``.
+        """
         if files is None:
             files = self._snapshot_files()
         info = json.loads(files["runner.json"])
-        # Logs first: a checkpoint must never be ahead of episodes.csv or the TensorBoard events it covers.
-        self.csv.sync()
-        if self.tb is not None:
-            self.tb.sync()
-        self._write_pending_best()
-        meta = {
-            "kind": kind,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "created_unix": time.time(),
-            "versions": library_versions(),
-            "threads": thread_settings(),
-            "env_backend": env_state.env_backend(),
-            "agent": self.runner.config.agent,
-            "env_id": self.runner.config.env_id,
-            "episode": info["episode"],
-            "global_step": info["global_step"],
-        }
         ckpt_id = checkpoint_id(info["episode"], info["global_step"])
-        try:
-            path = write_checkpoint(self.ckpt_root, ckpt_id, files, meta)
-        except OSError as exc:
-            previous = [p.name for p in list_checkpoints(self.ckpt_root)]
-            raise CheckpointError(
-                f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The previous checkpoint "
-                f"({previous[-1] if previous else 'none'}) is intact; free space and resume."
-            ) from exc
-        rotate(self.ckpt_root, self.runner.config.keep, protect=path)
-        self.last_checkpoint = path
+        # Logs first: a checkpoint must never be ahead of episodes.csv or the TensorBoard events it covers. Their
+        # buffers are handed to the OS now; the background job fsyncs them before writing the checkpoint.
+        self.csv.flush()
+        log_fds = [self.csv.fileno()]
+        if self.tb is not None:
+            self.tb.flush()
+            log_fds.append(self.tb.fileno())
+        best, self.pending_best = self.pending_best, None
+        meta = dict(
+            self.meta_static,
+            kind=kind,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            created_unix=time.time(),
+            episode=info["episode"],
+            global_step=info["global_step"],
+        )
+        root, keep = self.ckpt_root, self.runner.config.keep
+
+        def write() -> None:
+            try:
+                for fd in log_fds:
+                    os.fsync(fd)
+                if best is not None:
+                    self._write_best(*best)
+                path = write_checkpoint(root, ckpt_id, files, meta)
+                rotate(root, keep, protect=path)
+            except OSError as exc:
+                previous = [p.name for p in list_checkpoints(root) if p.name != ckpt_id]
+                raise CheckpointError(
+                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The previous checkpoint "
+                    f"({previous[-1] if previous else 'none'}) is intact; free space and resume."
+                ) from exc
+
+        self.writer.submit(write)
+        if wait:
+            self.writer.wait()
+        self.last_checkpoint = root / ckpt_id
         self.last_files = files
-        return path
+        self.last_checkpoint_episode = info["episode"]
+        self.last_checkpoint_time = time.monotonic()
+        return self.last_checkpoint
 
     def _note_best(self, metric: float) -> None:
         self.pending_best = (
@@ -530,17 +589,13 @@ class _Session:
             {"episode": self.episode, "global_step": self.global_step, "metric": metric},
         )
 
-    def _write_pending_best(self) -> None:
-        if self.pending_best is None:
-            return
-        weights, info = self.pending_best
+    def _write_best(self, weights: bytes, info: dict[str, Any]) -> None:
         best_dir = self.run_dir / BEST_DIR
         best_dir.mkdir(exist_ok=True)
         info = dict(info, weights_sha256=sha256_bytes(weights), config=self.runner.config.to_dict())
         # weights first, then best.json naming its digest: a reader can always tell if they belong together.
         atomic_write_bytes(best_dir / "weights.safetensors", weights)
         atomic_write_bytes(best_dir / "best.json", json_bytes(info))
-        self.pending_best = None
 
     # ------------------------------------------------------------------ the loop
 
@@ -551,17 +606,27 @@ class _Session:
         self.pending_best = None
         self.last_checkpoint = None
         self.last_files = None
+        self.last_checkpoint_episode = 0
+        self.last_checkpoint_time = time.monotonic()
+        self.meta_static = {
+            "versions": library_versions(),
+            "threads": thread_settings(),
+            "env_backend": env_state.env_backend(),
+            "agent": config.agent,
+            "env_id": config.env_id,
+        }
         if runner.resume:
             if not self._prepare_resume():
                 runner._log(f"{self.run_dir} already finished ({self.status}); nothing to do.")
                 return self._result(self.status, None, already_finished=True)
             self.last_checkpoint = self.loaded.path
+            self.last_checkpoint_episode = self.episode
             self._open_tensorboard(purge_step=self.global_step + 1)
             if self.status not in FINAL_STATUSES or not self._target_reached():
                 self.status = "running"
         else:
             self._prepare_fresh()
-            self._checkpoint("initial")
+            self._checkpoint("initial", wait=False)
         capture_mid_episode = env_state.can_capture_episode_state(self.env)
         boundary_files = None if capture_mid_episode else self._snapshot_files_if_boundary()
 
@@ -609,7 +674,7 @@ class _Session:
             self.episode += 1
             self.csv.append(self.episode, self.global_step, episode_return, length)
             update = tracker.update(episode_return, length, self.episode, self.global_step)
-            if update.is_best:
+            if self.episode % config.best_every == 0 and tracker.offer_saved_best(self.episode):
                 self._note_best(update.rolling_mean)
             elapsed = time.perf_counter() - session_start_time
             fps = (self.global_step - session_start_step) / elapsed if elapsed > 0 else 0.0
@@ -642,8 +707,15 @@ class _Session:
                         target_steps=config.steps,
                     )
                 ) is not False
-            if self.status == "running" and self.episode % config.checkpoint_every == 0:
-                self._checkpoint("periodic")
+            if (
+                self.status == "running"
+                and self.episode - self.last_checkpoint_episode >= config.checkpoint_every
+                and time.monotonic() - self.last_checkpoint_time >= config.checkpoint_min_interval
+                # With a minimum interval the positions are time-based anyway: never stall training on I/O, try
+                # again at the next boundary. Without one, checkpoints land exactly every N episodes.
+                and not (config.checkpoint_min_interval > 0 and self.writer.busy)
+            ):
+                self._checkpoint("periodic", wait=False)
                 boundary_files = self.last_files
             elif not capture_mid_episode:
                 boundary_files = self._snapshot_files()
@@ -703,6 +775,7 @@ class _Session:
         )
 
     def close(self) -> None:
+        self.writer.join_quietly()  # normally already done: the final checkpoint waits for it
         if self.csv is not None:
             self.csv.close()
         if self.tb is not None:

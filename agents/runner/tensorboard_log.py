@@ -100,6 +100,13 @@ class ScalarWriter:
             self._file.flush()
             self._last_flush = now
 
+    def flush(self) -> None:
+        self._file.flush()
+        self._last_flush = time.monotonic()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
     def sync(self) -> None:
         """Flush and fsync: called before every checkpoint so the log is never behind a checkpoint."""
         self._file.flush()

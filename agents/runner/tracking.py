@@ -48,6 +48,9 @@ class EpisodeTracker:
         self.best_global_step: int | None = None
         self.reference: float | None = None  # early-stopping reference (last value that beat it by min_delta)
         self.episodes_without_improvement = 0
+        # The best/ copy: best rolling mean among the episodes where best/ may be refreshed (see RunConfig.best_every).
+        self.saved_best_metric: float | None = None
+        self.saved_best_episode: int | None = None
 
     def _better(self, value: float, than: float | None, delta: float) -> bool:
         if than is None:
@@ -75,6 +78,14 @@ class EpisodeTracker:
         )
         return TrackUpdate(mean, mean_length, is_best, solved, stop_early)
 
+    def offer_saved_best(self, episode: int) -> bool:
+        """Whether the current rolling mean beats the best/ copy (and becomes it)."""
+        mean = self.rolling_mean
+        if mean is None or not self._better(mean, self.saved_best_metric, 0.0):
+            return False
+        self.saved_best_metric, self.saved_best_episode = mean, episode
+        return True
+
     @property
     def rolling_mean(self) -> float | None:
         return math.fsum(self.returns) / len(self.returns) if self.returns else None
@@ -86,6 +97,8 @@ class EpisodeTracker:
             "best_metric": self.best_metric,
             "best_episode": self.best_episode,
             "best_global_step": self.best_global_step,
+            "saved_best_metric": self.saved_best_metric,
+            "saved_best_episode": self.saved_best_episode,
             "early_stopping": {
                 "reference": self.reference,
                 "episodes_without_improvement": self.episodes_without_improvement,
@@ -105,6 +118,8 @@ class EpisodeTracker:
         self.best_metric = json_state["best_metric"]
         self.best_episode = json_state["best_episode"]
         self.best_global_step = json_state["best_global_step"]
+        self.saved_best_metric = json_state["saved_best_metric"]
+        self.saved_best_episode = json_state["saved_best_episode"]
         early = json_state["early_stopping"]
         self.reference = early["reference"]
         self.episodes_without_improvement = int(early["episodes_without_improvement"])

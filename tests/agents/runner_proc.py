@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--env-kwargs", default="{}", help="JSON object")
     parser.add_argument("--checkpoint-every", type=int, default=10)
     parser.add_argument("--keep", type=int, default=3)
+    parser.add_argument("--checkpoint-min-interval", type=float, default=0.0)
     args = parser.parse_args()
 
     if os.environ.get("SPHGYM_TEST_NO_CAPTURE") == "1":
@@ -92,6 +93,7 @@ def main() -> int:
             episodes=args.episodes,
             steps=args.steps,
             checkpoint_every=args.checkpoint_every,
+            checkpoint_min_interval=args.checkpoint_min_interval,
             keep=args.keep,
         )
         runner = Runner(args.run_dir, config, step_hook=step_hook)

@@ -29,7 +29,7 @@ from agents.runner.rng_state import capture_global_rng, restore_global_rng
 from agents.runner.runner import obs_from_arrays, obs_to_arrays
 from tests.agents.runner_helpers import assert_same_run, run_fingerprint
 
-CARTPOLE = RunConfig(agent="random", episodes=40, checkpoint_every=5, seed=11)
+CARTPOLE = RunConfig(agent="random", episodes=40, checkpoint_every=5, checkpoint_min_interval=0.0, seed=11)
 
 
 def train(run_dir, config=CARTPOLE, **kwargs):
@@ -194,9 +194,13 @@ def test_on_episode_hook_sees_every_episode_and_can_stop_the_run(tmp_path, refer
 
 
 def test_best_weights_copy_follows_the_best_metric(tmp_path):
-    result = train(tmp_path, CARTPOLE.replace(episodes=12))
-    best = json.loads((tmp_path / "best" / "best.json").read_text())
-    assert best["episode"] == result.best_episode and best["metric"] == result.best_metric
+    every_episode = train(tmp_path / "a", CARTPOLE.replace(episodes=12, best_every=1))
+    best = json.loads((tmp_path / "a" / "best" / "best.json").read_text())
+    assert best["episode"] == every_episode.best_episode and best["metric"] == every_episode.best_metric
+    train(tmp_path / "b", CARTPOLE.replace(episodes=35, best_every=10))
+    best = json.loads((tmp_path / "b" / "best" / "best.json").read_text())
+    assert best["episode"] in (10, 20, 30)
+    assert inspect_checkpoint(tmp_path / "b")["best_saved"] == {"episode": best["episode"], "metric": best["metric"]}
 
 
 # ---------------------------------------------------------------------- signals
