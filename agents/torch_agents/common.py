@@ -219,7 +219,7 @@ class Adam:
         for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps):
             arrays[f"{prefix}.{name}.exp_avg"] = tensor_to_array(exp_avg)
             arrays[f"{prefix}.{name}.exp_avg_sq"] = tensor_to_array(exp_avg_sq)
-            arrays[f"{prefix}.{name}.step"] = tensor_to_array(step)
+            arrays[f"{prefix}.{name}.step"] = tensor_to_array(step).reshape(1)  # no 0-d arrays in files
         return arrays
 
     @torch.no_grad()
@@ -227,7 +227,7 @@ class Adam:
         for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps):
             exp_avg.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg"])))
             exp_avg_sq.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg_sq"])))
-            step.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.step"])))
+            step.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.step"])).reshape(()))
 
 
 # ---------------------------------------------------------------------------------------- serialisation

@@ -251,7 +251,7 @@ class DQNAgent:
             {
                 "counters": np.array([self._counters()[k] for k in _COUNTERS], dtype=np.int64),
                 "pending_obs": self.pending_obs.copy(),
-                "pending_action": np.array(self.pending_action, dtype=np.int64),
+                "pending_action": np.array([self.pending_action], dtype=np.int64),
                 "last_losses": np.array(list(self.last_losses.values()), dtype=np.float64),
                 "np_rng": generator_state_to_array(self.np_rng),
                 "torch_rng": common.torch_generator_to_array(self.torch_rng),
@@ -277,7 +277,7 @@ class DQNAgent:
         self.n_updates = counters["n_updates"]
         self.has_pending = bool(counters["has_pending"])
         self.pending_obs[:] = arrays["pending_obs"]
-        self.pending_action = int(arrays["pending_action"])
+        self.pending_action = int(arrays["pending_action"][0])
         self.last_losses = dict(zip(self.last_losses, (float(v) for v in arrays["last_losses"])))
         # RNG last (after everything that could fail)
         generator_state_from_array(self.np_rng, arrays["np_rng"])

@@ -1,0 +1,68 @@
+"""Exact resume of the torch agents through the real runner, with real processes (the runner's own helpers).
+
+DQN and PPO train once uninterrupted; then the same run is cut by SIGTERM mid-episode (the checkpoint is
+taken right there: mid-rollout, with a partly filled replay ring), resumed, SIGKILLed mid-episode (resumes
+from the last periodic checkpoint), and resumed to the end. Final weights/state digests, counters, RNGs,
+env snapshot, episodes.csv, best/ and TensorBoard series must equal the uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.agents.runner_helpers import assert_same_run, run_fingerprint, run_proc
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    pytest.param(
+        "dqn",
+        # small ring (wraps during the run), an update every 16 steps
+        {"learning_starts": 64, "train_freq": 16, "gradient_steps": 4, "batch_size": 16,
+         "net_arch": [32, 32], "buffer_size": 300, "total_timesteps": 1500},
+        id="dqn",
+    ),
+    pytest.param(
+        "ppo",
+        {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [32, 32], "total_timesteps": 1500},
+        id="ppo",
+    ),
+]
+
+
+def _episode_ends(run_dir) -> list[int]:
+    return [int(line.split(",")[1]) for line in (run_dir / "episodes.csv").read_text().splitlines()[1:]]
+
+
+def _mid_episode_step(ends: list[int], fraction: float) -> int:
+    step = max(2, int(ends[-1] * fraction))
+    while step in ends or step - 1 in ends:
+        step += 1
+    return step
+
+
+@pytest.mark.parametrize(("agent", "agent_config"), CASES)
+def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, agent, agent_config):
+    options = {"env": "CartPole-v1", "agent": agent, "agent_config": agent_config, "episodes": 40,
+               "checkpoint_every": 6}
+    reference = tmp_path / "reference"
+    code, result, err = run_proc(reference, seed=3, **options)
+    assert code == 0, err
+    ends = _episode_ends(reference)
+
+    run = tmp_path / "interrupted"
+    k1 = _mid_episode_step(ends, 0.3)
+    code, result, err = run_proc(run, seed=3, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options)
+    assert code == 128 + signal.SIGTERM, err
+    assert result["global_step"] == k1  # checkpointed mid-episode
+
+    k2 = _mid_episode_step(ends, 0.7)
+    code, _, err = run_proc(run, resume=True, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGKILL"}, **options)
+    assert code == -signal.SIGKILL, err
+
+    code, result, err = run_proc(run, resume=True, **options)
+    assert code == 0, err
+    assert result["episode"] == 40
+    assert_same_run(run_fingerprint(reference), run_fingerprint(run))
