@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .activations import softplus_sigmoid
 from .rng import next_uniform, stream, take_seed
 
 MID = 0
@@ -31,23 +32,8 @@ _MAX_DRAWS = 8  # rejection-sampling tries for a non-boundary replay sample
 
 
 @njit(cache=True)
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    ex = math.exp(x)
-    return ex / (1.0 + ex)
-
-
-@njit(cache=True)
-def _softplus(x):
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
-
-
-@njit(cache=True)
 def actor_value(inp, c, col_ptr, ent_vcol, ent_base, vw, dv, zv):
-    """V(s) of column c; leaves the scaled dendrite inputs in ``zv``."""
+    """V(s) of column c; leaves each dendrite's sigmoid (softplus slope) in ``zv``."""
     for d in range(dv):
         zv[d] = 0.0
     for e in range(col_ptr[c], col_ptr[c + 1]):
@@ -59,15 +45,14 @@ def actor_value(inp, c, col_ptr, ent_vcol, ent_base, vw, dv, zv):
     half = dv // 2
     v = 0.0
     for d in range(dv):
-        zv[d] *= k
-        sp = _softplus(zv[d])
+        sp, zv[d] = softplus_sigmoid(zv[d] * k)
         v += sp if d >= half else -sp
     return v * math.sqrt(1.0 / dv)
 
 
 @njit(cache=True)
 def actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, probs, off):
-    """π(·|s) of column c into ``probs[off:off+az]``; leaves the scaled dendrite inputs in ``zp``."""
+    """π(·|s) of column c into ``probs[off:off+az]``; leaves dendrite sigmoids in ``zp``."""
     blk = az * dp
     for j in range(blk):
         zp[j] = 0.0
@@ -83,9 +68,7 @@ def actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, probs, off
     for o in range(az):
         a = 0.0
         for d in range(dp):
-            x = zp[o * dp + d] * k
-            zp[o * dp + d] = x
-            sp = _softplus(x)
+            sp, zp[o * dp + d] = softplus_sigmoid(zp[o * dp + d] * k)
             a += sp if d >= half else -sp
         a *= dscale
         probs[off + o] = a
@@ -165,7 +148,7 @@ def actor_learn(
     delta_n = delta / ts if ts > 0.0 else 0.0
     half_v = dv // 2
     for d in range(dv):
-        g = vlr * delta * _sigmoid(zv[d])
+        g = vlr * delta * zv[d]
         gv[d] = g if d >= half_v else -g
     ratio = probs[a] / max(probs_d[a], 1e-30)
     clipped = (ratio < 1.0 - clip and delta < 0.0) or (ratio > 1.0 + clip and delta > 0.0)
@@ -174,7 +157,7 @@ def actor_learn(
     for o in range(az):
         eo = err * ((1.0 if o == a else 0.0) - probs[o])
         for d in range(dp):
-            g = eo * _sigmoid(zp[o * dp + d])
+            g = eo * zp[o * dp + d]
             gp[o * dp + d] = g if d >= half_p else -g
     blk = az * dp
     for e in range(col_ptr[c], col_ptr[c + 1]):
@@ -320,11 +303,11 @@ def actor_step(
                         gp,
                     )
     if mimic != 0.0:
-        for j in range(pw.shape[0]):
-            pwd[j] = pw[j]
+        pwd[:] = pw
     else:
+        rate = np.float32(delay_rate)  # float32 arithmetic: this loop runs over every policy weight
         for j in range(pw.shape[0]):
-            pwd[j] += delay_rate * (pw[j] - pwd[j])
+            pwd[j] += rate * (pw[j] - pwd[j])
 
 
 @njit(cache=True)

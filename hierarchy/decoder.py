@@ -17,22 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .activations import softplus_sigmoid
 from .rng import next_uniform, stream, take_seed
-
-
-@njit(cache=True)
-def _softplus(x):
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
-
-
-@njit(cache=True)
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    ex = math.exp(x)
-    return ex / (1.0 + ex)
 
 
 @njit(cache=True)
@@ -60,8 +46,8 @@ def decoder_forward(
             a = 0.0
             for d in range(nd):
                 x = z[o * nd + d] * k
-                dendrite_acts[(c * oz + o) * nd + d] = _sigmoid(x)
-                sp = _softplus(x)
+                sp, sig = softplus_sigmoid(x)
+                dendrite_acts[(c * oz + o) * nd + d] = sig
                 a += sp if d >= half else -sp
             a *= dscale
             hidden_acts[c * oz + o] = a

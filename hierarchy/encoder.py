@@ -47,13 +47,16 @@ def encoder_step(
     learn_cells,
     sums,
     fscratch,
+    cache,
+    cache_key,
 ):
     """One encoder step in place. Returns -1, or the first input column out of range.
 
     ``in_cis`` is the concatenated input (int32); if ``rec_offset >= 0`` the kernel first copies the previous
     ``hidden_cis`` there (the recurrent visible layer). Input columns ``i < len(col_z)`` are checked against
     ``col_z[i]`` before anything is modified. ``comparisons`` (f64[Hcols]), ``learn_cells`` (i64[Hcols])
-    ``sums`` (int32[2, num_vl*hz]) and ``fscratch`` (f64[6, hz]) are scratch.
+    ``sums`` (int32[2, num_vl*hz]) and ``fscratch`` (f64[6, hz]) are scratch. ``cache`` (f64[3, cells]) and
+    ``cache_key`` (f64[num_vl + 1], NaN = stale) hold derived per-cell terms (see `_refresh_cell`).
     """
     num_vl = vl_z.shape[0]
     # Validate the caller's inputs first: nothing changes if one is out of range.
@@ -65,12 +68,19 @@ def encoder_step(
         for c in range(ncols):
             in_cis[rec_offset + c] = hidden_cis[c]
     inv255 = 1.0 / 255.0
+    # Per-cell terms that depend only on totals, importances and choice: cached, refreshed when those change.
+    stale = cache_key[num_vl] != choice
+    for v in range(num_vl):
+        stale = stale or cache_key[v] != importance[v]
+    if stale:
+        for cell in range(ncols * hz):
+            _refresh_cell(cache, cell, tot0, tot1, importance, choice)
+        cache_key[:num_vl] = importance
+        cache_key[num_vl] = choice
     s0 = sums[0]
     s1 = sums[1]
     u0 = fscratch[0]
     u1 = fscratch[1]
-    t0 = fscratch[2]
-    t1 = fscratch[3]
     act = fscratch[4]
     match = fscratch[5]
     for c in range(ncols):
@@ -92,29 +102,26 @@ def encoder_step(
             for h in range(hz):
                 b0[h] += a0[h]
                 b1[h] += a1[h]
-        # Importance-weighted sums and totals, in visible-layer order.
+        # Importance-weighted sums, in visible-layer order.
         u0[:] = 0.0
         u1[:] = 0.0
-        t0[:] = 0.0
-        t1[:] = 0.0
         for v in range(num_vl):
             imp = importance[v]
             b0 = s0[v * hz : (v + 1) * hz]
             b1 = s1[v * hz : (v + 1) * hz]
-            c0 = tot0[v, c * hz : (c + 1) * hz]
-            c1 = tot1[v, c * hz : (c + 1) * hz]
             for h in range(hz):
                 u0[h] += imp * b0[h]
                 u1[h] += imp * b1[h]
-                t0[h] += imp * c0[h]
-                t1[h] += imp * c1[h]
         k0 = inv255 / count if count > 0.0 else 0.0
         k1 = inv255 / count_except if count_except > 0.0 else 0.0
+        wt1 = cache[0, c * hz : (c + 1) * hz]
+        den0 = cache[1, c * hz : (c + 1) * hz]
+        den1 = cache[2, c * hz : (c + 1) * hz]
         for h in range(hz):
             m0 = u0[h] * k0
-            m1 = (t1[h] - u1[h]) * k1
+            m1 = (wt1[h] - u1[h]) * k1
             match[h] = max(m0, m1)
-            act[h] = min(m0 / (choice + t0[h] * inv255), m1 / (choice + t1[h] * inv255))
+            act[h] = min(m0 * den0[h], m1 * den1[h])
         best = -1
         best_act = 0.0
         max_act = -1.0
@@ -173,7 +180,22 @@ def encoder_step(
                     w0[idx] -= d
                     tot0[v, cell] -= d
         committed[cell] = 1
+        _refresh_cell(cache, cell, tot0, tot1, importance, choice)
     return -1
+
+
+@njit(cache=True)
+def _refresh_cell(cache, cell, tot0, tot1, importance, choice):
+    """Set cache[:, cell] = (weighted total1, 1/(choice + weighted total0/255), 1/(choice + wtotal1/255))."""
+    inv255 = 1.0 / 255.0
+    t0 = 0.0
+    t1 = 0.0
+    for v in range(importance.shape[0]):
+        t0 += importance[v] * tot0[v, cell]
+        t1 += importance[v] * tot1[v, cell]
+    cache[0, cell] = t1
+    cache[1, cell] = 1.0 / (choice + t0 * inv255)
+    cache[2, cell] = 1.0 / (choice + t1 * inv255)
 
 
 def compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
@@ -242,7 +264,7 @@ def encoder_step_reference(
         k1 = 1 / 255 / count_except if count_except > 0 else 0.0
         match0 = sum0 * k0
         match1 = (t1 - sum1) * k1
-        act = np.minimum(match0 / (choice + t0 * (1 / 255)), match1 / (choice + t1 * (1 / 255)))
+        act = np.minimum(match0 * (1 / (choice + t0 * (1 / 255))), match1 * (1 / (choice + t1 * (1 / 255))))
         match = np.maximum(match0, match1)
         ok = ((committed[cells] == 0) | (match >= vigilance)) & (act > 0)
         if ok.any():

@@ -79,6 +79,8 @@ class _Encoder:
         self.learn_cells = np.zeros(hx * hy, np.int64)
         self.sums = np.zeros((2, self.num_vl * hz), np.int32)
         self.fscratch = np.zeros((6, hz), np.float64)
+        self.cache = np.zeros((3, hx * hy * hz), np.float64)
+        self.cache_key = np.full(self.num_vl + 1, np.nan)
         self.rebuild_totals()
 
     def rebuild_totals(self) -> None:
@@ -91,6 +93,7 @@ class _Encoder:
         else:
             self.tot0[...] = t0
             self.tot1[...] = t1
+        self.cache_key[:] = np.nan  # derived per-cell terms are recomputed on the next step
 
     def step(self, learn: bool, p) -> int:
         c = self.con
@@ -124,6 +127,8 @@ class _Encoder:
             self.learn_cells,
             self.sums,
             self.fscratch,
+            self.cache,
+            self.cache_key,
         )
 
     def clear(self) -> None:

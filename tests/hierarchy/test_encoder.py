@@ -79,6 +79,8 @@ def test_kernel_matches_reference(seed, learn):
         np.zeros(hx * hy, np.int64),
         np.zeros((2, 3 * hz), np.int32),
         np.zeros((6, hz)),
+        np.zeros((3, hx * hy * hz)),
+        np.full(4, np.nan),
     )
     assert bad == -1
     np.testing.assert_array_equal(hidden, r_hid)
@@ -128,6 +130,8 @@ def test_kernel_rejects_out_of_range_input_before_changing_anything():
         np.zeros(hx * hy, np.int64),
         np.zeros((2, 3 * hz), np.int32),
         np.zeros((6, hz)),
+        np.zeros((3, hx * hy * hz)),
+        np.full(4, np.nan),
     )
     assert bad == 7
     np.testing.assert_array_equal(hidden, before)
