@@ -35,6 +35,15 @@ CASES = [
                  {}, id="cartpole-no-velocity-random"),
     pytest.param({"env": "CartPole-v1", "agent": "random", "episodes": 60, "checkpoint_every": 7}, NO_CAPTURE,
                  id="cartpole-random-boundary-replay"),
+    # The hierarchy agent learns at every step: weights, temporal state and replay memory all move.
+    pytest.param({"env": "CartPole-v1", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7}, {},
+                 id="cartpole-hierarchy"),
+    pytest.param({"env": "Acrobot-v1", "agent": "hierarchy", "episodes": 6, "checkpoint_every": 2}, {},
+                 id="acrobot-hierarchy"),
+    pytest.param({"env": "sphgym/CartPoleNoVelocity-v0", "agent": "hierarchy", "episodes": 60,
+                  "checkpoint_every": 7}, {}, id="cartpole-no-velocity-hierarchy"),
+    pytest.param({"env": "CartPole-v1", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7}, NO_CAPTURE,
+                 id="cartpole-hierarchy-boundary-replay"),
 ]
 
 
