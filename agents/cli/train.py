@@ -264,7 +264,7 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
         )
         return True
 
-    _route_warnings(say)
+    previous_showwarning = _route_warnings(say)
     runner = Runner(run_dir, config, resume=resume, overwrite=overwrite, on_episode=on_episode, log=say)
     _attach_startup_probe(runner)
     if not resume:
@@ -277,7 +277,7 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     finally:
         if state["bar"] is not None:
             state["bar"].close()
-        warnings.resetwarnings()
+        warnings.showwarning = previous_showwarning
     print(summary_line(result))
     return int(result.exit_code)
 
@@ -300,15 +300,16 @@ def _attach_startup_probe(runner: Any) -> None:
     runner.step_hook = probe
 
 
-def _route_warnings(say) -> None:
+def _route_warnings(say):
     """Runner warnings (seed ignored on resume, stale lock, skipped checkpoint) as ``warning:`` lines."""
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None):
         say(f"warning: {message}")
 
+    previous = warnings.showwarning
     warnings.showwarning = show
-    warnings.simplefilter("default")
+    return previous
 
 
 def _budget(config: Any) -> str:
