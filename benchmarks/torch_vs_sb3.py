@@ -43,8 +43,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.registry import make_agent  # noqa: E402
-from agents.torch_agents.config import DQNConfig, PPOConfig  # noqa: E402
+from agents.registry import make_agent
+from agents.torch_agents.config import DQNConfig, PPOConfig
 
 ENV_ID = "CartPole-v1"
 SOLVED_MEAN = 475.0
@@ -225,12 +225,15 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for algo in ("dqn", "ppo"):
-        by_impl = {impl: [r for r in results if r.algo == algo and r.impl == impl] for impl in ("ours", "sb3")}
+        by_impl = {
+            impl: [r for r in results if r.algo == algo and r.impl == impl] for impl in ("ours", "sb3")
+        }
         if not any(by_impl.values()):
             continue
         sps = {impl: _median([r.steps_per_second for r in rs]) for impl, rs in by_impl.items()}
         solve = {
-            impl: _median([r.steps_to_solve if r.solved else float("inf") for r in rs]) for impl, rs in by_impl.items()
+            impl: _median([r.steps_to_solve if r.solved else float("inf") for r in rs])
+            for impl, rs in by_impl.items()
         }
         for impl, rs in by_impl.items():
             if not rs:
@@ -242,7 +245,8 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
                     ratio_solve = f"{solve['ours'] / solve['sb3']:.2f}"
             lines.append(
                 f"| {algo} | {impl} | {sum(r.solved for r in rs)}/{len(rs)} (budget {budgets[algo]:,}) | "
-                f"{_median_with_unsolved(rs, 'steps_to_solve')} | {_median_with_unsolved(rs, 'episodes_to_solve')} | "
+                f"{_median_with_unsolved(rs, 'steps_to_solve')} | "
+                f"{_median_with_unsolved(rs, 'episodes_to_solve')} | "
                 f"{sps[impl]:,.0f} | {ratio_sps} | {ratio_solve} |"
             )
     lines.append("")

@@ -7,8 +7,10 @@ the same dtype, RNG states and small counters become arrays, anything structured
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -23,7 +25,7 @@ from agents.protocol import ArrayDict
 
 # ------------------------------------------------------------------------------------------------ spaces
 def check_spaces(agent: str, observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
-    """Return (flat observation size, number of actions); unsupported spaces raise ``ValueError`` naming them."""
+    """Return (flat observation size, number of actions); unsupported spaces: ``ValueError`` naming them."""
     if not isinstance(observation_space, gym.spaces.Box):
         raise ValueError(
             f"{agent} needs a Box observation space (flattened to a vector), got {observation_space!r}. "
@@ -47,6 +49,8 @@ def pin_torch_runtime(threads: int, device: str) -> torch.device:
     if device == "cuda":
         if not torch.cuda.is_available():
             raise ValueError("device = 'cuda' but torch sees no CUDA device; use device = 'cpu'.")
+        # cuBLAS needs this before its first call to be deterministic (PyTorch notes/randomness)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -79,7 +83,7 @@ def runtime_info(threads: int, device: torch.device) -> dict[str, Any]:
 
 
 def seed_generators(seed: int) -> tuple[np.random.Generator, torch.Generator]:
-    """One root seed split with SeedSequence: a numpy Generator (acting) and a CPU torch.Generator (init, minibatches)."""
+    """Split one seed with SeedSequence: numpy Generator (acting), CPU torch.Generator (init, batches)."""
     np_seq, torch_seq = np.random.SeedSequence(seed).spawn(2)
     torch_generator = torch.Generator(device="cpu")
     torch_generator.manual_seed(int(torch_seq.generate_state(1, np.uint64)[0]))
@@ -95,7 +99,7 @@ def mlp(sizes: Iterable[int], activation: type[nn.Module]) -> nn.Sequential:
     sizes = list(sizes)
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(sizes) - 2:
                 layers.append(activation())
@@ -116,7 +120,9 @@ def init_default(net: nn.Sequential, generator: torch.Generator) -> None:
 
 
 @torch.no_grad()
-def init_orthogonal(net: nn.Sequential, generator: torch.Generator, hidden_gain: float, head_gain: float) -> None:
+def init_orthogonal(
+    net: nn.Sequential, generator: torch.Generator, hidden_gain: float, head_gain: float
+) -> None:
     """SB3's ``ortho_init``: orthogonal weights (``hidden_gain``, last layer ``head_gain``), zero biases."""
     layers = linears(net)
     for i, layer in enumerate(layers):
@@ -126,7 +132,7 @@ def init_orthogonal(net: nn.Sequential, generator: torch.Generator, hidden_gain:
 
 
 class NumpyMLP:
-    """A CPU float32 numpy copy of an MLP for acting: one small forward costs ~10 us instead of ~60 us in torch.
+    """A CPU float32 numpy copy of an MLP for acting: a small forward costs ~10 us instead of ~60 us in torch.
 
     Refreshed from the torch network after every update and every ``set_weights``; it is derived data and
     never saved. Its outputs match torch's to float rounding, and are deterministic for given weights.
@@ -161,7 +167,7 @@ class NumpyMLP:
 
 
 def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
-    """``torch.nn.utils.clip_grad_norm_`` (same ops, same bits) on a plain gradient list, minus its dispatch cost."""
+    """``torch.nn.utils.clip_grad_norm_`` (same ops, same bits) on a gradient list, minus dispatch cost."""
     total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
     torch._foreach_mul_(grads, torch.clamp(max_norm / (total_norm + 1e-6), max=1.0))
     return total_norm
@@ -183,7 +189,9 @@ class Adam:
         self.lr, self.beta1, self.beta2, self.eps, self.fused = lr, 0.9, 0.999, eps, fused
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu") for p in self.params]
+        self.steps = [
+            torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu") for p in self.params
+        ]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -203,7 +211,9 @@ class Adam:
                 amsgrad=False, maximize=False, grad_scale=None, found_inf=None,
             )  # fmt: skip
             return
-        for param, grad, exp_avg, exp_avg_sq, step_t in zip(self.params, grads, self.exp_avg, self.exp_avg_sq, self.steps):
+        for param, grad, exp_avg, exp_avg_sq, step_t in zip(
+            self.params, grads, self.exp_avg, self.exp_avg_sq, self.steps, strict=True
+        ):
             step_t += 1
             exp_avg.lerp_(grad, 1 - self.beta1)
             exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
@@ -216,7 +226,9 @@ class Adam:
 
     def to_arrays(self, prefix: str) -> ArrayDict:
         arrays: ArrayDict = {}
-        for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps):
+        for name, exp_avg, exp_avg_sq, step in zip(
+            self.names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True
+        ):
             arrays[f"{prefix}.{name}.exp_avg"] = tensor_to_array(exp_avg)
             arrays[f"{prefix}.{name}.exp_avg_sq"] = tensor_to_array(exp_avg_sq)
             arrays[f"{prefix}.{name}.step"] = tensor_to_array(step).reshape(1)  # no 0-d arrays in files
@@ -224,7 +236,9 @@ class Adam:
 
     @torch.no_grad()
     def load_arrays(self, prefix: str, arrays: ArrayDict) -> None:
-        for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps):
+        for name, exp_avg, exp_avg_sq, step in zip(
+            self.names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True
+        ):
             exp_avg.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg"])))
             exp_avg_sq.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg_sq"])))
             step.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.step"])).reshape(()))
@@ -257,7 +271,7 @@ def module_to_arrays(prefix: str, module: nn.Module) -> ArrayDict:
 
 
 def check_arrays(owner: str, what: str, arrays: ArrayDict, expected: ArrayDict) -> None:
-    """Same keys, dtypes and shapes as ``expected`` (JSON byte arrays may differ in length); else ``ValueError``."""
+    """Same keys, dtypes, shapes as ``expected`` (JSON byte arrays may differ in length), else ValueError."""
     missing = sorted(set(expected) - set(arrays))
     extra = sorted(set(arrays) - set(expected))
     if missing or extra:
@@ -280,7 +294,5 @@ def check_arrays(owner: str, what: str, arrays: ArrayDict, expected: ArrayDict) 
 
 
 def load_module(prefix: str, module: nn.Module, arrays: ArrayDict) -> None:
-    state = {
-        name: torch.from_numpy(np.array(arrays[f"{prefix}.{name}"])) for name in module.state_dict()
-    }
+    state = {name: torch.from_numpy(np.array(arrays[f"{prefix}.{name}"])) for name in module.state_dict()}
     module.load_state_dict(state)

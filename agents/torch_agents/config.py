@@ -58,7 +58,9 @@ def _check_common(config: object) -> None:
         _fail(cls, "total_timesteps", config.total_timesteps, "use the run's step budget (>= 1)")  # type: ignore[attr-defined]
 
 
-def _check_range(config: object, name: str, low: float, high: float, fix: str, low_open: bool = False) -> None:
+def _check_range(
+    config: object, name: str, low: float, high: float, fix: str, low_open: bool = False
+) -> None:
     value = getattr(config, name)
     if value < low or value > high or (low_open and value == low):
         _fail(type(config).__name__, name, value, fix)
@@ -66,7 +68,7 @@ def _check_range(config: object, name: str, low: float, high: float, fix: str, l
 
 @dataclass(frozen=True)
 class DQNConfig:
-    """Deep Q-Network (Mnih et al. 2015) with SB3's details: Huber loss, grad-norm clipping, hard target copies.
+    """Deep Q-Network (Mnih et al. 2015) with SB3's details: Huber loss, grad-norm clipping, target copies.
 
     Defaults: RL Zoo ``dqn.yml`` CartPole-v1 (n_timesteps 5e4).
     """
@@ -104,7 +106,7 @@ class DQNConfig:
     deterministic_when_not_learning: bool = True
     """With ``learn_enabled = False`` act greedily (like SB3's ``evaluate_policy(deterministic=True)``)."""
     fused_adam: bool = True
-    """Use torch's fused Adam kernel (same maths, ~3x faster step; results differ from unfused in the last bits)."""
+    """Use torch's fused Adam kernel (same maths, ~3x faster; differs from unfused in the last bits)."""
     torch_threads: int = 1
     """torch intra-op threads, pinned for bit-reproducibility (results depend on it)."""
     device: str = "cpu"
@@ -115,7 +117,9 @@ class DQNConfig:
         _check_range(self, "learning_rate", 0.0, float("inf"), "use a step size > 0, e.g. 2.3e-3", True)
         _check_range(self, "buffer_size", 1, float("inf"), "use a capacity >= batch_size, e.g. 100000")
         if self.buffer_size < self.batch_size:
-            _fail("DQNConfig", "buffer_size", self.buffer_size, f"use at least batch_size ({self.batch_size})")
+            _fail(
+                "DQNConfig", "buffer_size", self.buffer_size, f"use at least batch_size ({self.batch_size})"
+            )
         _check_range(self, "learning_starts", 0, float("inf"), "use 0 or more env steps")
         _check_range(self, "batch_size", 1, float("inf"), "use 1 or more, e.g. 64")
         _check_range(self, "tau", 0.0, 1.0, "use a value in (0, 1]; 1.0 copies the network", True)

@@ -43,7 +43,9 @@ class ReplayBuffer:
         self.pos = 0
         self.size = 0
 
-    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+    def add(
+        self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool
+    ) -> None:
         i = self.pos
         self.obs[i] = obs
         self.next_obs[i] = next_obs
@@ -66,22 +68,29 @@ class ReplayBuffer:
 
     def load(self, arrays: dict[str, np.ndarray], pos: int, size: int) -> None:
         if not (0 <= size <= self.capacity and 0 <= pos < self.capacity):
-            raise ValueError(f"DQNAgent.set_state: buffer pos {pos} / size {size} do not fit capacity {self.capacity}.")
+            raise ValueError(
+                f"DQNAgent.set_state: buffer pos {pos} / size {size} do not fit capacity {self.capacity}."
+            )
         for name, array in arrays.items():
             if len(array) != size:
-                raise ValueError(f"DQNAgent.set_state: 'buffer.{name}' holds {len(array)} rows, expected {size}.")
+                raise ValueError(
+                    f"DQNAgent.set_state: 'buffer.{name}' holds {len(array)} rows, expected {size}."
+                )
             getattr(self, name)[:size] = array
         self.pos, self.size = pos, size
 
 
 def linear_epsilon(config: DQNConfig, num_timesteps: int) -> float:
-    """SB3's ``get_linear_fn``: initial -> final over the first ``exploration_fraction`` of ``total_timesteps``."""
+    """SB3's ``get_linear_fn``: initial -> final over ``exploration_fraction`` of ``total_timesteps``."""
     progress = num_timesteps / config.total_timesteps
     if progress > config.exploration_fraction:
         return config.exploration_final_eps
-    return config.exploration_initial_eps + progress * (
-        config.exploration_final_eps - config.exploration_initial_eps
-    ) / config.exploration_fraction
+    return (
+        config.exploration_initial_eps
+        + progress
+        * (config.exploration_final_eps - config.exploration_initial_eps)
+        / config.exploration_fraction
+    )
 
 
 def dqn_update(
@@ -93,18 +102,18 @@ def dqn_update(
     config: DQNConfig,
     device: torch.device,
 ) -> dict[str, float]:
-    """``gradient_steps`` Huber-loss TD updates on minibatches drawn uniformly (with replacement) from the buffer.
+    """``gradient_steps`` Huber-loss TD updates on minibatches sampled uniformly (with replacement).
 
     The target network is fixed during a training phase, so the TD targets of all minibatches are computed
     up front in one batched forward pass (same values as computing them per minibatch).
     """
     n, batch = config.gradient_steps, config.batch_size
-    b_inds = torch.randint(buffer.size, (n, batch), generator=generator).to(device)
-    b_obs = torch.from_numpy(buffer.obs).to(device)[b_inds]
-    b_next_obs = torch.from_numpy(buffer.next_obs).to(device)[b_inds]
-    b_actions = torch.from_numpy(buffer.actions).to(device)[b_inds]
-    b_rewards = torch.from_numpy(buffer.rewards).to(device)[b_inds]
-    b_terminated = torch.from_numpy(buffer.terminated).to(device)[b_inds]
+    b_inds = torch.randint(buffer.size, (n, batch), generator=generator)  # CPU generator, CPU buffer
+    b_obs = torch.from_numpy(buffer.obs)[b_inds].to(device)
+    b_next_obs = torch.from_numpy(buffer.next_obs)[b_inds].to(device)
+    b_actions = torch.from_numpy(buffer.actions)[b_inds].to(device)
+    b_rewards = torch.from_numpy(buffer.rewards)[b_inds].to(device)
+    b_terminated = torch.from_numpy(buffer.terminated)[b_inds].to(device)
     with torch.no_grad():
         b_next_q = target_network(b_next_obs).max(dim=-1).values
         # terminated: no future value; truncated transitions were stored as not terminated, so they bootstrap
@@ -122,7 +131,7 @@ def dqn_update(
 
 @torch.no_grad()
 def polyak_update(network: nn.Module, target_network: nn.Module, tau: float) -> None:
-    for param, target_param in zip(network.parameters(), target_network.parameters()):
+    for param, target_param in zip(network.parameters(), target_network.parameters(), strict=True):
         if tau == 1.0:
             target_param.copy_(param)
         else:
@@ -210,7 +219,13 @@ class DQNAgent:
         ):
             common.pin_torch_runtime(config.torch_threads, config.device)
             self.last_losses = dqn_update(
-                self.q_network, self.target_network, self.optimizer, self.buffer, self.torch_rng, config, self.device
+                self.q_network,
+                self.target_network,
+                self.optimizer,
+                self.buffer,
+                self.torch_rng,
+                config,
+                self.device,
             )
             self.n_updates += config.gradient_steps
             self.q_numpy.refresh(self.q_network)
@@ -267,7 +282,7 @@ class DQNAgent:
             if key in arrays and isinstance(arrays[key], np.ndarray):
                 reference[key] = np.zeros((len(arrays[key]), *reference[key].shape[1:]), reference[key].dtype)
         common.check_arrays("DQNAgent", "state", arrays, reference)
-        counters = dict(zip(_COUNTERS, (int(v) for v in arrays["counters"])))
+        counters = dict(zip(_COUNTERS, (int(v) for v in arrays["counters"]), strict=True))
         self.buffer.load(
             {name: arrays[f"buffer.{name}"] for name in self.buffer.arrays()},
             counters["buffer_pos"],
@@ -278,7 +293,7 @@ class DQNAgent:
         self.has_pending = bool(counters["has_pending"])
         self.pending_obs[:] = arrays["pending_obs"]
         self.pending_action = int(arrays["pending_action"][0])
-        self.last_losses = dict(zip(self.last_losses, (float(v) for v in arrays["last_losses"])))
+        self.last_losses = dict(zip(self.last_losses, (float(v) for v in arrays["last_losses"]), strict=True))
         # RNG last (after everything that could fail)
         generator_state_from_array(self.np_rng, arrays["np_rng"])
         common.torch_generator_from_array(self.torch_rng, arrays["torch_rng"])

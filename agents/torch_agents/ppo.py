@@ -56,7 +56,9 @@ class Rollout:
         self.dones = np.zeros(n_steps, dtype=np.float32)  # episode boundary after this step (GAE chain cut)
         self.pos = 0
 
-    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool, done: bool) -> None:
+    def add(
+        self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool, done: bool
+    ) -> None:
         i = self.pos
         self.obs[i] = obs
         self.next_obs[i] = next_obs
@@ -238,7 +240,9 @@ class PPOAgent:
             action = int(np.argmax(logits))
         else:
             cdf = np.cumsum(np.exp(logits - logits.max()))
-            action = min(int(np.searchsorted(cdf, self.np_rng.random() * cdf[-1], side="right")), self.n_actions - 1)
+            action = min(
+                int(np.searchsorted(cdf, self.np_rng.random() * cdf[-1], side="right")), self.n_actions - 1
+            )
         if self.learn_enabled:
             self.pending_obs[:] = x
             self.pending_action = action
@@ -320,14 +324,18 @@ class PPOAgent:
             if key in arrays and isinstance(arrays[key], np.ndarray):
                 reference[key] = np.zeros((len(arrays[key]), *reference[key].shape[1:]), reference[key].dtype)
         common.check_arrays("PPOAgent", "state", arrays, reference)
-        counters = dict(zip(_COUNTERS, (int(v) for v in arrays["counters"])))
+        counters = dict(zip(_COUNTERS, (int(v) for v in arrays["counters"]), strict=True))
         pos = counters["rollout_pos"]
         if not 0 <= pos < self.rollout.n_steps:
-            raise ValueError(f"PPOAgent.set_state: rollout_pos {pos} does not fit n_steps {self.rollout.n_steps}.")
+            raise ValueError(
+                f"PPOAgent.set_state: rollout_pos {pos} does not fit n_steps {self.rollout.n_steps}."
+            )
         for name in self.rollout.columns():
             column = arrays[f"rollout.{name}"]
             if len(column) != pos:
-                raise ValueError(f"PPOAgent.set_state: 'rollout.{name}' holds {len(column)} rows, expected {pos}.")
+                raise ValueError(
+                    f"PPOAgent.set_state: 'rollout.{name}' holds {len(column)} rows, expected {pos}."
+                )
             getattr(self.rollout, name)[:pos] = column
         self.rollout.pos = pos
         self.num_timesteps = counters["num_timesteps"]
@@ -335,7 +343,7 @@ class PPOAgent:
         self.has_pending = bool(counters["has_pending"])
         self.pending_obs[:] = arrays["pending_obs"]
         self.pending_action = int(arrays["pending_action"][0])
-        self.last_losses = dict(zip(_LOSSES, (float(v) for v in arrays["last_losses"])))
+        self.last_losses = dict(zip(_LOSSES, (float(v) for v in arrays["last_losses"]), strict=True))
         # RNG last (after everything that could fail)
         generator_state_from_array(self.np_rng, arrays["np_rng"])
         common.torch_generator_from_array(self.torch_rng, arrays["torch_rng"])

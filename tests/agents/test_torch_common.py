@@ -36,7 +36,9 @@ def _train(net: nn.Sequential, step_fn, zero_fn, steps: int = 25) -> list[np.nda
 def test_adam_and_clipping_match_torch_bit_for_bit(fused):
     ours_net, ref_net = _net(), _net()
     ours = common.Adam(dict(ours_net.named_parameters()), lr=3e-3, eps=1e-5, fused=fused)
-    ref = torch.optim.Adam(ref_net.parameters(), lr=3e-3, eps=1e-5, fused=fused or None, foreach=False if not fused else None)
+    ref = torch.optim.Adam(
+        ref_net.parameters(), lr=3e-3, eps=1e-5, fused=fused or None, foreach=False if not fused else None
+    )
 
     def ours_step():
         common.clip_grad_norm(ours.grads(), 0.5)
@@ -48,7 +50,7 @@ def test_adam_and_clipping_match_torch_bit_for_bit(fused):
 
     got = _train(ours_net, ours_step, ours.zero_grad)
     expected = _train(ref_net, ref_step, ref.zero_grad)
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         assert a.tobytes() == b.tobytes()
     ref_state = ref.state_dict()["state"]
     for i, name in enumerate(ours.names):
@@ -63,7 +65,10 @@ def test_adam_state_round_trip():
     _train(net, adam.step, adam.zero_grad, steps=3)
     other = common.Adam(dict(_net(5).named_parameters()), lr=1e-3, eps=1e-8, fused=True)
     other.load_arrays("o", adam.to_arrays("o"))
-    assert all(a.tobytes() == b.tobytes() for a, b in zip(adam.to_arrays("o").values(), other.to_arrays("o").values()))
+    assert all(
+        a.tobytes() == b.tobytes()
+        for a, b in zip(adam.to_arrays("o").values(), other.to_arrays("o").values(), strict=True)
+    )
 
 
 def test_numpy_copy_matches_torch_network():
@@ -96,7 +101,9 @@ def test_seeded_generators_are_reproducible_and_distinct():
     a_np, a_torch = common.seed_generators(7)
     b_np, b_torch = common.seed_generators(7)
     assert a_np.integers(1 << 30) == b_np.integers(1 << 30)
-    assert torch.equal(torch.randint(1 << 30, (3,), generator=a_torch), torch.randint(1 << 30, (3,), generator=b_torch))
+    assert torch.equal(
+        torch.randint(1 << 30, (3,), generator=a_torch), torch.randint(1 << 30, (3,), generator=b_torch)
+    )
     c_np, _ = common.seed_generators(8)
     assert c_np.integers(1 << 62) != common.seed_generators(7)[0].integers(1 << 62)
 
@@ -109,7 +116,20 @@ def test_json_arrays_keep_exact_floats():
 def test_config_module_does_not_import_torch():
     code = (
         "import sys; import agents.torch_agents.config as c; c.DQNConfig(); c.PPOConfig();"
-        "from agents.registry import make_agent_config; make_agent_config('ppo', {'n_steps': 64, 'batch_size': 64});"
+        "from agents.registry import make_agent_config;"
+        "make_agent_config('ppo', {'n_steps': 64, 'batch_size': 64});"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2])
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    from agents.torch_agents.config import PPOConfig
+    from agents.torch_agents.ppo import PPOAgent
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="CUDA"):
+        PPOAgent(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), PPOConfig(device="cuda"), 0)

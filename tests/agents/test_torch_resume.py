@@ -20,8 +20,15 @@ CASES = [
     pytest.param(
         "dqn",
         # small ring (wraps during the run), an update every 16 steps
-        {"learning_starts": 64, "train_freq": 16, "gradient_steps": 4, "batch_size": 16,
-         "net_arch": [32, 32], "buffer_size": 300, "total_timesteps": 1500},
+        {
+            "learning_starts": 64,
+            "train_freq": 16,
+            "gradient_steps": 4,
+            "batch_size": 16,
+            "net_arch": [32, 32],
+            "buffer_size": 300,
+            "total_timesteps": 1500,
+        },
         id="dqn",
     ),
     pytest.param(
@@ -45,8 +52,13 @@ def _mid_episode_step(ends: list[int], fraction: float) -> int:
 
 @pytest.mark.parametrize(("agent", "agent_config"), CASES)
 def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, agent, agent_config):
-    options = {"env": "CartPole-v1", "agent": agent, "agent_config": agent_config, "episodes": 40,
-               "checkpoint_every": 6}
+    options = {
+        "env": "CartPole-v1",
+        "agent": agent,
+        "agent_config": agent_config,
+        "episodes": 40,
+        "checkpoint_every": 6,
+    }
     reference = tmp_path / "reference"
     code, result, err = run_proc(reference, seed=3, **options)
     assert code == 0, err
@@ -54,12 +66,16 @@ def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, agent, 
 
     run = tmp_path / "interrupted"
     k1 = _mid_episode_step(ends, 0.3)
-    code, result, err = run_proc(run, seed=3, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options)
+    code, result, err = run_proc(
+        run, seed=3, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options
+    )
     assert code == 128 + signal.SIGTERM, err
     assert result["global_step"] == k1  # checkpointed mid-episode
 
     k2 = _mid_episode_step(ends, 0.7)
-    code, _, err = run_proc(run, resume=True, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGKILL"}, **options)
+    code, _, err = run_proc(
+        run, resume=True, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGKILL"}, **options
+    )
     assert code == -signal.SIGKILL, err
 
     code, result, err = run_proc(run, resume=True, **options)
