@@ -140,7 +140,8 @@ def _add_budget_flags(parser: Any, resume: bool = False) -> None:
     )
     parser.add_argument(
         "--checkpoint-every", type=positive_int, metavar="N",
-        help=f"checkpoint every N episodes ({default('10')})",
+        help=f"checkpoint every N episodes, at most once per checkpoint_min_interval seconds "
+        f"(--set checkpoint_min_interval=0: exactly every N) ({default('10')})",
     )
     parser.add_argument(
         "--keep", type=positive_int, metavar="K", help=f"checkpoints to keep besides best/ ({default('3')})"

@@ -10,11 +10,11 @@ from cli_helpers import sphgym
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """A finished 30-episode random-agent run with several checkpoints (read-only for tests)."""
+    """A finished 30-episode random-agent run, checkpoints at episodes 10, 20, 30 (read-only for tests)."""
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     result = sphgym(
         "train", "--agent", "random", "--episodes", "30", "--checkpoint-every", "10", "--keep", "3",
-        "--run-dir", str(run_dir), "--no-progress",
+        "--set", "checkpoint_min_interval=0", "--run-dir", str(run_dir), "--no-progress",
     )
     assert result.returncode == 0, result.stderr
     return run_dir
