@@ -333,6 +333,13 @@ class Hierarchy:
         file_name: load a hierarchy saved with `save_to_file` (descriptors and seed are then ignored).
         buffer: load a hierarchy from `serialize_to_buffer` output (takes priority over ``file_name``).
 
+    Episodes (sphgym extension of PyAOgmaNeo's API): pass an episode's final observation to `step` with
+    ``terminated=True`` (no future value) or ``truncated=True`` (cut off: bootstrap from V(final obs)); the
+    actors store it as a boundary replay sample, so λ-returns never cross episodes and no update reinforces
+    an action across a reset. Then call `clear_state` before the next episode's first observation. Callers
+    that never pass those flags and only call `clear_state` at episode starts stay correct too (the newest
+    replay sample is marked as a boundary then); callers that do neither get PyAOgmaNeo's continuing stream.
+
     Attributes:
         params: run-time `Params` (``h.params.ios[i].actor.plr`` ...); read by every `step`.
         seed: the seed the hierarchy was built with.
@@ -497,6 +504,8 @@ class Hierarchy:
         params = self.params
         flag = TERMINATED if terminated else (BOUNDARY if truncated else MID)
         learn = bool(learn_enabled)
+        reward = float(reward)  # one kernel signature whatever scalar type the caller passes
+        mimic = float(mimic)
 
         # Upward pass: every encoder sees its inputs and its own previous state.
         enc0 = self._encoders[0]
@@ -883,6 +892,17 @@ class Hierarchy:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def __copy__(self) -> Hierarchy:
+        """Copies are by value (as in PyAOgmaNeo): descriptors, params, state and weights."""
+        return Hierarchy.from_buffer(self.serialize_to_buffer())
+
+    def __deepcopy__(self, memo: dict) -> Hierarchy:
+        return self.__copy__()
+
+    def __reduce__(self):
+        # Pickle through the buffer format (internal arrays share memory in ways pickle would break).
+        return (Hierarchy.from_buffer, (self.serialize_to_buffer(),))
 
     def __repr__(self) -> str:
         return (

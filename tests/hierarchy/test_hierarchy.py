@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import cartpole_like, drive, every_kind
@@ -202,6 +207,25 @@ def test_state_plus_weights_restore_continues_bit_identically(layers):
         if layers == 2
         else np.array_equal(a.get_prediction_acts(1), b.get_prediction_acts(1))
     )
+
+
+def test_copies_and_pickles_are_by_value():
+    h = every_kind(0)
+    drive(h, 20)
+    for g in (copy.copy(h), copy.deepcopy(h), pickle.loads(pickle.dumps(h))):
+        assert g.serialize_to_buffer().tobytes() == h.serialize_to_buffer().tobytes()
+        oa, ob = drive(g, 15, seed=4), drive(copy.deepcopy(h), 15, seed=4)
+        assert all(np.array_equal(x, y) for x, y in zip(oa, ob, strict=True))
+    assert h.serialize_to_buffer().tobytes() != g.serialize_to_buffer().tobytes()  # the copies moved alone
+
+
+def test_package_imports_only_numpy_and_numba():
+    code = (
+        "import sys, hierarchy; mods = {m.split('.')[0] for m in sys.modules};"
+        "print(sorted(mods & {'gymnasium', 'torch', 'agents', 'envs', 'pyaogmaneo'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_save_to_file_and_load(tmp_path):
