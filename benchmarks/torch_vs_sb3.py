@@ -49,6 +49,7 @@ from agents.torch_agents.config import DQNConfig, PPOConfig
 ENV_ID = "CartPole-v1"
 SOLVED_MEAN = 475.0
 WINDOW = 100
+ZOO_BUDGET = {"dqn": 50_000, "ppo": 100_000}  # the Zoo's n_timesteps
 
 
 @dataclass
@@ -63,6 +64,8 @@ class Result:
     episodes: int
     seconds: float
     final_mean100: float
+    mean100_at_zoo_budget: float  # mean of the last 100 training episodes when the Zoo's n_timesteps ran out
+    best_mean100: float  # best mean over a full 100-episode window
 
     @property
     def steps_per_second(self) -> float:
@@ -72,16 +75,24 @@ class Result:
 class SolveTracker:
     """Mean of the last 100 training episode returns; remembers when it first reaches 475."""
 
-    def __init__(self) -> None:
+    def __init__(self, zoo_budget: int) -> None:
         self.returns: deque[float] = deque(maxlen=WINDOW)
         self.episodes = 0
         self.solved_at: tuple[int, int] | None = None
+        self.zoo_budget = zoo_budget
+        self.mean_at_zoo_budget: float | None = None
+        self.best_mean = float("nan")
 
     def episode_end(self, episode_return: float, steps: int) -> bool:
+        if self.mean_at_zoo_budget is None and steps > self.zoo_budget:
+            self.mean_at_zoo_budget = self.mean()  # the window as it stood when the Zoo budget ran out
         self.returns.append(episode_return)
         self.episodes += 1
-        if self.solved_at is None and len(self.returns) == WINDOW and np.mean(self.returns) >= SOLVED_MEAN:
-            self.solved_at = (steps, self.episodes)
+        if len(self.returns) == WINDOW:
+            mean = float(np.mean(self.returns))
+            self.best_mean = mean if not self.best_mean >= mean else self.best_mean
+            if self.solved_at is None and mean >= SOLVED_MEAN:
+                self.solved_at = (steps, self.episodes)
         return self.solved_at is not None
 
     def mean(self) -> float:
@@ -93,7 +104,7 @@ def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
     """The runner's loop (agents/protocol.py) around our agent, on one env."""
     env = gym.make(ENV_ID)
     agent = make_agent(algo, env.observation_space, env.action_space, {"torch_threads": threads}, seed=seed)
-    tracker = SolveTracker()
+    tracker = SolveTracker(ZOO_BUDGET[algo])
     start = time.perf_counter()
     obs, _ = env.reset(seed=seed)
     agent.clear_state()
@@ -121,7 +132,7 @@ def run_sb3(algo: str, seed: int, max_steps: int, threads: int) -> Result:
     from stable_baselines3.common.env_util import make_vec_env
 
     torch.set_num_threads(threads)
-    tracker = SolveTracker()
+    tracker = SolveTracker(ZOO_BUDGET[algo])
 
     class StopWhenSolved(BaseCallback):
         def _on_step(self) -> bool:
@@ -200,6 +211,10 @@ def _result(algo: str, impl: str, seed: int, tracker: SolveTracker, steps: int, 
         episodes=tracker.episodes,
         seconds=seconds,
         final_mean100=tracker.mean(),
+        mean100_at_zoo_budget=tracker.mean()
+        if tracker.mean_at_zoo_budget is None
+        else tracker.mean_at_zoo_budget,
+        best_mean100=tracker.best_mean,
     )
 
 
@@ -209,52 +224,53 @@ def _median(values: list[float]) -> float:
 
 
 def _median_with_unsolved(results: list[Result], attr: str) -> str:
-    """Median over seeds counting unsolved runs as 'never' (+inf): '>budget' if the median is unsolved."""
+    """Median over seeds counting unsolved runs as 'never' (+inf): 'never' if the median run is unsolved."""
     values = [getattr(r, attr) if r.solved else float("inf") for r in results]
     m = _median(values)
-    return ">budget" if m == float("inf") else f"{m:,.0f}"
+    return "never" if m == float("inf") else f"{m:,.0f}"
 
 
 def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
     lines = [
-        f"CartPole-v1, solved = mean of last {WINDOW} training episodes >= {SOLVED_MEAN:g}; "
-        f"torch threads {threads}; medians over seeds (unsolved counts as never)",
+        f"CartPole-v1; solved = mean return of the last {WINDOW} training episodes >= {SOLVED_MEAN:g}; "
+        f"torch threads {threads}; medians over seeds (an unsolved run counts as never solving);",
+        "mean100@zoo = that mean when the Zoo's n_timesteps ran out (or at the solve point, if earlier);",
+        "speed ratio = median over seeds of ours/sb3 steps/s (each pair ran back to back).",
         "",
-        "| algo | impl | seeds solved | env steps to solve | episodes to solve | steps/s | "
-        "steps/s ratio ours/sb3 | steps-to-solve ratio ours/sb3 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| algo | impl | solved | env steps to solve | episodes to solve | mean100@zoo | best mean100 | "
+        "steps/s | speed ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for algo in ("dqn", "ppo"):
+    for algo in ("ppo", "dqn"):
         by_impl = {
-            impl: [r for r in results if r.algo == algo and r.impl == impl] for impl in ("ours", "sb3")
+            impl: sorted((r for r in results if r.algo == algo and r.impl == impl), key=lambda r: r.seed)
+            for impl in ("ours", "sb3")
         }
-        if not any(by_impl.values()):
-            continue
-        sps = {impl: _median([r.steps_per_second for r in rs]) for impl, rs in by_impl.items()}
-        solve = {
-            impl: _median([r.steps_to_solve if r.solved else float("inf") for r in rs])
-            for impl, rs in by_impl.items()
-        }
+        paired = {r.seed: r for r in by_impl["sb3"]}
+        ratios = [
+            r.steps_per_second / paired[r.seed].steps_per_second for r in by_impl["ours"] if r.seed in paired
+        ]
         for impl, rs in by_impl.items():
             if not rs:
                 continue
-            ratio_sps = ratio_solve = ""
-            if impl == "ours" and by_impl["sb3"]:
-                ratio_sps = f"{sps['ours'] / sps['sb3']:.2f}x"
-                if np.isfinite(solve["ours"]) and np.isfinite(solve["sb3"]):
-                    ratio_solve = f"{solve['ours'] / solve['sb3']:.2f}"
+            ratio = f"{_median(ratios):.2f}x" if impl == "ours" and ratios else ""
             lines.append(
-                f"| {algo} | {impl} | {sum(r.solved for r in rs)}/{len(rs)} (budget {budgets[algo]:,}) | "
+                f"| {algo} | {impl} | {sum(r.solved for r in rs)}/{len(rs)} in {budgets[algo]:,} | "
                 f"{_median_with_unsolved(rs, 'steps_to_solve')} | "
                 f"{_median_with_unsolved(rs, 'episodes_to_solve')} | "
-                f"{sps[impl]:,.0f} | {ratio_sps} | {ratio_solve} |"
+                f"{_median([r.mean100_at_zoo_budget for r in rs]):.0f} | "
+                f"{_median([r.best_mean100 for r in rs]):.0f} | "
+                f"{_median([r.steps_per_second for r in rs]):,.0f} | {ratio} |"
             )
     lines.append("")
-    lines.append("per seed (env steps to solve, '-' = not solved; final mean100; steps/s):")
+    lines.append(
+        "per seed: env steps / episodes to solve ('-' = not solved), mean100@zoo, best mean100, steps/s"
+    )
     for r in sorted(results, key=lambda r: (r.algo, r.impl, r.seed)):
         lines.append(
-            f"  {r.algo} {r.impl:4s} seed {r.seed}: {r.steps_to_solve or '-':>7} steps, "
-            f"{r.episodes_to_solve or '-':>4} episodes; mean100 {r.final_mean100:6.1f}; "
+            f"  {r.algo} {r.impl:4s} seed {r.seed}: "
+            f"{r.steps_to_solve or '-':>7} / {r.episodes_to_solve or '-':>4}; "
+            f"{r.mean100_at_zoo_budget:6.1f}; {r.best_mean100:6.1f}; "
             f"{r.steps_per_second:6.0f} steps/s ({r.steps:,} steps in {r.seconds:.0f} s)"
         )
     return "\n".join(lines)
@@ -271,15 +287,20 @@ def parse_seeds(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
-    parser.add_argument("--algos", nargs="+", default=["dqn", "ppo"], choices=["dqn", "ppo"])
+    parser.add_argument("--algos", nargs="+", default=["ppo", "dqn"], choices=["dqn", "ppo"])
     parser.add_argument("--impls", nargs="+", default=["ours", "sb3"], choices=["ours", "sb3"])
     parser.add_argument("--dqn-budget", type=int, default=150_000, help="max env steps per DQN run")
     parser.add_argument("--ppo-budget", type=int, default=150_000, help="max env steps per PPO run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both implementations")
-    parser.add_argument("--json", type=Path, help="also write every per-seed result here")
+    parser.add_argument("--json", type=Path, help="also write every per-seed result here (after each run)")
+    parser.add_argument("--table-from", type=Path, help="only print the table of a --json file (partial ok)")
     args = parser.parse_args(argv)
 
     budgets = {"dqn": args.dqn_budget, "ppo": args.ppo_budget}
+    if args.table_from:
+        results = [Result(**r) for r in json.loads(args.table_from.read_text())]
+        print(table(results, args.threads, budgets))
+        return 0
     results: list[Result] = []
     for algo in args.algos:
         for seed in parse_seeds(args.seeds):
