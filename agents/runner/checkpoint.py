@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner.errors import CheckpointError
+from agents.runner.errors import CheckpointError, IncompatibleCheckpointError
 from agents.runner.fsutil import fsync_dir, remove_tree, sha256_bytes, write_file_synced
 
 FORMAT_VERSION = 1
@@ -177,7 +177,7 @@ class Checkpoint:
             return json.loads(self.files[name])
         except KeyError:
             raise CheckpointError(f"{self.path / name} is missing") from None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise CheckpointError(f"{self.path / name} is not valid JSON: {exc}") from None
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
@@ -205,21 +205,22 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} has no {MARKER} marker (the write was interrupted)")
     try:
         marker = json.loads(_read_regular(marker_path, None) or b"null")
-        meta_data = _read_regular(path / META)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise CheckpointError(f"{marker_path} is corrupt") from None
+    meta_data = _read_regular(path / META)
     if not isinstance(marker, dict) or marker.get("meta_sha256") != sha256_bytes(meta_data):
         raise CheckpointError(f"{path / META} does not match the digest in {MARKER} (corrupt or modified)")
     try:
         meta = json.loads(meta_data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise CheckpointError(f"{path / META} is not valid JSON") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
         raise CheckpointError(f"{path / META} has no file list")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {meta.get('format_version')!r}; this sphgym reads version "
-            f"{FORMAT_VERSION}"
+        # Intact but from another sphgym: not "corrupt" (an older checkpoint would not help), so not skipped.
+        raise IncompatibleCheckpointError(
+            f"{path} has checkpoint format version {meta.get('format_version')!r} (written by sphgym "
+            f"{(meta.get('versions') or {}).get('sphgym', '?')}); this sphgym reads version {FORMAT_VERSION}"
         )
     files: dict[str, bytes] = {}
     for name, entry in meta["files"].items():

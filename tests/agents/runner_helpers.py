@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -81,6 +82,8 @@ def run_and_kill_when(run_dir: Path, rows: int, *, resume: bool, environ: dict |
 def tb_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """All scalar series (tag -> [(step, value)]) as TensorBoard's legacy reader shows them (purges applied)."""
     from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)  # its purge notices are expected after a resume
 
     acc = EventAccumulator(str(run_dir), size_guidance={SCALARS: 0}).Reload()
     return {

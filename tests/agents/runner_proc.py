@@ -9,6 +9,7 @@ Environment variables (fault injection; none changes what is computed):
     SPHGYM_TEST_NO_CAPTURE=1                  pretend the env's mid-episode state cannot be captured, forcing the
                                               replay-from-last-boundary fallback.
     SPHGYM_TEST_KILL_IN_WRITE=<n>             SIGKILL itself at the n-th file write inside checkpoint writes.
+    SPHGYM_TEST_RSS_LOG=<path>                append "episode rss_bytes" every SPHGYM_TEST_RSS_EVERY (1000) episodes.
     SPHGYM_TEST_KILL_IN_FSYNC_DIR=<n>         SIGKILL itself at the n-th directory fsync inside checkpoint writes
                                               (odd n: before the rename into place; even n: after it).
 
@@ -80,8 +81,19 @@ def main() -> int:
             if global_step == at_step:
                 os.kill(os.getpid(), sig)
 
+    on_episode = None
+    if os.environ.get("SPHGYM_TEST_RSS_LOG"):
+        rss_path, rss_every = os.environ["SPHGYM_TEST_RSS_LOG"], int(os.environ.get("SPHGYM_TEST_RSS_EVERY", "1000"))
+        page = os.sysconf("SC_PAGE_SIZE")
+
+        def on_episode(event) -> bool:
+            if event.episode % rss_every == 0:
+                with open("/proc/self/statm") as statm, open(rss_path, "a") as out:
+                    out.write(f"{event.episode} {int(statm.read().split()[1]) * page}\n")
+            return True
+
     if args.resume:
-        runner = Runner(args.run_dir, resume=True, step_hook=step_hook)
+        runner = Runner(args.run_dir, resume=True, step_hook=step_hook, on_episode=on_episode)
         result = runner.train(episodes=args.episodes, steps=args.steps)
     else:
         config = RunConfig(
@@ -96,7 +108,7 @@ def main() -> int:
             checkpoint_min_interval=args.checkpoint_min_interval,
             keep=args.keep,
         )
-        runner = Runner(args.run_dir, config, step_hook=step_hook)
+        runner = Runner(args.run_dir, config, step_hook=step_hook, on_episode=on_episode)
         result = runner.train()
     print(json.dumps(result.to_dict()), flush=True)
     return result.exit_code

@@ -27,7 +27,7 @@ from agents.runner.checkpoint import read_checkpoint, write_checkpoint
 from agents.runner.lock import RunLock
 from agents.runner.rng_state import capture_global_rng, restore_global_rng
 from agents.runner.runner import obs_from_arrays, obs_to_arrays
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint
+from tests.agents.runner_helpers import REPO, assert_same_run, run_fingerprint
 
 CARTPOLE = RunConfig(agent="random", episodes=40, checkpoint_every=5, checkpoint_min_interval=0.0, seed=11)
 
@@ -346,3 +346,15 @@ def test_observation_round_trip(obs):
         assert np.array_equal(back["a"], obs["a"]) and back["b"][0] == 1 and np.array_equal(back["b"][1], obs["b"][1])
     else:
         assert np.array_equal(back, obs) and np.asarray(back).dtype == np.asarray(obs).dtype
+
+
+def test_training_with_the_runner_never_imports_torch(tmp_path):
+    code = (
+        "import sys; from agents.runner import RunConfig, Runner, evaluate, inspect_checkpoint, verify_run\n"
+        f"Runner({str(tmp_path)!r}, RunConfig(agent='random', episodes=3, checkpoint_every=1), log=None).train()\n"
+        f"evaluate({str(tmp_path)!r}, episodes=1); inspect_checkpoint({str(tmp_path)!r}); verify_run({str(tmp_path)!r})\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'tensorboard.summary' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr

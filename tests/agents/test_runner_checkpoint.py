@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import signal
 import warnings
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from agents.runner import CheckpointError, RunConfig, Runner, RunnerWarning
+from agents.runner import CheckpointError, IncompatibleCheckpointError, RunConfig, Runner, RunnerWarning
 from agents.runner import checkpoint as checkpoint_module
 from agents.runner.checkpoint import (
     DATA_FILES,
@@ -165,3 +168,58 @@ def test_sigkill_inside_the_checkpoint_write_loses_nothing(tmp_path, reference, 
     assert code == 0, err
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")]
     assert_same_run(reference, run_fingerprint(tmp_path))
+
+
+def test_checkpoint_from_another_format_version_is_refused_not_skipped(tmp_path):
+    latest = _stopped_run(tmp_path, at_episode=6)
+    meta = json.loads((latest / "meta.json").read_text())
+    meta["format_version"] = 99
+    data = checkpoint_module.json_bytes(meta)
+    (latest / "meta.json").write_bytes(data)
+    (latest / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+    with pytest.raises(IncompatibleCheckpointError, match="format version 99.*reads version 1"):
+        Runner(tmp_path, resume=True, log=None).train()
+
+
+@pytest.fixture(scope="module")
+def pristine_checkpoint(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("pristine")
+    return _stopped_run(run_dir, at_episode=3)
+
+
+FILE_NAMES = (*DATA_FILES, "meta.json", "COMPLETE")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(FILE_NAMES),
+    mutation=st.sampled_from(["truncate", "flip", "replace", "append", "nested"]),
+    position=st.floats(0, 1),
+    payload=st.binary(min_size=0, max_size=64),
+)
+def test_any_damaged_file_is_rejected_with_a_clear_error(tmp_path_factory, pristine_checkpoint, name, mutation,
+                                                          position, payload):
+    """Truncated, bit-flipped, replaced or extended files: a CheckpointError, or (if the damage is harmless, e.g. a
+    dropped trailing newline in COMPLETE) exactly the original content. Never another exception."""
+    work = tmp_path_factory.mktemp("fuzz") / pristine_checkpoint.name
+    shutil.copytree(pristine_checkpoint, work)
+    target = work / name
+    data = target.read_bytes()
+    cut = int(position * len(data))
+    if mutation == "truncate":
+        new = data[:cut] if cut < len(data) else data[:-1]
+    elif mutation == "flip":
+        index = min(cut, len(data) - 1)
+        new = data[:index] + bytes([data[index] ^ (1 << (len(payload) % 8))]) + data[index + 1:]
+    elif mutation == "replace":
+        new = payload if payload != data else payload + b"x"
+    elif mutation == "append":
+        new = data + (payload or b"\0")
+    else:
+        new = b"[" * 100000 + b"]" * 100000  # deeply nested JSON
+    target.write_bytes(new)
+    try:
+        loaded = read_checkpoint(work)
+    except CheckpointError:
+        return
+    assert loaded.files == read_checkpoint(pristine_checkpoint).files
