@@ -89,17 +89,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def existing_run_dir(path: str | Path) -> Path:
-    """``path`` as a run folder that exists, or a ``CLIError`` that says what is there instead."""
+def existing_run_dir(path: str | Path, what: str = "run folder") -> Path:
+    """``path`` as a folder that exists, or a ``CLIError`` that says what is there instead."""
     run_dir = Path(path)
     if not run_dir.exists():
         parent = run_dir.parent if str(run_dir.parent) else Path(".")
         hint = ""
         if parent.is_dir():
             hint = did_you_mean(run_dir.name, (p.name for p in parent.iterdir() if p.is_dir()), n=2)
-        raise CLIError(f"run folder {str(run_dir)!r} does not exist{hint}")
+        raise CLIError(f"{what} {str(run_dir)!r} does not exist{hint}")
     if not run_dir.is_dir():
-        raise CLIError(f"{str(run_dir)!r} is a file, not a run folder")
+        raise CLIError(f"{str(run_dir)!r} is a file, not a {what}")
     return run_dir
 
 

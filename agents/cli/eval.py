@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.cli.progress import EpisodeProgress, progress_enabled
 
     path = Path(args.path)
-    existing_run_dir(path)
+    existing_run_dir(path, "run folder or checkpoint")
     if args.checkpoint not in ("latest", "best"):
         checkpoint_path = Path(args.checkpoint)
         if not checkpoint_path.exists() and (path / "checkpoints" / args.checkpoint).is_dir():

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.cli.common import existing_run_dir
     from agents.runner import inspect_checkpoint
 
-    existing_run_dir(args.path)
+    existing_run_dir(args.path, "run folder or checkpoint")
     info = inspect_checkpoint(args.path)
     if args.json:
         json.dump(info, sys.stdout, indent=2, sort_keys=True, default=str)
