@@ -192,8 +192,6 @@ def _resume(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
     if getattr(args, "overwrite", False):
         raise CLIError("--overwrite cannot be combined with --resume (it would delete the run to resume)")
     run_dir = existing_run_dir(args.resume)
-    from agents.runner import RunConfig
-
     saved = _saved_config(run_dir)
     values = saved.to_dict()
     if args.episodes is not None:
@@ -208,7 +206,6 @@ def _resume(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
         values["seed"] = args.seed
     _apply_overrides(values, overrides)
     config = make_run_config(values, check_env=False)
-    assert isinstance(config, RunConfig)
     return _train(run_dir, config, resume=True, overwrite=False, no_progress=args.no_progress)
 
 
@@ -268,11 +265,9 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     previous_showwarning = _route_warnings(say)
     runner = Runner(run_dir, config, resume=resume, overwrite=overwrite, on_episode=on_episode, log=say)
     _attach_startup_probe(runner)
-    if not resume:
-        say(
-            f"training {config.agent} on {config.env_id} (seed {config.seed}, {_budget(config)}) "
-            f"into {run_dir}"
-        )
+    verb = "resuming" if resume else "training"
+    say(f"{verb} {config.agent} on {config.env_id} (seed {config.seed}, target {_budget(config)}) "
+        f"in {run_dir}")
     try:
         result = runner.train()
     finally:
