@@ -32,16 +32,8 @@ _MAX_DRAWS = 8  # rejection-sampling tries for a non-boundary replay sample
 
 
 @njit(cache=True)
-def actor_value(inp, c, col_ptr, ent_vcol, ent_base, vw, dv, zv):
-    """V(s) of column c; leaves each dendrite's sigmoid (softplus slope) in ``zv``."""
-    for d in range(dv):
-        zv[d] = 0.0
-    for e in range(col_ptr[c], col_ptr[c + 1]):
-        base = (ent_base[e] + inp[ent_vcol[e]]) * dv
-        row = vw[base : base + dv]
-        for d in range(dv):
-            zv[d] += row[d]
-    k = math.sqrt(1.0 / max(col_ptr[c + 1] - col_ptr[c], 1))
+def _value_head(zv, dv, k):
+    """V from raw dendrite sums ``zv`` (scaled by ``k``); leaves each dendrite's sigmoid in ``zv``."""
     half = dv // 2
     v = 0.0
     for d in range(dv):
@@ -51,17 +43,8 @@ def actor_value(inp, c, col_ptr, ent_vcol, ent_base, vw, dv, zv):
 
 
 @njit(cache=True)
-def actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, probs, off):
-    """π(·|s) of column c into ``probs[off:off+az]``; leaves dendrite sigmoids in ``zp``."""
-    blk = az * dp
-    for j in range(blk):
-        zp[j] = 0.0
-    for e in range(col_ptr[c], col_ptr[c + 1]):
-        base = (ent_base[e] + inp[ent_vcol[e]]) * blk
-        row = pw[base : base + blk]
-        for j in range(blk):
-            zp[j] += row[j]
-    k = math.sqrt(1.0 / max(col_ptr[c + 1] - col_ptr[c], 1))
+def _policy_head(zp, az, dp, k, probs, off):
+    """Softmax π into ``probs[off:off+az]`` from raw dendrite sums ``zp``; leaves sigmoids in ``zp``."""
     half = dp // 2
     dscale = math.sqrt(1.0 / dp)
     max_a = -np.inf
@@ -80,6 +63,31 @@ def actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, probs, off
         total += p
     for o in range(az):
         probs[off + o] /= total
+
+
+@njit(cache=True)
+def actor_value(inp, c, col_ptr, ent_vcol, ent_base, vw, dv, zv):
+    """V(s) of column c; leaves each dendrite's sigmoid (softplus slope) in ``zv``."""
+    zv[:dv] = 0.0
+    for e in range(col_ptr[c], col_ptr[c + 1]):
+        base = (ent_base[e] + inp[ent_vcol[e]]) * dv
+        row = vw[base : base + dv]
+        for d in range(dv):
+            zv[d] += row[d]
+    return _value_head(zv, dv, math.sqrt(1.0 / max(col_ptr[c + 1] - col_ptr[c], 1)))
+
+
+@njit(cache=True)
+def actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, probs, off):
+    """π(·|s) of column c into ``probs[off:off+az]``; leaves dendrite sigmoids in ``zp``."""
+    blk = az * dp
+    zp[:blk] = 0.0
+    for e in range(col_ptr[c], col_ptr[c + 1]):
+        base = (ent_base[e] + inp[ent_vcol[e]]) * blk
+        row = pw[base : base + blk]
+        for j in range(blk):
+            zp[j] += row[j]
+    _policy_head(zp, az, dp, math.sqrt(1.0 / max(col_ptr[c + 1] - col_ptr[c], 1)), probs, off)
 
 
 @njit(cache=True)
@@ -139,9 +147,25 @@ def actor_learn(
     gp,
 ):
     """One replayed update of column c: stored inputs ``inp``, taken action ``a``, return ``target``."""
-    v = actor_value(inp, c, col_ptr, ent_vcol, ent_base, vw, dv, zv)
-    actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, probs, 0)
-    actor_policy(inp, c, col_ptr, ent_vcol, ent_base, pwd, az, dp, zpd, probs_d, 0)
+    # One pass over the inputs gathers the value, policy and delayed-policy dendrite sums.
+    blk = az * dp
+    zv[:dv] = 0.0
+    zp[:blk] = 0.0
+    zpd[:blk] = 0.0
+    for e in range(col_ptr[c], col_ptr[c + 1]):
+        cell = ent_base[e] + inp[ent_vcol[e]]
+        row = vw[cell * dv : (cell + 1) * dv]
+        for d in range(dv):
+            zv[d] += row[d]
+        row = pw[cell * blk : (cell + 1) * blk]
+        row_d = pwd[cell * blk : (cell + 1) * blk]
+        for j in range(blk):
+            zp[j] += row[j]
+            zpd[j] += row_d[j]
+    k = math.sqrt(1.0 / max(col_ptr[c + 1] - col_ptr[c], 1))
+    v = _value_head(zv, dv, k)
+    _policy_head(zp, az, dp, k, probs, 0)
+    _policy_head(zpd, az, dp, k, probs_d, 0)
     delta = target - v
     ts = max(td_scales[c] * td_decay, abs(delta))
     td_scales[c] = ts
@@ -159,7 +183,6 @@ def actor_learn(
         for d in range(dp):
             g = eo * zp[o * dp + d]
             gp[o * dp + d] = g if d >= half_p else -g
-    blk = az * dp
     for e in range(col_ptr[c], col_ptr[c + 1]):
         cell = ent_base[e] + inp[ent_vcol[e]]
         row = vw[cell * dv : (cell + 1) * dv]
