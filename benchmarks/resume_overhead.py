@@ -1,17 +1,20 @@
 """What checkpointing costs, as a share of training time (target: < 2 % at the default frequency on CartPole).
 
-    python benchmarks/resume_overhead.py [--agent hierarchy] [--episodes 300] [--every 1 10] [--min-interval 0 2]
+    python benchmarks/resume_overhead.py [--agent hierarchy] [--episodes 300] [--every 1 10]
+                                         [--min-interval 0 2]
 
-For each (checkpoint_every, checkpoint_min_interval) it trains the same run (same seed, hence the same trajectory,
-which the script checks) and accounts, inside the process, for the training-thread time spent in checkpoint code:
+For each (checkpoint_every, checkpoint_min_interval) it trains the same run (same seed, hence the same
+trajectory, which the script checks) and accounts, inside the process, for the training-thread time spent in
+checkpoint code:
 
-* ``periodic_ms``: periodic checkpoints (serialisation in the training thread; the disk work runs in a background
-  thread, so this includes waiting only if the previous write is still going);
+* ``periodic_ms``: periodic checkpoints (serialisation in the training thread; the disk work runs in a
+  background thread, so this includes waiting only if the previous write is still going);
 * ``best_ms``: snapshots of the weights for ``best/``;
 * ``fixed_ms``: the initial and final checkpoints, written synchronously once per ``train()`` call.
 
-``overhead_percent`` = (periodic + best) / train time: the cost that grows with the run. ``overhead_with_fixed``
-adds the one-off cost, which matters only for very short runs. One JSON line per configuration.
+``overhead_percent`` = (periodic + best) / train time: the cost that grows with the run.
+``overhead_with_fixed`` adds the one-off cost, which matters only for very short runs. One JSON line per
+configuration.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.runner import RunConfig, Runner  # noqa: E402
-from agents.runner import runner as runner_module  # noqa: E402
+from agents.runner import RunConfig, Runner
+from agents.runner import runner as runner_module
 
 
 def measure(agent: str, env_id: str, episodes: int, every: int, min_interval: float, seed: int) -> dict:
@@ -53,8 +56,15 @@ def measure(agent: str, env_id: str, episodes: int, every: int, min_interval: fl
     session._checkpoint, session._note_best = timed_checkpoint, timed_best
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = RunConfig(env_id=env_id, agent=agent, episodes=episodes, checkpoint_every=every,
-                               checkpoint_min_interval=min_interval, seed=seed, stop_when_solved=False)
+            config = RunConfig(
+                env_id=env_id,
+                agent=agent,
+                episodes=episodes,
+                checkpoint_every=every,
+                checkpoint_min_interval=min_interval,
+                seed=seed,
+                stop_when_solved=False,
+            )
             start = time.perf_counter()
             result = Runner(Path(tmp) / "run", config, log=None).train()
             total = time.perf_counter() - start
@@ -82,12 +92,16 @@ def measure(agent: str, env_id: str, episodes: int, every: int, min_interval: fl
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agent", default="hierarchy")
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--every", type=int, nargs="+", default=[RunConfig().checkpoint_every])
-    parser.add_argument("--min-interval", type=float, nargs="+", default=[RunConfig().checkpoint_min_interval])
+    parser.add_argument(
+        "--min-interval", type=float, nargs="+", default=[RunConfig().checkpoint_min_interval]
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = [

@@ -1,8 +1,8 @@
 """The episode runner: training runs with atomic checkpoints that resume bit-identically.
 
-Public API (see /work/runner-api.md and the README): ``RunConfig``, ``Runner`` → ``TrainResult``, ``EpisodeEvent``,
-``evaluate`` → ``EvalResult``, ``inspect_checkpoint``, ``verify_run`` → ``VerifyReport``. Importing this package
-never imports torch.
+Public API (see /work/runner-api.md and the README): ``RunConfig``, ``Runner`` → ``TrainResult``,
+``EpisodeEvent``, ``evaluate`` → ``EvalResult``, ``inspect_checkpoint``, ``verify_run`` → ``VerifyReport``.
+Importing this package never imports torch.
 """
 
 from agents.runner.config import RunConfig, derive_seeds, load_run_config

@@ -1,6 +1,7 @@
 """Checkpoint directories: atomic write, digest-verified read, rotation. No pickle anywhere.
 
-Layout of ``run_dir/checkpoints/<id>/`` (``id = ep<episodes:08d>-st<global step:010d>``, sorts chronologically):
+Layout of ``run_dir/checkpoints/<id>/`` (``id = ep<episodes:08d>-st<global step:010d>``, sorts
+chronologically):
 
 =====================  ===============================================================================
 ``weights.safetensors`` agent ``get_weights()``; ``weights_sha256`` = sha256 of these bytes
@@ -14,9 +15,9 @@ Layout of ``run_dir/checkpoints/<id>/`` (``id = ep<episodes:08d>-st<global step:
 ``COMPLETE``            written last: sha256 of ``meta.json``
 =====================  ===============================================================================
 
-A checkpoint is written into ``.tmp-<id>-<pid>/`` (each file fsynced), the directory fsynced, renamed into place
-and the parent fsynced: a crash leaves either no checkpoint or a complete one. On read every file's size and
-digest is checked against ``meta.json`` and ``meta.json`` against ``COMPLETE``.
+A checkpoint is written into ``.tmp-<id>-<pid>/`` (each file fsynced), the directory fsynced, renamed into
+place and the parent fsynced: a crash leaves either no checkpoint or a complete one. On read every file's size
+and digest is checked against ``meta.json`` and ``meta.json`` against ``COMPLETE``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,13 @@ DATA_FILES = (
     "env.json",
     "config.json",
 )
-REQUIRED_FILES = ("weights.safetensors", "state.safetensors", "runner.safetensors", "runner.json", "config.json")
+REQUIRED_FILES = (
+    "weights.safetensors",
+    "state.safetensors",
+    "runner.safetensors",
+    "runner.json",
+    "config.json",
+)
 _ID_RE = re.compile(r"^ep(\d{8})-st(\d{10})$")
 
 
@@ -103,7 +110,7 @@ def json_bytes(value: Any, pretty: bool = True) -> bytes:
 
 
 def write_checkpoint(root: Path, ckpt_id: str, files: dict[str, bytes], meta_extra: dict[str, Any]) -> Path:
-    """Atomically create ``root/ckpt_id``; an existing valid checkpoint with identical content is kept as is."""
+    """Atomically create ``root/ckpt_id``; an existing valid checkpoint with the same content is kept."""
     unknown = set(files) - set(DATA_FILES)
     if unknown:
         raise ValueError(f"Unknown checkpoint file name(s) {sorted(unknown)}")
@@ -230,7 +237,9 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             raise CheckpointError(f"{path / META} has a malformed entry for {name!r}")
         data = _read_regular(path / name, entry["size"])
         if sha256_bytes(data) != entry.get("sha256"):
-            raise CheckpointError(f"{path / name} does not match its sha256 in meta.json (corrupt or modified)")
+            raise CheckpointError(
+                f"{path / name} does not match its sha256 in meta.json (corrupt or modified)"
+            )
         files[name] = data
     missing = [name for name in REQUIRED_FILES if name not in files]
     if missing:

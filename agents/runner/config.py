@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-# Fields that may differ between the original run and a resume: they change where the run stops or how often it
-# is saved, never the trajectory itself.
+# Fields that may differ between the original run and a resume: they change where the run stops or how often
+# it is saved, never the trajectory itself.
 RESUME_MUTABLE_FIELDS = frozenset(
     {"episodes", "steps", "checkpoint_every", "checkpoint_min_interval", "keep", "stop_when_solved"}
 )
@@ -39,19 +39,23 @@ class RunConfig:
         seed: Run seed (>= 0). Agent, env and space seeds are derived from it with ``SeedSequence.spawn``.
         episodes: Episode budget; ``None`` for no episode limit (then ``steps`` must be set).
         steps: Env-step budget; ``None`` for no step limit. With both set the first one reached stops the run.
-        checkpoint_every: A periodic checkpoint is written at the first episode boundary where at least this many
-            episodes and at least ``checkpoint_min_interval`` seconds have passed since the last checkpoint.
-        checkpoint_min_interval: Seconds; bounds the checkpoint cost when episodes are very short, and when > 0 a
-            periodic checkpoint is also postponed while the previous one is still being written (so training never
-            waits for the disk). 0 = exactly every ``checkpoint_every`` episodes. Checkpoint timing never changes
-            the trajectory. The defaults cost < 2 % of training time on CartPole (benchmarks/resume_overhead.py).
+        checkpoint_every: A periodic checkpoint is written at the first episode boundary where at least this
+            many episodes and at least ``checkpoint_min_interval`` seconds have passed since the last
+            checkpoint.
+        checkpoint_min_interval: Seconds; bounds the checkpoint cost when episodes are very short, and when >
+            0 a periodic checkpoint is also postponed while the previous one is still being written (so
+            training never waits for the disk). 0 = exactly every ``checkpoint_every`` episodes. Checkpoint
+            timing never changes the trajectory. The defaults cost < 2 % of training time on CartPole
+            (benchmarks/resume_overhead.py).
         keep: How many most recent checkpoints to keep (the ``best/`` weights are kept in addition).
-        metric_window: Best metric = mean return over the last this many episodes (Gymnasium's "solved" uses 100).
-        best_every: ``best/`` (weights-only copy) is refreshed at episodes that are multiples of this, when the
-            rolling mean there beats every earlier such point (a snapshot every episode would cost more than all
-            checkpoints together while the agent improves).
+        metric_window: Best metric = mean return over the last this many episodes (Gymnasium's "solved" uses
+            100).
+        best_every: ``best/`` (weights-only copy) is refreshed at episodes that are multiples of this, when
+            the rolling mean there beats every earlier such point (a snapshot every episode would cost more
+            than all checkpoints together while the agent improves).
         stop_when_solved: Stop once the mean over a full window reaches the reward threshold.
-        reward_threshold: ``None`` = the env spec's ``reward_threshold`` (an env without one is never "solved").
+        reward_threshold: ``None`` = the env spec's ``reward_threshold`` (an env without one is never
+            "solved").
         early_stopping_patience: Stop after this many episodes without the best metric improving by more than
             ``early_stopping_min_delta``; ``None`` disables early stopping.
         early_stopping_min_delta: Minimum improvement that resets the patience counter.
@@ -95,10 +99,13 @@ class RunConfig:
             _check_int("steps", self.steps, minimum=1, fix="give a positive step budget")
         if self.episodes is None and self.steps is None:
             raise ValueError("episodes and steps are both None: set at least one budget (e.g. episodes=500).")
-        _check_int("checkpoint_every", self.checkpoint_every, minimum=1, fix="checkpoint at least every episode (1)")
+        _check_int(
+            "checkpoint_every", self.checkpoint_every, minimum=1, fix="checkpoint at least every episode (1)"
+        )
         if not _is_finite_number(self.checkpoint_min_interval) or self.checkpoint_min_interval < 0:
             raise ValueError(
-                f"checkpoint_min_interval must be a number of seconds >= 0, got {self.checkpoint_min_interval!r}."
+                "checkpoint_min_interval must be a number of seconds >= 0, got "
+                f"{self.checkpoint_min_interval!r}."
             )
         _check_int("keep", self.keep, minimum=1, fix="keep at least the latest checkpoint (1)")
         _check_int("metric_window", self.metric_window, minimum=1, fix="use a window of at least 1 episode")
@@ -106,13 +113,20 @@ class RunConfig:
         if not isinstance(self.stop_when_solved, bool):
             raise ValueError(f"stop_when_solved must be true or false, got {self.stop_when_solved!r}.")
         if self.reward_threshold is not None and not _is_finite_number(self.reward_threshold):
-            raise ValueError(f"reward_threshold must be a finite number or None, got {self.reward_threshold!r}.")
+            raise ValueError(
+                f"reward_threshold must be a finite number or None, got {self.reward_threshold!r}."
+            )
         if self.early_stopping_patience is not None:
-            _check_int("early_stopping_patience", self.early_stopping_patience, minimum=1,
-                       fix="use a patience of at least 1 episode, or None to disable early stopping")
+            _check_int(
+                "early_stopping_patience",
+                self.early_stopping_patience,
+                minimum=1,
+                fix="use a patience of at least 1 episode, or None to disable early stopping",
+            )
         if not _is_finite_number(self.early_stopping_min_delta) or self.early_stopping_min_delta < 0:
             raise ValueError(
-                f"early_stopping_min_delta must be a finite number >= 0, got {self.early_stopping_min_delta!r}."
+                "early_stopping_min_delta must be a finite number >= 0, got "
+                f"{self.early_stopping_min_delta!r}."
             )
         if self.early_stopping_mode not in ("max", "min"):
             raise ValueError(f"early_stopping_mode must be 'max' or 'min', got {self.early_stopping_mode!r}.")
@@ -137,7 +151,9 @@ class RunConfig:
             for key in unknown:
                 close = difflib.get_close_matches(key, names, n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ValueError(f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}.")
+            raise ValueError(
+                f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}."
+            )
         return cls(**values)
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -163,7 +179,8 @@ def derive_seeds(seed: int, purpose: int | None = None) -> dict[str, int]:
     entropy = seed if purpose is None else [seed, purpose]
     children = np.random.SeedSequence(entropy).spawn(len(SEED_NAMES))
     return {
-        name: int(child.generate_state(1, dtype=np.uint32)[0]) for name, child in zip(SEED_NAMES, children)
+        name: int(child.generate_state(1, dtype=np.uint32)[0])
+        for name, child in zip(SEED_NAMES, children, strict=True)
     }
 
 
@@ -202,7 +219,9 @@ def load_run_config(path: str | Path) -> RunConfig:
         else:
             values = json.loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+        raise ValueError(
+            f"Config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
     try:
         return RunConfig.from_dict(values)
     except (TypeError, ValueError) as exc:

@@ -1,7 +1,7 @@
 """The runner's single door to ``envs``: making an env and capturing / restoring its state.
 
-Capture and restore are ``envs.capture``'s (owned by the envs package); the runner calls them through this module
-(tests monkeypatch ``can_capture_episode_state`` here to force the replay-from-boundary fallback).
+Capture and restore are ``envs.capture``'s (owned by the envs package); the runner calls them through this
+module (tests monkeypatch ``can_capture_episode_state`` here to force the replay-from-boundary fallback).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import gymnasium as gym
 from envs import capture as _capture
 from envs import make_env as _make_env
 
-# Envs whose RNG is consumed only by reset(): the env RNG can be rebuilt by replaying one seeded reset plus one
-# reset per episode started (used when a checkpoint lacks the env snapshot).
+# Envs whose RNG is consumed only by reset(): the env RNG can be rebuilt by replaying one seeded reset plus
+# one reset per episode started (used when a checkpoint lacks the env snapshot).
 RESET_ONLY_RNG_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
 
 

@@ -1,8 +1,8 @@
 """``episodes.csv``: one row per finished episode (episode, global_step, return, length).
 
-Returns are written with ``repr`` (shortest exact float text), so the file of a resumed run is byte-identical to
-the uninterrupted run's. On resume the file is cut back to the checkpoint's row count (atomic rewrite) and the
-prefix is checked against the digest stored in the checkpoint.
+Returns are written with ``repr`` (shortest exact float text), so the file of a resumed run is byte-identical
+to the uninterrupted run's. On resume the file is cut back to the checkpoint's row count (atomic rewrite) and
+the prefix is checked against the digest stored in the checkpoint.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class EpisodeLog:
         digest = hashlib.sha256(content)
         if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
             raise CheckpointError(
-                f"{self.path} does not match the checkpoint (its first {rows} episode rows were modified or lost)"
+                f"{self.path} does not match the checkpoint (its first {rows} episode rows were modified or "
+                "lost)"
             )
         if not self.path.exists() or self.path.read_bytes() != content:
             atomic_write_bytes(self.path, content)

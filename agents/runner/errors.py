@@ -12,7 +12,7 @@ class CheckpointError(RunnerError):
 
 
 class IncompatibleCheckpointError(RunnerError):
-    """A checkpoint was made by another config, agent, env or format version (the message says what differs)."""
+    """A checkpoint was made by another config, agent, env or format version (the message names it)."""
 
 
 class RunLockedError(RunnerError):

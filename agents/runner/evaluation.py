@@ -47,11 +47,15 @@ class EvalResult:
         return out
 
 
-def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple[RunConfig, dict, Path, int, int]:
-    """Resolve ``path``/``checkpoint`` to (config, weights, source dir, episode, global step), digest-verified."""
+def load_weights_for_eval(
+    path: str | Path, checkpoint: str = "latest"
+) -> tuple[RunConfig, dict, Path, int, int]:
+    """Resolve ``path``/``checkpoint`` to (config, weights, source dir, episode, global step), verified."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
+        raise FileNotFoundError(
+            f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory)."
+        )
     if (path / "best.json").exists():
         checkpoint, path = str(path), path.parent
     if checkpoint == "best":
@@ -66,7 +70,13 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
         if sha256_bytes(weights_bytes) != info.get("weights_sha256"):
             raise CheckpointError(f"{source / 'weights.safetensors'} does not match the digest in best.json")
         weights = arrays_from_bytes(weights_bytes, str(source / "weights.safetensors"))
-        return RunConfig.from_dict(info["config"]), weights, source, int(info["episode"]), int(info["global_step"])
+        return (
+            RunConfig.from_dict(info["config"]),
+            weights,
+            source,
+            int(info["episode"]),
+            int(info["global_step"]),
+        )
     if source is None:
         if (path / "COMPLETE").exists() or (path / "meta.json").exists():
             ckpt = read_checkpoint(path)
@@ -81,7 +91,13 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
         ckpt = read_checkpoint(source)
     info = ckpt.json("runner.json")
     config = RunConfig.from_dict(ckpt.json("config.json"))
-    return config, ckpt.arrays("weights.safetensors"), ckpt.path, int(info["episode"]), int(info["global_step"])
+    return (
+        config,
+        ckpt.arrays("weights.safetensors"),
+        ckpt.path,
+        int(info["episode"]),
+        int(info["global_step"]),
+    )
 
 
 def evaluate(
@@ -102,7 +118,8 @@ def evaluate(
         on_episode: Progress callback; return False to stop early.
 
     The agent is built fresh from the run's config, gets the checkpoint's weights (its temporal state starts
-    empty and ``clear_state()`` runs before every episode), and ``learn_enabled`` is False. Nothing is written.
+    empty and ``clear_state()`` runs before every episode), and ``learn_enabled`` is False. Nothing is
+    written.
     """
     if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes < 1:
         raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}.")

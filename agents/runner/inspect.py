@@ -1,4 +1,4 @@
-"""``inspect_checkpoint``: what a checkpoint (or a run folder's newest valid checkpoint) holds, as plain data."""
+"""``inspect_checkpoint``: what a checkpoint (or a run's newest valid checkpoint) holds, as plain data."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def _describe(ckpt: Checkpoint) -> dict[str, Any]:
         "sizes": sizes,
         "rng_states": rng_states,
         "env_episode_state_captured": (
-            ckpt.json("env.json").get("episode_state_captured") if ckpt.has("env.json") and ckpt.json("env.json")
+            ckpt.json("env.json").get("episode_state_captured")
+            if ckpt.has("env.json") and ckpt.json("env.json")
             else None
         ),
         "weights_keys": sorted(ckpt.arrays("weights.safetensors")),
@@ -79,11 +80,14 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: Nothing at ``path`` or no checkpoint in the run folder.
-        CheckpointError: A checkpoint directory given directly is invalid, or no checkpoint of the run is valid.
+        CheckpointError: A checkpoint directory given directly is invalid, or no checkpoint of the run is
+            valid.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
+        raise FileNotFoundError(
+            f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory)."
+        )
     if (path / MARKER).exists() or (path / "meta.json").exists():
         return _describe(read_checkpoint(path))
     root = path / CHECKPOINTS_DIR

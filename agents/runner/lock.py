@@ -53,10 +53,12 @@ class RunLock:
                 owner = read_lock_owner(self.path.parent) or {}
                 raise RunLockedError(
                     f"Run folder {str(self.path.parent)!r} is in use by another process "
-                    f"(pid {owner.get('pid', '?')} on {owner.get('host', '?')}). Wait for it to finish or stop it "
+                    f"(pid {owner.get('pid', '?')} on {owner.get('host', '?')}). Wait for it to finish or "
+                    "stop it "
                     f"first (Ctrl-C checkpoints it)."
                 ) from None
-            # The previous owner may have unlinked the file between our open and our flock: retry on a new file.
+            # The previous owner may have unlinked the file between our open and our flock: retry on a new
+            # file.
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
@@ -90,7 +92,9 @@ class RunLock:
         if self._fd is None:
             return
         try:
-            self.path.unlink(missing_ok=True)  # unlink while still holding the flock (see acquire's inode check)
+            self.path.unlink(
+                missing_ok=True
+            )  # unlink while still holding the flock (see acquire's inode check)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

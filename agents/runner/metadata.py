@@ -7,8 +7,13 @@ import platform
 import sys
 from typing import Any
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
-                "OPENBLAS_CORETYPE")
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+)
 
 
 def _version(dist: str) -> str | None:
@@ -42,7 +47,7 @@ def thread_settings() -> dict[str, Any]:
     if numba is not None:
         try:
             threads["numba_threads"] = int(numba.get_num_threads())
-        except Exception:  # noqa: BLE001 - informational only
+        except Exception:
             pass
     torch = sys.modules.get("torch")
     if torch is not None and hasattr(torch, "get_num_threads"):

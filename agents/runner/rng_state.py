@@ -19,7 +19,8 @@ def capture_global_rng() -> dict[str, Any]:
     """JSON-able snapshot of every process-global RNG that is in use."""
     version, internal, gauss_next = random.getstate()
     legacy = np.random.get_state(legacy=False)
-    # The 625/624-word Mersenne Twister states as hex of little-endian uint32 words: compact and fast to encode.
+    # The 625/624-word Mersenne Twister states as hex of little-endian uint32 words: compact and fast to
+    # encode.
     snapshot: dict[str, Any] = {
         "python": {"version": version, "state_u32le": _words_hex(internal), "gauss_next": gauss_next},
         "numpy": {
@@ -66,13 +67,20 @@ def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
         torch = sys.modules.get("torch")
         if torch is None:
             # The saved run had torch loaded but nothing uses it now: import it only to keep its stream exact.
-            import torch  # noqa: PLC0415
-        torch.set_rng_state(torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy()))
+            import torch
+        torch.set_rng_state(
+            torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy())
+        )
         if "cuda" in saved_torch:
             if torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(
-                    [torch.from_numpy(np.frombuffer(bytes.fromhex(h), dtype=np.uint8).copy()) for h in saved_torch["cuda"]]
+                    [
+                        torch.from_numpy(np.frombuffer(bytes.fromhex(h), dtype=np.uint8).copy())
+                        for h in saved_torch["cuda"]
+                    ]
                 )
             else:
-                notes.append("the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored")
+                notes.append(
+                    "the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored"
+                )
     return notes

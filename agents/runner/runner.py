@@ -5,10 +5,11 @@ The loop is the Agent protocol's (agents/protocol.py)::
     obs = env.reset(seed=env_seed if first episode else None); agent.clear_state()
     loop: action = agent.act(obs); obs, r, term, trunc = env.step(action); agent.observe(obs, r, term, trunc)
 
-A checkpoint can be written at any step boundary (between ``observe`` and the next ``act``): periodically every
-``checkpoint_every`` episodes, on SIGINT/SIGTERM (mid-episode included), and at the end. Restoring it into fresh
-objects continues bit-identically. For an env whose mid-episode state cannot be captured, the runner keeps an
-in-memory snapshot of the last episode boundary and writes that instead; the resumed run replays the episode.
+A checkpoint can be written at any step boundary (between ``observe`` and the next ``act``): periodically
+every ``checkpoint_every`` episodes, on SIGINT/SIGTERM (mid-episode included), and at the end. Restoring it
+into fresh objects continues bit-identically. For an env whose mid-episode state cannot be captured, the
+runner keeps an in-memory snapshot of the last episode boundary and writes that instead; the resumed run
+replays the episode.
 """
 
 from __future__ import annotations
@@ -104,9 +105,11 @@ def _print_stderr(message: str) -> None:
 
 
 def run_holds_a_run(run_dir: Path) -> bool:
-    return (run_dir / CONFIG_FILE).exists() or (run_dir / CHECKPOINTS_DIR).exists() or (
-        run_dir / EPISODES_CSV
-    ).exists()
+    return (
+        (run_dir / CONFIG_FILE).exists()
+        or (run_dir / CHECKPOINTS_DIR).exists()
+        or (run_dir / EPISODES_CSV).exists()
+    )
 
 
 def read_folder_config(run_dir: Path) -> RunConfig | None:
@@ -191,9 +194,9 @@ class Runner:
 
     Args:
         run_dir: The run folder (created if needed).
-        config: Required for a fresh run. On resume ``None`` uses the folder's config; a given config must match it
-            except for the fields in ``RESUME_MUTABLE_FIELDS`` (``episodes``, ``steps``, ``checkpoint_every``,
-            ``keep``, ``stop_when_solved``) and ``seed`` (ignored with a warning).
+        config: Required for a fresh run. On resume ``None`` uses the folder's config; a given config must
+            match it except for the fields in ``RESUME_MUTABLE_FIELDS`` (``episodes``, ``steps``,
+            ``checkpoint_every``, ``keep``, ``stop_when_solved``) and ``seed`` (ignored with a warning).
         resume: Continue the run in ``run_dir`` from its newest valid checkpoint.
         overwrite: For a fresh run, delete a previous run's files in ``run_dir`` instead of refusing.
         on_episode: Called after every finished episode; return ``False`` to stop (status ``"stopped"``).
@@ -204,7 +207,8 @@ class Runner:
     Raises:
         FileExistsError: Fresh run into a folder holding a run, without ``overwrite``.
         FileNotFoundError: ``resume=True`` and the folder has no checkpoint.
-        IncompatibleCheckpointError: The given config differs from the run's in a field that shapes the trajectory.
+        IncompatibleCheckpointError: The given config differs from the run's in a field that shapes the
+            trajectory.
         ValueError: Invalid config (unknown agent, bad agent config field, ...).
     """
 
@@ -238,7 +242,9 @@ class Runner:
             if saved is None:
                 latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
                 if latest is None:
-                    raise CheckpointError(f"{str(self.run_dir)!r} has no config.json and no valid checkpoint.")
+                    raise CheckpointError(
+                        f"{str(self.run_dir)!r} has no config.json and no valid checkpoint."
+                    )
                 saved = RunConfig.from_dict(latest.json("config.json"))
             self.config = self._merge_resume_config(saved, config)
         else:
@@ -267,11 +273,14 @@ class Runner:
         diffs = config_differences(saved, given, ignore=RESUME_MUTABLE_FIELDS | {"seed"})
         if diffs:
             raise IncompatibleCheckpointError(
-                f"Cannot resume {str(self.run_dir)!r} with a different config: " + "; ".join(diffs)
+                f"Cannot resume {str(self.run_dir)!r} with a different config: "
+                + "; ".join(diffs)
                 + ". Only episodes, steps, checkpoint_every, keep and stop_when_solved may change on resume."
             )
         if given.seed != saved.seed:
-            self._warn(f"Resuming ignores seed={given.seed}: the run continues with its own seed {saved.seed}.")
+            self._warn(
+                f"Resuming ignores seed={given.seed}: the run continues with its own seed {saved.seed}."
+            )
         return saved.replace(**{name: getattr(given, name) for name in RESUME_MUTABLE_FIELDS})
 
     # ------------------------------------------------------------------ public
@@ -280,7 +289,8 @@ class Runner:
         """Run to the target; ``episodes``/``steps`` (if given) replace the config's target first.
 
         Returns:
-            A ``TrainResult``; ``status`` is ``completed``, ``solved``, ``stopped_early``, ``interrupted`` (a signal;
+            A ``TrainResult``; ``status`` is ``completed``, ``solved``, ``stopped_early``, ``interrupted`` (a
+            signal;
             a checkpoint was written) or ``stopped`` (``on_episode`` returned False).
         """
         changes = {k: v for k, v in (("episodes", episodes), ("steps", steps)) if v is not None}
@@ -296,7 +306,7 @@ class Runner:
 
 
 class _BackgroundWriter:
-    """Runs checkpoint disk work in one background thread, one job at a time; re-raises a job's error later."""
+    """Runs checkpoint disk work in one background thread, one job at a time; re-raises its errors later."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
@@ -305,7 +315,7 @@ class _BackgroundWriter:
     def _run(self, job: Callable[[], None]) -> None:
         try:
             job()
-        except BaseException as exc:  # noqa: BLE001 - handed to the training thread by wait()
+        except BaseException as exc:
             self._error = exc
 
     @property
@@ -355,7 +365,9 @@ class _Session:
                 if path.name in (CONFIG_FILE, EPISODES_CSV) or path.name.startswith("events.out.tfevents."):
                     path.unlink()
         elif run_holds_a_run(self.run_dir):
-            raise FileExistsError(f"{str(self.run_dir)!r} already holds a run (created since this Runner was made).")
+            raise FileExistsError(
+                f"{str(self.run_dir)!r} already holds a run (created since this Runner was made)."
+            )
         atomic_write_bytes(self.run_dir / CONFIG_FILE, json_bytes(config.to_dict()))
         self.seeds = config.derived_seeds()
         self.env = env_state.make_env(config.env_id, dict(config.env_kwargs))
@@ -411,7 +423,8 @@ class _Session:
         version_diffs = version_differences(ckpt.meta.get("versions", {}), library_versions())
         if version_diffs:
             self.runner._warn(
-                "Library versions differ from the checkpoint's (" + "; ".join(version_diffs)
+                "Library versions differ from the checkpoint's ("
+                + "; ".join(version_diffs)
                 + "): the resumed run may not be bit-identical."
             )
         info = ckpt.json("runner.json")
@@ -438,7 +451,9 @@ class _Session:
             snapshot = ckpt.json("env.json")
             if snapshot is not None:
                 if self.in_episode and not snapshot.get("episode_state_captured", False):
-                    raise CheckpointError(f"{ckpt.path} is mid-episode but its env snapshot lacks the episode state")
+                    raise CheckpointError(
+                        f"{ckpt.path} is mid-episode but its env snapshot lacks the episode state"
+                    )
                 env_state.restore_env_state(self.env, snapshot)
         else:
             self._reconstruct_env(ckpt)
@@ -449,7 +464,8 @@ class _Session:
                 self.runner._warn(note)
         else:
             self.runner._warn(
-                f"Checkpoint {ckpt.path.name} has no rng.json: the global Python/numpy/torch RNGs are NOT restored; "
+                f"Checkpoint {ckpt.path.name} has no rng.json: the global Python/numpy/torch RNGs are NOT "
+                "restored; "
                 "the run continues but is exact only if nothing draws from them."
             )
         return not self._already_finished()
@@ -458,19 +474,23 @@ class _Session:
         config = self.runner.config
         if self.in_episode:
             raise CheckpointError(
-                f"Checkpoint {ckpt.path.name} is mid-episode and has no env.json: the env state cannot be restored."
+                f"Checkpoint {ckpt.path.name} is mid-episode and has no env.json: the env state cannot be "
+                "restored."
             )
         if config.env_id in env_state.RESET_ONLY_RNG_ENVS:
             resets = self.episode
             env_state.reconstruct_env_rng(self.env, self.seeds["env"], resets)
             self.runner._warn(
-                f"Checkpoint {ckpt.path.name} has no env.json: rebuilt the {config.env_id} RNG by replaying one seeded "
-                f"reset and {max(0, resets - 1)} more (its RNG is only used by reset). Exact if the run had no other "
+                f"Checkpoint {ckpt.path.name} has no env.json: rebuilt the {config.env_id} RNG by replaying "
+                "one seeded "
+                f"reset and {max(0, resets - 1)} more (its RNG is only used by reset). Exact if the run had "
+                "no other "
                 "env resets."
             )
         else:
             self.runner._warn(
-                f"Checkpoint {ckpt.path.name} has no env.json and the RNG of {config.env_id} cannot be rebuilt: the "
+                f"Checkpoint {ckpt.path.name} has no env.json and the RNG of {config.env_id} cannot be "
+                "rebuilt: the "
                 "env restarts from its seed, so the resumed run will NOT match an uninterrupted one."
             )
             self.env_reset_done = False
@@ -534,15 +554,16 @@ class _Session:
 
         The state is serialised here, in the training thread; the disk work (fsyncs of the logs, the ``best/``
         copy, the checkpoint directory, rotation) runs in a background thread, one write at a time. ``wait``
-        blocks until it is durable (initial, final and signal checkpoints); periodic ones overlap with training.
+        blocks until it is durable (final and signal checkpoints); periodic ones overlap with training.
         A failed write raises ``CheckpointError`` at the next checkpoint or at the end of ``train()``.
         """
         if files is None:
             files = self._snapshot_files()
         info = json.loads(files["runner.json"])
         ckpt_id = checkpoint_id(info["episode"], info["global_step"])
-        # Logs first: a checkpoint must never be ahead of episodes.csv or the TensorBoard events it covers. Their
-        # buffers are handed to the OS now; the background job fsyncs them before writing the checkpoint.
+        # Logs first: a checkpoint must never be ahead of episodes.csv or the TensorBoard events it covers.
+        # Their buffers are handed to the OS now; the background job fsyncs them before writing the
+        # checkpoint.
         self.csv.flush()
         log_fds = [self.csv.fileno()]
         if self.tb is not None:
@@ -693,26 +714,29 @@ class _Session:
                 self.status = "stopped_early"
             keep_going = True
             if runner.on_episode is not None:
-                keep_going = runner.on_episode(
-                    EpisodeEvent(
-                        episode=self.episode,
-                        global_step=self.global_step,
-                        episode_return=episode_return,
-                        episode_length=length,
-                        rolling_mean=update.rolling_mean,
-                        best_metric=tracker.best_metric,
-                        is_best=update.is_best,
-                        steps_per_second=fps,
-                        target_episodes=config.episodes,
-                        target_steps=config.steps,
+                keep_going = (
+                    runner.on_episode(
+                        EpisodeEvent(
+                            episode=self.episode,
+                            global_step=self.global_step,
+                            episode_return=episode_return,
+                            episode_length=length,
+                            rolling_mean=update.rolling_mean,
+                            best_metric=tracker.best_metric,
+                            is_best=update.is_best,
+                            steps_per_second=fps,
+                            target_episodes=config.episodes,
+                            target_steps=config.steps,
+                        )
                     )
-                ) is not False
+                    is not False
+                )
             if (
                 self.status == "running"
                 and self.episode - self.last_checkpoint_episode >= config.checkpoint_every
                 and time.monotonic() - self.last_checkpoint_time >= config.checkpoint_min_interval
-                # With a minimum interval the positions are time-based anyway: never stall training on I/O, try
-                # again at the next boundary. Without one, checkpoints land exactly every N episodes.
+                # With a minimum interval the positions are time-based anyway: never stall training on I/O,
+                # try again at the next boundary. Without one, checkpoints land exactly every N episodes.
                 and not (config.checkpoint_min_interval > 0 and self.writer.busy)
             ):
                 self._checkpoint("periodic", wait=False)
@@ -728,10 +752,12 @@ class _Session:
         if status in FINAL_STATUSES:
             self.status = status
         if self.in_episode and not capture_mid_episode:
-            # The env's mid-episode state cannot be saved: save the last episode boundary; resume replays from it.
+            # The env's mid-episode state cannot be saved: save the last episode boundary; resume replays from
+            # it.
             path = self._checkpoint(status if status != "interrupted" else "signal-boundary", boundary_files)
             runner._log(
-                f"Note: {config.env_id}'s mid-episode state cannot be captured; the checkpoint is the last episode "
+                f"Note: {config.env_id}'s mid-episode state cannot be captured; the checkpoint is the last "
+                "episode "
                 f"boundary (episode {self.episode}), and a resume replays the current episode exactly."
             )
         else:
@@ -739,14 +765,16 @@ class _Session:
         result = self._result(status, signal_name)
         if status == "interrupted":
             runner._log(
-                f"Interrupted by {signal_name}: checkpoint {path.name} written. Resume with: {result.resume_command}"
+                f"Interrupted by {signal_name}: checkpoint {path.name} written. Resume with: "
+                f"{result.resume_command}"
             )
         return result
 
     def _snapshot_files_if_boundary(self) -> dict[str, bytes] | None:
         if self.in_episode:
             raise CheckpointError(
-                f"The newest checkpoint is mid-episode but {self.runner.config.env_id}'s episode state cannot be "
+                f"The newest checkpoint is mid-episode but {self.runner.config.env_id}'s episode state "
+                "cannot be "
                 "captured now; it was written by a different envs/ version."
             )
         return self._snapshot_files()

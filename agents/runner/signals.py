@@ -1,7 +1,8 @@
-"""SIGINT/SIGTERM handling: the handler only records the signal; the training loop polls it at step boundaries.
+"""SIGINT/SIGTERM: the handler only records the signal; the training loop polls it at step boundaries.
 
-Because the handler never raises, a second Ctrl-C while a checkpoint is being written cannot interrupt the write:
-it is recorded and reported, nothing more. SIGKILL cannot be caught; periodic checkpoints bound what it loses.
+Because the handler never raises, a second Ctrl-C while a checkpoint is being written cannot interrupt the
+write: it is recorded and reported, nothing more. SIGKILL cannot be caught; periodic checkpoints bound what it
+loses.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ class StopFlag:
             self.signal_name = signal.Signals(signum).name
         elif self._log is not None:
             try:
-                self._log(f"{signal.Signals(signum).name} received again: still finishing the checkpoint, please wait.")
-            except Exception:  # noqa: BLE001 - a handler must never raise
+                self._log(
+                    f"{signal.Signals(signum).name} received again: still finishing the checkpoint, please "
+                    "wait."
+                )
+            except Exception:
                 pass
 
     def __enter__(self) -> StopFlag:

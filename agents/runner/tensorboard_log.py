@@ -1,13 +1,13 @@
 """A tiny TensorBoard scalar writer that purges on resume, without torch or TensorFlow.
 
-Records are TFRecord-framed ``Event`` protos (TensorBoard's own ``tensorboard.compat.proto``; ~35 ms to import,
-against ~250 ms for ``tensorboard.summary.writer`` and ~2 s for torch's ``SummaryWriter``).
+Records are TFRecord-framed ``Event`` protos (TensorBoard's own ``tensorboard.compat.proto``; ~35 ms to
+import, against ~250 ms for ``tensorboard.summary.writer`` and ~2 s for torch's ``SummaryWriter``).
 
-Purge protocol (what ``SummaryWriter(purge_step=T)`` writes, see notes/resume-and-ecosystem.md section 3): each
-session opens a new event file starting with ``file_version`` and ``SessionLog(START)`` at step T. Readers drop
-every earlier event with step >= T. A fresh run writes its START at step 0 (one reader ignores the first START of a
-run, so the first must be harmless). A resumed run passes T = checkpoint global step + 1: scalars logged at the
-checkpoint's own step belong to the checkpointed history and must survive.
+Purge protocol (what ``SummaryWriter(purge_step=T)`` writes, see notes/resume-and-ecosystem.md section 3):
+each session opens a new event file starting with ``file_version`` and ``SessionLog(START)`` at step T.
+Readers drop every earlier event with step >= T. A fresh run writes its START at step 0 (one reader ignores
+the first START of a run, so the first must be harmless). A resumed run passes T = checkpoint global step + 1:
+scalars logged at the checkpoint's own step belong to the checkpointed history and must survive.
 """
 
 from __future__ import annotations
@@ -53,7 +53,12 @@ def masked_crc32c(data: bytes) -> int:
 
 def _record(payload: bytes) -> bytes:
     header = struct.pack("<Q", len(payload))
-    return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
+    return (
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + payload
+        + struct.pack("<I", masked_crc32c(payload))
+    )
 
 
 class ScalarWriter:
@@ -67,21 +72,25 @@ class ScalarWriter:
     def __init__(self, log_dir: str | os.PathLike, purge_step: int) -> None:
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        # File names must sort in session order (readers load them lexicographically): make the timestamp field
-        # strictly larger than every existing one, even for two sessions in the same second.
+        # File names must sort in session order (readers load them lexicographically): make the timestamp
+        # field strictly larger than every existing one, even for two sessions in the same second.
         stamp = int(time.time())
         for existing in self.log_dir.iterdir():
             match = _FILE_RE.match(existing.name)
             if match:
                 stamp = max(stamp, int(match.group(1)) + 1)
-        self.path = self.log_dir / f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.sphgym"
+        self.path = (
+            self.log_dir / f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.sphgym"
+        )
         self._file = open(self.path, "ab")
         self._last_flush = time.monotonic()
         wall = time.time()
         self._write(event_pb2.Event(wall_time=wall, step=purge_step, file_version="brain.Event:2"))
         self._write(
             event_pb2.Event(
-                wall_time=wall, step=purge_step, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+                wall_time=wall,
+                step=purge_step,
+                session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START),
             )
         )
         self.sync()

@@ -48,7 +48,8 @@ class EpisodeTracker:
         self.best_global_step: int | None = None
         self.reference: float | None = None  # early-stopping reference (last value that beat it by min_delta)
         self.episodes_without_improvement = 0
-        # The best/ copy: best rolling mean among the episodes where best/ may be refreshed (see RunConfig.best_every).
+        # The best/ copy: best rolling mean among the episodes where best/ may be refreshed (see
+        # RunConfig.best_every).
         self.saved_best_metric: float | None = None
         self.saved_best_episode: int | None = None
 

@@ -1,7 +1,7 @@
 """``verify_run``: a determinism audit. Re-run from one checkpoint to the next and compare digests.
 
-The re-run happens in a temporary copy (config, ``episodes.csv``, the start checkpoint); the run folder is never
-written to.
+The re-run happens in a temporary copy (config, ``episodes.csv``, the start checkpoint); the run folder is
+never written to.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ class VerifyReport:
             "ok": self.ok,
             "start": self.start,
             "end": self.end,
-            "checks": [
-                {"name": n, "recorded": r, "recomputed": c, "equal": e} for n, r, c, e in self.checks
-            ],
+            "checks": [{"name": n, "recorded": r, "recomputed": c, "equal": e} for n, r, c, e in self.checks],
             "message": self.message,
         }
 
@@ -50,7 +48,7 @@ def _runner_json_without_status(data: bytes) -> str:
 
 
 def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport:
-    """Re-run ``run_dir`` from checkpoint ``start`` (default: the second newest valid one) to the next valid one.
+    """Re-run ``run_dir`` from checkpoint ``start`` (default: the second newest valid one) to the next one.
 
     Compared: ``weights_sha256``, ``state_sha256``, counters/tracker/log digests (``runner.json`` except its
     ``status``), the observation, the global RNG states and the env snapshot.
@@ -69,16 +67,28 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
         except CheckpointError:
             continue
     if len(valid) < 2:
-        return VerifyReport(False, None, None, (), f"Cannot verify: {str(run_dir)!r} has fewer than two valid "
-                            "checkpoints (train longer or keep more checkpoints).")
+        return VerifyReport(
+            False,
+            None,
+            None,
+            (),
+            f"Cannot verify: {str(run_dir)!r} has fewer than two valid "
+            "checkpoints (train longer or keep more checkpoints).",
+        )
     ids = [c.id for c in valid]
     if start is None:
         index = len(valid) - 2
     elif start in ids[:-1]:
         index = ids.index(start)
     else:
-        return VerifyReport(False, start, None, (), f"Cannot verify from {start!r}: it is not a valid checkpoint "
-                            f"followed by another one (valid: {', '.join(ids)}).")
+        return VerifyReport(
+            False,
+            start,
+            None,
+            (),
+            f"Cannot verify from {start!r}: it is not a valid checkpoint "
+            f"followed by another one (valid: {', '.join(ids)}).",
+        )
     first, last = valid[index], valid[index + 1]
     end_info = last.json("runner.json")
     config = RunConfig.from_dict(last.json("config.json"))
@@ -96,12 +106,19 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
         again = read_checkpoint(result.checkpoint)
         checks = [
             ("checkpoint id", last.id, again.id, last.id == again.id),
-            ("weights_sha256", last.weights_sha256, again.weights_sha256, last.weights_sha256 == again.weights_sha256),
+            (
+                "weights_sha256",
+                last.weights_sha256,
+                again.weights_sha256,
+                last.weights_sha256 == again.weights_sha256,
+            ),
             ("state_sha256", last.state_sha256, again.state_sha256, last.state_sha256 == again.state_sha256),
         ]
         recorded = _runner_json_without_status(last.files["runner.json"])
         recomputed = _runner_json_without_status(again.files["runner.json"])
-        checks.append(("runner counters, tracker, episodes.csv digest", recorded, recomputed, recorded == recomputed))
+        checks.append(
+            ("runner counters, tracker, episodes.csv digest", recorded, recomputed, recorded == recomputed)
+        )
         for name in ("runner.safetensors", "rng.json", "env.json"):
             if name in last.files:
                 a = sha256_bytes(last.files[name])

@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 PROC = REPO / "tests" / "agents" / "runner_proc.py"
 # Wall-clock derived, so never reproducible: excluded from exactness comparisons (documented in the README).
 NONDETERMINISTIC_TAGS = frozenset({"time/fps"})
-# rng.json (process-global Python/numpy RNGs) is a safety net, not seeded by the runner: two fresh processes start
-# from different OS entropy, so it is compared within a run (resume restores it) but not across runs.
+# rng.json (process-global Python/numpy RNGs) is a safety net, not seeded by the runner: two fresh processes
+# start from different OS entropy, so it is compared within a run (resume restores it) but not across runs.
 FILES_COMPARED = ("weights.safetensors", "state.safetensors", "runner.safetensors", "runner.json", "env.json")
 
 
@@ -33,12 +33,18 @@ def proc_args(run_dir: Path, *, resume: bool = False, **options) -> list[str]:
     return args
 
 
-def run_proc(run_dir: Path, *, resume: bool = False, environ: dict | None = None, timeout: float = 300, **options):
+def run_proc(
+    run_dir: Path, *, resume: bool = False, environ: dict | None = None, timeout: float = 300, **options
+):
     """Run one training process to its end; returns (returncode, parsed result or None, stderr)."""
     full_env = dict(os.environ, **(environ or {}))
     done = subprocess.run(
-        proc_args(run_dir, resume=resume, **options), capture_output=True, text=True, env=full_env,
-        timeout=timeout, cwd=REPO,
+        proc_args(run_dir, resume=resume, **options),
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO,
     )
     result = None
     for line in done.stdout.splitlines():
@@ -54,13 +60,17 @@ def count_rows(run_dir: Path) -> int:
         return 0
 
 
-def run_and_kill_when(run_dir: Path, rows: int, *, resume: bool, environ: dict | None = None, timeout: float = 300,
-                      **options) -> int:
-    """Start a training process and SIGKILL it once ``episodes.csv`` has ``rows`` rows; returns its returncode."""
+def run_and_kill_when(
+    run_dir: Path, rows: int, *, resume: bool, environ: dict | None = None, timeout: float = 300, **options
+) -> int:
+    """Start a training process, SIGKILL it once ``episodes.csv`` has ``rows`` rows; return its returncode."""
     full_env = dict(os.environ, **(environ or {}))
     proc = subprocess.Popen(
-        proc_args(run_dir, resume=resume, **options), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env=full_env, cwd=REPO,
+        proc_args(run_dir, resume=resume, **options),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        cwd=REPO,
     )
     deadline = time.monotonic() + timeout
     try:
@@ -80,7 +90,7 @@ def run_and_kill_when(run_dir: Path, rows: int, *, resume: bool, environ: dict |
 
 
 def tb_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """All scalar series (tag -> [(step, value)]) as TensorBoard's legacy reader shows them (purges applied)."""
+    """All scalar series (tag -> [(step, value)]) as TensorBoard's legacy reader shows them (purged)."""
     from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
     logging.getLogger("tensorboard").setLevel(logging.ERROR)  # its purge notices are expected after a resume
@@ -94,7 +104,7 @@ def tb_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def tb_scalars_plugin_reader(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Same through TensorBoard's data-provider path (plugin_event_accumulator, which ignores a run's first START)."""
+    """Same via TensorBoard's data-provider path (plugin_event_accumulator: ignores a run's first START)."""
     from tensorboard.backend.event_processing import plugin_event_accumulator as pea
     from tensorboard.util import tensor_util
 
@@ -122,10 +132,14 @@ def run_fingerprint(run_dir: Path) -> dict:
         "episodes.csv": (run_dir / "episodes.csv").read_bytes(),
         "tensorboard": tb_scalars(run_dir),
         "best": (run_dir / "best" / "weights.safetensors").read_bytes()
-        if (run_dir / "best" / "weights.safetensors").exists() else None,
+        if (run_dir / "best" / "weights.safetensors").exists()
+        else None,
         # best.json minus its copy of the config, whose targets may legitimately be raised on resume.
-        "best.json": {k: v for k, v in json.loads((run_dir / "best" / "best.json").read_text()).items()
-                      if k != "config"} if (run_dir / "best").exists() else None,
+        "best.json": {
+            k: v for k, v in json.loads((run_dir / "best" / "best.json").read_text()).items() if k != "config"
+        }
+        if (run_dir / "best").exists()
+        else None,
     }
     for name in FILES_COMPARED:
         out[name] = (ckpt / name).read_bytes()

@@ -3,15 +3,16 @@
     python tests/agents/runner_proc.py --run-dir D --seed 0 --episodes 60 [--resume] [--env ID] [--agent NAME]
 
 Environment variables (fault injection; none changes what is computed):
-    SPHGYM_TEST_SIGNAL_AT_STEP="<k>:<SIGNAL>"  the process sends itself SIGNAL (SIGINT, SIGTERM, SIGKILL) right
-                                              after global env step k (only if the run passes step k).
-    SPHGYM_TEST_STEP_SLEEP=<seconds>          sleep after every env step (gives timed SIGKILLs a window).
-    SPHGYM_TEST_NO_CAPTURE=1                  pretend the env's mid-episode state cannot be captured, forcing the
-                                              replay-from-last-boundary fallback.
-    SPHGYM_TEST_KILL_IN_WRITE=<n>             SIGKILL itself at the n-th file write inside checkpoint writes.
-    SPHGYM_TEST_RSS_LOG=<path>                append "episode rss_bytes" every SPHGYM_TEST_RSS_EVERY (1000) episodes.
-    SPHGYM_TEST_KILL_IN_FSYNC_DIR=<n>         SIGKILL itself at the n-th directory fsync inside checkpoint writes
-                                              (odd n: before the rename into place; even n: after it).
+
+* ``SPHGYM_TEST_SIGNAL_AT_STEP="<k>:<SIGNAL>"``: the process sends itself SIGNAL (SIGINT, SIGTERM,
+  SIGKILL) right after global env step k (only if the run passes step k).
+* ``SPHGYM_TEST_STEP_SLEEP=<seconds>``: sleep after every env step (gives timed SIGKILLs a window).
+* ``SPHGYM_TEST_NO_CAPTURE=1``: pretend the env's mid-episode state cannot be captured, forcing the
+  replay-from-last-boundary fallback.
+* ``SPHGYM_TEST_KILL_IN_WRITE=<n>``: SIGKILL itself at the n-th file write inside checkpoint writes.
+* ``SPHGYM_TEST_KILL_IN_FSYNC_DIR=<n>``: SIGKILL itself at the n-th directory fsync inside checkpoint writes
+  (odd n: before the rename into place; even n: after it).
+* ``SPHGYM_TEST_RSS_LOG=<path>``: append "episode rss_bytes" every ``SPHGYM_TEST_RSS_EVERY`` (1000) episodes.
 
 Prints the TrainResult as one JSON line and exits with its exit code (130/143 when interrupted).
 """
@@ -28,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agents.runner import RunConfig, Runner, env_state  # noqa: E402
-from agents.runner import checkpoint as checkpoint_module  # noqa: E402
+from agents.runner import RunConfig, Runner, env_state
+from agents.runner import checkpoint as checkpoint_module
 
 
 def _kill_at_call(module, name: str, n: int) -> None:
@@ -63,8 +64,10 @@ def main() -> int:
 
     if os.environ.get("SPHGYM_TEST_NO_CAPTURE") == "1":
         env_state.can_capture_episode_state = lambda env: False
-    for variable, name in (("SPHGYM_TEST_KILL_IN_WRITE", "write_file_synced"),
-                           ("SPHGYM_TEST_KILL_IN_FSYNC_DIR", "fsync_dir")):
+    for variable, name in (
+        ("SPHGYM_TEST_KILL_IN_WRITE", "write_file_synced"),
+        ("SPHGYM_TEST_KILL_IN_FSYNC_DIR", "fsync_dir"),
+    ):
         if os.environ.get(variable):
             _kill_at_call(checkpoint_module, name, int(os.environ[variable]))
 
@@ -72,7 +75,7 @@ def main() -> int:
     trigger = os.environ.get("SPHGYM_TEST_SIGNAL_AT_STEP")
     sleep = float(os.environ.get("SPHGYM_TEST_STEP_SLEEP", "0") or 0)
     if trigger or sleep:
-        at_step, sig_name = (trigger.split(":") if trigger else ("-1", "SIGTERM"))
+        at_step, sig_name = trigger.split(":") if trigger else ("-1", "SIGTERM")
         at_step, sig = int(at_step), getattr(signal, sig_name)
 
         def step_hook(global_step: int) -> None:
@@ -83,7 +86,10 @@ def main() -> int:
 
     on_episode = None
     if os.environ.get("SPHGYM_TEST_RSS_LOG"):
-        rss_path, rss_every = os.environ["SPHGYM_TEST_RSS_LOG"], int(os.environ.get("SPHGYM_TEST_RSS_EVERY", "1000"))
+        rss_path, rss_every = (
+            os.environ["SPHGYM_TEST_RSS_LOG"],
+            int(os.environ.get("SPHGYM_TEST_RSS_EVERY", "1000")),
+        )
         page = os.sysconf("SC_PAGE_SIZE")
 
         def on_episode(event) -> bool:

@@ -1,4 +1,4 @@
-"""Runner behaviour in-process: config checks, fresh/resume rules, stop conditions, signals, lock, RNG fallbacks."""
+"""Runner in-process: config checks, fresh/resume rules, stop conditions, signals, lock, RNG fallbacks."""
 
 from __future__ import annotations
 
@@ -79,14 +79,15 @@ def test_unknown_agent_config_field_fails_before_anything_is_written(tmp_path):
 
 
 def test_load_run_config_toml_and_json(tmp_path):
-    (tmp_path / "a.toml").write_text('env_id = "Acrobot-v1"\nagent = "random"\nepisodes = 3\n[env_kwargs]\n'
-                                     'max_episode_steps = 50\n')
+    (tmp_path / "a.toml").write_text(
+        'env_id = "Acrobot-v1"\nagent = "random"\nepisodes = 3\n[env_kwargs]\nmax_episode_steps = 50\n'
+    )
     config = load_run_config(tmp_path / "a.toml")
     assert config.env_id == "Acrobot-v1" and config.env_kwargs == {"max_episode_steps": 50}
     (tmp_path / "b.json").write_text(json.dumps(config.to_dict()))
     assert load_run_config(tmp_path / "b.json") == config
     (tmp_path / "bad.toml").write_text("episodes = [")
-    with pytest.raises(ValueError, match="bad.toml"):
+    with pytest.raises(ValueError, match=r"bad\.toml"):
         load_run_config(tmp_path / "bad.toml")
 
 
@@ -116,7 +117,7 @@ def test_resume_with_nothing_to_resume_from(tmp_path):
 
 def test_resume_refuses_a_different_config_and_names_the_field(tmp_path):
     train(tmp_path, CARTPOLE.replace(episodes=3))
-    with pytest.raises(IncompatibleCheckpointError, match="env_id: 'CartPole-v1' .* != 'Acrobot-v1'"):
+    with pytest.raises(IncompatibleCheckpointError, match=r"env_id: 'CartPole-v1' .* != 'Acrobot-v1'"):
         Runner(tmp_path, CARTPOLE.replace(env_id="Acrobot-v1"), resume=True)
     with pytest.raises(IncompatibleCheckpointError, match="metric_window"):
         Runner(tmp_path, CARTPOLE.replace(metric_window=7), resume=True)
@@ -136,7 +137,7 @@ def test_checkpoint_from_another_agent_config_is_refused_at_load(tmp_path):
     saved = json.loads((tmp_path / "config.json").read_text())
     saved["env_kwargs"] = {"max_episode_steps": 100}
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    with pytest.raises(IncompatibleCheckpointError, match="env_kwargs.max_episode_steps"):
+    with pytest.raises(IncompatibleCheckpointError, match=r"env_kwargs\.max_episode_steps"):
         resume(tmp_path, episodes=5)
 
 
@@ -200,7 +201,10 @@ def test_best_weights_copy_follows_the_best_metric(tmp_path):
     train(tmp_path / "b", CARTPOLE.replace(episodes=35, best_every=10))
     best = json.loads((tmp_path / "b" / "best" / "best.json").read_text())
     assert best["episode"] in (10, 20, 30)
-    assert inspect_checkpoint(tmp_path / "b")["best_saved"] == {"episode": best["episode"], "metric": best["metric"]}
+    assert inspect_checkpoint(tmp_path / "b")["best_saved"] == {
+        "episode": best["episode"],
+        "metric": best["metric"],
+    }
 
 
 # ---------------------------------------------------------------------- signals
@@ -263,7 +267,9 @@ def test_live_lock_is_refused_and_stale_lock_taken_over(tmp_path):
     with RunLock(tmp_path):
         with pytest.raises(RunLockedError, match=f"pid {os.getpid()}"):
             resume(tmp_path, episodes=3)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     (tmp_path / "run.lock").write_text(json.dumps({"pid": int(dead.stdout), "host": os.uname().nodename}))
     with pytest.warns(RunnerWarning, match="stale lock"):
         assert resume(tmp_path, episodes=3).episode == 3
@@ -289,7 +295,8 @@ def test_checkpoint_without_rng_and_env_state_loads_loudly_and_cartpole_rng_is_r
     info = inspect_checkpoint(tmp_path)
     assert "python" not in info["rng_states"] and "env" not in info["rng_states"]
 
-    # The reconstruction replays one seeded reset and one reset per later episode: check it against the saved RNG.
+    # The reconstruction replays one seeded reset and one reset per later episode: check it against the saved
+    # RNG.
     env = env_state.make_env("CartPole-v1", {})
     env_state.reconstruct_env_rng(env, json.loads(original.files["runner.json"])["seeds"]["env"], 15)
     saved = json.loads(original.files["env.json"])
@@ -321,7 +328,9 @@ def test_resume_restores_the_global_rngs_saved_in_the_checkpoint(tmp_path):
     random.seed(12345)
     np.random.seed(12345)
     resume(tmp_path, episodes=4, on_episode=lambda e: False)  # stops right after one episode
-    again = json.loads((read_checkpoint(inspect_checkpoint(tmp_path)["checkpoint"]).path / "rng.json").read_text())
+    again = json.loads(
+        (read_checkpoint(inspect_checkpoint(tmp_path)["checkpoint"]).path / "rng.json").read_text()
+    )
     assert again == saved  # nothing drew from them, and they were restored rather than left at 12345
 
 
@@ -343,7 +352,11 @@ def test_observation_round_trip(obs):
     back = obs_from_arrays(json.loads(json.dumps(kind)), arrays)
     assert type(back) is type(obs)
     if isinstance(obs, dict):
-        assert np.array_equal(back["a"], obs["a"]) and back["b"][0] == 1 and np.array_equal(back["b"][1], obs["b"][1])
+        assert (
+            np.array_equal(back["a"], obs["a"])
+            and back["b"][0] == 1
+            and np.array_equal(back["b"][1], obs["b"][1])
+        )
     else:
         assert np.array_equal(back, obs) and np.asarray(back).dtype == np.asarray(obs).dtype
 
@@ -351,8 +364,10 @@ def test_observation_round_trip(obs):
 def test_training_with_the_runner_never_imports_torch(tmp_path):
     code = (
         "import sys; from agents.runner import RunConfig, Runner, evaluate, inspect_checkpoint, verify_run\n"
-        f"Runner({str(tmp_path)!r}, RunConfig(agent='random', episodes=3, checkpoint_every=1), log=None).train()\n"
-        f"evaluate({str(tmp_path)!r}, episodes=1); inspect_checkpoint({str(tmp_path)!r}); verify_run({str(tmp_path)!r})\n"
+        f"Runner({str(tmp_path)!r}, RunConfig(agent='random', episodes=3, checkpoint_every=1), "
+        "log=None).train()\n"
+        f"evaluate({str(tmp_path)!r}, episodes=1); inspect_checkpoint({str(tmp_path)!r}); "
+        f"verify_run({str(tmp_path)!r})\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'tensorboard.summary' not in sys.modules\n"
     )

@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic writes, digest checks, torn/corrupt checkpoints, crashes inside the write, disk full."""
+"""Checkpoint files: atomic writes, digests, torn/corrupt checkpoints, crashes inside the write, disk full."""
 
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_pat
     assert found.id.startswith("ep00000020") and problems[0][0] == latest
     result, messages = _resume_collecting_warnings(tmp_path)
     assert result.status == "completed"
-    assert any(f"Skipping checkpoint {latest.name}" in m and expected_problem in m for m in messages), messages
+    assert any(f"Skipping checkpoint {latest.name}" in m and expected_problem in m for m in messages), (
+        messages
+    )
     assert_same_run(reference, run_fingerprint(tmp_path))
 
 
@@ -94,21 +96,29 @@ def test_every_checkpoint_corrupt_is_a_clear_error(tmp_path):
 
 def test_unexpected_file_names_in_meta_are_refused(tmp_path):
     files = {name: b"{}" for name in DATA_FILES}
-    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes(
+        {}
+    )
     path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {})
     meta = json.loads((path / "meta.json").read_text())
     meta["files"]["../../etc/passwd"] = {"sha256": "0" * 64, "size": 1}
     data = (json.dumps(meta)).encode()
     (path / "meta.json").write_bytes(data)
-    (path / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+    (path / "COMPLETE").write_bytes(
+        checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)})
+    )
     with pytest.raises(CheckpointError, match="unexpected file"):
         read_checkpoint(path)
 
 
 def test_identical_checkpoint_is_not_rewritten_and_a_different_one_replaces_it(tmp_path):
     files = {name: b"null\n" for name in ("runner.json", "config.json")}
-    files.update({name: arrays_to_bytes({}) for name in ("weights.safetensors", "state.safetensors",
-                                                          "runner.safetensors")})
+    files.update(
+        {
+            name: arrays_to_bytes({})
+            for name in ("weights.safetensors", "state.safetensors", "runner.safetensors")
+        }
+    )
     path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {"kind": "a"})
     before = (path / "meta.json").read_bytes()
     write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {"kind": "b"})
@@ -137,7 +147,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, referenc
         original(path, data)
 
     monkeypatch.setattr(checkpoint_module, "write_file_synced", failing)
-    with pytest.raises(CheckpointError, match="No space left on device.*ep00000010.* is intact"):
+    with pytest.raises(CheckpointError, match=r"No space left on device.*ep00000010.* is intact"):
         Runner(tmp_path, CONFIG, log=None).train()
     monkeypatch.undo()
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")]  # temp dir removed
@@ -164,7 +174,7 @@ def test_sigkill_inside_the_checkpoint_write_loses_nothing(tmp_path, reference, 
     assert code == -signal.SIGKILL, err
     found, problems = find_latest_valid(tmp_path / "checkpoints")
     assert found is not None and not problems
-    code, result, err = run_proc(tmp_path, resume=True, **options)
+    code, _, err = run_proc(tmp_path, resume=True, **options)
     assert code == 0, err
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")]
     assert_same_run(reference, run_fingerprint(tmp_path))
@@ -176,8 +186,10 @@ def test_checkpoint_from_another_format_version_is_refused_not_skipped(tmp_path)
     meta["format_version"] = 99
     data = checkpoint_module.json_bytes(meta)
     (latest / "meta.json").write_bytes(data)
-    (latest / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
-    with pytest.raises(IncompatibleCheckpointError, match="format version 99.*reads version 1"):
+    (latest / "COMPLETE").write_bytes(
+        checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)})
+    )
+    with pytest.raises(IncompatibleCheckpointError, match=r"format version 99.*reads version 1"):
         Runner(tmp_path, resume=True, log=None).train()
 
 
@@ -197,10 +209,11 @@ FILE_NAMES = (*DATA_FILES, "meta.json", "COMPLETE")
     position=st.floats(0, 1),
     payload=st.binary(min_size=0, max_size=64),
 )
-def test_any_damaged_file_is_rejected_with_a_clear_error(tmp_path_factory, pristine_checkpoint, name, mutation,
-                                                          position, payload):
-    """Truncated, bit-flipped, replaced or extended files: a CheckpointError, or (if the damage is harmless, e.g. a
-    dropped trailing newline in COMPLETE) exactly the original content. Never another exception."""
+def test_any_damaged_file_is_rejected_with_a_clear_error(
+    tmp_path_factory, pristine_checkpoint, name, mutation, position, payload
+):
+    """Truncated, bit-flipped, replaced or extended files: a CheckpointError, or (if the damage is harmless,
+    e.g. a dropped trailing newline in COMPLETE) exactly the original content. Never another exception."""
     work = tmp_path_factory.mktemp("fuzz") / pristine_checkpoint.name
     shutil.copytree(pristine_checkpoint, work)
     target = work / name
@@ -210,7 +223,7 @@ def test_any_damaged_file_is_rejected_with_a_clear_error(tmp_path_factory, prist
         new = data[:cut] if cut < len(data) else data[:-1]
     elif mutation == "flip":
         index = min(cut, len(data) - 1)
-        new = data[:index] + bytes([data[index] ^ (1 << (len(payload) % 8))]) + data[index + 1:]
+        new = data[:index] + bytes([data[index] ^ (1 << (len(payload) % 8))]) + data[index + 1 :]
     elif mutation == "replace":
         new = payload if payload != data else payload + b"x"
     elif mutation == "append":

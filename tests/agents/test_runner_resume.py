@@ -1,10 +1,11 @@
 """The headline promise, with real processes: interrupt a run any way you like, resume, get the same run.
 
-Each case trains uninterrupted once, then trains the same config again while interrupting it: SIGTERM and SIGINT
-mid-episode (the process signals itself right after a chosen global step), a real timed SIGKILL (the test kills
-it once ``episodes.csv`` reaches a row count), and a SIGKILL mid-episode at a chosen step; it resumes after each.
-The final checkpoint (weights_sha256, state_sha256, counters, RNGs, env snapshot), ``episodes.csv``, ``best/``
-and every TensorBoard scalar series (except the wall-clock ``time/fps``) must be identical.
+Each case trains uninterrupted once, then trains the same config again while interrupting it: SIGTERM and
+SIGINT mid-episode (the process signals itself right after a chosen global step), a real timed SIGKILL (the
+test kills it once ``episodes.csv`` reaches a row count), and a SIGKILL mid-episode at a chosen step; it
+resumes after each. The final checkpoint (weights_sha256, state_sha256, counters, RNGs, env snapshot),
+``episodes.csv``, ``best/`` and every TensorBoard scalar series (except the wall-clock ``time/fps``) must be
+identical.
 """
 
 from __future__ import annotations
@@ -27,23 +28,47 @@ pytestmark = pytest.mark.slow
 NO_CAPTURE = {"SPHGYM_TEST_NO_CAPTURE": "1"}
 
 CASES = [
-    pytest.param({"env": "CartPole-v1", "agent": "random", "episodes": 80, "checkpoint_every": 7}, {},
-                 id="cartpole-random"),
-    pytest.param({"env": "Acrobot-v1", "agent": "random", "episodes": 8, "checkpoint_every": 3}, {},
-                 id="acrobot-random"),
-    pytest.param({"env": "sphgym/CartPoleNoVelocity-v0", "agent": "random", "episodes": 60, "checkpoint_every": 7},
-                 {}, id="cartpole-no-velocity-random"),
-    pytest.param({"env": "CartPole-v1", "agent": "random", "episodes": 60, "checkpoint_every": 7}, NO_CAPTURE,
-                 id="cartpole-random-boundary-replay"),
+    pytest.param(
+        {"env": "CartPole-v1", "agent": "random", "episodes": 80, "checkpoint_every": 7},
+        {},
+        id="cartpole-random",
+    ),
+    pytest.param(
+        {"env": "Acrobot-v1", "agent": "random", "episodes": 8, "checkpoint_every": 3},
+        {},
+        id="acrobot-random",
+    ),
+    pytest.param(
+        {"env": "sphgym/CartPoleNoVelocity-v0", "agent": "random", "episodes": 60, "checkpoint_every": 7},
+        {},
+        id="cartpole-no-velocity-random",
+    ),
+    pytest.param(
+        {"env": "CartPole-v1", "agent": "random", "episodes": 60, "checkpoint_every": 7},
+        NO_CAPTURE,
+        id="cartpole-random-boundary-replay",
+    ),
     # The hierarchy agent learns at every step: weights, temporal state and replay memory all move.
-    pytest.param({"env": "CartPole-v1", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7}, {},
-                 id="cartpole-hierarchy"),
-    pytest.param({"env": "Acrobot-v1", "agent": "hierarchy", "episodes": 6, "checkpoint_every": 2}, {},
-                 id="acrobot-hierarchy"),
-    pytest.param({"env": "sphgym/CartPoleNoVelocity-v0", "agent": "hierarchy", "episodes": 60,
-                  "checkpoint_every": 7}, {}, id="cartpole-no-velocity-hierarchy"),
-    pytest.param({"env": "CartPole-v1", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7}, NO_CAPTURE,
-                 id="cartpole-hierarchy-boundary-replay"),
+    pytest.param(
+        {"env": "CartPole-v1", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7},
+        {},
+        id="cartpole-hierarchy",
+    ),
+    pytest.param(
+        {"env": "Acrobot-v1", "agent": "hierarchy", "episodes": 6, "checkpoint_every": 2},
+        {},
+        id="acrobot-hierarchy",
+    ),
+    pytest.param(
+        {"env": "sphgym/CartPoleNoVelocity-v0", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7},
+        {},
+        id="cartpole-no-velocity-hierarchy",
+    ),
+    pytest.param(
+        {"env": "CartPole-v1", "agent": "hierarchy", "episodes": 60, "checkpoint_every": 7},
+        NO_CAPTURE,
+        id="cartpole-hierarchy-boundary-replay",
+    ),
 ]
 
 
@@ -71,8 +96,9 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
     run = tmp_path / "interrupted"
     # 1. SIGTERM mid-episode.
     k1 = _mid_episode_step(ends, 0.2)
-    code, result, err = run_proc(run, seed=7, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"},
-                                 **options)
+    code, result, err = run_proc(
+        run, seed=7, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options
+    )
     assert code == 128 + signal.SIGTERM, err
     assert result["status"] == "interrupted" and result["signal"] == "SIGTERM"
     assert "Resume with: sphgym resume" in err
@@ -84,21 +110,24 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
 
     # 2. SIGINT mid-episode, after resuming.
     k2 = _mid_episode_step(ends, 0.45)
-    code, result, err = run_proc(run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGINT"},
-                                 **options)
+    code, result, err = run_proc(
+        run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGINT"}, **options
+    )
     assert code == 128 + signal.SIGINT, err
     assert result["status"] == "interrupted" and result["signal"] == "SIGINT"
 
     # 3. A real SIGKILL at a time of the test's choosing (slowed steps give it a window).
     rows = max(count_rows(run) + 1, int(episodes * 0.6))
-    code = run_and_kill_when(run, rows, resume=True, environ={**extra_env, "SPHGYM_TEST_STEP_SLEEP": "0.0003"},
-                             **options)
+    code = run_and_kill_when(
+        run, rows, resume=True, environ={**extra_env, "SPHGYM_TEST_STEP_SLEEP": "0.0003"}, **options
+    )
     assert code == -signal.SIGKILL
 
     # 4. SIGKILL mid-episode at a chosen step (no chance to checkpoint: resumes from the last periodic one).
     k4 = _mid_episode_step(ends, 0.85)
-    code, _, err = run_proc(run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k4}:SIGKILL"},
-                            **options)
+    code, _, err = run_proc(
+        run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k4}:SIGKILL"}, **options
+    )
     assert code == -signal.SIGKILL, err
 
     # 5. Resume to the end; the stale lock of the killed process is taken over with a warning.

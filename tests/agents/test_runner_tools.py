@@ -73,8 +73,21 @@ def test_evaluate_disables_learning_and_hook_can_stop(run, monkeypatch):
 
 def test_inspect_reports_what_the_cli_needs(run):
     info = inspect_checkpoint(run)
-    for key in ("episode", "global_step", "weights_sha256", "state_sha256", "best_metric", "early_stopping",
-                "sizes", "rng_states", "versions", "threads", "format_version", "config", "checkpoints"):
+    for key in (
+        "episode",
+        "global_step",
+        "weights_sha256",
+        "state_sha256",
+        "best_metric",
+        "early_stopping",
+        "sizes",
+        "rng_states",
+        "versions",
+        "threads",
+        "format_version",
+        "config",
+        "checkpoints",
+    ):
         assert key in info, key
     assert info["episode"] == 30 and info["valid"] and info["problems"] == []
     assert {"python", "numpy", "env", "action_space", "agent"} <= set(info["rng_states"])
@@ -105,7 +118,9 @@ def test_verify_fails_on_a_tampered_but_well_formed_checkpoint(tmp_path):
     rng = json.loads(state["rng"].tobytes())
     rng["state"]["state"] += 1  # a different agent RNG, with digests recomputed: only a re-run can tell
     files = dict(ckpt.files)
-    files["state.safetensors"] = arrays_to_bytes({"rng": np.frombuffer(json.dumps(rng).encode(), dtype=np.uint8)})
+    files["state.safetensors"] = arrays_to_bytes(
+        {"rng": np.frombuffer(json.dumps(rng).encode(), dtype=np.uint8)}
+    )
     meta = {k: v for k, v in ckpt.meta.items() if k not in ("files", "format_version", "id")}
     write_checkpoint(newest.parent, newest.name, files, meta)
     report = verify_run(tmp_path)
