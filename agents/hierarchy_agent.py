@@ -8,13 +8,12 @@ replay memory never computes a return across two episodes.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from agents.hierarchy_config import HierarchyAgentConfig
 from agents.protocol import ArrayDict
 from envs import (
     ActionDecoderConfig,
@@ -24,130 +23,6 @@ from envs import (
 )
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 
-Size3 = tuple[int, int, int]
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and ok):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"HierarchyAgentConfig.{name} must be finite and {bound}, got {value!r}")
-
-
-def _unit(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-        raise ValueError(f"HierarchyAgentConfig.{name} must be in [0, 1], got {value!r}")
-
-
-@dataclass(frozen=True)
-class HierarchyAgentConfig:
-    """Everything that shapes a hierarchy agent. Plain data: round-trips through TOML/JSON.
-
-    Defaults are our own, tuned on CartPole-v1 (see BENCHMARKS.md); PyAOgmaNeo's values are noted where
-    they differ.
-    """
-
-    # --- network shape ------------------------------------------------------------------------------
-    layers: tuple[Size3, ...] = ((5, 5, 64),)
-    """Hidden size (x, y, z) of each layer, bottom first."""
-    obs_radius: int = 2
-    """Encoder receptive-field radius from the observation port into layer 0 (columns)."""
-    action_radius: int = 2
-    """Radius of the action port: encoder field into layer 0 and actor field onto layer 0."""
-    up_radius: int = 2
-    """Encoder radius of layer l > 0 onto layer l-1."""
-    down_radius: int = 2
-    """Decoder radius of layer l > 0 (predicting layer l-1)."""
-    recurrent_radius: int = 0
-    """Field of each encoder onto its own previous state (-1: no recurrence, 0: own column only)."""
-    recurrent_importance: float = 0.5
-    """Weight of the recurrent input relative to the observation."""
-    action_importance: float = 1.0
-    """Weight of the fed-back action relative to the observation."""
-    history_capacity: int = 512
-    """Actor replay length (steps): the credit-assignment horizon."""
-    policy_dendrites: int = 4
-    """Dendrites per action cell of the actor's policy head."""
-    value_dendrites: int = 8
-    """Dendrites of the actor's value head."""
-
-    # --- codecs ------------------------------------------------------------------------------------
-    obs_resolution: int = 16
-    """Cells per observation dimension."""
-    obs_squash_scale: float = 1.0
-    """Sigmoid scale for observation dimensions without finite bounds."""
-    obs_low: tuple[float, ...] = ()
-    """Optional per-dimension lower bounds (-inf: squash); () = the space's."""
-    obs_high: tuple[float, ...] = ()
-    """Optional per-dimension upper bounds; () = the space's."""
-    action_bins: int = 9
-    """Cells per Box action dimension (bin centres are the actions)."""
-
-    # --- learning ----------------------------------------------------------------------------------
-    discount: float = 0.99
-    """Reward discount (gamma)."""
-    smoothing: float = 0.02
-    """1 - lambda of the replayed lambda-return."""
-    value_lr: float = 0.001
-    """Actor value-head learning rate (PyAOgmaNeo: 0.001)."""
-    policy_lr: float = 0.01
-    """Actor policy learning rate (PyAOgmaNeo: 0.01)."""
-    delay_rate: float = 0.001
-    """Speed of the slow 'old policy' copy the PPO-style clip compares against."""
-    policy_clip: float = 0.2
-    """PPO-style ratio clip."""
-    td_scale_decay: float = 0.999
-    """Decay of the running TD-error scale that normalises policy updates."""
-    min_steps: int = 16
-    """Replay samples younger than this are never reinforced (n-step span)."""
-    history_iters: int = 16
-    """Replayed updates per env step."""
-    encoder_vigilance: float = 0.9
-    """ART vigilance of the encoders."""
-    encoder_lr: float = 0.5
-    """Encoder learning rate for committed cells."""
-    encoder_active_ratio: float = 0.1
-    """Fraction of columns that may learn per step (second-stage inhibition)."""
-    reward_scale: float = 1.0
-    """Rewards are multiplied by this before the actor sees them."""
-    episodic: bool = True
-    """True: episode ends are boundaries (terminated = no future value). False: one continuing stream, as
-    PyAOgmaNeo's env runner does (clear_state is then a no-op and terminal_reward is added on termination)."""
-    terminal_reward: float = 0.0
-    """Added to the reward of a terminating step (PyAOgmaNeo's CartPole runner effectively uses -100)."""
-
-    def __post_init__(self) -> None:
-        layers = tuple(tuple(int(v) for v in size) for size in self.layers)
-        if not layers or any(len(size) != 3 or min(size) < 1 for size in layers):
-            raise ValueError(
-                f"HierarchyAgentConfig.layers must be a non-empty list of (x, y, z) sizes, got {self.layers!r}; "
-                "e.g. layers = [[5, 5, 64]]"
-            )
-        object.__setattr__(self, "layers", layers)
-        for name in ("obs_low", "obs_high"):
-            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
-        for name in ("obs_radius", "action_radius", "up_radius", "down_radius"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"HierarchyAgentConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.recurrent_radius < -1:
-            raise ValueError(f"HierarchyAgentConfig.recurrent_radius must be >= -1, got {self.recurrent_radius}")
-        for name in ("history_capacity", "history_iters"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"HierarchyAgentConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-        if not 1 <= self.min_steps < self.history_capacity:
-            raise ValueError(
-                f"HierarchyAgentConfig.min_steps must be in [1, history_capacity), got {self.min_steps} "
-                f"with history_capacity {self.history_capacity}"
-            )
-        for name in ("obs_squash_scale", "value_lr", "policy_lr", "reward_scale"):
-            _positive(name, getattr(self, name))
-        for name in ("recurrent_importance", "action_importance"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        for name in ("discount", "smoothing", "delay_rate", "policy_clip", "td_scale_decay",
-                     "encoder_vigilance", "encoder_lr", "encoder_active_ratio"):
-            _unit(name, getattr(self, name))
-        if not math.isfinite(self.terminal_reward):
-            raise ValueError(f"HierarchyAgentConfig.terminal_reward must be finite, got {self.terminal_reward}")
 
 
 class HierarchyAgent:

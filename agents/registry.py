@@ -39,7 +39,7 @@ AGENTS: dict[str, AgentSpec] = {
         AgentSpec(
             "hierarchy",
             "agents.hierarchy_agent:HierarchyAgent",
-            "agents.hierarchy_agent:HierarchyAgentConfig",
+            "agents.hierarchy_config:HierarchyAgentConfig",
             "Sparse Predictive Hierarchy actor-critic (numba, CPU); the default",
         ),
         AgentSpec(
