@@ -1,8 +1,10 @@
-"""``sphgym sweep``: many seeds × config points on Ray Tune, each trial a normal resumable run folder.
+"""``sphgym sweep``: many seeds x config points on Ray Tune, each trial a normal resumable run folder.
 
-The config of every point is built exactly like ``sphgym train`` builds one (``--config`` < flags < ``--set`` <
-``--grid`` values), with the same typed parsing and error messages; the sweep itself lives in ``agents.sweep``.
-Ray is imported only once a sweep actually runs (after the arguments are checked), never at start-up.
+The config of every point is built exactly like ``sphgym train`` builds one (``--config`` < flags < ``--set``
+<
+``--grid`` values), with the same typed parsing and error messages; the sweep itself lives in
+``agents.sweep``. Ray is imported only once a sweep actually runs (after the arguments are checked), never at
+start-up.
 """
 
 from __future__ import annotations
@@ -38,16 +40,16 @@ examples:
   sphgym sweep --restore sweeps/CartPole-v1__hierarchy__20250101-120000
   sphgym plot sweeps/CartPole-v1__hierarchy__20250101-120000 --out sweep.png
 
---grid KEY=V1,V2,...: KEY is a run field (episodes, metric_window, env_id, ...), agent.FIELD (or just FIELD when
-it is a field of the agent's config), or env_kwargs.NAME; values are typed like --set (0.5, true, [64, 64]);
-commas inside brackets do not split. Several --grid options form the cartesian product.
+--grid KEY=V1,V2,...: KEY is a run field (episodes, metric_window, env_id, ...), agent.FIELD (or just FIELD
+when it is a field of the agent's config), or env_kwargs.NAME; values are typed like --set (0.5, true,
+[64, 64]); commas inside brackets do not split. Several --grid options form the cartesian product.
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sweep",
-        help="many seeds × config points on Ray Tune, each trial resumable (needs sphgym[ray])",
+        help="many seeds x config points on Ray Tune, each trial resumable (needs sphgym[ray])",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=HelpFormatter,
@@ -57,43 +59,67 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--agent", metavar="NAME", help="agent name (default: hierarchy)")
     what.add_argument("--seeds", metavar="LIST", default="0-9", help="seeds: 0-9, 0,3,5-7 (default: 0-9)")
     budget = what.add_mutually_exclusive_group()
-    budget.add_argument("--episodes", type=positive_int, metavar="N", help="episode budget per trial (default: 1000)")
+    budget.add_argument(
+        "--episodes", type=positive_int, metavar="N", help="episode budget per trial (default: 1000)"
+    )
     budget.add_argument("--steps", type=positive_int, metavar="N", help="env-step budget per trial instead")
     what.add_argument(
-        "--grid", action="append", default=[], metavar="KEY=V1,V2",
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
         help="a swept field and its values (repeatable: cartesian product)",
     )
     what.add_argument("--config", metavar="FILE", help="base TOML/JSON config, as for sphgym train")
     what.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="fix a field for every trial (as for train; --agent.FIELD VALUE works too)",
     )
-    what.add_argument("--checkpoint-every", type=positive_int, metavar="N", help="runner checkpoints every N episodes")
-    what.add_argument("--keep", type=positive_int, metavar="K", help="checkpoints kept per trial (default: 3)")
+    what.add_argument(
+        "--checkpoint-every", type=positive_int, metavar="N", help="runner checkpoints every N episodes"
+    )
+    what.add_argument(
+        "--keep", type=positive_int, metavar="K", help="checkpoints kept per trial (default: 3)"
+    )
     where = parser.add_argument_group("where and how")
     where.add_argument(
         "--run-dir", metavar="DIR", help="sweep folder (default: sweeps/<env>__<agent>__<YYYYmmdd-HHMMSS>)"
     )
     where.add_argument(
-        "--restore", metavar="DIR",
-        help="continue the interrupted sweep in DIR (unfinished and failed trials resume from their checkpoint)",
+        "--restore",
+        metavar="DIR",
+        help="continue the interrupted sweep in DIR (unfinished/failed trials resume from their checkpoint)",
     )
     where.add_argument(
-        "--address", metavar="ADDR",
-        help="an existing Ray cluster: 'auto', HOST:PORT or ray://HOST:10001 (default: start a local Ray)",
+        "--address",
+        metavar="ADDR",
+        help="an existing Ray cluster this machine belongs to: 'auto' or HEAD:PORT (default: a local Ray)",
     )
     where.add_argument(
-        "--num-cpus", type=positive_int, metavar="N", help="CPUs of the local Ray (default: all; not with --address)"
+        "--num-cpus",
+        type=positive_int,
+        metavar="N",
+        help="CPUs of the local Ray (default: all; not with --address)",
     )
     where.add_argument(
-        "--report-every", type=positive_int, metavar="N",
-        help="episodes between Tune reports; each is a checkpoint handed to Tune (default: --checkpoint-every)",
+        "--report-every",
+        type=positive_int,
+        metavar="N",
+        help="episodes between Tune reports, each handing Tune a checkpoint (default: --checkpoint-every)",
     )
     where.add_argument(
-        "--max-failures", type=int, default=3, metavar="N",
+        "--max-failures",
+        type=int,
+        default=3,
+        metavar="N",
         help="restarts of a dead trial from its last checkpoint (-1: unlimited)",
     )
-    where.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="X", help="CPUs Tune reserves per trial")
+    where.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, metavar="X", help="CPUs Tune reserves per trial"
+    )
     where.add_argument("--quiet", action="store_true", help="no Tune progress tables (only the final table)")
     parser.set_defaults(handler=run, seed=None)
 
@@ -105,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.restore:
             return _restore(args)
+        _check_address(args)
         spec = build_spec(args)
         _require_ray()
         return _run(args, spec)
@@ -121,14 +148,13 @@ def _require_ray() -> None:
 def _run(args: argparse.Namespace, spec: Any) -> int:
     from agents.sweep import run_sweep
 
-    if args.address and args.num_cpus:
-        raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
     where = f"Ray cluster at {args.address}" if args.address else "a local Ray"
     n_points, n_seeds = len(spec.points), len(spec.seeds)
     print(
-        f"sweep: {n_points} config point{'s' * (n_points != 1)} × {n_seeds} seed{'s' * (n_seeds != 1)} = "
+        f"sweep: {n_points} config point{'s' * (n_points != 1)} x {n_seeds} seed{'s' * (n_seeds != 1)} = "
         f"{n_points * n_seeds} trials on {where}, into {spec.sweep_dir}",
-        file=sys.stderr, flush=True,
+        file=sys.stderr,
+        flush=True,
     )
     outcome = run_sweep(spec, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
     return _report(outcome)
@@ -138,20 +164,33 @@ def _restore(args: argparse.Namespace) -> int:
     from agents.sweep import load_sweep, restore_sweep
 
     given = [
-        flag for flag, value in (
-            ("--env", args.env_id), ("--agent", args.agent), ("--episodes", args.episodes), ("--steps", args.steps),
-            ("--grid", args.grid), ("--config", args.config), ("--set", args.set), ("--run-dir", args.run_dir),
-            ("--checkpoint-every", args.checkpoint_every), ("--keep", args.keep), ("--report-every", args.report_every),
-        ) if value
+        flag
+        for flag, value in (
+            ("--env", args.env_id),
+            ("--agent", args.agent),
+            ("--episodes", args.episodes),
+            ("--steps", args.steps),
+            ("--grid", args.grid),
+            ("--config", args.config),
+            ("--set", args.set),
+            ("--run-dir", args.run_dir),
+            ("--checkpoint-every", args.checkpoint_every),
+            ("--keep", args.keep),
+            ("--report-every", args.report_every),
+        )
+        if value
     ]
     if given:
-        raise CLIError(f"{', '.join(given)} cannot be combined with --restore: a restored sweep keeps its own setup")
-    if args.address and args.num_cpus:
-        raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
+        raise CLIError(
+            f"{', '.join(given)} cannot be combined with --restore: a restored sweep keeps its own setup"
+        )
+    _check_address(args)
     spec = load_sweep(args.restore)  # a clear error before Ray starts
     _require_ray()
     print(f"sweep: restoring {spec.sweep_dir} ({len(spec.trials)} trials)", file=sys.stderr, flush=True)
-    outcome = restore_sweep(args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    outcome = restore_sweep(
+        args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1
+    )
     return _report(outcome)
 
 
@@ -160,7 +199,8 @@ def _report(outcome: Any) -> int:
     sweep_dir = shell_quote(spec.sweep_dir)
     print(outcome.table, end="")
     print(
-        f"results: {spec.sweep_dir / 'results.md'}, results.csv, trials.csv · curves: sphgym plot {sweep_dir} · "
+        f"results: {spec.sweep_dir / 'results.md'}, results.csv, trials.csv · "
+        f"curves: sphgym plot {sweep_dir} · "
         f"one trial: sphgym inspect {shell_quote(spec.sweep_dir / outcome.trials[0].folder)}"
     )
     for folder, error in outcome.errors:
@@ -168,7 +208,8 @@ def _report(outcome: Any) -> int:
     if outcome.unfinished:
         print(
             f"{len(outcome.unfinished)} trial(s) did not finish ({', '.join(outcome.unfinished[:5])}"
-            f"{', ...' if len(outcome.unfinished) > 5 else ''}); continue them with: sphgym sweep --restore {sweep_dir}",
+            f"{', ...' if len(outcome.unfinished) > 5 else ''}); "
+            f"continue them with: sphgym sweep --restore {sweep_dir}",
             file=sys.stderr,
         )
         return 1
@@ -177,9 +218,20 @@ def _report(outcome: Any) -> int:
     return 0
 
 
+def _check_address(args: argparse.Namespace) -> None:
+    if args.address and args.num_cpus:
+        raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
+    if args.address and args.address.startswith("ray://"):
+        raise CLIError(
+            "Ray Client addresses (ray://) are not supported: the sweep reads its trial folders after Tune "
+            "finishes, so run `sphgym sweep --address auto` on a node of the cluster (e.g. the head node)"
+        )
+
+
 # --------------------------------------------------------------------------------------------- the spec
 def build_spec(args: argparse.Namespace) -> Any:
-    """The sweep's points (typed, validated RunConfigs), seeds and folder, from the arguments. No Ray needed."""
+    """The sweep's points (typed, validated RunConfigs), seeds and folder, from the arguments. No Ray
+    needed."""
     from agents.cli.config_loading import split_assignment
     from agents.cli.train import build_run_values, make_run_config
     from agents.sweep.spec import (
@@ -213,7 +265,7 @@ def build_spec(args: argparse.Namespace) -> Any:
         except CLIError as exc:
             where = f" (config point {label})" if varying else ""
             raise CLIError(f"{exc}{where}") from None
-        folder = folder_name(label)
+        folder = folder_name([(k, v) for k, v in assignments if k in varying])
         if folder in folders:
             folder = f"{folder}-p{index}"
         folders.add(folder)
@@ -244,7 +296,8 @@ def build_spec(args: argparse.Namespace) -> Any:
 
 
 def _normalise_grid_key(item: tuple[str, list[str]], base_values: dict[str, Any]) -> tuple[str, list[str]]:
-    """``learning_rate`` -> ``agent.learning_rate`` when it names a field of the agent's config, not a run field."""
+    """``learning_rate`` -> ``agent.learning_rate`` when it names a field of the agent's config, not a run
+    field."""
     from agents.cli.config_loading import field_types
     from agents.cli.train import RUN_ALIASES, _agent_config_class
     from agents.runner import RunConfig
@@ -271,4 +324,3 @@ def _default_sweep_dir(config: Any) -> Path:
     while candidate.exists():
         candidate, n = DEFAULT_SWEEPS_ROOT / f"{base}-{n}", n + 1
     return candidate
-

@@ -1,0 +1,183 @@
+"""Run a sweep on Ray Tune (local or an existing cluster), restore an interrupted one, and write the tables.
+
+Layout of a sweep folder::
+
+    <sweep>/
+      sweep.json                 the points (resolved RunConfigs), seeds, chunk size, failure budget
+      <point>__s<seed>/          one normal run folder per trial (sphgym inspect/eval/verify/resume/plot work)
+      tune/                      Tune's experiment: trial results, persisted checkpoints, experiment state
+      results.csv, results.md    one row per config point
+      trials.csv                 one row per trial (status, episodes, solved_at, final return, digests)
+
+Multi-node clusters need the sweep folder on storage every node mounts at the same path (NFS, ...): trials
+write their run folders and Tune its checkpoints there.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.sweep.spec import TUNE_DIR, SweepSpec, load_sweep, trial_folder
+
+RAY_HINT = "pip install 'sphgym[ray]'"
+
+
+class RayMissingError(RuntimeError):
+    """Ray Tune is not installed (it is an optional extra)."""
+
+
+def require_ray() -> Any:
+    """Import ray and ray.tune, or raise ``RayMissingError`` saying how to install them."""
+    try:
+        import ray
+        from ray import tune  # noqa: F401
+    except ImportError as exc:
+        raise RayMissingError(
+            f"sphgym sweep needs Ray Tune, which is not installed ({exc}): {RAY_HINT} "
+            "(installs ray[tune]; not ray[rllib], which pins an older gymnasium)"
+        ) from None
+    return ray
+
+
+@dataclass
+class SweepOutcome:
+    spec: SweepSpec
+    rows: list[dict[str, Any]]
+    table: str  # markdown
+    trials: list[Any]  # TrialSummary
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (trial folder, error text)
+    unfinished: list[str] = field(default_factory=list)  # trial folders that did not reach their target
+    tune_results: Any = None  # Tune's ResultGrid (last reported metrics, errors, Tune checkpoint paths)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.unfinished
+
+
+def _trial_name(trial: Any, folders: dict[str, str]) -> str:
+    config = trial.config
+    return trial_folder(folders[config["point"]], int(config["seed"]))
+
+
+def _trainable(spec: SweepSpec) -> Any:
+    from ray import tune
+
+    from agents.sweep.trainable import sweep_payload, sweep_trial
+
+    return tune.with_resources(
+        tune.with_parameters(sweep_trial, sweep=sweep_payload(spec)), {"cpu": spec.cpus_per_trial}
+    )
+
+
+def _init_ray(address: str | None, num_cpus: int | None) -> bool:
+    """Start (or connect to) Ray unless the caller already did; returns True if we must shut it down."""
+    ray = require_ray()
+    # Each report carries a checkpoint, so Tune snapshots its state often; its "excessive sync" warning is
+    # noise.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if ray.is_initialized():
+        return False
+    from agents.sweep.trainable import thread_env
+
+    kwargs: dict[str, Any] = {
+        "runtime_env": {"env_vars": thread_env()}
+    }  # every worker: one thread per library
+    if address:
+        kwargs["address"] = address
+    else:
+        kwargs.update(num_cpus=num_cpus, include_dashboard=False)
+    ray.init(**kwargs)
+    return True
+
+
+def run_sweep(
+    spec: SweepSpec, *, address: str | None = None, num_cpus: int | None = None, verbose: int = 1
+) -> SweepOutcome:
+    """Save ``sweep.json``, run every trial on Tune, write the tables. ``address`` = an existing cluster."""
+    require_ray()
+    from ray import tune
+
+    spec.sweep_dir.mkdir(parents=True, exist_ok=True)
+    spec.save()
+    shutdown = _init_ray(address, num_cpus)
+    try:
+        folders = {p.label: p.folder for p in spec.points}
+        namer = functools.partial(_trial_name, folders=folders)
+        tuner = tune.Tuner(
+            _trainable(spec),
+            param_space={
+                "point": tune.grid_search([p.label for p in spec.points]),
+                "seed": tune.grid_search(list(spec.seeds)),
+            },
+            tune_config=tune.TuneConfig(trial_name_creator=namer, trial_dirname_creator=namer),
+            run_config=tune.RunConfig(
+                name=TUNE_DIR,
+                storage_path=str(spec.sweep_dir),
+                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                verbose=verbose,
+            ),
+        )
+        results = tuner.fit()
+        return _outcome(spec, results)
+    finally:
+        if shutdown:
+            import ray
+
+            ray.shutdown()
+
+
+def restore_sweep(
+    sweep_dir: str | Path, *, address: str | None = None, num_cpus: int | None = None, verbose: int = 1
+) -> SweepOutcome:
+    """Continue an interrupted sweep (``Tuner.restore``): unfinished and errored trials resume from their last
+    reported checkpoint, finished ones are kept. Then the tables are rewritten."""
+    require_ray()
+    from ray import tune
+
+    spec = load_sweep(Path(sweep_dir).resolve())
+    tune_path = spec.sweep_dir / TUNE_DIR
+    shutdown = _init_ray(address, num_cpus)
+    try:
+        if not tune.Tuner.can_restore(str(tune_path)):
+            from agents.sweep.spec import SweepSpecError
+
+            raise SweepSpecError(
+                f"{str(tune_path)!r} holds no Tune experiment state to restore (the sweep was stopped "
+                "before Tune saved any); start it again with `sphgym sweep`"
+            )
+        tuner = tune.Tuner.restore(
+            str(tune_path), trainable=_trainable(spec), resume_unfinished=True, resume_errored=True
+        )
+        results = tuner.fit()
+        return _outcome(spec, results)
+    finally:
+        if shutdown:
+            import ray
+
+            ray.shutdown()
+
+
+def _outcome(spec: SweepSpec, results: Any) -> SweepOutcome:
+    from agents.sweep.results import summarize_sweep, write_tables
+
+    trials = summarize_sweep(spec)
+    rows, table = write_tables(spec, trials)
+    folders = {p.label: p.folder for p in spec.points}
+    errors = []
+    for result in results:
+        config = result.config or {}
+        name = trial_folder(folders.get(config.get("point"), "?"), int(config.get("seed", -1)))
+        if result.error is not None:
+            errors.append((name, _one_line(result.error)))
+    unfinished = [t.folder for t in trials if not t.finished]
+    return SweepOutcome(spec, rows, table, trials, errors, unfinished, results)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:300]}"
