@@ -22,9 +22,7 @@ from .rng import next_uniform, stream, take_seed
 
 
 @njit(cache=True)
-def decoder_forward(
-    inp, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale, hidden_cis, hidden_acts, dendrite_acts, z
-):
+def decoder_forward(inp, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale, hidden_cis, hidden_acts, dendrite_acts, z):
     """Forward pass of all output columns on input CSDR ``inp``. ``z`` is f64[oz*nd] scratch."""
     ncols = col_ptr.shape[0] - 1
     blk = oz * nd
@@ -180,9 +178,7 @@ def decoder_step(
                     seed2,
                     deltas,
                 )
-    decoder_forward(
-        in_cis, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale, hidden_cis, hidden_acts, dendrite_acts, z
-    )
+    decoder_forward(in_cis, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale, hidden_cis, hidden_acts, dendrite_acts, z)
     for i in range(in_cis.shape[0]):
         in_prev[i] = in_cis[i]
     valid[0] = 1
@@ -217,9 +213,7 @@ def decoder_forward_reference(inp, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scal
     return cis, probs, sig
 
 
-def decoder_learn_reference(
-    inp, target_cis, col_ptr, ent_vcol, ent_wbase, w, oz, nd, lr, probs, sig, uniforms
-):
+def decoder_learn_reference(inp, target_cis, col_ptr, ent_vcol, ent_wbase, w, oz, nd, lr, probs, sig, uniforms):
     """Apply the update in place. ``uniforms[c]`` are column c's stochastic-rounding draws (oz*nd of them)."""
     ncols = len(col_ptr) - 1
     blk = oz * nd
@@ -231,6 +225,4 @@ def decoder_learn_reference(
         deltas = np.floor(x + uniforms[c]).astype(np.int64)
         for e in range(col_ptr[c], col_ptr[c + 1]):
             base = ent_wbase[e] + inp[ent_vcol[e]] * blk
-            w[base : base + blk] = np.clip(w[base : base + blk].astype(np.int64) + deltas, -127, 127).astype(
-                np.int8
-            )
+            w[base : base + blk] = np.clip(w[base : base + blk].astype(np.int64) + deltas, -127, 127).astype(np.int8)

@@ -53,8 +53,7 @@ class _Encoder:
         hx, hy, hz = hidden_size
         self.con = build_connections(hidden_size, visibles, hz)
         field_cells = (
-            np.diff(self.con.col_ptr) * 0
-            + np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
+            np.diff(self.con.col_ptr) * 0 + np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
             if len(self.con.ent_vl)
             else np.zeros(1)
         )
@@ -517,9 +516,9 @@ class Hierarchy:
             if enc.recurrent:
                 enc.importance[-1] = lp.recurrent_importance
             if li > 0:
-                enc.in_cis[: enc.in_cis.shape[0] - (enc.hidden_cis.shape[0] if enc.recurrent else 0)] = (
-                    self._encoders[li - 1].hidden_cis
-                )
+                enc.in_cis[: enc.in_cis.shape[0] - (enc.hidden_cis.shape[0] if enc.recurrent else 0)] = self._encoders[
+                    li - 1
+                ].hidden_cis
             bad = enc.step(learn, lp.encoder)
             if bad >= 0:
                 self._raise_range(bad)
@@ -537,9 +536,7 @@ class Hierarchy:
             if li == 0:
                 for k, dec in enumerate(self._decoders[0]):
                     port = self._dec_ports[k]
-                    dec.step(
-                        down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng
-                    )
+                    dec.step(down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng)
                 for k, act in enumerate(self._actors):
                     port = self._act_ports[k]
                     act.step(
@@ -619,9 +616,7 @@ class Hierarchy:
     def get_layer_prediction_cis(self, l: int) -> np.ndarray:  # noqa: E741 (PyAOgmaNeo name)
         """Layer ``l``'s (>= 1) prediction of layer ``l-1``'s next hidden CSDR."""
         if not 1 <= l < len(self._encoders):
-            raise ValueError(
-                f"layer {l} has no layer prediction: valid layers are 1..{len(self._encoders) - 1}"
-            )
+            raise ValueError(f"layer {l} has no layer prediction: valid layers are 1..{len(self._encoders) - 1}")
         return self._decoders[l][0].hidden_cis.copy()
 
     def _port_slot(self, i: int) -> int:
@@ -748,9 +743,7 @@ class Hierarchy:
             try:
                 got = json.loads(descriptor)
             except ValueError:
-                raise ValueError(
-                    f"{ser.KIND_NAMES[kind]} buffer has an unreadable shape descriptor"
-                ) from None
+                raise ValueError(f"{ser.KIND_NAMES[kind]} buffer has an unreadable shape descriptor") from None
             raise ValueError(
                 f"{ser.KIND_NAMES[kind]} buffer is for a hierarchy of another shape: "
                 f"{ser.describe_mismatch(got, self._shape_dict())}"

@@ -1,12 +1,12 @@
 """Run-time parameters of a hierarchy, reachable like PyAOgmaNeo's: ``h.params.ios[i].actor.plr``.
 
-Unlike descriptors these may change between steps (each `Hierarchy.step` reads them).
+Unlike descriptors these may change between steps (each `Hierarchy.step` reads them). Every assignment is
+validated at once: a bad value raises ``ValueError`` naming the field, the value and the accepted range, so
+``step`` itself needs no per-step validation.
 
 Tuning note (CartPole-v1, benchmarks/hierarchy_cartpole_probe.py, episodic mode, median episodes until the
 mean of 100 returns reaches 475): PyAOgmaNeo's values ~290 (7 seeds); plr 0.03 + delay_rate 0.01 ~224;
-plus vigilance 0.95 ~175. Worse: history_iters 32, vlr 0.01, vigilance 0.8 or 0.98, active_ratio 0.2. Every assignment is
-validated at once: a bad value raises ``ValueError`` naming the field, the value and the accepted range, so
-``step`` itself needs no per-step validation.
+plus vigilance 0.95 ~175. Worse: history_iters 32, vlr 0.01, vigilance 0.8 or 0.98, active_ratio 0.2.
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ def _check(owner: str, name: str, value: Any, spec: tuple[str, float, float]) ->
             try:
                 value = float(value)  # numpy scalars
             except (TypeError, ValueError):
-                raise ValueError(
-                    f"{owner}.{name} must be a float in [{low}, {high}], got {value!r}"
-                ) from None
+                raise ValueError(f"{owner}.{name} must be a float in [{low}, {high}], got {value!r}") from None
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
@@ -174,9 +172,7 @@ class IOParams(_Validated):
 def _check_sub(owner: Any, name: str, value: Any, kinds: dict[str, type]) -> None:
     kind = kinds.get(name)
     if kind is not None and not isinstance(value, kind):
-        raise ValueError(
-            f"{type(owner).__name__}.{name} must be a {kind.__name__}, got {type(value).__name__}"
-        )
+        raise ValueError(f"{type(owner).__name__}.{name} must be a {kind.__name__}, got {type(value).__name__}")
 
 
 @dataclasses.dataclass

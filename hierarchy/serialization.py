@@ -45,9 +45,7 @@ def buffer_size(descriptor: bytes, specs: list[ArraySpec]) -> int:
     """Exact byte length of a buffer with this descriptor and these arrays."""
     n = _HEAD.size + len(descriptor) + 4 + 4
     for name, dtype, shape in specs:
-        n += (
-            2 + len(name.encode()) + 2 + 4 * len(shape) + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        )
+        n += 2 + len(name.encode()) + 2 + 4 * len(shape) + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     return n
 
 
@@ -98,9 +96,7 @@ def read_buffer(buf: Any, expected_kind: int) -> tuple[bytes, dict[str, np.ndarr
         raise ValueError(f"expected a {want} buffer, got a {got} buffer")
     (crc,) = struct.unpack_from("<I", mv, len(mv) - 4)
     if zlib.crc32(mv[:-4]) != crc:
-        raise ValueError(
-            f"{want} buffer is corrupt or truncated: CRC32 checksum does not match ({len(mv)} bytes)"
-        )
+        raise ValueError(f"{want} buffer is corrupt or truncated: CRC32 checksum does not match ({len(mv)} bytes)")
     pos = _HEAD.size
     if pos + dlen + 4 > len(mv) - 4:
         raise ValueError(f"{want} buffer is malformed: descriptor runs past the end")

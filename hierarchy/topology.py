@@ -54,9 +54,7 @@ class Connections:
     num_weights: int
 
 
-def build_connections(
-    hidden_size: tuple[int, int, int], visibles: list[VisibleSpec], block: int
-) -> Connections:
+def build_connections(hidden_size: tuple[int, int, int], visibles: list[VisibleSpec], block: int) -> Connections:
     """List, for every hidden column, the in-grid visible columns of its fields on every visible layer.
 
     Args:

@@ -60,9 +60,7 @@ def drive(h: Hierarchy, steps: int, seed: int = 0, learn: bool = True, start: in
         if clear:
             h.clear_state()
         outs.append(
-            np.concatenate(
-                [h.get_prediction_cis(i) for i in range(h.get_num_io()) if h.get_io_type(i) != IOType.NONE]
-            )
+            np.concatenate([h.get_prediction_cis(i) for i in range(h.get_num_io()) if h.get_io_type(i) != IOType.NONE])
         )
     return outs
 

@@ -36,9 +36,7 @@ def test_forward_matches_reference():
     for c in range(2):
         v = actor_value(inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, vw, DV, np.zeros(DV))
         probs = np.zeros(AZ)
-        actor_policy(
-            inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, pw, AZ, DP, np.zeros(AZ * DP), probs, 0
-        )
+        actor_policy(inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, pw, AZ, DP, np.zeros(AZ * DP), probs, 0)
         rv, rp = actor_forward_reference(inp, c, con.col_ptr, con.ent_vcol, con.ent_wbase, vw, pw, AZ, DV, DP)
         assert v == pytest.approx(rv, rel=1e-9, abs=1e-12)
         np.testing.assert_allclose(probs, rp, rtol=1e-9)
@@ -111,9 +109,7 @@ def test_learn_matches_reference(target, mimic):
     np.testing.assert_allclose(td, r_td, rtol=1e-6)
     assert not np.array_equal(vw, _setup(1)[1])
     # The value moved toward the target.
-    v0, _ = actor_forward_reference(
-        inp, 0, con.col_ptr, con.ent_vcol, con.ent_wbase, _setup(1)[1], pw, AZ, DV, DP
-    )
+    v0, _ = actor_forward_reference(inp, 0, con.col_ptr, con.ent_vcol, con.ent_wbase, _setup(1)[1], pw, AZ, DV, DP)
     v1, _ = actor_forward_reference(inp, 0, con.col_ptr, con.ent_vcol, con.ent_wbase, vw, pw, AZ, DV, DP)
     assert abs(target - v1) < abs(target - v0)
 
@@ -229,9 +225,7 @@ def test_ring_push_and_sampling():
     r = np.array([1], np.uint64)
     for t in range(7):
         inp = np.full(18, t % 7, np.int32)
-        cis, acts = _step(
-            con, vw, pw, pwd, ring, r, inp, np.array([t % 3, 0], np.int32), False, float(t), MID
-        )
+        cis, acts = _step(con, vw, pw, pwd, ring, r, inp, np.array([t % 3, 0], np.int32), False, float(t), MID)
         assert ((0 <= cis) & (cis < AZ)).all()
         np.testing.assert_allclose(acts.reshape(2, AZ).sum(axis=1), 1.0, rtol=1e-6)
     start, size = ring["h_meta"]

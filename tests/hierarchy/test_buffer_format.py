@@ -48,17 +48,13 @@ def test_check_arrays_names_the_problem():
     with pytest.raises(ValueError, match="'a' has dtype int64 and shape \\(5,\\), expected int32"):
         ser.check_arrays("state", {"a": np.zeros(5, np.int64), "b": np.zeros(2, np.float32)}, specs)
     with pytest.raises(ValueError, match="unexpected arrays \\['z'\\]"):
-        ser.check_arrays(
-            "state", {"a": np.zeros(5, np.int32), "b": np.zeros(2, np.float32), "z": np.zeros(1)}, specs
-        )
+        ser.check_arrays("state", {"a": np.zeros(5, np.int32), "b": np.zeros(2, np.float32), "z": np.zeros(1)}, specs)
 
 
 def test_describe_mismatch():
     got = {"io_descs": [{"size": [1, 2, 3]}], "layer_descs": []}
     want = {"io_descs": [{"size": [1, 2, 4]}], "layer_descs": []}
-    assert (
-        ser.describe_mismatch(got, want) == "io_descs[0].size[2] is 3 in the buffer but 4 in this hierarchy"
-    )
+    assert ser.describe_mismatch(got, want) == "io_descs[0].size[2] is 3 in the buffer but 4 in this hierarchy"
 
 
 def test_rejects_garbage_inputs():

@@ -40,12 +40,8 @@ def test_forward_and_learn_match_reference(seed):
     oz, nd = 5, 4
     con, w, inp, rng = _setup(seed, oz, nd)
     cis, acts, dacts = np.zeros(6, np.int32), np.zeros(6 * oz, np.float32), np.zeros(6 * oz * nd, np.float32)
-    decoder_forward(
-        inp, con.col_ptr, con.ent_vcol, con.ent_wbase, w, oz, nd, 8.0, cis, acts, dacts, np.zeros(oz * nd)
-    )
-    r_cis, r_p, r_sig = decoder_forward_reference(
-        inp, con.col_ptr, con.ent_vcol, con.ent_wbase, w, oz, nd, 8.0
-    )
+    decoder_forward(inp, con.col_ptr, con.ent_vcol, con.ent_wbase, w, oz, nd, 8.0, cis, acts, dacts, np.zeros(oz * nd))
+    r_cis, r_p, r_sig = decoder_forward_reference(inp, con.col_ptr, con.ent_vcol, con.ent_wbase, w, oz, nd, 8.0)
     np.testing.assert_array_equal(cis, r_cis)
     np.testing.assert_allclose(acts, r_p, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(dacts, r_sig, rtol=1e-5, atol=1e-7)
