@@ -52,11 +52,8 @@ class _Encoder:
         self.hidden_size = hidden_size
         hx, hy, hz = hidden_size
         self.con = build_connections(hidden_size, visibles, hz)
-        field_cells = (
-            np.diff(self.con.col_ptr) * 0 + np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
-            if len(self.con.ent_vl)
-            else np.zeros(1)
-        )
+        # Every column has at least its field centre on every visible layer, so no column is empty.
+        field_cells = np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
         if int(field_cells.max()) * 255 >= 2**31:
             raise ValueError(
                 f"an encoder field of {int(field_cells.max())} visible cells is too large "
@@ -516,9 +513,8 @@ class Hierarchy:
             if enc.recurrent:
                 enc.importance[-1] = lp.recurrent_importance
             if li > 0:
-                enc.in_cis[: enc.in_cis.shape[0] - (enc.hidden_cis.shape[0] if enc.recurrent else 0)] = self._encoders[
-                    li - 1
-                ].hidden_cis
+                below = self._encoders[li - 1].hidden_cis
+                enc.in_cis[: below.shape[0]] = below
             bad = enc.step(learn, lp.encoder)
             if bad >= 0:
                 self._raise_range(bad)
