@@ -431,3 +431,100 @@ def actor_learn_reference(
         cell = ent_base[e] + int(inp[ent_vcol[e]])
         vw[cell * dv : (cell + 1) * dv] += gv.astype(np.float64)
         pw[cell * az * dp : (cell + 1) * az * dp] += gp.ravel()
+
+
+def actor_step_reference(
+    in_cis,
+    taken,
+    col_ptr,
+    ent_vcol,
+    ent_base,
+    vw,
+    pw,
+    pwd,
+    td_scales,
+    ring,
+    rng,
+    az,
+    dv,
+    dp,
+    p,
+    learn,
+    reward,
+    mimic,
+    flag,
+):
+    """Numpy version of `actor_step` (in place). ``ring`` holds the ``h_*`` arrays by name, ``p`` the params.
+
+    Returns (sampled actions, π as float32). Uses the same random streams as the kernel.
+    """
+    ncols = td_scales.shape[0]
+    seed = np.uint64(take_seed(rng))
+    cis = np.zeros(ncols, np.int32)
+    acts = np.zeros(ncols * az, np.float32)
+    values = np.zeros(ncols)
+    for c in range(ncols):
+        values[c], pi = actor_forward_reference(in_cis, c, col_ptr, ent_vcol, ent_base, vw, pw, az, dv, dp)
+        acts[c * az : (c + 1) * az] = pi
+        _, u = next_uniform(np.uint64(stream(seed, c)))
+        below = np.flatnonzero(u < np.cumsum(acts[c * az : (c + 1) * az].astype(np.float64)))
+        cis[c] = below[0] if below.size else az - 1
+    cap = ring["h_flags"].shape[0]
+    start = (int(ring["h_meta"][0]) - 1) % cap
+    size = min(int(ring["h_meta"][1]) + 1, cap)
+    ring["h_meta"][:] = (start, size)
+    ring["h_inputs"][start] = in_cis
+    ring["h_actions"][start] = taken
+    ring["h_values"][start] = values
+    ring["h_rewards"][start] = reward
+    ring["h_flags"][start] = flag
+    if not learn:
+        return cis, acts
+    seed = np.uint64(take_seed(rng))
+    if size > p.min_steps and p.history_iters > 0:
+        s = np.uint64(stream(seed, 0))
+        ts = []
+        for _ in range(p.history_iters):
+            for _ in range(_MAX_DRAWS):
+                s, u = next_uniform(np.uint64(s))
+                t = p.min_steps + int(u * (size - p.min_steps))
+                if ring["h_flags"][(start + t) % cap] == MID:
+                    ts.append(t)
+                    break
+        order = (start + np.arange(size)) % cap  # newest first
+        rets = lambda_returns_reference(
+            ring["h_values"][order].astype(np.float64),
+            ring["h_rewards"][order].astype(np.float64),
+            ring["h_flags"][order],
+            p.smoothing,
+            p.discount,
+        )
+        for t in ts:
+            inp = ring["h_inputs"][order[t]]
+            for c in range(ncols):
+                actor_learn_reference(
+                    inp,
+                    c,
+                    int(ring["h_actions"][order[t - 1], c]),
+                    rets[t, c],
+                    col_ptr,
+                    ent_vcol,
+                    ent_base,
+                    vw,
+                    pw,
+                    pwd,
+                    td_scales,
+                    az,
+                    dv,
+                    dp,
+                    p.vlr,
+                    p.plr,
+                    p.policy_clip,
+                    p.td_scale_decay,
+                    mimic,
+                )
+    if mimic != 0.0:
+        pwd[:] = pw
+    else:
+        pwd += np.float32(p.delay_rate) * (pw - pwd)
+    return cis, acts

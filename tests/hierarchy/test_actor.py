@@ -266,3 +266,97 @@ def test_learning_off_changes_no_weight():
             MID,
         )
     assert all(np.array_equal(a, b) for a, b in zip(w, (vw, pw, pwd), strict=True))
+
+
+def test_actor_step_matches_reference_over_many_steps():
+    from hierarchy.actor import actor_step_reference
+    from hierarchy.params import ActorParams
+
+    p = ActorParams(min_steps=3, history_iters=5, plr=0.05, vlr=0.01)
+    con, vw, pw, pwd, ring, rng = _actor_arrays(5, cap=16)
+    r_vw, r_pw, r_pwd = vw.copy(), pw.copy(), pwd.copy()
+    r_ring = {k: v.copy() for k, v in ring.items()}
+    td, r_td = np.zeros(2, np.float32), np.zeros(2, np.float32)
+    r, r_r = np.array([11], np.uint64), np.array([11], np.uint64)
+    cis, acts = np.zeros(2, np.int32), np.zeros(2 * AZ, np.float32)
+    for t in range(40):
+        inp = rng.integers(0, 7, 18).astype(np.int32)
+        taken = cis.copy()
+        flag = TERMINATED if t % 11 == 10 else (BOUNDARY if t % 13 == 12 else MID)
+        reward, mimic = float(rng.normal()), (0.3 if t % 17 == 16 else 0.0)
+        actor_step(
+            inp,
+            taken,
+            con.col_ptr,
+            con.ent_vcol,
+            con.ent_wbase,
+            vw,
+            pw,
+            pwd,
+            td,
+            cis,
+            acts,
+            ring["h_inputs"],
+            ring["h_actions"],
+            ring["h_values"],
+            ring["h_rewards"],
+            ring["h_flags"],
+            ring["h_meta"],
+            r,
+            AZ,
+            DV,
+            DP,
+            p.vlr,
+            p.plr,
+            p.smoothing,
+            p.delay_rate,
+            p.policy_clip,
+            p.discount,
+            p.td_scale_decay,
+            p.min_steps,
+            p.history_iters,
+            True,
+            reward,
+            mimic,
+            flag,
+            np.zeros(DV),
+            np.zeros(AZ * DP),
+            np.zeros(AZ * DP),
+            np.zeros(AZ),
+            np.zeros(AZ),
+            np.zeros(DV),
+            np.zeros(AZ * DP),
+            np.zeros((16, 2)),
+            np.zeros(2),
+        )
+        r_cis, r_acts = actor_step_reference(
+            inp,
+            taken,
+            con.col_ptr,
+            con.ent_vcol,
+            con.ent_wbase,
+            r_vw,
+            r_pw,
+            r_pwd,
+            r_td,
+            r_ring,
+            r_r,
+            AZ,
+            DV,
+            DP,
+            p,
+            True,
+            reward,
+            mimic,
+            flag,
+        )
+        np.testing.assert_array_equal(cis, r_cis)
+        np.testing.assert_allclose(acts, r_acts, rtol=1e-5)
+        for k in ("h_inputs", "h_actions", "h_rewards", "h_flags", "h_meta"):
+            np.testing.assert_array_equal(ring[k], r_ring[k])
+        np.testing.assert_allclose(ring["h_values"], r_ring["h_values"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(vw, r_vw, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(pw, r_pw, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(pwd, r_pwd, rtol=1e-5, atol=1e-6)
+    assert r[0] == r_r[0]
+    assert not np.array_equal(vw, _actor_arrays(5, cap=16)[1])
