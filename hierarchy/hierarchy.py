@@ -29,9 +29,13 @@ from .descs import IODesc, IOType, LayerDesc
 from .encoder import compute_totals, encoder_step
 from .params import IOParams, LayerParams, Params
 from .rng import mix64_py
-from .topology import VisibleSpec, build_connections
+from .topology import VisibleSpec, build_connections, count_connections
 
 _I32 = np.int32
+# Loading a full buffer allocates at most this multiple of its length plus this slack (in bytes): a consistent
+# buffer holds every array, so real hierarchies stay far below; a crafted descriptor claiming more is refused.
+MAX_BUILD_FACTOR = 16
+MAX_BUILD_SLACK = 16 << 20
 
 
 def _cis_dtype(max_z: int) -> np.dtype:
@@ -362,7 +366,15 @@ class Hierarchy:
 
     # ------------------------------------------------------------------------------------------ building
 
-    def _build(self, io_descs: Sequence[IODesc], layer_descs: Sequence[LayerDesc], seed: int | None) -> None:
+    def _build(
+        self,
+        io_descs: Sequence[IODesc],
+        layer_descs: Sequence[LayerDesc],
+        seed: int | None,
+        max_bytes: int | None = None,
+    ) -> None:
+        """Allocate everything for these descriptors. ``max_bytes`` (set when loading a buffer): refuse, before
+        allocating, descriptors whose arrays would need more (a few crafted bytes must not claim gigabytes)."""
         io_descs = list(io_descs)
         layer_descs = list(layer_descs)
         for i, d in enumerate(io_descs):
@@ -375,6 +387,23 @@ class Hierarchy:
             raise ValueError("io_descs is empty: a hierarchy needs at least one IO port")
         if not layer_descs:
             raise ValueError("layer_descs is empty: a hierarchy needs at least one layer")
+        spent = [0]
+
+        def charge(size, visibles: list[VisibleSpec], block: int, weight_bytes: int, per_cell: int, extra=0):
+            if max_bytes is None:
+                return
+            cells = size[0] * size[1] * size[2]
+            estimate = cells * per_cell + sum(v.size[0] * v.size[1] for v in visibles) * 16 + extra
+            if spent[0] + estimate <= max_bytes:  # only then are the O(X + Y) counts below cheap too
+                entries, weights = count_connections(size, visibles, block)
+                estimate += entries * 24 + weights * weight_bytes
+            spent[0] += estimate
+            if spent[0] > max_bytes:
+                raise ValueError(
+                    f"the descriptors describe a hierarchy needing at least {spent[0]} bytes of arrays, far more "
+                    f"than a buffer of this size can hold (limit {max_bytes}); the buffer is corrupt or crafted"
+                )
+
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -401,6 +430,7 @@ class Hierarchy:
             recurrent = ld.recurrent_radius >= 0
             if recurrent:
                 visibles.append(VisibleSpec(ld.hidden_size, ld.recurrent_radius))
+            charge(ld.hidden_size, visibles, ld.hidden_size[2], 2, 40 + 16 * len(visibles))
             self._encoders.append(_Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
         offs = self._encoders[0].con.vl_offset
         self._io_slices = [(int(offs[i]), int(offs[i + 1])) for i in range(self._num_io)]
@@ -427,14 +457,39 @@ class Hierarchy:
                     if d.io_type == IOType.PREDICTION:
                         self._slot.append(len(decs))
                         self._dec_ports.append(i)
+                        charge(
+                            d.size,
+                            vis(d.down_radius),
+                            d.size[2] * d.num_dendrites_per_cell,
+                            1,
+                            8 + 4 * d.num_dendrites_per_cell,
+                        )
                         decs.append(_Decoder(d.size, d.num_dendrites_per_cell, vis(d.down_radius), init_rng))
                     elif d.io_type == IOType.ACTION:
                         self._slot.append(len(self._actors))
                         self._act_ports.append(i)
+                        columns = d.size[0] * d.size[1]
+                        inputs = sum(v.size[0] * v.size[1] for v in vis(d.down_radius))
+                        charge(
+                            d.size,
+                            vis(d.down_radius),
+                            1,
+                            4 * (d.value_num_dendrites_per_cell + 2 * d.size[2] * d.num_dendrites_per_cell),
+                            8,
+                            d.history_capacity * (4 * inputs + 24 * columns + 8),
+                        )
                         self._actors.append(_Actor(d, vis(d.down_radius), init_rng))
                     else:
                         self._slot.append(-1)
             else:
+                below = layer_descs[li - 1].hidden_size
+                charge(
+                    below,
+                    vis(ld.down_radius),
+                    below[2] * ld.num_dendrites_per_cell,
+                    1,
+                    8 + 4 * ld.num_dendrites_per_cell,
+                )
                 decs.append(
                     _Decoder(
                         layer_descs[li - 1].hidden_size,
@@ -849,7 +904,10 @@ class Hierarchy:
             seed = int(d["seed"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"full buffer has an invalid descriptor: {exc}") from None
-        self._build(io_descs, layer_descs, seed)
+        # Every array is in the buffer, so a consistent descriptor needs memory of the order of its length.
+        self._build(
+            io_descs, layer_descs, seed, max_bytes=MAX_BUILD_FACTOR * len(ser._as_bytes(buffer)) + MAX_BUILD_SLACK
+        )
         if len(params.layers) != len(layer_descs) or len(params.ios) != len(io_descs):
             raise ValueError("full buffer params do not match its descriptors")
         self.params = params

@@ -54,6 +54,28 @@ class Connections:
     num_weights: int
 
 
+def count_connections(hidden_size: tuple[int, int, int], visibles: list[VisibleSpec], block: int) -> tuple[int, int]:
+    """``(entries, num_weights)`` that `build_connections` would create, without building anything.
+
+    A field is the product of two clipped 1-D ranges, so the totals separate per axis: O(X + Y) numpy work per
+    visible layer instead of one Python iteration per entry. Used to bound what a buffer may make us allocate.
+    """
+    hx, hy, _ = hidden_size
+    entries = weights = 0
+    for v in visibles:
+        vx, vy, vz = v.size
+        n = _axis_total(hx, vx, v.radius) * _axis_total(hy, vy, v.radius)
+        entries += n
+        weights += n * vz * block
+    return entries, weights
+
+
+def _axis_total(hidden_dim: int, visible_dim: int, radius: int) -> int:
+    x = np.arange(hidden_dim, dtype=object if hidden_dim * visible_dim >= 2**62 else np.int64)
+    centre = ((2 * x + 1) * visible_dim) // (2 * hidden_dim)
+    return int((np.minimum(visible_dim - 1, centre + radius) - np.maximum(0, centre - radius) + 1).sum())
+
+
 def build_connections(hidden_size: tuple[int, int, int], visibles: list[VisibleSpec], block: int) -> Connections:
     """List, for every hidden column, the in-grid visible columns of its fields on every visible layer.
 
