@@ -165,6 +165,9 @@ def can_capture_episode_state(env: gym.Env) -> bool:
 # ---- RNG states -------------------------------------------------------------------------------------------
 
 
+_BIT_GENERATORS = frozenset({"PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"})
+
+
 def _rng_state_to_plain(obj: Any) -> Any:
     # PCG64 states are dicts of ints/strings; other bit generators (MT19937, Philox, SFC64) hold arrays.
     if isinstance(obj, dict):
@@ -193,7 +196,8 @@ def _restored_generator(current: np.random.Generator | None, plain_state: Any) -
     state = _rng_state_from_plain(plain_state)
     kind = state["bit_generator"]
     if current is None or type(current.bit_generator).__name__ != kind:
-        bit_generator_class = getattr(np.random, kind, None)
+        # Only numpy's bit generators: the name comes from a file and is called, so never any np.random attribute.
+        bit_generator_class = getattr(np.random, kind, None) if kind in _BIT_GENERATORS else None
         if bit_generator_class is None:
             raise ValueError(f"snapshot names an unknown numpy bit generator {kind!r}")
         current = np.random.Generator(bit_generator_class())  # its entropy seed is overwritten next line
