@@ -45,7 +45,6 @@ def encoder_step(
     learn,
     comparisons,
     learn_cells,
-    sums,
     fscratch,
     cache,
     cache_key,
@@ -55,7 +54,7 @@ def encoder_step(
     ``in_cis`` is the concatenated input (int32); if ``rec_offset >= 0`` the kernel first copies the previous
     ``hidden_cis`` there (the recurrent visible layer). Input columns ``i < len(col_z)`` are checked against
     ``col_z[i]`` before anything is modified. ``comparisons`` (f64[Hcols]), ``learn_cells`` (i64[Hcols])
-    ``sums`` (int32[2, num_vl*hz]) and ``fscratch`` (f64[6, hz]) are scratch. ``cache`` (f64[3, cells]) and
+    and ``fscratch`` (f64[2, hz]) are scratch. ``cache`` (f64[3, cells]) and
     ``cache_key`` (f64[num_vl + 1], NaN = stale) hold derived per-cell terms (see `_refresh_cell`).
     """
     num_vl = vl_z.shape[0]
@@ -77,18 +76,16 @@ def encoder_step(
             _refresh_cell(cache, cell, tot0, tot1, importance, choice)
         cache_key[:num_vl] = importance
         cache_key[num_vl] = choice
-    s0 = sums[0]
-    s1 = sums[1]
-    u0 = fscratch[0]
-    u1 = fscratch[1]
-    act = fscratch[4]
-    match = fscratch[5]
+    u0 = np.empty(hz)  # separate arrays (not rows of one) so the accumulation loops vectorise
+    u1 = np.empty(hz)
+    act = fscratch[0]
+    match = fscratch[1]
     for c in range(ncols):
-        # Integer sums of the active cells' weights, per visible layer (contiguous blocks: vectorised).
+        # Importance-weighted sums of the active cells' weights (contiguous blocks, in entry order).
         count = 0.0
         count_except = 0.0
-        s0[:] = 0
-        s1[:] = 0
+        u0[:] = 0.0
+        u1[:] = 0.0
         for e in range(col_ptr[c], col_ptr[c + 1]):
             v = ent_vl[e]
             imp = importance[v]
@@ -97,21 +94,10 @@ def encoder_step(
             base = ent_wbase[e] + in_cis[ent_vcol[e]] * hz
             a0 = w0[base : base + hz]
             a1 = w1[base : base + hz]
-            b0 = s0[v * hz : (v + 1) * hz]
-            b1 = s1[v * hz : (v + 1) * hz]
             for h in range(hz):
-                b0[h] += a0[h]
-                b1[h] += a1[h]
-        # Importance-weighted sums, in visible-layer order.
-        u0[:] = 0.0
-        u1[:] = 0.0
-        for v in range(num_vl):
-            imp = importance[v]
-            b0 = s0[v * hz : (v + 1) * hz]
-            b1 = s1[v * hz : (v + 1) * hz]
+                u0[h] += imp * a0[h]
             for h in range(hz):
-                u0[h] += imp * b0[h]
-                u1[h] += imp * b1[h]
+                u1[h] += imp * a1[h]
         k0 = inv255 / count if count > 0.0 else 0.0
         k1 = inv255 / count_except if count_except > 0.0 else 0.0
         wt1 = cache[0, c * hz : (c + 1) * hz]
@@ -248,16 +234,13 @@ def encoder_step_reference(
         ents = range(col_ptr[c], col_ptr[c + 1])
         count = sum(importance[ent_vl[e]] for e in ents)
         count_except = sum(importance[ent_vl[e]] * (vl_z[ent_vl[e]] - 1) for e in ents)
-        isum0 = np.zeros((len(vl_z), hz), np.int64)
-        isum1 = np.zeros((len(vl_z), hz), np.int64)
-        for e in ents:
-            isum0[ent_vl[e]] += w0[ent_wbase[e] + in_cis[ent_vcol[e]] * hz :][:hz]
-            isum1[ent_vl[e]] += w1[ent_wbase[e] + in_cis[ent_vcol[e]] * hz :][:hz]
         cells = slice(c * hz, (c + 1) * hz)
         sum0, sum1, t0, t1 = np.zeros(hz), np.zeros(hz), np.zeros(hz), np.zeros(hz)
-        for v in range(len(vl_z)):  # same order as the kernel: float sums are then bit-identical
-            sum0 += importance[v] * isum0[v]
-            sum1 += importance[v] * isum1[v]
+        for e in ents:  # same order as the kernel: the float sums are then bit-identical
+            imp = importance[ent_vl[e]]
+            sum0 += imp * w0[ent_wbase[e] + in_cis[ent_vcol[e]] * hz :][:hz]
+            sum1 += imp * w1[ent_wbase[e] + in_cis[ent_vcol[e]] * hz :][:hz]
+        for v in range(len(vl_z)):
             t0 += importance[v] * tot0[v, cells]
             t1 += importance[v] * tot1[v, cells]
         k0 = 1 / 255 / count if count > 0 else 0.0

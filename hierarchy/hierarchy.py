@@ -77,8 +77,7 @@ class _Encoder:
         self.importance = np.ones(self.num_vl, np.float64)
         self.comparisons = np.zeros(hx * hy, np.float64)
         self.learn_cells = np.zeros(hx * hy, np.int64)
-        self.sums = np.zeros((2, self.num_vl * hz), np.int32)
-        self.fscratch = np.zeros((6, hz), np.float64)
+        self.fscratch = np.zeros((2, hz), np.float64)
         self.cache = np.zeros((3, hx * hy * hz), np.float64)
         self.cache_key = np.full(self.num_vl + 1, np.nan)
         self.rebuild_totals()
@@ -125,7 +124,6 @@ class _Encoder:
             learn,
             self.comparisons,
             self.learn_cells,
-            self.sums,
             self.fscratch,
             self.cache,
             self.cache_key,
