@@ -53,10 +53,12 @@ def drive(h: Hierarchy, steps: int, seed: int = 0, learn: bool = True, start: in
                 inputs.append(rng.integers(0, z, x * y).astype(np.int32))
         reward = float(rng.random())
         terminated = bool(rng.random() < 0.03)
+        truncated = bool(rng.random() < 0.02)
+        mimic = 0.3 if rng.random() < 0.05 else 0.0
         clear = bool(rng.random() < 0.02)
         if t < start:
             continue
-        h.step(inputs, learn, reward, terminated=terminated)
+        h.step(inputs, learn, reward, mimic, terminated=terminated, truncated=truncated)
         if clear:
             h.clear_state()
         outs.append(
