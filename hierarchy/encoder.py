@@ -184,8 +184,27 @@ def _refresh_cell(cache, cell, tot0, tot1, importance, choice):
     cache[2, cell] = 1.0 / (choice + t1 * inv255)
 
 
+@njit(cache=True)
 def compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
     """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32)."""
+    ncols = col_ptr.shape[0] - 1
+    tot0 = np.zeros((num_vl, ncols * hz), np.int32)
+    tot1 = np.zeros((num_vl, ncols * hz), np.int32)
+    for c in range(ncols):
+        for e in range(col_ptr[c], col_ptr[c + 1]):
+            v = ent_vl[e]
+            t0 = tot0[v, c * hz : (c + 1) * hz]
+            t1 = tot1[v, c * hz : (c + 1) * hz]
+            for z in range(vl_z[v]):
+                base = ent_wbase[e] + z * hz
+                for h in range(hz):
+                    t0[h] += w0[base + h]
+                    t1[h] += w1[base + h]
+    return tot0, tot1
+
+
+def compute_totals_reference(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
+    """Numpy version of `compute_totals`."""
     ncols = col_ptr.shape[0] - 1
     tot0 = np.zeros((num_vl, ncols * hz), np.int32)
     tot1 = np.zeros((num_vl, ncols * hz), np.int32)
@@ -227,7 +246,7 @@ def encoder_step_reference(
     ncols = hx * hy
     if rec_offset >= 0:
         in_cis[rec_offset : rec_offset + ncols] = hidden_cis
-    tot0, tot1 = compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, len(vl_z))
+    tot0, tot1 = compute_totals_reference(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, len(vl_z))
     comparisons = np.zeros(ncols)
     winners = np.full(ncols, -1)
     for c in range(ncols):

@@ -51,7 +51,7 @@ class _Encoder:
         visibles: list[VisibleSpec],
         recurrent: bool,
         check_cols: int,
-        rng: np.random.Generator,
+        rng: np.random.Generator | None,
     ):
         self.hidden_size = hidden_size
         hx, hy, hz = hidden_size
@@ -70,8 +70,11 @@ class _Encoder:
         col_z = np.concatenate([np.full(v.size[0] * v.size[1], v.size[2], np.int64) for v in visibles])
         self.col_z = col_z[:check_cols].copy()
         n = self.con.num_weights
-        self.w0 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
-        self.w1 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
+        if rng is None:  # about to be loaded
+            self.w0, self.w1 = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
+        else:
+            self.w0 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
+            self.w1 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
         self.committed = np.zeros(hx * hy * hz, np.uint8)
         self.hidden_cis = np.zeros(hx * hy, _I32)
         self.importance = np.ones(self.num_vl, np.float64)
@@ -142,14 +145,15 @@ class _Encoder:
 class _Decoder:
     """Arrays of one decoder: output of ``out_size`` from ``in_cis`` = [own hidden, feedback (optional)]."""
 
-    def __init__(self, out_size, num_dendrites: int, visibles: list[VisibleSpec], rng: np.random.Generator):
+    def __init__(self, out_size, num_dendrites: int, visibles: list[VisibleSpec], rng: np.random.Generator | None):
         self.out_size = out_size
         ox, oy, oz = out_size
         self.nd = num_dendrites
         self.con = build_connections(out_size, visibles, oz * num_dendrites)
         self.feedback_offset = int(self.con.vl_offset[1]) if len(visibles) > 1 else -1
         n_in = int(self.con.vl_offset[-1])
-        self.w = rng.integers(-4, 5, self.con.num_weights).astype(np.int8)
+        n = self.con.num_weights
+        self.w = np.zeros(n, np.int8) if rng is None else rng.integers(-4, 5, n).astype(np.int8)
         ncols = ox * oy
         self.hidden_cis = np.zeros(ncols, _I32)
         self.hidden_acts = np.zeros(ncols * oz, np.float32)
@@ -210,7 +214,7 @@ class _Decoder:
 class _Actor:
     """Arrays of one actor (see hierarchy.actor)."""
 
-    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator):
+    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator | None):
         ax, ay, az = desc.size
         self.az = az
         self.dv = desc.value_num_dendrites_per_cell
@@ -220,8 +224,11 @@ class _Actor:
         ncols = ax * ay
         n_in = int(self.con.vl_offset[-1])
         cap = desc.history_capacity
-        self.vw = rng.uniform(-0.01, 0.01, n * self.dv).astype(np.float32)
-        self.pw = rng.uniform(-0.01, 0.01, n * az * self.dp).astype(np.float32)
+        if rng is None:
+            self.vw, self.pw = np.zeros(n * self.dv, np.float32), np.zeros(n * az * self.dp, np.float32)
+        else:
+            self.vw = rng.uniform(-0.01, 0.01, n * self.dv).astype(np.float32)
+            self.pw = rng.uniform(-0.01, 0.01, n * az * self.dp).astype(np.float32)
         self.pwd = self.pw.copy()
         self.td_scales = np.zeros(ncols, np.float32)
         self.hidden_cis = np.zeros(ncols, _I32)
@@ -370,9 +377,11 @@ class Hierarchy:
         layer_descs: Sequence[LayerDesc],
         seed: int | None,
         max_bytes: int | None = None,
+        init_weights: bool = True,
     ) -> None:
         """Allocate everything for these descriptors. ``max_bytes`` (set when loading a buffer): refuse, before
-        allocating, descriptors whose arrays would need more (a few crafted bytes must not claim gigabytes)."""
+        allocating, descriptors whose arrays would need more (a few crafted bytes must not claim gigabytes).
+        ``init_weights=False`` (loading) leaves the weights zero instead of drawing their initial values."""
         io_descs = list(io_descs)
         layer_descs = list(layer_descs)
         for i, d in enumerate(io_descs):
@@ -410,7 +419,7 @@ class Hierarchy:
         self.io_descs = tuple(io_descs)
         self.layer_descs = tuple(layer_descs)
         self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
-        init_rng = np.random.default_rng(self.seed)
+        init_rng = np.random.default_rng(self.seed) if init_weights else None
         self._rng = np.array([mix64_py(self.seed ^ 0x5350484759)], np.uint64)
         num_layers = len(layer_descs)
         self._num_io = len(io_descs)
@@ -904,7 +913,11 @@ class Hierarchy:
             raise ValueError(f"full buffer has an invalid descriptor: {exc}") from None
         # Every array is in the buffer, so a consistent descriptor needs memory of the order of its length.
         self._build(
-            io_descs, layer_descs, seed, max_bytes=MAX_BUILD_FACTOR * len(ser._as_bytes(buffer)) + MAX_BUILD_SLACK
+            io_descs,
+            layer_descs,
+            seed,
+            max_bytes=MAX_BUILD_FACTOR * len(ser._as_bytes(buffer)) + MAX_BUILD_SLACK,
+            init_weights=False,
         )
         if len(params.layers) != len(layer_descs) or len(params.ios) != len(io_descs):
             raise ValueError("full buffer params do not match its descriptors")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hierarchy.encoder import compute_totals, encoder_step, encoder_step_reference
+from hierarchy.encoder import compute_totals, compute_totals_reference, encoder_step, encoder_step_reference
 from hierarchy.topology import VisibleSpec, build_connections
 
 
@@ -86,8 +86,11 @@ def test_kernel_matches_reference(seed, learn):
     np.testing.assert_array_equal(w0, r_w0)
     np.testing.assert_array_equal(w1, r_w1)
     np.testing.assert_array_equal(committed, r_com)
-    # Incrementally maintained totals equal totals recomputed from the weights.
+    # Incrementally maintained totals equal totals recomputed from the weights (kernel and reference).
     t0, t1 = compute_totals(w0, w1, con.col_ptr, con.ent_vl, con.ent_wbase, con.vl_z, hz, 3)
+    r0, r1 = compute_totals_reference(w0, w1, con.col_ptr, con.ent_vl, con.ent_wbase, con.vl_z, hz, 3)
+    np.testing.assert_array_equal(t0, r0)
+    np.testing.assert_array_equal(t1, r1)
     np.testing.assert_array_equal(tot0, t0)
     np.testing.assert_array_equal(tot1, t1)
     if learn:
