@@ -351,3 +351,20 @@ def test_no_weights_off_grid():
     enc = h._encoders[0]
     assert enc.w0.size == 25 * 64 * (4 * 16 + 1 * 2 + 1 * 64)
     assert h._actors[0].vw.size == 25 * 64 * 8
+
+
+def test_crafted_full_buffer_claiming_a_huge_hierarchy_is_refused_fast():
+    import json
+    import time
+
+    from hierarchy import serialization as ser
+
+    h = cartpole_like()
+    desc, arrays = ser.read_buffer(h.serialize_to_buffer(), ser.KIND_FULL)
+    d = json.loads(desc)
+    d["layer_descs"][0]["hidden_size"] = [3000, 3000, 64]
+    crafted = ser.write_buffer(ser.KIND_FULL, ser.canonical_json(d), list(arrays.items()))
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="corrupt or crafted"):
+        Hierarchy.from_buffer(crafted)
+    assert time.perf_counter() - t0 < 5.0
