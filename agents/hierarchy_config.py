@@ -29,7 +29,10 @@ class HierarchyAgentConfig:
     """Everything that shapes a hierarchy agent. Plain data: round-trips through TOML/JSON.
 
     Defaults are our own, tuned on CartPole-v1 (see BENCHMARKS.md); PyAOgmaNeo's values are noted where
-    they differ.
+    they differ. Tuning (median episodes to solve, seeds 0-3 unless noted): PyAOgmaNeo's values 303;
+    policy_lr 0.03 269; delay_rate 0.01 235; both 198 (6 seeds); plus encoder_vigilance 0.95 178.5
+    (10 seeds, 10/10 solved). Worse: value_lr 0.01 or 0.003, obs_resolution 8 or 32, history_iters 32,
+    policy_clip 0.3, delay_rate 0.1.
     """
 
     # --- network shape ------------------------------------------------------------------------------
@@ -75,10 +78,10 @@ class HierarchyAgentConfig:
     """1 - lambda of the replayed lambda-return."""
     value_lr: float = 0.001
     """Actor value-head learning rate (PyAOgmaNeo: 0.001)."""
-    policy_lr: float = 0.01
+    policy_lr: float = 0.03
     """Actor policy learning rate (PyAOgmaNeo: 0.01)."""
-    delay_rate: float = 0.001
-    """Speed of the slow 'old policy' copy the PPO-style clip compares against."""
+    delay_rate: float = 0.01
+    """Speed of the slow 'old policy' copy the PPO-style clip compares against (PyAOgmaNeo: 0.001)."""
     policy_clip: float = 0.2
     """PPO-style ratio clip."""
     td_scale_decay: float = 0.999
@@ -87,8 +90,8 @@ class HierarchyAgentConfig:
     """Replay samples younger than this are never reinforced (n-step span)."""
     history_iters: int = 16
     """Replayed updates per env step."""
-    encoder_vigilance: float = 0.9
-    """ART vigilance of the encoders."""
+    encoder_vigilance: float = 0.95
+    """ART vigilance of the encoders (PyAOgmaNeo: 0.9)."""
     encoder_lr: float = 0.5
     """Encoder learning rate for committed cells."""
     encoder_active_ratio: float = 0.1
