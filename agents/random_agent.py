@@ -23,8 +23,16 @@ def generator_state_to_array(generator: np.random.Generator) -> np.ndarray:
 
 
 def generator_state_from_array(generator: np.random.Generator, array: np.ndarray) -> None:
-    """Inverse of ``generator_state_to_array``: restore the generator in place."""
-    generator.bit_generator.state = json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode())
+    """Inverse of ``generator_state_to_array``: restore the generator in place.
+
+    Raises:
+        ValueError: ``array`` does not hold a state of this generator's kind (the generator is unchanged).
+    """
+    try:
+        generator.bit_generator.state = json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode())
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        kind = type(generator.bit_generator).__name__
+        raise ValueError(f"not a saved {kind} generator state ({type(exc).__name__}: {exc})") from None
 
 
 class RandomAgent:
