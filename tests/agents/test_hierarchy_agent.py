@@ -1,0 +1,131 @@
+"""The hierarchy agent: config validation, episode boundaries, state/weights, and that it learns."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs
+from agents.hierarchy_agent import HierarchyAgent
+from agents.hierarchy_config import HierarchyAgentConfig
+
+
+def make(env_id: str = "CartPole-v1", seed: int = 0, **overrides) -> tuple[HierarchyAgent, gym.Env]:
+    env = envs.make_env(env_id)
+    return HierarchyAgent(env.observation_space, env.action_space, HierarchyAgentConfig(**overrides), seed), env
+
+
+def episode_returns(agent: HierarchyAgent, env: gym.Env, episodes: int, seed: int = 0) -> list[float]:
+    returns = []
+    obs, _ = env.reset(seed=seed)
+    for _ in range(episodes):
+        agent.clear_state()
+        ret, done = 0.0, False
+        while not done:
+            action = agent.act(obs)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(obs, float(reward), terminated, truncated)
+            ret += float(reward)
+            done = terminated or truncated
+        returns.append(ret)
+        obs, _ = env.reset()
+    return returns
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("layers", (), "layers must be a non-empty list"),
+        ("layers", ((5, 5),), "layers must be a non-empty list"),
+        ("policy_lr", 0.0, "policy_lr must be finite and > 0"),
+        ("discount", 1.5, r"discount must be in \[0, 1\]"),
+        ("min_steps", 600, "min_steps must be in"),
+        ("recurrent_radius", -2, "recurrent_radius must be >= -1"),
+    ],
+)
+def test_config_errors_name_the_field(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        HierarchyAgentConfig(**{field: value})
+
+
+def test_config_round_trips_through_plain_data():
+    import dataclasses
+
+    config = HierarchyAgentConfig(layers=[[4, 4, 32], [3, 3, 16]], obs_low=[-1, -2], obs_high=[1, 2])
+    plain = dataclasses.asdict(config)
+    assert HierarchyAgentConfig(**plain) == config
+    assert config.layers == ((4, 4, 32), (3, 3, 16))
+
+
+def test_learns_cartpole_within_a_small_budget():
+    agent, env = make(seed=0)
+    returns = episode_returns(agent, env, 100)
+    early, late = np.mean(returns[:20]), np.mean(returns[-20:])
+    assert late > 3 * early, (early, late)
+
+
+def test_terminal_step_closes_the_episode_and_clear_state_resets_context():
+    agent, env = make(seed=1)
+    episode_returns(agent, env, 3)
+    weights = agent.get_weights()["hierarchy"].tobytes()
+    agent.clear_state()
+    state = agent.get_state()
+    assert not state["last_action"].any()
+    assert state["pending_reward"][0] == 0.0
+    assert not agent.hierarchy.get_hidden_cis(0).any()
+    assert agent.get_weights()["hierarchy"].tobytes() == weights
+
+
+def test_reward_waits_in_state_until_the_next_observation():
+    agent, env = make(seed=2)
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    agent.act(obs)
+    agent.observe(obs, 1.0, False, False)
+    assert agent.get_state()["pending_reward"][0] == 1.0
+    agent.act(obs)
+    assert agent.get_state()["pending_reward"][0] == 0.0
+
+
+def test_continuing_mode_ignores_clear_state_and_adds_terminal_reward():
+    agent, env = make(seed=3, episodic=False, terminal_reward=-100.0)
+    obs, _ = env.reset(seed=0)
+    agent.act(obs)
+    agent.observe(obs, 1.0, True, False)
+    before = {k: v.tobytes() for k, v in agent.get_state().items()}
+    agent.clear_state()
+    assert {k: v.tobytes() for k, v in agent.get_state().items()} == before
+    assert agent.get_state()["pending_reward"][0] == -99.0
+
+
+def test_state_from_another_agent_is_refused():
+    agent, _ = make()
+    with pytest.raises(ValueError, match="must hold exactly"):
+        agent.set_state({"rng": np.zeros(3, np.uint8)})
+    with pytest.raises(ValueError, match="last_action"):
+        state = agent.get_state()
+        state["last_action"] = np.zeros(5, np.int32)
+        agent.set_state(state)
+
+
+def test_sizes_match_buffers_and_skip_off_grid_weights():
+    agent, _ = make()
+    assert agent.weights_size == agent.get_weights()["hierarchy"].nbytes
+    assert agent.state_size == agent.get_state()["hierarchy"].nbytes
+    assert agent.weights_size < 1_747_200 / 2  # the anchor allocates 1.75 MB for the same shapes
+
+
+@pytest.mark.parametrize("env_id", ["MountainCarContinuous-v0", "sphgym/DelayedCue-v0", "Acrobot-v1"])
+def test_drives_other_spaces(env_id):
+    agent, env = make(env_id, history_capacity=64)
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    for _ in range(30):
+        action = agent.act(obs)
+        assert env.action_space.contains(action)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(obs, float(reward), terminated, truncated)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            agent.clear_state()
