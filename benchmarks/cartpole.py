@@ -71,43 +71,24 @@ class SolveTracker:
 
 # --- sphgym agents (any registered agent, driven exactly as the runner drives it) -------------------------
 def run_sphgym(agent_name: str, seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
+    from agents.episode import play_episode
     from agents.registry import make_agent
 
     env = gym.make("CartPole-v1")
     agent = make_agent(agent_name, env.observation_space, env.action_space, None, seed=seed)
     tracker = SolveTracker(max_episodes)
-    obs, _ = env.reset(seed=seed)
     start = time.perf_counter()
     while not tracker.done:
-        agent.clear_state()
-        ret, done = 0.0, False
-        while not done:
-            action = agent.act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            agent.observe(obs, float(reward), terminated, truncated)
-            ret += float(reward)
-            tracker.steps += 1
-            done = terminated or truncated
-        tracker.episode(ret)
-        obs, _ = env.reset()
+        outcome = play_episode(agent, env, seed=seed if not tracker.returns else None)
+        tracker.steps += outcome.length
+        tracker.episode(outcome.episode_return)
     train_rate = tracker.steps / (time.perf_counter() - start)
 
     agent.learn_enabled = False
-    eval_steps, eval_returns = 0, []
     start = time.perf_counter()
-    for i in range(eval_episodes):
-        obs, _ = env.reset(seed=10_000 + i)
-        agent.clear_state()
-        ret, done = 0.0, False
-        while not done:
-            action = agent.act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            agent.observe(obs, float(reward), terminated, truncated)
-            ret += float(reward)
-            eval_steps += 1
-            done = terminated or truncated
-        eval_returns.append(ret)
-    eval_rate = eval_steps / (time.perf_counter() - start)
+    outcomes = [play_episode(agent, env, seed=10_000 + i) for i in range(eval_episodes)]
+    eval_rate = sum(o.length for o in outcomes) / (time.perf_counter() - start)
+    eval_returns = [o.episode_return for o in outcomes]
     weights = sum(a.nbytes for a in agent.get_weights().values())
     state = sum(a.nbytes for a in agent.get_state().values())
     return SeedResult(

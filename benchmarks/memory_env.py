@@ -30,27 +30,19 @@ VARIANTS = {
 
 def run(env_id: str, overrides: dict, seed: int, episodes: int, eval_episodes: int) -> tuple[float, float, float]:
     import envs
+    from agents.episode import play_episode
     from agents.registry import make_agent
 
     env = envs.make_env(env_id)
     agent = make_agent("hierarchy", env.observation_space, env.action_space, overrides, seed=seed)
     returns: list[float] = []
-    obs, _ = env.reset(seed=seed)
     steps, start = 0, time.perf_counter()
     for episode in range(episodes + eval_episodes):
         if episode == episodes:
             agent.learn_enabled = False
-        agent.clear_state()
-        ret, done = 0.0, False
-        while not done:
-            action = agent.act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            agent.observe(obs, float(reward), terminated, truncated)
-            ret += float(reward)
-            steps += 1
-            done = terminated or truncated
-        returns.append(ret)
-        obs, _ = env.reset()
+        outcome = play_episode(agent, env, seed=seed if episode == 0 else None)
+        returns.append(outcome.episode_return)
+        steps += outcome.length
     rate = steps / (time.perf_counter() - start)
     return float(np.mean(returns[episodes - 100 : episodes])), float(np.mean(returns[episodes:])), rate
 

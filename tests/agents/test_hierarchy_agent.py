@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import envs
+from agents.episode import play_episode
 from agents.hierarchy_agent import HierarchyAgent
 from agents.hierarchy_config import HierarchyAgentConfig
 
@@ -17,20 +18,7 @@ def make(env_id: str = "CartPole-v1", seed: int = 0, **overrides) -> tuple[Hiera
 
 
 def episode_returns(agent: HierarchyAgent, env: gym.Env, episodes: int, seed: int = 0) -> list[float]:
-    returns = []
-    obs, _ = env.reset(seed=seed)
-    for _ in range(episodes):
-        agent.clear_state()
-        ret, done = 0.0, False
-        while not done:
-            action = agent.act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            agent.observe(obs, float(reward), terminated, truncated)
-            ret += float(reward)
-            done = terminated or truncated
-        returns.append(ret)
-        obs, _ = env.reset()
-    return returns
+    return [play_episode(agent, env, seed=seed if i == 0 else None).episode_return for i in range(episodes)]
 
 
 @pytest.mark.parametrize(
