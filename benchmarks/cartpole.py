@@ -238,44 +238,59 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = parse_seeds(args.seeds)
 
-    rows = []
+    available = []
     for name in args.systems.split(","):
-        module, runner = SYSTEMS[name]
+        module, _ = SYSTEMS[name]
         if module is not None:
             try:
                 __import__(module)
             except ImportError:
                 print(f"# {name}: skipped ({module} not installed; pip install -e '.[bench]')", flush=True)
                 continue
-        results = []
-        for seed in seeds:
-            r = runner(seed, args.max_episodes, args.eval_episodes)
-            results.append(r)
+        available.append(name)
+
+    # Seeds outermost, systems innermost: a noisy machine slows every system alike, so per-seed speed
+    # ratios stay meaningful.
+    results: dict[str, list[SeedResult]] = {name: [] for name in available}
+    for seed in seeds:
+        for name in available:
+            r = SYSTEMS[name][1](seed, args.max_episodes, args.eval_episodes)
+            results[name].append(r)
             print(
                 f"# {name} seed {seed}: solved at {r.solved_at} episodes / {r.steps_to_solve} steps, "
                 f"best mean100 {r.best_mean:.1f}, train {r.train_steps_per_s:,.0f} steps/s, "
                 f"eval {r.eval_steps_per_s:,.0f} steps/s (mean return {r.eval_mean_return:.1f})",
                 flush=True,
             )
-        solved = [r for r in results if r.solved_at is not None]
+
+    rows = []
+    reference = results[available[0]] if available else []
+    for name in available:
+        runs = results[name]
+        solved = [r for r in runs if r.solved_at is not None]
         eps = [r.solved_at for r in solved]
+        pairs = list(zip(runs, reference, strict=True))
+        train_ratio = statistics.median(a.train_steps_per_s / b.train_steps_per_s for a, b in pairs)
+        eval_ratio = statistics.median(a.eval_steps_per_s / b.eval_steps_per_s for a, b in pairs)
         rows.append(
             (
                 name,
-                f"{len(solved)}/{len(results)}",
-                _median(eps) if len(solved) * 2 > len(results) else f"> {args.max_episodes}",
+                f"{len(solved)}/{len(runs)}",
+                _median(eps) if len(solved) * 2 > len(runs) else f"> {args.max_episodes}",
                 f"{min(eps)}-{max(eps)}" if eps else "-",
                 _median([r.steps_to_solve for r in solved]),
-                _median([r.train_steps_per_s for r in results]),
-                _median([r.eval_steps_per_s for r in results]),
-                f"{statistics.median(r.eval_mean_return for r in results):.1f}",
-                f"{results[0].weights_bytes:,}" if results[0].weights_bytes is not None else "-",
-                f"{results[0].state_bytes:,}" if results[0].state_bytes is not None else "-",
+                f"{_median([r.train_steps_per_s for r in runs])} ({train_ratio:.2f}x)",
+                f"{_median([r.eval_steps_per_s for r in runs])} ({eval_ratio:.2f}x)",
+                f"{statistics.median(r.eval_mean_return for r in runs):.1f}",
+                f"{runs[0].weights_bytes:,}" if runs[0].weights_bytes is not None else "-",
+                f"{runs[0].state_bytes:,}" if runs[0].state_bytes is not None else "-",
             )
         )
 
+    first = available[0] if available else "-"
     header = ("system", "solved", "episodes to solve (median)", "range", "env steps to solve (median)",
-              "train steps/s", "eval steps/s", "eval return", "weights B", "state B")
+              f"train steps/s (ratio to {first})", f"eval steps/s (ratio to {first})", "eval return",
+              "weights B", "state B")
     print("\n| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
