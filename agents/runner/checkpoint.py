@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from agents.runner.errors import CheckpointError, IncompatibleCheckpointError
-from agents.runner.fsutil import fsync_dir, remove_tree, sha256_bytes, write_file_synced
+from agents.runner.fsutil import fsync_dir, refuse_symlink, remove_tree, sha256_bytes, write_file_synced
 
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
@@ -56,7 +56,26 @@ REQUIRED_FILES = (
     "runner.json",
     "config.json",
 )
+ALLOWED_NAMES = frozenset((*DATA_FILES, META, MARKER))
 _ID_RE = re.compile(r"^ep(\d{8})-st(\d{10})$")
+# Keys by which serialisation libraries (jsonpickle, pickle-like JSON schemes, config frameworks) name a class
+# or callable to build. sphgym's JSON files are plain data: a file that uses one is crafted, and is refused.
+_OBJECT_KEYS = frozenset(
+    {
+        "__class__",
+        "__reduce__",
+        "__reduce_ex__",
+        "__module__",
+        "__import__",
+        "__builtins__",
+        "__globals__",
+        "__getstate__",
+        "__setstate__",
+        "$type",
+        "__type__",
+        "_target_",
+    }
+)
 
 
 def checkpoint_id(episode: int, global_step: int) -> str:
@@ -69,6 +88,29 @@ def parse_checkpoint_id(name: str) -> tuple[int, int] | None:
 
 
 # ---------------------------------------------------------------------- encoding helpers
+
+
+def parse_json(data: bytes | str, where: str) -> Any:
+    """``json.loads`` for files read from a run folder: plain data only, ``CheckpointError`` on any problem.
+
+    Objects that name a Python class or callable (``{"__class__": "os.system"}``, jsonpickle's ``py/object``,
+    ...) are refused: nothing read from a file is ever turned into anything but dicts, lists, strings and
+    numbers, and a file asking for more was crafted.
+    """
+
+    def plain_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        for key, value in pairs:
+            if key in _OBJECT_KEYS or key.startswith("py/"):
+                raise CheckpointError(
+                    f"{where} names a Python object ({key!r}: {str(value)[:60]!r}); sphgym files are plain "
+                    "data and nothing is ever built from a class named in a file, so it is refused"
+                )
+        return dict(pairs)
+
+    try:
+        return json.loads(data, object_pairs_hook=plain_object)
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{where} is not valid JSON: {exc}") from None
 
 
 def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -180,12 +222,9 @@ class Checkpoint:
         return name in self.files
 
     def json(self, name: str) -> Any:
-        try:
-            return json.loads(self.files[name])
-        except KeyError:
-            raise CheckpointError(f"{self.path / name} is missing") from None
-        except (ValueError, RecursionError) as exc:
-            raise CheckpointError(f"{self.path / name} is not valid JSON: {exc}") from None
+        if name not in self.files:
+            raise CheckpointError(f"{self.path / name} is missing")
+        return parse_json(self.files[name], str(self.path / name))
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
         if name not in self.files:
@@ -208,19 +247,24 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not path.is_dir():
         raise CheckpointError(f"{path} is not a checkpoint directory")
     marker_path = path / MARKER
-    if not marker_path.exists():
+    if not marker_path.exists() and not marker_path.is_symlink():
         raise CheckpointError(f"{path} has no {MARKER} marker (the write was interrupted)")
+    unexpected = sorted(p.name for p in path.iterdir() if p.name not in ALLOWED_NAMES)
+    if unexpected:
+        # Nothing but sphgym's own files is ever read from a checkpoint; a stray .pkl/.npy/... means the folder
+        # was assembled by something else, so the whole checkpoint is refused rather than trusted in part.
+        raise CheckpointError(
+            f"{path} contains unexpected file(s) {unexpected}; a checkpoint holds only {sorted(ALLOWED_NAMES)}. "
+            "Refusing to load it"
+        )
     try:
-        marker = json.loads(_read_regular(marker_path, None) or b"null")
-    except (ValueError, RecursionError):
+        marker = parse_json(_read_regular(marker_path, None) or b"null", str(marker_path))
+    except CheckpointError:
         raise CheckpointError(f"{marker_path} is corrupt") from None
     meta_data = _read_regular(path / META)
     if not isinstance(marker, dict) or marker.get("meta_sha256") != sha256_bytes(meta_data):
         raise CheckpointError(f"{path / META} does not match the digest in {MARKER} (corrupt or modified)")
-    try:
-        meta = json.loads(meta_data)
-    except (ValueError, RecursionError):
-        raise CheckpointError(f"{path / META} is not valid JSON") from None
+    meta = parse_json(meta_data, str(path / META))
     if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
         raise CheckpointError(f"{path / META} has no file list")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -233,13 +277,11 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     for name, entry in meta["files"].items():
         if name not in DATA_FILES:
             raise CheckpointError(f"{path / META} names an unexpected file {name!r}; refusing to read it")
-        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
+        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int) or entry["size"] < 0:
             raise CheckpointError(f"{path / META} has a malformed entry for {name!r}")
         data = _read_regular(path / name, entry["size"])
         if sha256_bytes(data) != entry.get("sha256"):
-            raise CheckpointError(
-                f"{path / name} does not match its sha256 in meta.json (corrupt or modified)"
-            )
+            raise CheckpointError(f"{path / name} does not match its sha256 in meta.json (corrupt or modified)")
         files[name] = data
     missing = [name for name in REQUIRED_FILES if name not in files]
     if missing:
@@ -248,8 +290,13 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 
 def list_checkpoints(root: str | os.PathLike) -> list[Path]:
-    """Checkpoint directories under ``root`` (valid or not), oldest first."""
+    """Checkpoint directories under ``root`` (valid or not), oldest first.
+
+    ``root`` itself must not be a symbolic link, and linked entries in it are ignored: checkpoints are read
+    from and written into the run folder only.
+    """
     root = Path(root)
+    refuse_symlink(root, "checkpoints/ folder")
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and parse_checkpoint_id(p.name)]

@@ -23,8 +23,20 @@ RESUME_MUTABLE_FIELDS = frozenset(
     {"episodes", "steps", "checkpoint_every", "checkpoint_min_interval", "keep", "stop_when_solved"}
 )
 
-# Seeds derived from the run seed, in SeedSequence.spawn order (never reorder: it would change every run).
-SEED_NAMES = ("agent", "env", "action_space", "observation_space")
+# Seeds derived from the run seed, in SeedSequence.spawn order (never reorder: it would change every run; new
+# names go at the end, which leaves the earlier children unchanged). The last three seed the process-global
+# RNGs (Python ``random``, numpy's legacy global ``RandomState``, torch's default CPU generator if loaded) at
+# the start of a fresh run, so a stray draw from them is reproducible too.
+SEED_NAMES = (
+    "agent",
+    "env",
+    "action_space",
+    "observation_space",
+    "python_random",
+    "numpy_global",
+    "torch_global",
+)
+GLOBAL_SEED_NAMES = ("python_random", "numpy_global", "torch_global")
 
 
 @dataclass(frozen=True)
@@ -99,13 +111,10 @@ class RunConfig:
             _check_int("steps", self.steps, minimum=1, fix="give a positive step budget")
         if self.episodes is None and self.steps is None:
             raise ValueError("episodes and steps are both None: set at least one budget (e.g. episodes=500).")
-        _check_int(
-            "checkpoint_every", self.checkpoint_every, minimum=1, fix="checkpoint at least every episode (1)"
-        )
+        _check_int("checkpoint_every", self.checkpoint_every, minimum=1, fix="checkpoint at least every episode (1)")
         if not _is_finite_number(self.checkpoint_min_interval) or self.checkpoint_min_interval < 0:
             raise ValueError(
-                "checkpoint_min_interval must be a number of seconds >= 0, got "
-                f"{self.checkpoint_min_interval!r}."
+                f"checkpoint_min_interval must be a number of seconds >= 0, got {self.checkpoint_min_interval!r}."
             )
         _check_int("keep", self.keep, minimum=1, fix="keep at least the latest checkpoint (1)")
         _check_int("metric_window", self.metric_window, minimum=1, fix="use a window of at least 1 episode")
@@ -113,9 +122,7 @@ class RunConfig:
         if not isinstance(self.stop_when_solved, bool):
             raise ValueError(f"stop_when_solved must be true or false, got {self.stop_when_solved!r}.")
         if self.reward_threshold is not None and not _is_finite_number(self.reward_threshold):
-            raise ValueError(
-                f"reward_threshold must be a finite number or None, got {self.reward_threshold!r}."
-            )
+            raise ValueError(f"reward_threshold must be a finite number or None, got {self.reward_threshold!r}.")
         if self.early_stopping_patience is not None:
             _check_int(
                 "early_stopping_patience",
@@ -125,8 +132,7 @@ class RunConfig:
             )
         if not _is_finite_number(self.early_stopping_min_delta) or self.early_stopping_min_delta < 0:
             raise ValueError(
-                "early_stopping_min_delta must be a finite number >= 0, got "
-                f"{self.early_stopping_min_delta!r}."
+                f"early_stopping_min_delta must be a finite number >= 0, got {self.early_stopping_min_delta!r}."
             )
         if self.early_stopping_mode not in ("max", "min"):
             raise ValueError(f"early_stopping_mode must be 'max' or 'min', got {self.early_stopping_mode!r}.")
@@ -151,9 +157,7 @@ class RunConfig:
             for key in unknown:
                 close = difflib.get_close_matches(key, names, n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ValueError(
-                f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}."
-            )
+            raise ValueError(f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}.")
         return cls(**values)
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -179,8 +183,7 @@ def derive_seeds(seed: int, purpose: int | None = None) -> dict[str, int]:
     entropy = seed if purpose is None else [seed, purpose]
     children = np.random.SeedSequence(entropy).spawn(len(SEED_NAMES))
     return {
-        name: int(child.generate_state(1, dtype=np.uint32)[0])
-        for name, child in zip(SEED_NAMES, children, strict=True)
+        name: int(child.generate_state(1, dtype=np.uint32)[0]) for name, child in zip(SEED_NAMES, children, strict=True)
     }
 
 
@@ -219,9 +222,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         else:
             values = json.loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(
-            f"Config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
-        ) from None
+        raise ValueError(f"Config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
     try:
         return RunConfig.from_dict(values)
     except (TypeError, ValueError) as exc:

@@ -6,19 +6,42 @@ module (tests monkeypatch ``can_capture_episode_state`` here to force the replay
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import gymnasium as gym
 
+from agents.runner.errors import RunnerError
 from envs import capture as _capture
 from envs import make_env as _make_env
+
+# numpy bit generators an env snapshot may name (anything else is refused before envs.capture looks it up).
+BIT_GENERATORS = frozenset({"PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"})
+# Environment variable listing modules (comma-separated) that a run folder's ``module:EnvId`` may import.
+TRUSTED_MODULES_VAR = "SPHGYM_TRUSTED_ENV_MODULES"
 
 # Envs whose RNG is consumed only by reset(): the env RNG can be rebuilt by replaying one seeded reset plus
 # one reset per episode started (used when a checkpoint lacks the env snapshot).
 RESET_ONLY_RNG_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
 
 
-def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
+def make_env(env_id: str, env_kwargs: dict[str, Any], *, from_file: bool = False) -> gym.Env:
+    """Build the run's env. ``from_file``: the id was read from a run folder (resume, eval, verify).
+
+    Gymnasium imports the module of a ``"module:EnvId"`` id, which runs its code. An id typed by the user (a
+    fresh run) may do that; an id read from a run folder may not, unless the module is already imported or
+    listed in ``$SPHGYM_TRUSTED_ENV_MODULES``: a crafted ``config.json`` must not be able to run code.
+    """
+    if from_file and isinstance(env_id, str) and ":" in env_id:
+        module = env_id.split(":", 1)[0]
+        trusted = {m.strip() for m in os.environ.get(TRUSTED_MODULES_VAR, "").split(",") if m.strip()}
+        if module not in sys.modules and module not in trusted:
+            raise RunnerError(
+                f"The run's config names env {env_id!r}, which would import the Python module {module!r} "
+                "(running its code). sphgym does not import modules named by files it reads. If you trust "
+                f"this run folder, allow it: {TRUSTED_MODULES_VAR}={module} and run the command again."
+            )
     return _make_env(env_id, **env_kwargs)
 
 
@@ -27,7 +50,22 @@ def capture_env_state(env: gym.Env) -> dict[str, Any]:
 
 
 def restore_env_state(env: gym.Env, snapshot: dict[str, Any]) -> None:
+    _check_bit_generators(snapshot)
     _capture.restore_env_state(env, snapshot)
+
+
+def _check_bit_generators(value: Any, depth: int = 0) -> None:
+    """Every ``bit_generator`` named in a snapshot must be one of numpy's (the name is looked up, then called)."""
+    if depth > 64:
+        raise ValueError("env snapshot is nested too deeply")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "bit_generator" and isinstance(item, str) and item not in BIT_GENERATORS:
+                raise ValueError(f"env snapshot names an unknown numpy bit generator {item!r}")
+            _check_bit_generators(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_bit_generators(item, depth + 1)
 
 
 def can_capture_episode_state(env: gym.Env) -> bool:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from agents.runner.errors import CheckpointError
-from agents.runner.fsutil import atomic_write_bytes
+from agents.runner.fsutil import atomic_write_bytes, read_regular_file, refuse_symlink
 
 EPISODES_CSV = "episodes.csv"
 HEADER = b"episode,global_step,return,length\n"
@@ -28,17 +28,19 @@ class EpisodeLog:
     def __init__(self, run_dir: str | os.PathLike, rows: int, expected_sha256: str | None) -> None:
         self.path = Path(run_dir) / EPISODES_CSV
         self.rows = rows
-        content = _prefix(self.path, rows)
+        refuse_symlink(self.path, "episode log")
+        existing = read_regular_file(self.path, "episode log") if self.path.exists() else None
+        content = _prefix(self.path, rows, existing)
         digest = hashlib.sha256(content)
         if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
             raise CheckpointError(
-                f"{self.path} does not match the checkpoint (its first {rows} episode rows were modified or "
-                "lost)"
+                f"{self.path} does not match the checkpoint (its first {rows} episode rows were modified or lost)"
             )
-        if not self.path.exists() or self.path.read_bytes() != content:
+        if existing != content:
             atomic_write_bytes(self.path, content)
         self._hash = digest
-        self._file = open(self.path, "ab")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        self._file = os.fdopen(fd, "ab")
 
     def append(self, episode: int, global_step: int, episode_return: float, length: int) -> None:
         row = format_row(episode, global_step, episode_return, length)
@@ -62,17 +64,19 @@ class EpisodeLog:
 
     def close(self) -> None:
         if not self._file.closed:
-            self.sync()
-            self._file.close()
+            try:
+                self.sync()
+            finally:
+                self._file.close()
 
 
-def _prefix(path: Path, rows: int) -> bytes:
-    """Header plus the first ``rows`` complete rows of ``path`` (``CheckpointError`` if it has fewer)."""
-    if not path.exists():
+def _prefix(path: Path, rows: int, data: bytes | None) -> bytes:
+    """Header plus the first ``rows`` complete rows of ``data``, the content of ``path`` (``None``: missing);
+    ``CheckpointError`` if it has fewer."""
+    if data is None:
         if rows == 0:
             return HEADER
         raise CheckpointError(f"{path} is missing but the checkpoint has {rows} episodes")
-    data = path.read_bytes()
     if not data.startswith(HEADER):
         raise CheckpointError(f"{path} does not start with the expected header {HEADER.decode().strip()!r}")
     end = len(HEADER)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -11,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from agents.runner import env_state
-from agents.runner.checkpoint import CHECKPOINTS_DIR, arrays_from_bytes, find_latest_valid, read_checkpoint
+from agents.runner.checkpoint import (
+    CHECKPOINTS_DIR,
+    arrays_from_bytes,
+    find_latest_valid,
+    parse_json,
+    read_checkpoint,
+)
 from agents.runner.config import RunConfig, derive_seeds
 from agents.runner.errors import CheckpointError
-from agents.runner.fsutil import sha256_bytes
-from agents.runner.runner import BEST_DIR, EpisodeEvent, build_agent
+from agents.runner.fsutil import read_regular_file, refuse_symlink, sha256_bytes
+from agents.runner.runner import BEST_DIR, EpisodeEvent, build_agent, loading
 
 EVAL_SEED_PURPOSE = 0xE7A1  # keeps evaluation seeds apart from the training seeds of the same number
 
@@ -47,15 +52,11 @@ class EvalResult:
         return out
 
 
-def load_weights_for_eval(
-    path: str | Path, checkpoint: str = "latest"
-) -> tuple[RunConfig, dict, Path, int, int]:
+def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple[RunConfig, dict, Path, int, int]:
     """Resolve ``path``/``checkpoint`` to (config, weights, source dir, episode, global step), verified."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
-            f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory)."
-        )
+        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
     if (path / "best.json").exists():
         checkpoint, path = str(path), path.parent
     if checkpoint == "best":
@@ -64,19 +65,22 @@ def load_weights_for_eval(
         source = None
     else:
         source = Path(checkpoint)
+    if checkpoint == "best":
+        refuse_symlink(source, "best/ folder")
     if source is not None and (source / "best.json").exists():
-        info = json.loads((source / "best.json").read_text())
-        weights_bytes = (source / "weights.safetensors").read_bytes()
-        if sha256_bytes(weights_bytes) != info.get("weights_sha256"):
+        info = parse_json(read_regular_file(source / "best.json", "best.json"), str(source / "best.json"))
+        weights_bytes = read_regular_file(source / "weights.safetensors", "best weights")
+        if not isinstance(info, dict) or sha256_bytes(weights_bytes) != info.get("weights_sha256"):
             raise CheckpointError(f"{source / 'weights.safetensors'} does not match the digest in best.json")
         weights = arrays_from_bytes(weights_bytes, str(source / "weights.safetensors"))
-        return (
-            RunConfig.from_dict(info["config"]),
-            weights,
-            source,
-            int(info["episode"]),
-            int(info["global_step"]),
-        )
+        with loading(source / "best.json", "best weights record"):
+            return (
+                RunConfig.from_dict(info["config"]),
+                weights,
+                source,
+                int(info["episode"]),
+                int(info["global_step"]),
+            )
     if source is None:
         if (path / "COMPLETE").exists() or (path / "meta.json").exists():
             ckpt = read_checkpoint(path)
@@ -89,15 +93,16 @@ def load_weights_for_eval(
         if checkpoint == "best":
             raise FileNotFoundError(f"{str(path)!r} has no best/ weights yet (no episode finished).")
         ckpt = read_checkpoint(source)
-    info = ckpt.json("runner.json")
-    config = RunConfig.from_dict(ckpt.json("config.json"))
-    return (
-        config,
-        ckpt.arrays("weights.safetensors"),
-        ckpt.path,
-        int(info["episode"]),
-        int(info["global_step"]),
-    )
+    with loading(ckpt.path, "config and counters"):
+        info = ckpt.json("runner.json")
+        config = RunConfig.from_dict(ckpt.json("config.json"))
+        return (
+            config,
+            ckpt.arrays("weights.safetensors"),
+            ckpt.path,
+            int(info["episode"]),
+            int(info["global_step"]),
+        )
 
 
 def evaluate(
@@ -127,12 +132,13 @@ def evaluate(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
     config, weights, source, ckpt_episode, ckpt_step = load_weights_for_eval(path, checkpoint)
     seeds = derive_seeds(seed, purpose=EVAL_SEED_PURPOSE)
-    env = env_state.make_env(config.env_id, dict(config.env_kwargs))
+    env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
     try:
         env.action_space.seed(seeds["action_space"])
         env.observation_space.seed(seeds["observation_space"])
         agent = build_agent(config, env, seeds["agent"])
-        agent.set_weights(weights)
+        with loading(source, "agent weights"):
+            agent.set_weights(weights)
         agent.learn_enabled = False
         returns: list[float] = []
         lengths: list[int] = []

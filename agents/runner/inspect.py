@@ -17,6 +17,13 @@ from agents.runner.errors import CheckpointError
 
 
 def _describe(ckpt: Checkpoint) -> dict[str, Any]:
+    from agents.runner.runner import loading
+
+    with loading(ckpt.path, "checkpoint description"):
+        return _describe_unchecked(ckpt)
+
+
+def _describe_unchecked(ckpt: Checkpoint) -> dict[str, Any]:
     info = ckpt.json("runner.json")
     tracker = info["tracker"]
     rng_states = []
@@ -85,9 +92,7 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
-            f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory)."
-        )
+        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
     if (path / MARKER).exists() or (path / "meta.json").exists():
         return _describe(read_checkpoint(path))
     root = path / CHECKPOINTS_DIR

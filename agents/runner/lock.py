@@ -7,14 +7,17 @@ taken over with a warning.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import warnings
 from pathlib import Path
 
-from agents.runner.errors import RunLockedError, RunnerWarning
+from agents.runner.errors import RunLockedError, RunnerError, RunnerWarning
+from agents.runner.fsutil import read_regular_file, refuse_symlink
 
 LOCK_NAME = "run.lock"
 
@@ -31,9 +34,10 @@ def _pid_alive(pid: int) -> bool:
 
 def read_lock_owner(run_dir: Path) -> dict | None:
     try:
-        return json.loads((Path(run_dir) / LOCK_NAME).read_text() or "null")
-    except (OSError, ValueError):
+        owner = json.loads(read_regular_file(Path(run_dir) / LOCK_NAME, "lock file", limit=4096) or b"null")
+    except (OSError, ValueError, RunnerError):
         return None
+    return owner if isinstance(owner, dict) else None
 
 
 class RunLock:
@@ -45,7 +49,17 @@ class RunLock:
 
     def acquire(self) -> None:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            refuse_symlink(self.path, "lock file")
+            try:
+                # Never follow a link or block on a FIFO planted as run.lock: the lock file is written to.
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    refuse_symlink(self.path, "lock file")
+                raise
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise RunnerError(f"{str(self.path)!r} is not a regular file; remove it and try again.")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -72,6 +86,8 @@ class RunLock:
                 owner = json.loads(previous)
             except ValueError:
                 owner = {}
+            if not isinstance(owner, dict):
+                owner = {}
             pid = owner.get("pid")
             if pid != os.getpid():
                 alive = isinstance(pid, int) and owner.get("host") == socket.gethostname() and _pid_alive(pid)
@@ -92,9 +108,7 @@ class RunLock:
         if self._fd is None:
             return
         try:
-            self.path.unlink(
-                missing_ok=True
-            )  # unlink while still holding the flock (see acquire's inode check)
+            self.path.unlink(missing_ok=True)  # unlink while still holding the flock (see acquire's inode check)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

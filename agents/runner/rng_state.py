@@ -1,4 +1,4 @@
-"""Capture and restore the process-global RNGs: a safety net, not the plan.
+"""Seed, capture and restore the process-global RNGs: a safety net, not the plan.
 
 The run's own randomness lives in per-owner generators (agent, env, spaces) that are saved with their owners.
 Global generators (Python ``random``, numpy's legacy global ``RandomState``, torch's default generators) are
@@ -13,6 +13,24 @@ import sys
 from typing import Any
 
 import numpy as np
+
+
+def seed_global_rng(seeds: dict[str, int]) -> None:
+    """Seed Python ``random``, numpy's legacy global generator and (if loaded) torch's from derived seeds.
+
+    Called at the start of a fresh run with ``RunConfig.derived_seeds()`` (``python_random``,
+    ``numpy_global``, ``torch_global``); a resume restores the saved states instead.
+    """
+    random.seed(int(seeds["python_random"]))
+    np.random.seed(int(seeds["numpy_global"]))
+    seed_torch_global(seeds)
+
+
+def seed_torch_global(seeds: dict[str, int]) -> None:
+    """Seed torch's default generators if torch is loaded (never imports it: that costs seconds)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "manual_seed"):
+        torch.manual_seed(int(seeds["torch_global"]))
 
 
 def capture_global_rng() -> dict[str, Any]:
@@ -52,8 +70,13 @@ def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
     """Restore what ``capture_global_rng`` saved; returns notes about parts that could not be restored."""
     notes: list[str] = []
     py = snapshot["python"]
-    random.setstate((py["version"], tuple(int(x) for x in _hex_words(py["state_u32le"])), py["gauss_next"]))
     npy = snapshot["numpy"]
+    if py["gauss_next"] is not None and (isinstance(py["gauss_next"], bool) or not isinstance(py["gauss_next"], float)):
+        raise ValueError(f"python gauss_next must be a float or null, got {py['gauss_next']!r}")
+    for key, kind in (("pos", int), ("has_gauss", int), ("gauss", float)):
+        if isinstance(npy[key], bool) or not isinstance(npy[key], (kind, int)):
+            raise ValueError(f"numpy {key} must be a number, got {npy[key]!r}")
+    random.setstate((py["version"], tuple(int(x) for x in _hex_words(py["state_u32le"])), py["gauss_next"]))
     np.random.set_state(
         {
             "bit_generator": npy["bit_generator"],
@@ -68,9 +91,7 @@ def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
         if torch is None:
             # The saved run had torch loaded but nothing uses it now: import it only to keep its stream exact.
             import torch
-        torch.set_rng_state(
-            torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy())
-        )
+        torch.set_rng_state(torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy()))
         if "cuda" in saved_torch:
             if torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(
@@ -80,7 +101,5 @@ def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
                     ]
                 )
             else:
-                notes.append(
-                    "the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored"
-                )
+                notes.append("the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored")
     return notes

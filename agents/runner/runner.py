@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,23 +39,52 @@ from agents.runner.checkpoint import (
     find_latest_valid,
     json_bytes,
     list_checkpoints,
+    parse_checkpoint_id,
+    parse_json,
     remove_tree,
     rotate,
     write_checkpoint,
 )
 from agents.runner.config import RESUME_MUTABLE_FIELDS, RunConfig, config_differences
 from agents.runner.episode_log import EPISODES_CSV, EpisodeLog
-from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerWarning
-from agents.runner.fsutil import atomic_write_bytes, sha256_bytes
-from agents.runner.lock import RunLock
+from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError, RunnerWarning
+from agents.runner.fsutil import (
+    DISK_ERRNOS,
+    atomic_write_bytes,
+    read_regular_file,
+    refuse_symlink,
+    sha256_bytes,
+)
+from agents.runner.lock import LOCK_NAME, RunLock
 from agents.runner.metadata import library_versions, thread_settings, version_differences
-from agents.runner.rng_state import capture_global_rng, restore_global_rng
+from agents.runner.rng_state import capture_global_rng, restore_global_rng, seed_global_rng, seed_torch_global
 from agents.runner.signals import StopFlag, exit_code_for
 from agents.runner.tracking import EpisodeTracker
 
 CONFIG_FILE = "config.json"
 BEST_DIR = "best"
 FINAL_STATUSES = ("completed", "solved", "stopped_early")
+STATUSES = ("running", "interrupted", "stopped", *FINAL_STATUSES)
+# What a run folder may hold under these names: real files/folders, never links (see fsutil.refuse_symlink).
+RUN_ENTRIES = {
+    CONFIG_FILE: "run config",
+    EPISODES_CSV: "episode log",
+    LOCK_NAME: "lock file",
+    CHECKPOINTS_DIR: "checkpoints/ folder",
+    BEST_DIR: "best/ folder",
+}
+# Errors that restoring a checkpoint's content may raise when a file is well-formed on disk (digests match) but
+# its content does not fit (crafted, or written by a buggy tool): reported as a CheckpointError naming the file.
+_LOAD_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)
@@ -105,21 +135,58 @@ def _print_stderr(message: str) -> None:
 
 
 def run_holds_a_run(run_dir: Path) -> bool:
-    return (
-        (run_dir / CONFIG_FILE).exists()
-        or (run_dir / CHECKPOINTS_DIR).exists()
-        or (run_dir / EPISODES_CSV).exists()
-    )
+    return (run_dir / CONFIG_FILE).exists() or (run_dir / CHECKPOINTS_DIR).exists() or (run_dir / EPISODES_CSV).exists()
+
+
+def check_run_entries(run_dir: Path) -> None:
+    """``RunnerError`` if any file or folder the runner uses in ``run_dir`` is a symbolic link."""
+    for name, what in RUN_ENTRIES.items():
+        refuse_symlink(Path(run_dir) / name, what)
 
 
 def read_folder_config(run_dir: Path) -> RunConfig | None:
     path = Path(run_dir) / CONFIG_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        return RunConfig.from_dict(json.loads(path.read_text()))
+        return RunConfig.from_dict(parse_json(read_regular_file(path, "run config"), str(path)))
     except (OSError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path} is unreadable or invalid: {exc}") from None
+
+
+@contextmanager
+def loading(path: Path, what: str) -> Iterator[None]:
+    """Turn any error raised while applying the content of ``path`` into a ``CheckpointError`` naming it."""
+    try:
+        yield
+    except RunnerError:
+        raise
+    except _LOAD_ERRORS as exc:
+        detail = f"missing entry {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise CheckpointError(
+            f"{path} cannot be used ({what}): {type(exc).__name__}: {detail or 'invalid content'}"
+        ) from exc
+
+
+def _int_field(info: dict[str, Any], name: str, minimum: int = 0) -> int:
+    value = info[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _bool_field(info: dict[str, Any], name: str) -> bool:
+    value = info[name]
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _float_field(info: dict[str, Any], name: str) -> float:
+    value = info[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
 
 
 def build_agent(config: RunConfig, env: Any, seed: int) -> Any:
@@ -232,6 +299,8 @@ class Runner:
         self.handle_signals = handle_signals
         self.step_hook = step_hook
         self._stop_at_step: int | None = None  # used by verify_run: stop exactly at this global step
+        if self.run_dir.is_dir():
+            check_run_entries(self.run_dir)
         if resume:
             if not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
                 raise FileNotFoundError(
@@ -242,10 +311,9 @@ class Runner:
             if saved is None:
                 latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
                 if latest is None:
-                    raise CheckpointError(
-                        f"{str(self.run_dir)!r} has no config.json and no valid checkpoint."
-                    )
-                saved = RunConfig.from_dict(latest.json("config.json"))
+                    raise CheckpointError(f"{str(self.run_dir)!r} has no config.json and no valid checkpoint.")
+                with loading(latest.path / "config.json", "run config"):
+                    saved = RunConfig.from_dict(latest.json("config.json"))
             self.config = self._merge_resume_config(saved, config)
         else:
             if config is None:
@@ -278,9 +346,7 @@ class Runner:
                 + ". Only episodes, steps, checkpoint_every, keep and stop_when_solved may change on resume."
             )
         if given.seed != saved.seed:
-            self._warn(
-                f"Resuming ignores seed={given.seed}: the run continues with its own seed {saved.seed}."
-            )
+            self._warn(f"Resuming ignores seed={given.seed}: the run continues with its own seed {saved.seed}.")
         return saved.replace(**{name: getattr(given, name) for name in RESUME_MUTABLE_FIELDS})
 
     # ------------------------------------------------------------------ public
@@ -296,13 +362,56 @@ class Runner:
         changes = {k: v for k, v in (("episodes", episodes), ("steps", steps)) if v is not None}
         if changes:
             self.config = self.config.replace(**changes)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with RunLock(self.run_dir), StopFlag(self.handle_signals, self._log_fn) as flag:
-            session = _Session(self, flag)
-            try:
-                return session.run()
-            finally:
-                session.close()
+        lock = RunLock(self.run_dir)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except PermissionError as exc:
+            raise RunnerError(
+                f"Cannot write to the run folder {str(self.run_dir)!r} ({exc.strerror or exc}: "
+                f"{exc.filename or self.run_dir}). Choose a folder you can write to (--run-dir) or fix its "
+                "permissions."
+            ) from None
+        except OSError as exc:
+            if exc.errno not in DISK_ERRNOS:
+                raise
+            raise RunnerError(f"Cannot write to the run folder {str(self.run_dir)!r}: {exc.strerror or exc}.") from None
+        try:
+            with StopFlag(self.handle_signals, self._log_fn) as flag:
+                session = _Session(self, flag)
+                try:
+                    result = session.run()
+                except BaseException as exc:
+                    session.close(quiet=True)  # the original error is the one to report
+                    if _is_disk_error(exc):
+                        raise self._disk_error(exc) from exc
+                    raise
+                try:
+                    session.close()
+                except OSError as exc:
+                    if not _is_disk_error(exc):
+                        raise
+                    raise self._disk_error(exc) from exc
+                return result
+        finally:
+            lock.release()
+
+    def _disk_error(self, exc: OSError) -> CheckpointError:
+        """A clear message for a full (or read-only, or failing) disk met outside the checkpoint write."""
+        try:
+            latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
+        except RunnerError:
+            latest = None
+        where = exc.filename or "the run folder"
+        return CheckpointError(
+            f"Could not write {where}: {exc.strerror or exc}. The newest checkpoint "
+            f"({latest.id if latest else 'none'}) is intact; free space, then resume with: "
+            f"sphgym resume {shlex.quote(str(self.run_dir))}"
+        )
+
+
+def _is_disk_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
 
 
 class _BackgroundWriter:
@@ -321,6 +430,12 @@ class _BackgroundWriter:
     @property
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def failed(self) -> bool:
+        """The last job raised (``wait()`` re-raises it); checked at every episode end, so a failed periodic
+        checkpoint stops the run at once instead of at the next checkpoint."""
+        return self._error is not None
 
     def submit(self, job: Callable[[], None]) -> None:
         self.wait()
@@ -365,15 +480,20 @@ class _Session:
                 if path.name in (CONFIG_FILE, EPISODES_CSV) or path.name.startswith("events.out.tfevents."):
                     path.unlink()
         elif run_holds_a_run(self.run_dir):
-            raise FileExistsError(
-                f"{str(self.run_dir)!r} already holds a run (created since this Runner was made)."
-            )
+            raise FileExistsError(f"{str(self.run_dir)!r} already holds a run (created since this Runner was made).")
         atomic_write_bytes(self.run_dir / CONFIG_FILE, json_bytes(config.to_dict()))
         self.seeds = config.derived_seeds()
+        # The process-global RNGs start from the run seed too (recorded in runner.json with the other seeds),
+        # so a library drawing from np.random / random behind our back is reproducible, and two fresh runs of
+        # one seed write identical rng.json files.
+        torch_was_loaded = "torch" in sys.modules
+        seed_global_rng(self.seeds)
         self.env = env_state.make_env(config.env_id, dict(config.env_kwargs))
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
+        if not torch_was_loaded and "torch" in sys.modules:
+            seed_torch_global(self.seeds)  # the agent imported torch: its global generator starts seeded too
         self._init_tracker()
         self.episode = 0
         self.global_step = 0
@@ -401,20 +521,26 @@ class _Session:
         )
 
     def _prepare_resume(self) -> bool:
-        """Restore the newest valid checkpoint; returns False if the run had already finished."""
+        """Restore the newest valid checkpoint; returns False if the run had already finished.
+
+        Digests prove a file is what was written; its content is still checked as it is applied (a crafted
+        checkpoint with matching digests, or one from a buggy tool): any problem is a ``CheckpointError`` naming
+        the file, raised before training starts.
+        """
         config = self.runner.config
         ckpt, problems = find_latest_valid(self.ckpt_root)
         for path, problem in problems:
             self.runner._warn(f"Skipping checkpoint {path.name}: {problem}. Using an older one.")
         if ckpt is None:
             raise CheckpointError(
-                f"No valid checkpoint in {str(self.ckpt_root)!r}: "
-                + "; ".join(f"{p.name}: {m}" for p, m in problems)
+                f"No valid checkpoint in {str(self.ckpt_root)!r}: " + "; ".join(f"{p.name}: {m}" for p, m in problems)
             )
         for path, _ in problems:  # newer but broken: they would shadow the checkpoints this session writes
             remove_tree(path)
         self.loaded = ckpt
-        saved_config = RunConfig.from_dict(ckpt.json("config.json"))
+        where = ckpt.path
+        with loading(where / "config.json", "run config"):
+            saved_config = RunConfig.from_dict(ckpt.json("config.json"))
         diffs = config_differences(saved_config, config, ignore=RESUME_MUTABLE_FIELDS | {"seed"})
         if diffs:
             raise IncompatibleCheckpointError(
@@ -427,41 +553,74 @@ class _Session:
                 + "; ".join(version_diffs)
                 + "): the resumed run may not be bit-identical."
             )
-        info = ckpt.json("runner.json")
-        self.seeds = {k: int(v) for k, v in info["seeds"].items()}
-        self.env = env_state.make_env(config.env_id, dict(config.env_kwargs))
+        with loading(where / "runner.json", "counters"):
+            info = ckpt.json("runner.json")
+            self.seeds = {str(k): int(v) for k, v in info["seeds"].items()}
+            missing = {"agent", "env", "action_space", "observation_space"} - set(self.seeds)
+            if missing:
+                raise ValueError(f"seeds lacks {sorted(missing)}")
+            self.episode = _int_field(info, "episode")
+            self.global_step = _int_field(info, "global_step")
+            self.episode_step = _int_field(info, "episode_step")
+            self.in_episode = _bool_field(info, "in_episode")
+            self.episode_return = _float_field(info, "episode_return")
+            self.env_reset_done = _bool_field(info, "env_reset_done")
+            self.status = info["status"]
+            if self.status not in STATUSES:
+                raise ValueError(f"unknown status {self.status!r}")
+            if parse_checkpoint_id(ckpt.id) != (self.episode, self.global_step):
+                raise ValueError(
+                    f"its counters (episode {self.episode}, step {self.global_step}) contradict the "
+                    f"checkpoint's name {ckpt.id}"
+                )
+            if self.episode_step > self.global_step or (self.episode_step and not self.in_episode):
+                raise ValueError(f"episode_step {self.episode_step} is inconsistent with the other counters")
+            csv_sha256 = info["episodes_csv_sha256"]
+            if not isinstance(csv_sha256, str):
+                raise ValueError("episodes_csv_sha256 must be a string")
+            tracker_state = info["tracker"]
+            obs_kind = info["obs_kind"]
+        self.env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
-        self.agent.set_weights(ckpt.arrays("weights.safetensors"))
-        self.agent.set_state(ckpt.arrays("state.safetensors"))
+        with loading(where / "weights.safetensors", "agent weights"):
+            self.agent.set_weights(ckpt.arrays("weights.safetensors"))
+        with loading(where / "state.safetensors", "agent state"):
+            self.agent.set_state(ckpt.arrays("state.safetensors"))
         self._init_tracker()
-        arrays = ckpt.arrays("runner.safetensors")
-        self.tracker.load(info["tracker"], arrays)
-        self.episode = int(info["episode"])
-        self.global_step = int(info["global_step"])
-        self.episode_step = int(info["episode_step"])
-        self.in_episode = bool(info["in_episode"])
-        self.episode_return = float(info["episode_return"])
-        self.env_reset_done = bool(info["env_reset_done"])
-        self.obs = obs_from_arrays(info["obs_kind"], arrays)
-        self.status = info["status"]
+        with loading(where / "runner.safetensors", "episode statistics and observation"):
+            arrays = ckpt.arrays("runner.safetensors")
+            self.tracker.load(tracker_state, arrays)
+            self.obs = obs_from_arrays(obs_kind, arrays)
+            if self.in_episode and self.obs is None:
+                raise ValueError("the checkpoint is mid-episode but holds no observation")
+            space = self.env.observation_space
+            if self.obs is not None and hasattr(space, "shape") and space.shape is not None:
+                if np.shape(self.obs) != tuple(space.shape):
+                    raise ValueError(
+                        f"the observation has shape {np.shape(self.obs)}, the env's observations {space.shape}"
+                    )
         # Env: exact snapshot, or (lacking one) a reconstruction for reset-only-RNG envs.
         if ckpt.has("env.json"):
-            snapshot = ckpt.json("env.json")
-            if snapshot is not None:
-                if self.in_episode and not snapshot.get("episode_state_captured", False):
-                    raise CheckpointError(
-                        f"{ckpt.path} is mid-episode but its env snapshot lacks the episode state"
-                    )
-                env_state.restore_env_state(self.env, snapshot)
+            with loading(where / "env.json", "env snapshot"):
+                snapshot = ckpt.json("env.json")
+                if snapshot is not None:
+                    if not isinstance(snapshot, dict):
+                        raise ValueError("an env snapshot must be a JSON object")
+                    if self.in_episode and not snapshot.get("episode_state_captured", False):
+                        raise CheckpointError(
+                            f"{ckpt.path} is mid-episode but its env snapshot lacks the episode state"
+                        )
+                    env_state.restore_env_state(self.env, snapshot)
         else:
             self._reconstruct_env(ckpt)
-        self.csv = EpisodeLog(self.run_dir, self.episode, info["episodes_csv_sha256"])
+        self.csv = EpisodeLog(self.run_dir, self.episode, csv_sha256)
         # RNG last: building the env and agent above may have drawn from the global generators.
         if ckpt.has("rng.json"):
-            for note in restore_global_rng(ckpt.json("rng.json")):
-                self.runner._warn(note)
+            with loading(where / "rng.json", "global RNG states"):
+                for note in restore_global_rng(ckpt.json("rng.json")):
+                    self.runner._warn(note)
         else:
             self.runner._warn(
                 f"Checkpoint {ckpt.path.name} has no rng.json: the global Python/numpy/torch RNGs are NOT "
@@ -474,8 +633,7 @@ class _Session:
         config = self.runner.config
         if self.in_episode:
             raise CheckpointError(
-                f"Checkpoint {ckpt.path.name} is mid-episode and has no env.json: the env state cannot be "
-                "restored."
+                f"Checkpoint {ckpt.path.name} is mid-episode and has no env.json: the env state cannot be restored."
             )
         if config.env_id in env_state.RESET_ONLY_RNG_ENVS:
             resets = self.episode
@@ -579,6 +737,7 @@ class _Session:
             global_step=info["global_step"],
         )
         root, keep = self.ckpt_root, self.runner.config.keep
+        resume_command = f"sphgym resume {shlex.quote(str(self.run_dir))}"
 
         def write() -> None:
             try:
@@ -589,10 +748,14 @@ class _Session:
                 path = write_checkpoint(root, ckpt_id, files, meta)
                 rotate(root, keep, protect=path)
             except OSError as exc:
-                previous = [p.name for p in list_checkpoints(root) if p.name != ckpt_id]
+                try:
+                    latest, _ = find_latest_valid(root)
+                except (OSError, RunnerError):
+                    latest = None
                 raise CheckpointError(
-                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The previous checkpoint "
-                    f"({previous[-1] if previous else 'none'}) is intact; free space and resume."
+                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The newest valid checkpoint "
+                    f"({latest.id if latest is not None else 'none'}) is intact; free space (or fix the "
+                    f"folder's permissions), then resume with: {resume_command}"
                 ) from exc
 
         self.writer.submit(write)
@@ -612,6 +775,7 @@ class _Session:
 
     def _write_best(self, weights: bytes, info: dict[str, Any]) -> None:
         best_dir = self.run_dir / BEST_DIR
+        refuse_symlink(best_dir, "best/ folder")
         best_dir.mkdir(exist_ok=True)
         info = dict(info, weights_sha256=sha256_bytes(weights), config=self.runner.config.to_dict())
         # weights first, then best.json naming its digest: a reader can always tell if they belong together.
@@ -743,6 +907,8 @@ class _Session:
                 boundary_files = self.last_files
             elif not capture_mid_episode:
                 boundary_files = self._snapshot_files()
+            if self.writer.failed:
+                self.writer.wait()  # raises the CheckpointError of the failed periodic write: stop now
             if not keep_going:
                 status = "stopped"
                 break
@@ -765,8 +931,7 @@ class _Session:
         result = self._result(status, signal_name)
         if status == "interrupted":
             runner._log(
-                f"Interrupted by {signal_name}: checkpoint {path.name} written. Resume with: "
-                f"{result.resume_command}"
+                f"Interrupted by {signal_name}: checkpoint {path.name} written. Resume with: {result.resume_command}"
             )
         return result
 
@@ -802,11 +967,18 @@ class _Session:
             resume_command=f"sphgym resume {shlex.quote(str(self.run_dir))}",
         )
 
-    def close(self) -> None:
+    def close(self, quiet: bool = False) -> None:
+        """Release files and the env. ``quiet``: an error is already being raised, so errors here (a full
+        disk refusing the last flush) are dropped instead of hiding it."""
         self.writer.join_quietly()  # normally already done: the final checkpoint waits for it
-        if self.csv is not None:
-            self.csv.close()
-        if self.tb is not None:
-            self.tb.close()
-        if self.env is not None:
-            self.env.close()
+        first: BaseException | None = None
+        for closer in (self.csv, self.tb, self.env):
+            if closer is None:
+                continue
+            try:
+                closer.close()
+            except Exception as exc:
+                if first is None:
+                    first = exc
+        if first is not None and not quiet:
+            raise first

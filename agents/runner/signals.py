@@ -35,10 +35,7 @@ class StopFlag:
             self.signal_name = signal.Signals(signum).name
         elif self._log is not None:
             try:
-                self._log(
-                    f"{signal.Signals(signum).name} received again: still finishing the checkpoint, please "
-                    "wait."
-                )
+                self._log(f"{signal.Signals(signum).name} received again: still finishing the checkpoint, please wait.")
             except Exception:
                 pass
 

@@ -53,12 +53,7 @@ def masked_crc32c(data: bytes) -> int:
 
 def _record(payload: bytes) -> bytes:
     header = struct.pack("<Q", len(payload))
-    return (
-        header
-        + struct.pack("<I", masked_crc32c(header))
-        + payload
-        + struct.pack("<I", masked_crc32c(payload))
-    )
+    return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
 
 
 class ScalarWriter:
@@ -79,10 +74,10 @@ class ScalarWriter:
             match = _FILE_RE.match(existing.name)
             if match:
                 stamp = max(stamp, int(match.group(1)) + 1)
-        self.path = (
-            self.log_dir / f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.sphgym"
-        )
-        self._file = open(self.path, "ab")
+        self.path = self.log_dir / f"events.out.tfevents.{stamp:010d}.{socket.gethostname()}.{os.getpid()}.sphgym"
+        # A new file of this session: never an existing one, never through a link planted under its name.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+        self._file = os.fdopen(fd, "ab")
         self._last_flush = time.monotonic()
         wall = time.time()
         self._write(event_pb2.Event(wall_time=wall, step=purge_step, file_version="brain.Event:2"))
@@ -124,5 +119,7 @@ class ScalarWriter:
 
     def close(self) -> None:
         if not self._file.closed:
-            self.sync()
-            self._file.close()
+            try:
+                self.sync()
+            finally:
+                self._file.close()

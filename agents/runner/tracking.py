@@ -73,9 +73,7 @@ class EpisodeTracker:
             self.episodes_without_improvement += 1
         stop_early = self.patience is not None and self.episodes_without_improvement >= self.patience
         solved = (
-            self.reward_threshold is not None
-            and len(self.returns) >= self.window
-            and mean >= self.reward_threshold
+            self.reward_threshold is not None and len(self.returns) >= self.window and mean >= self.reward_threshold
         )
         return TrackUpdate(mean, mean_length, is_best, solved, stop_early)
 
@@ -116,13 +114,47 @@ class EpisodeTracker:
         }
 
     def load(self, json_state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.best_metric = json_state["best_metric"]
-        self.best_episode = json_state["best_episode"]
-        self.best_global_step = json_state["best_global_step"]
-        self.saved_best_metric = json_state["saved_best_metric"]
-        self.saved_best_episode = json_state["saved_best_episode"]
+        """Restore ``state_json()`` / ``state_arrays()`` output; ``ValueError``/``KeyError`` if it does not fit
+        (nothing is changed then)."""
         early = json_state["early_stopping"]
-        self.reference = early["reference"]
-        self.episodes_without_improvement = int(early["episodes_without_improvement"])
-        self.returns = deque((float(x) for x in arrays["recent_returns"]), maxlen=self.window)
-        self.lengths = deque((int(x) for x in arrays["recent_lengths"]), maxlen=self.window)
+        numbers = {
+            "best_metric": json_state["best_metric"],
+            "saved_best_metric": json_state["saved_best_metric"],
+            "reference": early["reference"],
+        }
+        counts = {
+            "best_episode": json_state["best_episode"],
+            "best_global_step": json_state["best_global_step"],
+            "saved_best_episode": json_state["saved_best_episode"],
+        }
+        for name, value in numbers.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"tracker {name} must be a number or null, got {value!r}")
+        for name, value in counts.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"tracker {name} must be an integer >= 0 or null, got {value!r}")
+        without = early["episodes_without_improvement"]
+        if isinstance(without, bool) or not isinstance(without, int) or without < 0:
+            raise ValueError(f"tracker episodes_without_improvement must be an integer >= 0, got {without!r}")
+        returns, lengths = arrays["recent_returns"], arrays["recent_lengths"]
+        if (
+            returns.ndim != 1
+            or lengths.ndim != 1
+            or returns.dtype != np.float64
+            or lengths.dtype.kind not in "iu"
+            or len(returns) != len(lengths)
+            or len(returns) > self.window
+        ):
+            raise ValueError(
+                f"recent_returns/recent_lengths must be 1-D float64/int arrays of equal length <= {self.window}, "
+                f"got {returns.dtype}{returns.shape} and {lengths.dtype}{lengths.shape}"
+            )
+        self.best_metric = numbers["best_metric"]
+        self.best_episode = counts["best_episode"]
+        self.best_global_step = counts["best_global_step"]
+        self.saved_best_metric = numbers["saved_best_metric"]
+        self.saved_best_episode = counts["saved_best_episode"]
+        self.reference = numbers["reference"]
+        self.episodes_without_improvement = without
+        self.returns = deque((float(x) for x in returns), maxlen=self.window)
+        self.lengths = deque((int(x) for x in lengths), maxlen=self.window)

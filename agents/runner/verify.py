@@ -18,7 +18,7 @@ from agents.runner.config import RunConfig
 from agents.runner.episode_log import EPISODES_CSV
 from agents.runner.errors import CheckpointError
 from agents.runner.fsutil import sha256_bytes
-from agents.runner.runner import CONFIG_FILE, Runner
+from agents.runner.runner import CONFIG_FILE, Runner, loading
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,10 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
             f"followed by another one (valid: {', '.join(ids)}).",
         )
     first, last = valid[index], valid[index + 1]
-    end_info = last.json("runner.json")
-    config = RunConfig.from_dict(last.json("config.json"))
+    with loading(last.path, "config and counters"):
+        end_info = last.json("runner.json")
+        config = RunConfig.from_dict(last.json("config.json"))
+        end_step = int(end_info["global_step"])
     tmp = Path(tempfile.mkdtemp(prefix="sphgym-verify-"))
     try:
         (tmp / CHECKPOINTS_DIR).mkdir()
@@ -101,7 +103,7 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
         shutil.copytree(first.path, tmp / CHECKPOINTS_DIR / first.id)
         runner = Runner(tmp, resume=True, log=None, handle_signals=False)
         runner.config = config.replace(keep=10**6)
-        runner._stop_at_step = int(end_info["global_step"])
+        runner._stop_at_step = end_step
         result = runner.train()
         again = read_checkpoint(result.checkpoint)
         checks = [
@@ -116,9 +118,7 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
         ]
         recorded = _runner_json_without_status(last.files["runner.json"])
         recomputed = _runner_json_without_status(again.files["runner.json"])
-        checks.append(
-            ("runner counters, tracker, episodes.csv digest", recorded, recomputed, recorded == recomputed)
-        )
+        checks.append(("runner counters, tracker, episodes.csv digest", recorded, recomputed, recorded == recomputed))
         for name in ("runner.safetensors", "rng.json", "env.json"):
             if name in last.files:
                 a = sha256_bytes(last.files[name])
