@@ -15,9 +15,16 @@ REPO = Path(__file__).resolve().parents[2]
 PROC = REPO / "tests" / "agents" / "runner_proc.py"
 # Wall-clock derived, so never reproducible: excluded from exactness comparisons (documented in the README).
 NONDETERMINISTIC_TAGS = frozenset({"time/fps"})
-# rng.json (process-global Python/numpy RNGs) is a safety net, not seeded by the runner: two fresh processes
-# start from different OS entropy, so it is compared within a run (resume restores it) but not across runs.
-FILES_COMPARED = ("weights.safetensors", "state.safetensors", "runner.safetensors", "runner.json", "env.json")
+# rng.json (process-global Python/numpy/torch RNGs) is compared too: a fresh run seeds them from the run seed and a
+# resume restores them, so two processes of one seed hold identical global RNG states at every checkpoint.
+FILES_COMPARED = (
+    "weights.safetensors",
+    "state.safetensors",
+    "runner.safetensors",
+    "runner.json",
+    "env.json",
+    "rng.json",
+)
 
 
 def proc_args(run_dir: Path, *, resume: bool = False, **options) -> list[str]:
