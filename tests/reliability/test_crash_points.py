@@ -1,0 +1,105 @@
+"""Torn writes and crashes at every durable operation of a checkpoint write: nothing is lost, resume is exact.
+
+A reference run (random agent, CartPole, 3 episodes, a checkpoint after every episode, keep=1, best/ refreshed
+every episode) is trained once. The third checkpoint job (episode 2) fsyncs the logs, writes best/ (two atomic
+file replacements), writes the checkpoint directory (9 files, each opened, written and fsynced; the directory
+fsynced, renamed into place, the parent fsynced) and deletes the previous checkpoint (rename to trash, fsync,
+unlink each file, rmdir). The test first records every one of these operations, then for each one forks a
+child that trains the same run and is killed right before it:
+
+* ``kill``: SIGKILL (process death);
+* ``torn``: at each data write, half of the bytes are written, then SIGKILL;
+* ``power``: SIGKILL, then a modelled power cut: every byte not yet fsynced is lost (see ``power_cut``).
+
+After each crash a valid checkpoint (the previous or the new one) must exist, and resuming must end exactly
+like the uninterrupted run (weights, state, counters, RNGs, env snapshot, episodes.csv, best/, TensorBoard).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from agents.runner import RunConfig, Runner
+from agents.runner.checkpoint import find_latest_valid, parse_checkpoint_id
+from tests.agents.runner_helpers import assert_same_run, run_fingerprint
+from tests.reliability.reliability_faults import Faults, power_cut, run_forked
+
+CONFIG = RunConfig(
+    agent="random", episodes=3, checkpoint_every=1, checkpoint_min_interval=0.0, keep=1, best_every=1, seed=3
+)
+TARGET_JOB = 3  # jobs: initial (episode 0), episode 1, episode 2 (the target), final (episode 3)
+
+
+def _no_fsync(monkeypatch):
+    """Durability is not what the in-process parts test: skip fsync system calls (they dominate the time)."""
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("reference")
+    Runner(run_dir, CONFIG, log=None).train()
+    return run_fingerprint(run_dir)
+
+
+@pytest.fixture(scope="module")
+def points(tmp_path_factory):
+    with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
+        Runner(tmp_path_factory.mktemp("record"), CONFIG, log=None).train()
+    names = faults.points
+    kinds = {name.split(":", 1)[0] for name in names}
+    assert {"open", "write", "fsync", "rename", "replace", "mkdir", "unlink", "rmdir"} <= kinds, names
+    assert any("best" in name for name in names), "the target job must also write best/"
+    assert any(name.endswith("COMPLETE") for name in names if name.startswith("write:"))
+    return names
+
+
+def _crash_and_resume(run_dir, mode, at, reference, monkeypatch):
+    log = run_dir.parent / f"{run_dir.name}.fsyncs"
+    kill_mode = "kill" if mode == "power" else mode
+
+    def child():
+        faults = Faults(TARGET_JOB, kill_mode, at=at, real_fsync=False, fsync_log=log).install()
+        Runner(run_dir, CONFIG, log=None).train()
+        raise AssertionError(f"the fault at point {at} never fired ({len(faults.points)} points)")
+
+    code = run_forked(child)
+    assert code == -signal.SIGKILL, f"child exited with {code}"
+    if mode == "power":
+        power_cut(run_dir, log)
+    found, _ = find_latest_valid(run_dir / "checkpoints")
+    assert found is not None, "no valid checkpoint survived"
+    assert parse_checkpoint_id(found.id)[0] in (1, 2), found.id  # the previous one or the new one
+    _no_fsync(monkeypatch)
+    result = Runner(run_dir, resume=True, log=None).train()
+    monkeypatch.undo()
+    assert result.status == "completed"
+    assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.startswith(".")]
+    assert_same_run(reference, run_fingerprint(run_dir))
+
+
+def test_a_crash_at_every_operation_of_the_checkpoint_write_loses_nothing(tmp_path, reference, points, monkeypatch):
+    """SIGKILL before each recorded operation (kill) and, for each fsync and rename, the same followed by a
+    power cut (power): the durable states a crash can leave, each resumed to the exact end."""
+    cases = [("kill", i) for i in range(1, len(points) + 1)]
+    cases += [("power", i) for i, name in enumerate(points, 1) if name.startswith(("fsync", "rename", "replace"))]
+    cases.append(("power", len(points)))  # everything but the last operation done
+    for mode, at in cases:
+        try:
+            _crash_and_resume(tmp_path / f"{mode}-{at}", mode, at, reference, monkeypatch)
+        except AssertionError as exc:
+            raise AssertionError(f"{mode} before point {at} ({points[at - 1]}): {exc}") from exc
+    print(f"\ncrash points: {len(points)} operations, {len(cases)} crash cases resumed exactly")
+
+
+def test_a_torn_write_of_any_checkpoint_file_loses_nothing(tmp_path, reference, points, monkeypatch):
+    writes = [i for i, name in enumerate(points, 1) if name.startswith("write:")]
+    assert len(writes) >= 11  # 2 best/ files + 7 data files + meta.json + COMPLETE
+    for at in writes:
+        try:
+            _crash_and_resume(tmp_path / f"torn-{at}", "torn", at, reference, monkeypatch)
+        except AssertionError as exc:
+            raise AssertionError(f"torn write at point {at} ({points[at - 1]}): {exc}") from exc
