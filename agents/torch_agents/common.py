@@ -120,9 +120,7 @@ def init_default(net: nn.Sequential, generator: torch.Generator) -> None:
 
 
 @torch.no_grad()
-def init_orthogonal(
-    net: nn.Sequential, generator: torch.Generator, hidden_gain: float, head_gain: float
-) -> None:
+def init_orthogonal(net: nn.Sequential, generator: torch.Generator, hidden_gain: float, head_gain: float) -> None:
     """SB3's ``ortho_init``: orthogonal weights (``hidden_gain``, last layer ``head_gain``), zero biases."""
     layers = linears(net)
     for i, layer in enumerate(layers):
@@ -189,9 +187,7 @@ class Adam:
         self.lr, self.beta1, self.beta2, self.eps, self.fused = lr, 0.9, 0.999, eps, fused
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.steps = [
-            torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu") for p in self.params
-        ]
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu") for p in self.params]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -226,9 +222,7 @@ class Adam:
 
     def to_arrays(self, prefix: str) -> ArrayDict:
         arrays: ArrayDict = {}
-        for name, exp_avg, exp_avg_sq, step in zip(
-            self.names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True
-        ):
+        for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True):
             arrays[f"{prefix}.{name}.exp_avg"] = tensor_to_array(exp_avg)
             arrays[f"{prefix}.{name}.exp_avg_sq"] = tensor_to_array(exp_avg_sq)
             arrays[f"{prefix}.{name}.step"] = tensor_to_array(step).reshape(1)  # no 0-d arrays in files
@@ -236,9 +230,7 @@ class Adam:
 
     @torch.no_grad()
     def load_arrays(self, prefix: str, arrays: ArrayDict) -> None:
-        for name, exp_avg, exp_avg_sq, step in zip(
-            self.names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True
-        ):
+        for name, exp_avg, exp_avg_sq, step in zip(self.names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True):
             exp_avg.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg"])))
             exp_avg_sq.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.exp_avg_sq"])))
             step.copy_(torch.from_numpy(np.array(arrays[f"{prefix}.{name}.step"])).reshape(()))

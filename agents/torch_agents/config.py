@@ -58,9 +58,7 @@ def _check_common(config: object) -> None:
         _fail(cls, "total_timesteps", config.total_timesteps, "use the run's step budget (>= 1)")  # type: ignore[attr-defined]
 
 
-def _check_range(
-    config: object, name: str, low: float, high: float, fix: str, low_open: bool = False
-) -> None:
+def _check_range(config: object, name: str, low: float, high: float, fix: str, low_open: bool = False) -> None:
     value = getattr(config, name)
     if value < low or value > high or (low_open and value == low):
         _fail(type(config).__name__, name, value, fix)
@@ -117,9 +115,7 @@ class DQNConfig:
         _check_range(self, "learning_rate", 0.0, float("inf"), "use a step size > 0, e.g. 2.3e-3", True)
         _check_range(self, "buffer_size", 1, float("inf"), "use a capacity >= batch_size, e.g. 100000")
         if self.buffer_size < self.batch_size:
-            _fail(
-                "DQNConfig", "buffer_size", self.buffer_size, f"use at least batch_size ({self.batch_size})"
-            )
+            _fail("DQNConfig", "buffer_size", self.buffer_size, f"use at least batch_size ({self.batch_size})")
         _check_range(self, "learning_starts", 0, float("inf"), "use 0 or more env steps")
         _check_range(self, "batch_size", 1, float("inf"), "use 1 or more, e.g. 64")
         _check_range(self, "tau", 0.0, 1.0, "use a value in (0, 1]; 1.0 copies the network", True)

@@ -43,9 +43,7 @@ class ReplayBuffer:
         self.pos = 0
         self.size = 0
 
-    def add(
-        self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool
-    ) -> None:
+    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
         i = self.pos
         self.obs[i] = obs
         self.next_obs[i] = next_obs
@@ -68,14 +66,10 @@ class ReplayBuffer:
 
     def load(self, arrays: dict[str, np.ndarray], pos: int, size: int) -> None:
         if not (0 <= size <= self.capacity and 0 <= pos < self.capacity):
-            raise ValueError(
-                f"DQNAgent.set_state: buffer pos {pos} / size {size} do not fit capacity {self.capacity}."
-            )
+            raise ValueError(f"DQNAgent.set_state: buffer pos {pos} / size {size} do not fit capacity {self.capacity}.")
         for name, array in arrays.items():
             if len(array) != size:
-                raise ValueError(
-                    f"DQNAgent.set_state: 'buffer.{name}' holds {len(array)} rows, expected {size}."
-                )
+                raise ValueError(f"DQNAgent.set_state: 'buffer.{name}' holds {len(array)} rows, expected {size}.")
             getattr(self, name)[:size] = array
         self.pos, self.size = pos, size
 
@@ -87,9 +81,7 @@ def linear_epsilon(config: DQNConfig, num_timesteps: int) -> float:
         return config.exploration_final_eps
     return (
         config.exploration_initial_eps
-        + progress
-        * (config.exploration_final_eps - config.exploration_initial_eps)
-        / config.exploration_fraction
+        + progress * (config.exploration_final_eps - config.exploration_initial_eps) / config.exploration_fraction
     )
 
 
@@ -146,9 +138,7 @@ class DQNAgent:
     not yet followed by ``observe``, the numpy and torch generator states, and the last losses.
     """
 
-    def __init__(
-        self, observation_space: gym.Space, action_space: gym.Space, config: DQNConfig, seed: int
-    ) -> None:
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: DQNConfig, seed: int) -> None:
         if not isinstance(config, DQNConfig):
             raise ValueError(f"DQNAgent needs a DQNConfig, got {type(config).__name__}.")
         self.obs_size, self.n_actions = common.check_spaces("DQNAgent", observation_space, action_space)

@@ -187,9 +187,7 @@ class PPOAgent:
     ``act`` not yet followed by ``observe``, the numpy and torch generator states, and the last losses.
     """
 
-    def __init__(
-        self, observation_space: gym.Space, action_space: gym.Space, config: PPOConfig, seed: int
-    ) -> None:
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: PPOConfig, seed: int) -> None:
         if not isinstance(config, PPOConfig):
             raise ValueError(f"PPOAgent needs a PPOConfig, got {type(config).__name__}.")
         self.obs_size, self.n_actions = common.check_spaces("PPOAgent", observation_space, action_space)
@@ -240,9 +238,7 @@ class PPOAgent:
             action = int(np.argmax(logits))
         else:
             cdf = np.cumsum(np.exp(logits - logits.max()))
-            action = min(
-                int(np.searchsorted(cdf, self.np_rng.random() * cdf[-1], side="right")), self.n_actions - 1
-            )
+            action = min(int(np.searchsorted(cdf, self.np_rng.random() * cdf[-1], side="right")), self.n_actions - 1)
         if self.learn_enabled:
             self.pending_obs[:] = x
             self.pending_action = action
@@ -327,15 +323,11 @@ class PPOAgent:
         counters = dict(zip(_COUNTERS, (int(v) for v in arrays["counters"]), strict=True))
         pos = counters["rollout_pos"]
         if not 0 <= pos < self.rollout.n_steps:
-            raise ValueError(
-                f"PPOAgent.set_state: rollout_pos {pos} does not fit n_steps {self.rollout.n_steps}."
-            )
+            raise ValueError(f"PPOAgent.set_state: rollout_pos {pos} does not fit n_steps {self.rollout.n_steps}.")
         for name in self.rollout.columns():
             column = arrays[f"rollout.{name}"]
             if len(column) != pos:
-                raise ValueError(
-                    f"PPOAgent.set_state: 'rollout.{name}' holds {len(column)} rows, expected {pos}."
-                )
+                raise ValueError(f"PPOAgent.set_state: 'rollout.{name}' holds {len(column)} rows, expected {pos}.")
             getattr(self.rollout, name)[:pos] = column
         self.rollout.pos = pos
         self.num_timesteps = counters["num_timesteps"]

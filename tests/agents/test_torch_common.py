@@ -101,9 +101,7 @@ def test_seeded_generators_are_reproducible_and_distinct():
     a_np, a_torch = common.seed_generators(7)
     b_np, b_torch = common.seed_generators(7)
     assert a_np.integers(1 << 30) == b_np.integers(1 << 30)
-    assert torch.equal(
-        torch.randint(1 << 30, (3,), generator=a_torch), torch.randint(1 << 30, (3,), generator=b_torch)
-    )
+    assert torch.equal(torch.randint(1 << 30, (3,), generator=a_torch), torch.randint(1 << 30, (3,), generator=b_torch))
     c_np, _ = common.seed_generators(8)
     assert c_np.integers(1 << 62) != common.seed_generators(7)[0].integers(1 << 62)
 
@@ -120,9 +118,7 @@ def test_config_module_does_not_import_torch():
         "make_agent_config('ppo', {'n_steps': 64, 'batch_size': 64});"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2])
-    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")

@@ -66,16 +66,12 @@ def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, agent, 
 
     run = tmp_path / "interrupted"
     k1 = _mid_episode_step(ends, 0.3)
-    code, result, err = run_proc(
-        run, seed=3, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options
-    )
+    code, result, err = run_proc(run, seed=3, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options)
     assert code == 128 + signal.SIGTERM, err
     assert result["global_step"] == k1  # checkpointed mid-episode
 
     k2 = _mid_episode_step(ends, 0.7)
-    code, _, err = run_proc(
-        run, resume=True, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGKILL"}, **options
-    )
+    code, _, err = run_proc(run, resume=True, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGKILL"}, **options)
     assert code == -signal.SIGKILL, err
 
     code, result, err = run_proc(run, resume=True, **options)
