@@ -385,6 +385,8 @@ class Runner:
                     session.close(quiet=True)  # the original error is the one to report
                     if _is_disk_error(exc):
                         raise self._disk_error(exc) from exc
+                    if isinstance(exc, Exception) and not isinstance(exc, RunnerError):
+                        self._log_failure(session)
                     raise
                 try:
                     session.close()
@@ -395,6 +397,20 @@ class Runner:
                 return result
         finally:
             lock.release()
+
+    def _log_failure(self, session: _Session) -> None:
+        """Where training stopped when the env or agent raised (the error itself is re-raised)."""
+        if not hasattr(session, "global_step"):
+            return  # failed while setting up: nothing was trained or written
+        try:
+            latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
+        except (OSError, RunnerError):
+            latest = None
+        where = f"episode {session.episode + 1}, global step {session.global_step}"
+        self._log(
+            f"Training stopped by an error in {where}; the newest checkpoint "
+            f"({latest.id if latest is not None else 'none'}) is intact."
+        )
 
     def _disk_error(self, exc: OSError) -> CheckpointError:
         """A clear message for a full (or read-only, or failing) disk met outside the checkpoint write."""
@@ -473,27 +489,29 @@ class _Session:
 
     def _prepare_fresh(self) -> None:
         config = self.runner.config
-        if self.runner.overwrite:
-            for name in (CHECKPOINTS_DIR, BEST_DIR):
-                remove_tree(self.run_dir / name)
-            for path in list(self.run_dir.iterdir()):
-                if path.name in (CONFIG_FILE, EPISODES_CSV) or path.name.startswith("events.out.tfevents."):
-                    path.unlink()
-        elif run_holds_a_run(self.run_dir):
+        if not self.runner.overwrite and run_holds_a_run(self.run_dir):
             raise FileExistsError(f"{str(self.run_dir)!r} already holds a run (created since this Runner was made).")
-        atomic_write_bytes(self.run_dir / CONFIG_FILE, json_bytes(config.to_dict()))
         self.seeds = config.derived_seeds()
         # The process-global RNGs start from the run seed too (recorded in runner.json with the other seeds),
         # so a library drawing from np.random / random behind our back is reproducible, and two fresh runs of
         # one seed write identical rng.json files.
         torch_was_loaded = "torch" in sys.modules
         seed_global_rng(self.seeds)
+        # Env and agent before anything is written: an env or space they cannot handle leaves no half-made run
+        # (and --overwrite deletes the previous run only once the new one can start).
         self.env = env_state.make_env(config.env_id, dict(config.env_kwargs))
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
         if not torch_was_loaded and "torch" in sys.modules:
             seed_torch_global(self.seeds)  # the agent imported torch: its global generator starts seeded too
+        if self.runner.overwrite:
+            for name in (CHECKPOINTS_DIR, BEST_DIR):
+                remove_tree(self.run_dir / name)
+            for path in list(self.run_dir.iterdir()):
+                if path.name in (CONFIG_FILE, EPISODES_CSV) or path.name.startswith("events.out.tfevents."):
+                    path.unlink()
+        atomic_write_bytes(self.run_dir / CONFIG_FILE, json_bytes(config.to_dict()))
         self._init_tracker()
         self.episode = 0
         self.global_step = 0
