@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents.cli.common import CLIError, HelpFormatter, positive_int, shell_quote
+from agents.cli.common import (
+    EXIT_SIGINT,
+    EXIT_USER_ERROR,
+    CLIError,
+    HelpFormatter,
+    positive_int,
+    shell_quote,
+)
 
 DEFAULT_SWEEPS_ROOT = Path("sweeps")
 
@@ -43,6 +50,9 @@ examples:
 --grid KEY=V1,V2,...: KEY is a run field (episodes, metric_window, env_id, ...), agent.FIELD (or just FIELD
 when it is a field of the agent's config), or env_kwargs.NAME; values are typed like --set (0.5, true,
 [64, 64]); commas inside brackets do not split. Several --grid options form the cartesian product.
+
+exit codes: 0 every trial finished · 1 user error, or a trial failed more than --max-failures times · 130 the
+sweep was interrupted (Ctrl-C/SIGTERM; Tune saved its state): continue with --restore DIR.
 """
 
 
@@ -59,9 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--agent", metavar="NAME", help="agent name (default: hierarchy)")
     what.add_argument("--seeds", metavar="LIST", default="0-9", help="seeds: 0-9, 0,3,5-7 (default: 0-9)")
     budget = what.add_mutually_exclusive_group()
-    budget.add_argument(
-        "--episodes", type=positive_int, metavar="N", help="episode budget per trial (default: 1000)"
-    )
+    budget.add_argument("--episodes", type=positive_int, metavar="N", help="episode budget per trial (default: 1000)")
     budget.add_argument("--steps", type=positive_int, metavar="N", help="env-step budget per trial instead")
     what.add_argument(
         "--grid",
@@ -78,12 +86,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="fix a field for every trial (as for train; --agent.FIELD VALUE works too)",
     )
-    what.add_argument(
-        "--checkpoint-every", type=positive_int, metavar="N", help="runner checkpoints every N episodes"
-    )
-    what.add_argument(
-        "--keep", type=positive_int, metavar="K", help="checkpoints kept per trial (default: 3)"
-    )
+    what.add_argument("--checkpoint-every", type=positive_int, metavar="N", help="runner checkpoints every N episodes")
+    what.add_argument("--keep", type=positive_int, metavar="K", help="checkpoints kept per trial (default: 3)")
     where = parser.add_argument_group("where and how")
     where.add_argument(
         "--run-dir", metavar="DIR", help="sweep folder (default: sweeps/<env>__<agent>__<YYYYmmdd-HHMMSS>)"
@@ -117,16 +121,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="restarts of a dead trial from its last checkpoint (-1: unlimited)",
     )
-    where.add_argument(
-        "--cpus-per-trial", type=float, default=1.0, metavar="X", help="CPUs Tune reserves per trial"
-    )
+    where.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="X", help="CPUs Tune reserves per trial")
     where.add_argument("--quiet", action="store_true", help="no Tune progress tables (only the final table)")
     parser.set_defaults(handler=run, seed=None)
 
 
 # ------------------------------------------------------------------------------------------------ command
 def run(args: argparse.Namespace) -> int:
-    from agents.sweep import RayMissingError, SweepSpecError
+    from agents.sweep import RayConnectError, RayMissingError, SweepSpecError
 
     try:
         if args.restore:
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         spec = build_spec(args)
         _require_ray()
         return _run(args, spec)
-    except (SweepSpecError, RayMissingError) as exc:
+    except (SweepSpecError, RayMissingError, RayConnectError) as exc:
         raise CLIError(str(exc)) from None
 
 
@@ -181,16 +183,12 @@ def _restore(args: argparse.Namespace) -> int:
         if value
     ]
     if given:
-        raise CLIError(
-            f"{', '.join(given)} cannot be combined with --restore: a restored sweep keeps its own setup"
-        )
+        raise CLIError(f"{', '.join(given)} cannot be combined with --restore: a restored sweep keeps its own setup")
     _check_address(args)
     spec = load_sweep(args.restore)  # a clear error before Ray starts
     _require_ray()
     print(f"sweep: restoring {spec.sweep_dir} ({len(spec.trials)} trials)", file=sys.stderr, flush=True)
-    outcome = restore_sweep(
-        args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1
-    )
+    outcome = restore_sweep(args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
     return _report(outcome)
 
 
@@ -212,9 +210,10 @@ def _report(outcome: Any) -> int:
             f"continue them with: sphgym sweep --restore {sweep_dir}",
             file=sys.stderr,
         )
-        return 1
     if outcome.errors:
-        return 1
+        return EXIT_USER_ERROR  # a trial failed more often than --max-failures allows
+    if outcome.unfinished:
+        return EXIT_SIGINT  # Tune stopped on Ctrl-C/SIGTERM after saving its state: restorable
     return 0
 
 

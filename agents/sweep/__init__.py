@@ -5,7 +5,7 @@ per-point table (``results.csv``/``results.md``); ``restore_sweep`` continues an
 optional extra (``pip install 'sphgym[ray]'``) and is imported only when a sweep runs, never by this package.
 """
 
-from agents.sweep.driver import RayMissingError, SweepOutcome, require_ray, restore_sweep, run_sweep
+from agents.sweep.driver import RayConnectError, RayMissingError, SweepOutcome, require_ray, restore_sweep, run_sweep
 from agents.sweep.results import TrialSummary, summarize_sweep, write_tables
 from agents.sweep.spec import (
     SweepPoint,
@@ -19,6 +19,7 @@ from agents.sweep.spec import (
 )
 
 __all__ = [
+    "RayConnectError",
     "RayMissingError",
     "SweepOutcome",
     "SweepPoint",

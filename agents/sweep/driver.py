@@ -30,6 +30,10 @@ class RayMissingError(RuntimeError):
     """Ray Tune is not installed (it is an optional extra)."""
 
 
+class RayConnectError(RuntimeError):
+    """``--address`` names no reachable Ray cluster."""
+
+
 def require_ray() -> Any:
     """Import ray and ray.tune, or raise ``RayMissingError`` saying how to install them."""
     try:
@@ -83,14 +87,19 @@ def _init_ray(address: str | None, num_cpus: int | None) -> bool:
         return False
     from agents.sweep.trainable import thread_env
 
-    kwargs: dict[str, Any] = {
-        "runtime_env": {"env_vars": thread_env()}
-    }  # every worker: one thread per library
+    kwargs: dict[str, Any] = {"runtime_env": {"env_vars": thread_env()}}  # every worker: one thread per library
     if address:
         kwargs["address"] = address
     else:
-        kwargs.update(num_cpus=num_cpus, include_dashboard=False)
-    ray.init(**kwargs)
+        # "local": a new Ray for this sweep, even if this machine has a cluster running (use --address auto for it)
+        kwargs.update(address="local", num_cpus=num_cpus, include_dashboard=False)
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        raise RayConnectError(
+            f"cannot connect to a Ray cluster at {address!r} ({exc}); start one with `ray start --head` on this "
+            "machine, pass the head node's HOST:PORT as printed by it, or drop --address for a local Ray"
+        ) from None
     return True
 
 
@@ -101,10 +110,9 @@ def run_sweep(
     require_ray()
     from ray import tune
 
-    spec.sweep_dir.mkdir(parents=True, exist_ok=True)
-    spec.save()
-    shutdown = _init_ray(address, num_cpus)
+    shutdown = _init_ray(address, num_cpus)  # first: a wrong --address must not leave a sweep.json behind
     try:
+        spec.save()
         folders = {p.label: p.folder for p in spec.points}
         namer = functools.partial(_trial_name, folders=folders)
         tuner = tune.Tuner(

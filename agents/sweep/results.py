@@ -118,9 +118,9 @@ def summarize_trial(spec: SweepSpec, point_label: str, seed: int) -> TrialSummar
     window = config.metric_window
     status = str(info.get("status"))
     if status not in ("solved", "stopped_early"):
-        reached = (
-            config.episodes is not None and episodes >= config.episodes and not info.get("in_episode")
-        ) or (config.steps is not None and global_step >= config.steps)
+        reached = (config.episodes is not None and episodes >= config.episodes and not info.get("in_episode")) or (
+            config.steps is not None and global_step >= config.steps
+        )
         status = "completed" if reached else "incomplete"
     return TrialSummary(
         point=point.label,
@@ -194,9 +194,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()}
-        )
+        writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -206,9 +204,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The human table: one line per config point."""
-    header = (
-        "| point | solved | episodes to solve: median [IQR] | final return: median [IQR] | mean | episodes |"
-    )
+    header = "| point | solved | episodes to solve: median [IQR] | final return: median [IQR] | mean | episodes |"
     lines = [header, "|---|---|---|---|---|---|"]
     for row in rows:
         solve = "-"
@@ -220,8 +216,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         final = "-"
         if row["final_return_median"] is not None:
             final = (
-                f"{_fmt(row['final_return_median'])} [{_fmt(row['final_return_q25'])}-"
-                f"{_fmt(row['final_return_q75'])}]"
+                f"{_fmt(row['final_return_median'])} [{_fmt(row['final_return_q25'])}-{_fmt(row['final_return_q75'])}]"
             )
         unfinished = row["trials"] - row["finished"]
         solved = f"{row['solved']}/{row['trials']}" + (f" ({unfinished} unfinished)" if unfinished else "")
@@ -232,9 +227,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(
-    spec: SweepSpec, trials: list[TrialSummary] | None = None
-) -> tuple[list[dict[str, Any]], str]:
+def write_tables(spec: SweepSpec, trials: list[TrialSummary] | None = None) -> tuple[list[dict[str, Any]], str]:
     """Write ``results.csv``, ``results.md`` and ``trials.csv`` into the sweep folder; returns (rows,
     markdown)."""
     from agents.runner.fsutil import atomic_write_bytes

@@ -21,9 +21,7 @@ from agents.runner import RunConfig
 
 SWEEP_FILE = "sweep.json"
 TUNE_DIR = "tune"  # Tune's experiment folder inside the sweep folder (its checkpoints, results, state)
-TRIAL_FILE = (
-    "sweep_trial.json"  # written into each trial's run folder: which sweep, point and seed it belongs to
-)
+TRIAL_FILE = "sweep_trial.json"  # written into each trial's run folder: which sweep, point and seed it belongs to
 FORMAT_VERSION = 1
 BASE_LABEL = "base"
 
@@ -40,9 +38,7 @@ def parse_seeds(text: str) -> list[int]:
         part = part.strip()
         match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if not match:
-            raise SweepSpecError(
-                f"--seeds expects whole numbers >= 0 and ranges like 0-9 or 0,3,5-7, got {text!r}"
-            )
+            raise SweepSpecError(f"--seeds expects whole numbers >= 0 and ranges like 0-9 or 0,3,5-7, got {text!r}")
         lo = int(match.group(1))
         hi = int(match.group(2)) if match.group(2) is not None else lo
         if hi < lo:
@@ -80,9 +76,7 @@ def parse_grid_option(text: str) -> tuple[str, list[str]]:
     key, sep, rest = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise SweepSpecError(
-            f"--grid expects KEY=V1,V2,... (e.g. --grid agent.learning_rate=0.01,0.1), got {text!r}"
-        )
+        raise SweepSpecError(f"--grid expects KEY=V1,V2,... (e.g. --grid agent.learning_rate=0.01,0.1), got {text!r}")
     values = split_values(rest)
     if any(v == "" for v in values):
         raise SweepSpecError(f"--grid {key}: empty value in {rest!r} (values are separated by commas)")
@@ -97,9 +91,7 @@ def grid_points(grid: list[tuple[str, list[str]]]) -> list[list[tuple[str, str]]
     keys = [key for key, _ in grid]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        raise SweepSpecError(
-            f"--grid names {', '.join(duplicates)} more than once; give all its values in one --grid"
-        )
+        raise SweepSpecError(f"--grid names {', '.join(duplicates)} more than once; give all its values in one --grid")
     points: list[list[tuple[str, str]]] = [[]]
     for key, values in grid:
         points = [[*point, (key, value)] for point in points for value in values]
@@ -167,9 +159,7 @@ class SweepSpec:
         if not isinstance(self.report_every, int) or self.report_every < 1:
             raise SweepSpecError(f"report_every must be a whole number >= 1, got {self.report_every!r}")
         if not isinstance(self.max_failures, int) or self.max_failures < -1:
-            raise SweepSpecError(
-                f"max_failures must be -1 (forever) or a whole number >= 0, got {self.max_failures!r}"
-            )
+            raise SweepSpecError(f"max_failures must be -1 (forever) or a whole number >= 0, got {self.max_failures!r}")
         if not self.cpus_per_trial > 0:
             raise SweepSpecError(f"cpus_per_trial must be > 0, got {self.cpus_per_trial!r}")
         labels = [p.label for p in self.points]

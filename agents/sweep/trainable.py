@@ -100,9 +100,7 @@ def sweep_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
     """Tune function trainable. ``config = {"point": label, "seed": int}``; ``sweep`` =
     ``sweep_payload(spec)``."""
     pin_threads()
-    logging.getLogger("ray.train._internal.storage").setLevel(
-        logging.WARNING
-    )  # "Checkpoint created" per report
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # "Checkpoint created" per report
     from ray import tune
 
     from agents.runner import Runner
@@ -195,9 +193,7 @@ def install_checkpoint(source: Path, run_dir: Path) -> None:
 
     checkpoints = [p for p in (source / CHECKPOINTS_DIR).iterdir() if parse_checkpoint_id(p.name)]
     if len(checkpoints) != 1:
-        raise RuntimeError(
-            f"Tune checkpoint {source} should hold exactly one runner checkpoint, found {checkpoints}"
-        )
+        raise RuntimeError(f"Tune checkpoint {source} should hold exactly one runner checkpoint, found {checkpoints}")
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_tree(run_dir / CHECKPOINTS_DIR)
     remove_tree(run_dir / BEST_DIR)

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ray = pytest.importorskip(
-    "ray", reason="Ray Tune is an optional extra (pip install 'sphgym[ray]'); CI installs it"
-)
+ray = pytest.importorskip("ray", reason="Ray Tune is an optional extra (pip install 'sphgym[ray]'); CI installs it")
 
 from agents.cli.main import main  # noqa: E402
 from agents.runner import RunConfig, Runner, inspect_checkpoint  # noqa: E402
@@ -25,7 +23,13 @@ from agents.sweep.trainable import CRASH_ENV, CRASH_FLAG, thread_env  # noqa: E4
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": thread_env()}, log_to_driver=False)
+    ray.init(
+        address="local",  # never a cluster that happens to run on this machine
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env={"env_vars": thread_env()},
+        log_to_driver=False,
+    )
     yield
     ray.shutdown()
 

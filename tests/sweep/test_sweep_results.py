@@ -30,9 +30,7 @@ def _train(run_dir, config):
 
 def test_solved_at_follows_the_runners_rule(tmp_path):
     # A low threshold: the runner stops ("solved") at the first full window whose mean reaches it.
-    config = RunConfig(
-        agent="random", episodes=200, metric_window=5, reward_threshold=25.0, tensorboard=False
-    )
+    config = RunConfig(agent="random", episodes=200, metric_window=5, reward_threshold=25.0, tensorboard=False)
     result = _train(tmp_path / "run", config)
     assert result.status == "solved"
     returns = read_returns(tmp_path / "run")

@@ -57,10 +57,7 @@ def test_grid_points_are_the_cartesian_product_first_key_slowest():
         "history_capacity=256,metric_window=5"
     )
     assert point_label([]) == "base"
-    assert (
-        folder_name([("agent.layers", "[[4, 4, 32]]"), ("metric_window", "5")])
-        == "layers=4_4_32+metric_window=5"
-    )
+    assert folder_name([("agent.layers", "[[4, 4, 32]]"), ("metric_window", "5")]) == "layers=4_4_32+metric_window=5"
     assert folder_name([("env_kwargs.id", "sphgym/X-v0")]) == "env_kwargs.id=sphgym_X-v0"
     assert folder_name([]) == "base"
 
@@ -98,9 +95,7 @@ def test_build_spec_types_grid_values_from_the_dataclasses(tmp_path):
         "history_capacity=1024,metric_window=10",
     ]
     first = spec.points[0].run_config
-    assert first.agent_config["history_capacity"] == 256 and isinstance(
-        first.agent_config["history_capacity"], int
-    )
+    assert first.agent_config["history_capacity"] == 256 and isinstance(first.agent_config["history_capacity"], int)
     assert first.agent_config["action_importance"] == 0.5
     assert first.metric_window == 5 and first.keep == 2 and first.episodes == 40
     assert spec.points[0].grid == {"agent.history_capacity": "256", "metric_window": "5"}
@@ -144,14 +139,10 @@ def test_build_spec_refuses_used_folders(tmp_path):
 
 
 def test_grid_over_agents_types_fields_per_point(tmp_path):
-    spec = build_spec(
-        _args("--run-dir", str(tmp_path / "sw"), "--grid", "agent=random,hierarchy", "--seeds", "0")
-    )
+    spec = build_spec(_args("--run-dir", str(tmp_path / "sw"), "--grid", "agent=random,hierarchy", "--seeds", "0"))
     assert [p.run_config.agent for p in spec.points] == ["random", "hierarchy"]
     assert spec.points[0].label == "agent=random"
-    assert RunConfig.from_dict(
-        spec.points[1].run_config.to_dict()
-    ).agent_config  # hierarchy defaults resolved
+    assert RunConfig.from_dict(spec.points[1].run_config.to_dict()).agent_config  # hierarchy defaults resolved
 
 
 def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch, capsys):
@@ -164,6 +155,20 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch, c
     code = main(["sweep", "--restore", str(tmp_path / "nothing")])
     assert code == 1
     assert "nothing to restore" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--address", "ray://head:10001"], "Ray Client"),
+        (["--address", "auto", "--num-cpus", "2"], "--num-cpus"),
+        (["--restore", "x", "--episodes", "5"], "cannot be combined with --restore"),
+    ],
+)
+def test_address_and_restore_misuse_are_user_errors(tmp_path, capsys, argv, message):
+    assert main(["sweep", "--run-dir", str(tmp_path / "sw"), *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "sw").exists()
 
 
 def test_sphgym_start_up_does_not_import_ray():
