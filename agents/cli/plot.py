@@ -65,6 +65,7 @@ class Curve:
     env: str
     agent: str
     seed: str
+    point: str = ""  # the grid point of a `sphgym sweep` trial ("" for a plain run)
     returns: list[float] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
 
@@ -118,7 +119,7 @@ def _expand(paths: list[str]) -> list[Path]:
 
 def _read_curve(run_dir: Path) -> Curve:
     env, agent, seed = _identity(run_dir)
-    curve = Curve(run_dir, env, agent, seed)
+    curve = Curve(run_dir, env, agent, seed, _sweep_point(run_dir))
     path = run_dir / "episodes.csv"
     try:
         with path.open(newline="") as handle:
@@ -179,6 +180,15 @@ def _identity(run_dir: Path) -> tuple[str, str, str]:
     return run_dir.name, "?", "?"
 
 
+def _sweep_point(run_dir: Path) -> str:
+    """The grid point label of a sweep trial (from its ``sweep_trial.json``), or "" for a plain run."""
+    try:
+        point = json.loads((run_dir / "sweep_trial.json").read_text()).get("point", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return point if isinstance(point, str) else ""
+
+
 def default_window(n: int) -> int:
     return max(1, min(100, n // 10))
 
@@ -202,19 +212,23 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
     import matplotlib.pyplot as plt
     import numpy as np
 
-    groups: dict[tuple[str, str], list[Curve]] = {}
+    # Seeds of one (env, agent, sweep point) form a group; grid points of a sweep stay apart.
+    groups: dict[tuple[str, str, str], list[Curve]] = {}
     for curve in curves:
-        groups.setdefault((curve.env, curve.agent), []).append(curve)
+        groups.setdefault((curve.env, curve.agent, curve.point), []).append(curve)
+    points_differ = len({point for _, _, point in groups}) > 1
     longest = max(len(c.returns) for c in curves)
     window = window or default_window(longest)
 
     fig, ax = plt.subplots(figsize=(9, 5.2), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     single = len(curves) == 1
-    for index, ((env, agent), members) in enumerate(groups.items()):
+    for index, ((env, agent, point), members) in enumerate(groups.items()):
         colour = colours[index % len(colours)]
-        envs_differ = len({e for e, _ in groups}) > 1
+        envs_differ = len({e for e, _, _ in groups}) > 1
         label = f"{agent} on {env}" if envs_differ else agent
+        if points_differ:
+            label += f" [{point}]"
         xs = [
             np.arange(1, len(c.returns) + 1) if x_axis == "episode" else np.asarray(c.steps) for c in members
         ]
@@ -239,7 +253,7 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
             grid[keep], median[keep], color=colour, lw=2.2,
             label=f"{label}: median of {len(members)} runs, rolling {window} ep (band: 25-75 %)",
         )
-    threshold = _reward_threshold({env for env, _ in groups})
+    threshold = _reward_threshold({env for env, _, _ in groups})
     top = max(max(c.returns) for c in curves)
     # The "solved" line only when the curves get near it; far above them it would flatten every curve.
     show_threshold = threshold is not None and threshold > 0 and top >= 0.4 * threshold
@@ -247,7 +261,7 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
         ax.axhline(threshold, color="0.4", ls="--", lw=1, label=f"solved ({threshold:g})")
     ax.set_xlabel("episode" if x_axis == "episode" else "env steps")
     ax.set_ylabel("episode return")
-    envs = sorted({env for env, _ in groups})
+    envs = sorted({env for env, _, _ in groups})
     if title is None:
         title = ", ".join(envs)
         if single:

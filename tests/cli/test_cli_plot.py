@@ -30,3 +30,35 @@ def test_plot_several_seeds_from_a_folder_of_runs(trained_run, tmp_path):
 def test_plot_of_a_folder_without_runs_is_a_user_error(tmp_path):
     result = sphgym("plot", str(tmp_path))
     assert result.returncode == 1 and "episodes.csv" in result.stderr
+
+
+def test_sweep_grid_points_are_grouped_apart(tmp_path, monkeypatch):
+    import json
+
+    from agents.cli import plot
+
+    labels: list[str] = []
+    for point in ("lr=0.1", "lr=0.2"):
+        for seed in (0, 1):
+            run = tmp_path / f"{point}__s{seed}"
+            run.mkdir()
+            (run / "config.json").write_text(json.dumps({"env_id": "CartPole-v1", "agent": "hierarchy", "seed": seed}))
+            (run / "sweep_trial.json").write_text(json.dumps({"point": point, "seed": seed}))
+            rows = "".join(f"{i},{10 * i},{float(i + seed)},10\n" for i in range(1, 6))
+            (run / "episodes.csv").write_text("episode,global_step,return,length\n" + rows)
+    curves = [plot._read_curve(run) for run in sorted(tmp_path.iterdir())]
+    assert sorted({c.point for c in curves}) == ["lr=0.1", "lr=0.2"]
+
+    import matplotlib.axes
+
+    real_plot = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        if "label" in kwargs:
+            labels.append(kwargs["label"])
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    plot._draw(curves, tmp_path / "grid.png", window=2, x_axis="episode", title=None)
+    assert (tmp_path / "grid.png").read_bytes().startswith(PNG_MAGIC)
+    assert [label.split(":")[0] for label in labels] == ["hierarchy [lr=0.1]", "hierarchy [lr=0.2]"]
