@@ -547,12 +547,13 @@ class _Session:
         """
         config = self.runner.config
         ckpt, problems = find_latest_valid(self.ckpt_root)
-        for path, problem in problems:
-            self.runner._warn(f"Skipping checkpoint {path.name}: {problem}. Using an older one.")
         if ckpt is None:
             raise CheckpointError(
-                f"No valid checkpoint in {str(self.ckpt_root)!r}: " + "; ".join(f"{p.name}: {m}" for p, m in problems)
+                f"No valid checkpoint in {str(self.ckpt_root)!r}, the run cannot be resumed: "
+                + "; ".join(f"{p.name}: {m.replace(str(p) + '/', '').replace(str(p) + ' ', '')}" for p, m in problems)
             )
+        for path, problem in problems:
+            self.runner._warn(f"Skipping checkpoint {path.name}: {problem}. Using an older one.")
         for path, _ in problems:  # newer but broken: they would shadow the checkpoints this session writes
             remove_tree(path)
         self.loaded = ckpt

@@ -95,9 +95,11 @@ def test_checkpoint_from_another_format_version(run):
 def test_every_checkpoint_corrupt(run):
     for ckpt in list_checkpoints(run / "checkpoints"):
         (ckpt / "COMPLETE").unlink()
-    line = error_line(sphgym("resume", str(run), "--episodes", "8"), "resume")
-    assert f"No valid checkpoint in {str(run / 'checkpoints')!r}" in line
-    assert "has no COMPLETE marker (the write was interrupted)" in line
+    result = sphgym("resume", str(run), "--episodes", "8")
+    line = error_line(result, "resume")
+    assert f"No valid checkpoint in {str(run / 'checkpoints')!r}, the run cannot be resumed: ep00000006" in line
+    assert "ep00000000-st0000000000: has no COMPLETE marker (the write was interrupted)" in line
+    assert "Using an older one" not in result.stderr  # there is none
 
 
 def test_a_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(run):
