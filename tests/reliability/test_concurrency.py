@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from agents.runner.checkpoint import list_checkpoints
 from tests.agents.runner_helpers import REPO
 
@@ -121,21 +119,15 @@ def test_a_lock_file_naming_a_live_process_that_does_not_hold_the_lock_is_stale(
     assert f"left by pid {bystander.pid} (still running but not holding the lock)" in result.stderr
 
 
-@pytest.mark.parametrize("overwrite", [False, True])
-def test_two_trainers_started_together_on_one_folder(tmp_path, overwrite):
+def test_two_trainers_started_together_on_one_folder(tmp_path):
     """Exactly one trains; the other is refused (in use, or already holds a run) and the run stays valid."""
     run_dir = tmp_path / "run"
-    extra = ["--overwrite"] if overwrite else []
-    procs = [start("train", *TRAIN, "--episodes", "30", "--run-dir", str(run_dir), *extra) for _ in range(2)]
+    procs = [start("train", *TRAIN, "--episodes", "30", "--run-dir", str(run_dir)) for _ in range(2)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     codes = sorted(p.returncode for p in procs)
-    if overwrite and codes == [0, 0]:
-        # with --overwrite the second may legitimately start after the first finished, and replace it
-        pass
-    else:
-        assert codes == [0, 1], (codes, errors)
-        refused = errors[[p.returncode for p in procs].index(1)]
-        assert "Traceback" not in refused
-        assert "is in use by another process" in refused or "already holds a run" in refused, refused
+    assert codes == [0, 1], (codes, errors)
+    refused = errors[[p.returncode for p in procs].index(1)]
+    assert "Traceback" not in refused
+    assert "is in use by another process" in refused or "already holds a run" in refused, refused
     assert len((run_dir / "episodes.csv").read_text().splitlines()) == 31
     assert not (run_dir / "run.lock").exists()

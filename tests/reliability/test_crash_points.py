@@ -26,6 +26,7 @@ from agents.runner import RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, parse_checkpoint_id
 from tests.agents.runner_helpers import assert_same_run, run_fingerprint
 from tests.reliability.reliability_faults import Faults, power_cut, run_forked
+from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
     agent="random", episodes=3, checkpoint_every=1, checkpoint_min_interval=0.0, keep=1, best_every=1, seed=3
@@ -92,7 +93,8 @@ def test_a_crash_at_every_operation_of_the_checkpoint_write_loses_nothing(tmp_pa
             _crash_and_resume(tmp_path / f"{mode}-{at}", mode, at, reference, monkeypatch)
         except AssertionError as exc:
             raise AssertionError(f"{mode} before point {at} ({points[at - 1]}): {exc}") from exc
-    print(f"\ncrash points: {len(points)} operations, {len(cases)} crash cases resumed exactly")
+        kind = points[at - 1].split(":", 1)[0]
+        count(f"crash inside a checkpoint write ({len(points)} operations)", f"{mode} before {kind}, resumed exactly")
 
 
 def test_a_torn_write_of_any_checkpoint_file_loses_nothing(tmp_path, reference, points, monkeypatch):
@@ -103,3 +105,4 @@ def test_a_torn_write_of_any_checkpoint_file_loses_nothing(tmp_path, reference, 
             _crash_and_resume(tmp_path / f"torn-{at}", "torn", at, reference, monkeypatch)
         except AssertionError as exc:
             raise AssertionError(f"torn write at point {at} ({points[at - 1]}): {exc}") from exc
+        count(f"crash inside a checkpoint write ({len(points)} operations)", "torn write, resumed exactly")
