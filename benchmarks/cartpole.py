@@ -226,7 +226,10 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _median(values: list[float]) -> str:
-    return f"{statistics.median(values):,.0f}" if values else "-"
+    if not values:
+        return "-"
+    median = statistics.median(values)
+    return f"{median:,.0f}" if median >= 1000 or median == int(median) else f"{median:,.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
