@@ -16,6 +16,7 @@ a terminal reward of -100 and reward passed one step late.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -70,12 +71,14 @@ class SolveTracker:
 
 
 # --- sphgym agents (any registered agent, driven exactly as the runner drives it) -------------------------
-def run_sphgym(agent_name: str, seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
+def run_sphgym(
+    agent_name: str, seed: int, max_episodes: int, eval_episodes: int, overrides: dict | None = None
+) -> SeedResult:
     from agents.episode import play_episode
     from agents.registry import make_agent
 
     env = gym.make("CartPole-v1")
-    agent = make_agent(agent_name, env.observation_space, env.action_space, None, seed=seed)
+    agent = make_agent(agent_name, env.observation_space, env.action_space, overrides, seed=seed)
     tracker = SolveTracker(max_episodes)
     start = time.perf_counter()
     while not tracker.done:
@@ -238,12 +241,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of: " + ", ".join(SYSTEMS))
     parser.add_argument("--max-episodes", type=int, default=1000, help="give up on a seed after this many episodes")
     parser.add_argument("--eval-episodes", type=int, default=20, help="episodes with learning off, per seed")
+    parser.add_argument(
+        "--agent-set", action="append", default=[], metavar="FIELD=VALUE",
+        help="override a hierarchy agent config field (JSON value), e.g. --agent-set policy_lr=0.01; repeatable",
+    )
     args = parser.parse_args(argv)
     seeds = parse_seeds(args.seeds)
+    overrides = {}
+    for item in args.agent_set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    systems = dict(SYSTEMS)
+    systems["sphgym-hierarchy"] = (None, lambda s, m, e: run_sphgym("hierarchy", s, m, e, overrides))
 
     available = []
     for name in args.systems.split(","):
-        module, _ = SYSTEMS[name]
+        module, _ = systems[name]
         if module is not None:
             try:
                 __import__(module)
@@ -257,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[SeedResult]] = {name: [] for name in available}
     for seed in seeds:
         for name in available:
-            r = SYSTEMS[name][1](seed, args.max_episodes, args.eval_episodes)
+            r = systems[name][1](seed, args.max_episodes, args.eval_episodes)
             results[name].append(r)
             print(
                 f"# {name} seed {seed}: solved at {r.solved_at} episodes / {r.steps_to_solve} steps, "
