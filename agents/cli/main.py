@@ -37,7 +37,7 @@ EPILOG = """\
 examples:
   sphgym train                                   # hierarchy agent on CartPole-v1 into runs/<name>/
   sphgym train --env Acrobot-v1 --agent ppo --seed 3 --episodes 300
-  sphgym train --config my.toml --set agent.learning_rate=0.001
+  sphgym train --config my.toml --set agent.policy_lr=0.01
   sphgym resume runs/CartPole-v1__hierarchy__s0__20250101-120000
   sphgym eval runs/CartPole-v1__hierarchy__s0__20250101-120000 --episodes 100 --json
   sphgym inspect runs/CartPole-v1__hierarchy__s0__20250101-120000
