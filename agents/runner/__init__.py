@@ -15,7 +15,7 @@ from agents.runner.errors import (
 )
 from agents.runner.evaluation import EvalResult, evaluate
 from agents.runner.inspect import inspect_checkpoint
-from agents.runner.runner import EpisodeEvent, Runner, TrainResult
+from agents.runner.runner import EpisodeEvent, Runner, TrainResult, read_folder_config
 from agents.runner.verify import VerifyReport, verify_run
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "evaluate",
     "inspect_checkpoint",
     "load_run_config",
+    "read_folder_config",
     "verify_run",
 ]

@@ -145,6 +145,11 @@ def check_run_entries(run_dir: Path) -> None:
 
 
 def read_folder_config(run_dir: Path) -> RunConfig | None:
+    """The ``config.json`` of a run folder (``None`` if there is none), read safely.
+
+    Unlike ``load_run_config`` (for config files the user names), this refuses a symbolic link or a FIFO in
+    place of the file and any JSON naming a class: ``CheckpointError``/``RunnerError`` with the reason.
+    """
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists() and not path.is_symlink():
         return None
