@@ -210,7 +210,7 @@ def _resume(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
 
 
 def _saved_config(run_dir: Path):
-    from agents.runner import load_run_config
+    from agents.runner import read_folder_config
 
     path = run_dir / "config.json"
     if not path.exists():
@@ -221,7 +221,7 @@ def _saved_config(run_dir: Path):
         from agents.runner import inspect_checkpoint
 
         return make_run_config(inspect_checkpoint(run_dir)["config"], check_env=False)
-    return load_run_config(path)
+    return read_folder_config(run_dir)  # the runner's reader: never follows a link or blocks on a FIFO
 
 
 def _holds_run(run_dir: Path) -> bool:
