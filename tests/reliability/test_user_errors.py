@@ -175,3 +175,10 @@ def test_an_env_id_from_the_run_folder_is_not_imported(run):
     line = error_line(sphgym("resume", str(run), "--episodes", "8"), "resume")
     assert f"would import the Python module {BAD_ENVS!r}" in line
     assert f"SPHGYM_TRUSTED_ENV_MODULES={BAD_ENVS}" in line
+
+
+def test_a_fifo_in_place_of_the_run_config_is_refused_without_hanging(run):
+    (run / "config.json").unlink()
+    os.mkfifo(run / "config.json")  # reading it would block forever
+    line = error_line(sphgym("resume", str(run), "--episodes", "8", timeout=60), "resume")
+    assert f"{str(run / 'config.json')!r} is not a regular file; refusing to read the run config from it." in line
