@@ -3,7 +3,8 @@
 ``Faults`` wraps ``builtins.open`` (write modes, and each ``write`` on the returned file), ``os.fsync``,
 ``os.rename``, ``os.replace``, ``os.mkdir``, ``os.unlink`` and ``os.rmdir``. Operations made by the runner's
 checkpoint thread (``sphgym-checkpoint``) during the ``target_job``-th checkpoint job of the process are
-*points*, numbered from 1. At point ``at`` the fault fires *before* the operation runs:
+*points*, numbered from 1 (``thread="MainThread", target_job=0``: the operations of the training thread before
+the first checkpoint job, i.e. the start of a session). At point ``at`` the fault fires *before* the operation runs:
 
 * ``"kill"``: SIGKILL (the process dies; the page cache, i.e. everything already written, survives);
 * ``"torn"``: at a ``write``: half of the data is written and flushed, then SIGKILL (a torn file);
@@ -64,9 +65,11 @@ class Faults:
         at: int = 0,
         real_fsync: bool = True,
         fsync_log: Path | None = None,
+        thread: str = CHECKPOINT_THREAD,
     ) -> None:
         assert mode in ("record", "kill", "torn", "enospc")
         self.target_job, self.mode, self.at = target_job, mode, at
+        self.thread = thread  # "MainThread" with target_job=0: the start of a session, before its first checkpoint
         self.real_fsync = real_fsync
         self.fsync_log = fsync_log
         self.points: list[str] = []
@@ -78,7 +81,7 @@ class Faults:
     # ------------------------------------------------------------------ bookkeeping
 
     def _active(self) -> bool:
-        return threading.current_thread().name == CHECKPOINT_THREAD and self.job == self.target_job
+        return threading.current_thread().name == self.thread and self.job == self.target_job
 
     def _point(self, name: str, is_write: bool = False) -> bool:
         """Count a point; returns True when a torn write should happen here (the caller does it)."""
@@ -197,14 +200,20 @@ def run_forked(body: Callable[[], None]) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def power_cut(run_dir: Path, fsync_log: Path) -> int:
+def durable_sizes(run_dir: Path) -> dict[int, int]:
+    """``inode -> size`` of every file under ``run_dir``: the state taken as already on disk (``power_cut``)."""
+    return {p.stat().st_ino: p.stat().st_size for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def power_cut(run_dir: Path, fsync_log: Path, durable: dict[int, int] | None = None) -> int:
     """Model a power failure after the process died: every file loses what was not fsynced.
 
-    For each regular file under ``run_dir``: the size at its last fsync (by inode) is kept, the rest is cut;
-    a file never fsynced is emptied. Directory entries (creates, renames, deletes) are kept: the model covers
-    lost file data, not lost directory updates. Returns the number of files changed.
+    For each regular file under ``run_dir``: the size at its last fsync (by inode; ``durable`` gives the sizes
+    that were on disk before the process started) is kept, the rest is cut; a file never fsynced is emptied.
+    Directory entries (creates, renames, deletes) are kept: the model covers lost file data, not lost directory
+    updates. Returns the number of files changed.
     """
-    synced: dict[int, int] = {}
+    synced: dict[int, int] = dict(durable or {})
     if fsync_log.exists():
         for line in fsync_log.read_text().splitlines():
             inode, size = map(int, line.split())

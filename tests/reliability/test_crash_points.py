@@ -18,14 +18,15 @@ like the uninterrupted run (weights, state, counters, RNGs, env snapshot, episod
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 
 import pytest
 
 from agents.runner import RunConfig, Runner
-from agents.runner.checkpoint import find_latest_valid, parse_checkpoint_id
+from agents.runner.checkpoint import find_latest_valid, list_checkpoints, parse_checkpoint_id
 from tests.agents.runner_helpers import assert_same_run, run_fingerprint
-from tests.reliability.reliability_faults import Faults, power_cut, run_forked
+from tests.reliability.reliability_faults import Faults, durable_sizes, power_cut, run_forked
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
@@ -106,3 +107,48 @@ def test_a_torn_write_of_any_checkpoint_file_loses_nothing(tmp_path, reference, 
         except AssertionError as exc:
             raise AssertionError(f"torn write at point {at} ({points[at - 1]}): {exc}") from exc
         count(f"crash inside a checkpoint write ({len(points)} operations)", "torn write, resumed exactly")
+
+
+def test_a_crash_while_resuming_a_crashed_run_loses_nothing(tmp_path, reference, monkeypatch):
+    """The start of a resume also writes: it takes the lock, removes a partial checkpoint and a torn newer one,
+    cuts episodes.csv back to the checkpoint and opens a TensorBoard file. Kill it before each of those
+    operations (and again with a power cut); the next resume must still end exactly."""
+    template = tmp_path / "template"
+
+    def crash_mid_write():  # leaves a partial .tmp- checkpoint, a torn checkpoint and extra episodes.csv rows
+        Faults(TARGET_JOB + 1, "kill", at=30, real_fsync=False).install()
+        Runner(template, CONFIG, log=None).train()
+
+    assert run_forked(crash_mid_write) == -signal.SIGKILL
+    torn = template / "checkpoints" / "ep00000009-st0000009999"
+    shutil.copytree(list_checkpoints(template / "checkpoints")[-1], torn)
+    (torn / "COMPLETE").unlink()
+    scratch = tmp_path / "scratch"
+    shutil.copytree(template, scratch)
+    with Faults(0, "record", real_fsync=False, thread="MainThread") as faults:
+        Runner(scratch, resume=True, log=None).train()
+    points = faults.points
+    kinds = {name.split(":", 1)[0] for name in points}
+    assert {"fsync", "rename", "replace", "unlink", "rmdir", "open", "write"} <= kinds, points
+    for mode in ("kill", "power"):
+        for at in range(1, len(points) + 1):
+            run_dir = tmp_path / f"{mode}-{at}"
+            shutil.copytree(template, run_dir)
+            log = tmp_path / f"{mode}-{at}.fsyncs"
+
+            def child(run_dir=run_dir, at=at, log=log):
+                Faults(0, "kill", at=at, real_fsync=False, fsync_log=log, thread="MainThread").install()
+                Runner(run_dir, resume=True, log=None).train()
+
+            durable = durable_sizes(run_dir)  # what the earlier crash left is on disk already
+            assert run_forked(child) == -signal.SIGKILL, (mode, at, points[at - 1])
+            if mode == "power":
+                power_cut(run_dir, log, durable)
+            try:
+                _no_fsync(monkeypatch)
+                Runner(run_dir, resume=True, log=None).train()
+                monkeypatch.undo()
+                assert_same_run(reference, run_fingerprint(run_dir))
+            except (AssertionError, Exception) as exc:
+                raise AssertionError(f"{mode} before resume operation {at} ({points[at - 1]}): {exc!r}") from exc
+            count(f"crash while resuming ({len(points)} operations)", f"{mode}, resumed exactly")
