@@ -282,6 +282,9 @@ class Runner:
         IncompatibleCheckpointError: The given config differs from the run's in a field that shapes the
             trajectory.
         ValueError: Invalid config (unknown agent, bad agent config field, ...).
+        RunnerError: A file or folder the runner uses in ``run_dir`` is a symbolic link (``train()`` also raises it
+            for an unwritable run folder, a run folder in use (``RunLockedError``), or a full disk
+            (``CheckpointError``)).
     """
 
     def __init__(
