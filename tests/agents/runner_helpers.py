@@ -150,6 +150,7 @@ def run_fingerprint(run_dir: Path) -> dict:
     }
     for name in FILES_COMPARED:
         out[name] = (ckpt / name).read_bytes()
+    out["rng.json"] = json.loads(out["rng.json"])
     return out
 
 
@@ -162,5 +163,13 @@ def assert_same_run(reference: dict, other: dict) -> None:
                 assert reference[key][tag] == other[key][tag], f"TensorBoard series {tag!r} differs"
                 steps = [s for s, _ in other[key][tag]]
                 assert steps == sorted(set(steps)), f"{tag!r} has duplicate or unordered steps after resume"
+        elif key == "rng.json":
+            # Torch's global generator is captured only in processes that imported torch: a random-agent run made
+            # inside a test process that loaded torch for other tests has it, the same run in a subprocess not.
+            # Python's and numpy's states are always compared; torch's wherever both runs have it.
+            shared = reference[key].keys() & other[key].keys()
+            assert {"python", "numpy"} <= shared and set(reference[key]) ^ set(other[key]) <= {"torch"}, key
+            for part in sorted(shared):
+                assert reference[key][part] == other[key][part], f"rng.json ({part}) differs between the runs"
         else:
             assert reference[key] == other[key], f"{key} differs between the runs"
