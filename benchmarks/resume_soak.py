@@ -83,7 +83,7 @@ def main() -> int:
     parser.add_argument("--agent", default="random")
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--episodes", type=int, default=20000)
-    parser.add_argument("--kills", type=int, default=40)
+    parser.add_argument("--kills", "--interruptions", type=int, default=40, help="SIGKILLs (older name kept)")
     parser.add_argument("--checkpoint-every", type=int, default=1)
     parser.add_argument("--rss-every", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
