@@ -151,6 +151,13 @@ class HierarchyAgent:
                 f"state['last_action'] must be an int array of shape {self._last_action.shape}, "
                 f"got {last_action.dtype} {last_action.shape}"
             )
+        cells = self._decoder.port_size[2]
+        if last_action.size and (last_action.min() < 0 or last_action.max() >= cells):
+            raise ValueError(
+                f"state['last_action'] holds {last_action.tolist()}, outside the action port's cells 0..{cells - 1}"
+            )
+        if not np.isfinite(np.asarray(arrays["pending_reward"], dtype=np.float64)).all():
+            raise ValueError("state['pending_reward'] is not a finite number")
         pending = np.asarray(arrays["pending_reward"], dtype=np.float64).reshape(-1)
         if pending.shape != (1,):
             raise ValueError(f"state['pending_reward'] must hold one float, got shape {pending.shape}")

@@ -1,6 +1,6 @@
 """The episode runner: training runs with atomic checkpoints that resume bit-identically.
 
-Public API (see /work/runner-api.md and the README): ``RunConfig``, ``Runner`` → ``TrainResult``,
+Public API (see the README): ``RunConfig``, ``Runner`` → ``TrainResult``,
 ``EpisodeEvent``, ``evaluate`` → ``EvalResult``, ``inspect_checkpoint``, ``verify_run`` → ``VerifyReport``.
 Importing this package never imports torch.
 """

@@ -95,6 +95,14 @@ def test_state_from_another_agent_is_refused():
         state = agent.get_state()
         state["last_action"] = np.zeros(5, np.int32)
         agent.set_state(state)
+    with pytest.raises(ValueError, match="outside the action port"):
+        state = agent.get_state()
+        state["last_action"] = np.array([2], np.int32)  # CartPole's port has cells 0 and 1
+        agent.set_state(state)
+    with pytest.raises(ValueError, match="pending_reward"):
+        state = agent.get_state()
+        state["pending_reward"] = np.array([np.nan])
+        agent.set_state(state)
 
 
 def test_sizes_match_buffers_and_skip_off_grid_weights():

@@ -2,7 +2,7 @@
 
 The ones not already covered by tests/cli/test_cli_errors.py (unknown env/agent, typos with "did you mean",
 negative budgets, bad config files, used run folder, nothing to resume) and tests/reliability/test_concurrency.py
-(run in use). /work/readme-errors.md lists every user error with its message and the test that checks it.
+(run in use). The README's "User errors" table lists every user error with its message and the test that checks it.
 """
 
 from __future__ import annotations
