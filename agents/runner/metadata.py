@@ -62,3 +62,16 @@ def version_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]
         for key in keys
         if key in saved and key in now and saved.get(key) != now.get(key)
     ]
+
+
+def runtime_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Agent runtime settings (e.g. a torch agent's thread count and device) that changed since the checkpoint.
+
+    A different thread count can change float reduction order, hence results; a checkpoint written before
+    agents reported their runtime (no ``agent_runtime``) compares as equal.
+    """
+    return [
+        f"agent {key} {saved[key]!r} (checkpoint) vs {now.get(key)!r} (now)"
+        for key in sorted(saved)
+        if key in now and saved[key] != now[key]
+    ]

@@ -56,7 +56,7 @@ from agents.runner.fsutil import (
     sha256_bytes,
 )
 from agents.runner.lock import LOCK_NAME, RunLock
-from agents.runner.metadata import library_versions, thread_settings, version_differences
+from agents.runner.metadata import library_versions, runtime_differences, thread_settings, version_differences
 from agents.runner.rng_state import capture_global_rng, restore_global_rng, seed_global_rng, seed_torch_global
 from agents.runner.signals import StopFlag, exit_code_for
 from agents.runner.tracking import EpisodeTracker
@@ -513,6 +513,7 @@ class _Session:
         self.agent = build_agent(config, self.env, self.seeds["agent"])
         if not torch_was_loaded and "torch" in sys.modules:
             seed_torch_global(self.seeds)  # the agent imported torch: its global generator starts seeded too
+        self.meta_static = self._static_meta()
         if self.runner.overwrite:
             for name in (CHECKPOINTS_DIR, BEST_DIR):
                 remove_tree(self.run_dir / name)
@@ -573,13 +574,6 @@ class _Session:
             raise IncompatibleCheckpointError(
                 f"Checkpoint {ckpt.path} was made with a different config: " + "; ".join(diffs)
             )
-        version_diffs = version_differences(ckpt.meta.get("versions", {}), library_versions())
-        if version_diffs:
-            self.runner._warn(
-                "Library versions differ from the checkpoint's ("
-                + "; ".join(version_diffs)
-                + "): the resumed run may not be bit-identical."
-            )
         with loading(where / "runner.json", "counters"):
             info = ckpt.json("runner.json")
             self.seeds = {str(k): int(v) for k, v in info["seeds"].items()}
@@ -611,6 +605,16 @@ class _Session:
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
+        # After the agent exists: a torch agent has imported torch and pinned its threads by now.
+        self.meta_static = self._static_meta()
+        runtime_diffs = version_differences(ckpt.meta.get("versions", {}), self.meta_static["versions"])
+        runtime_diffs += runtime_differences(ckpt.meta.get("agent_runtime", {}), self.meta_static["agent_runtime"])
+        if runtime_diffs:
+            self.runner._warn(
+                "Library versions or thread settings differ from the checkpoint's ("
+                + "; ".join(runtime_diffs)
+                + "): the resumed run may not be bit-identical."
+            )
         with loading(where / "weights.safetensors", "agent weights"):
             self.agent.set_weights(ckpt.arrays("weights.safetensors"))
         with loading(where / "state.safetensors", "agent state"):
@@ -811,6 +815,18 @@ class _Session:
 
     # ------------------------------------------------------------------ the loop
 
+    def _static_meta(self) -> dict[str, Any]:
+        """Versions and thread settings for every checkpoint's meta.json; built once the agent exists."""
+        runtime_info = getattr(self.agent, "runtime_info", None)
+        return {
+            "versions": library_versions(),
+            "threads": thread_settings(),
+            "agent_runtime": runtime_info() if callable(runtime_info) else {},
+            "env_backend": env_state.env_backend(),
+            "agent": self.runner.config.agent,
+            "env_id": self.runner.config.env_id,
+        }
+
     def run(self) -> TrainResult:
         runner = self.runner
         config = runner.config
@@ -820,13 +836,6 @@ class _Session:
         self.last_files = None
         self.last_checkpoint_episode = 0
         self.last_checkpoint_time = time.monotonic()
-        self.meta_static = {
-            "versions": library_versions(),
-            "threads": thread_settings(),
-            "env_backend": env_state.env_backend(),
-            "agent": config.agent,
-            "env_id": config.env_id,
-        }
         if runner.resume:
             if not self._prepare_resume():
                 runner._log(f"{self.run_dir} already finished ({self.status}); nothing to do.")
