@@ -24,7 +24,6 @@ from envs import (
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 
 
-
 class HierarchyAgent:
     """An SPH actor-critic behind the Agent protocol.
 
@@ -35,6 +34,8 @@ class HierarchyAgent:
 
     OBS_PORT = 0
     ACTION_PORT = 1
+    rng_state_keys = ("hierarchy",)
+    """State keys holding the agent's RNG: the hierarchy's RNG word lives inside its state buffer."""
 
     def __init__(
         self,
@@ -68,8 +69,12 @@ class HierarchyAgent:
             ),
         ]
         layer_descs = [
-            LayerDesc(size, up_radius=config.up_radius, recurrent_radius=config.recurrent_radius,
-                      down_radius=config.down_radius)
+            LayerDesc(
+                size,
+                up_radius=config.up_radius,
+                recurrent_radius=config.recurrent_radius,
+                down_radius=config.down_radius,
+            )
             for size in config.layers
         ]
         self.hierarchy = Hierarchy(io_descs, layer_descs, seed=seed)

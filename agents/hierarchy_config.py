@@ -131,8 +131,16 @@ class HierarchyAgentConfig:
             _positive(name, getattr(self, name))
         for name in ("recurrent_importance", "action_importance"):
             _positive(name, getattr(self, name), allow_zero=True)
-        for name in ("discount", "smoothing", "delay_rate", "policy_clip", "td_scale_decay",
-                     "encoder_vigilance", "encoder_lr", "encoder_active_ratio"):
+        for name in (
+            "discount",
+            "smoothing",
+            "delay_rate",
+            "policy_clip",
+            "td_scale_decay",
+            "encoder_vigilance",
+            "encoder_lr",
+            "encoder_active_ratio",
+        ):
             _unit(name, getattr(self, name))
         if not math.isfinite(self.terminal_reward):
             raise ValueError(f"HierarchyAgentConfig.terminal_reward must be finite, got {self.terminal_reward}")

@@ -16,6 +16,9 @@ everything an agent carries from one call to the next must be in ``get_state()``
 must be in ``get_weights()``. Both return flat ``name -> numpy array`` dicts (plain data, no pickle) that
 the runner stores in safetensors files and digests. Restoring both into a freshly built agent of the
 same config must make every later call bit-identical to the original agent's.
+
+An agent keeps its own RNG state in ``get_state()``: under a key containing ``rng``, or under keys it names in an
+optional class attribute ``rng_state_keys`` (so that ``sphgym inspect`` can report it).
 """
 
 from __future__ import annotations

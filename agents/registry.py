@@ -76,9 +76,7 @@ def get_agent_spec(name: str) -> AgentSpec:
     except KeyError:
         close = difflib.get_close_matches(name, AGENTS, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"Unknown agent {name!r}.{hint} Known agents: {', '.join(sorted(AGENTS))}."
-        ) from None
+        raise ValueError(f"Unknown agent {name!r}.{hint} Known agents: {', '.join(sorted(AGENTS))}.") from None
 
 
 def make_agent_config(name: str, values: dict[str, Any] | None = None) -> Any:

@@ -95,8 +95,15 @@ def run_sphgym(
     weights = sum(a.nbytes for a in agent.get_weights().values())
     state = sum(a.nbytes for a in agent.get_state().values())
     return SeedResult(
-        tracker.solved_at, tracker.steps_to_solve, len(tracker.returns), tracker.best_mean,
-        train_rate, eval_rate, float(np.mean(eval_returns)), weights, state,
+        tracker.solved_at,
+        tracker.steps_to_solve,
+        len(tracker.returns),
+        tracker.best_mean,
+        train_rate,
+        eval_rate,
+        float(np.mean(eval_returns)),
+        weights,
+        state,
     )
 
 
@@ -157,8 +164,15 @@ def run_pyaogmaneo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResu
         eval_returns.append(ret)
     eval_rate = eval_steps / (time.perf_counter() - start)
     return SeedResult(
-        tracker.solved_at, tracker.steps_to_solve, len(tracker.returns), tracker.best_mean,
-        train_rate, eval_rate, float(np.mean(eval_returns)), h.get_weights_size(), h.get_state_size(),
+        tracker.solved_at,
+        tracker.steps_to_solve,
+        len(tracker.returns),
+        tracker.best_mean,
+        train_rate,
+        eval_rate,
+        float(np.mean(eval_returns)),
+        h.get_weights_size(),
+        h.get_state_size(),
     )
 
 
@@ -185,8 +199,19 @@ def run_sb3_ppo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
 
     env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
     model = PPO(
-        "MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-        learning_rate=linear(0.001), clip_range=linear(0.2), seed=seed, device="cpu", verbose=0,
+        "MlpPolicy",
+        env,
+        n_steps=32,
+        batch_size=256,
+        gae_lambda=0.8,
+        gamma=0.98,
+        n_epochs=20,
+        ent_coef=0.0,
+        learning_rate=linear(0.001),
+        clip_range=linear(0.2),
+        seed=seed,
+        device="cpu",
+        verbose=0,
     )
     start = time.perf_counter()
     model.learn(total_timesteps=1_000_000, callback=Track())
@@ -208,8 +233,15 @@ def run_sb3_ppo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
     eval_rate = eval_steps / (time.perf_counter() - start)
     weights = sum(p.numel() * p.element_size() for p in model.policy.parameters())
     return SeedResult(
-        tracker.solved_at, tracker.steps_to_solve, len(tracker.returns), tracker.best_mean,
-        train_rate, eval_rate, float(np.mean(eval_returns)), weights, None,
+        tracker.solved_at,
+        tracker.steps_to_solve,
+        len(tracker.returns),
+        tracker.best_mean,
+        train_rate,
+        eval_rate,
+        float(np.mean(eval_returns)),
+        weights,
+        None,
     )
 
 
@@ -242,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-episodes", type=int, default=1000, help="give up on a seed after this many episodes")
     parser.add_argument("--eval-episodes", type=int, default=20, help="episodes with learning off, per seed")
     parser.add_argument(
-        "--agent-set", action="append", default=[], metavar="FIELD=VALUE",
+        "--agent-set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
         help="override a hierarchy agent config field (JSON value), e.g. --agent-set policy_lr=0.01; repeatable",
     )
     args = parser.parse_args(argv)
@@ -307,9 +342,18 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     first = available[0] if available else "-"
-    header = ("system", "solved", "episodes to solve (median)", "range", "env steps to solve (median)",
-              f"train steps/s (ratio to {first})", f"eval steps/s (ratio to {first})", "eval return",
-              "weights B", "state B")
+    header = (
+        "system",
+        "solved",
+        "episodes to solve (median)",
+        "range",
+        "env steps to solve (median)",
+        f"train steps/s (ratio to {first})",
+        f"eval steps/s (ratio to {first})",
+        "eval return",
+        "weights B",
+        "state B",
+    )
     print("\n| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

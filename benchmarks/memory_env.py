@@ -61,13 +61,23 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in VARIANTS.items():
         results = [run(args.env, overrides, seed, args.episodes, args.eval_episodes) for seed in seeds]
         for seed, (train, evaluation, rate) in zip(seeds, results, strict=True):
-            print(f"# {name} seed {seed}: last-100 train {train:.1f}, eval {evaluation:.1f}, {rate:,.0f} steps/s",
-                  flush=True)
-        rows.append((name, statistics.median(r[0] for r in results), statistics.median(r[1] for r in results),
-                     [round(r[0], 1) for r in results]))
+            print(
+                f"# {name} seed {seed}: last-100 train {train:.1f}, eval {evaluation:.1f}, {rate:,.0f} steps/s",
+                flush=True,
+            )
+        rows.append(
+            (
+                name,
+                statistics.median(r[0] for r in results),
+                statistics.median(r[1] for r in results),
+                [round(r[0], 1) for r in results],
+            )
+        )
     print(f"\n{args.env}, {args.episodes} training episodes, seeds {args.seeds}\n")
-    print("| hierarchy agent | mean return, last 100 training episodes (median) | eval return, learning off (median) "
-          "| per seed (training) |")
+    print(
+        "| hierarchy agent | mean return, last 100 training episodes (median) | eval return, learning off (median) "
+        "| per seed (training) |"
+    )
     print("|---|---|---|---|")
     for name, train, evaluation, per_seed in rows:
         print(f"| {name} | {train:.1f} | {evaluation:.1f} | {per_seed} |")

@@ -38,7 +38,9 @@ def _describe_unchecked(ckpt: Checkpoint) -> dict[str, Any]:
                 if snapshot.get(key) is not None:
                     rng_states.append(key)
     state_keys = sorted(ckpt.arrays("state.safetensors"))
-    if any("rng" in key.lower() for key in state_keys):
+    # An agent's RNG is in state keys named "rng..." or in keys the agent declared (``rng_state_keys``, e.g. the
+    # hierarchy agent, whose RNG word lives inside its state buffer).
+    if any("rng" in key.lower() for key in state_keys) or ckpt.meta.get("agent_rng_keys"):
         rng_states.append("agent")
     sizes = {name: len(data) for name, data in ckpt.files.items()}
     sizes["total"] = sum(sizes.values())

@@ -822,6 +822,7 @@ class _Session:
             "versions": library_versions(),
             "threads": thread_settings(),
             "agent_runtime": runtime_info() if callable(runtime_info) else {},
+            "agent_rng_keys": list(getattr(self.agent, "rng_state_keys", ())),
             "env_backend": env_state.env_backend(),
             "agent": self.runner.config.agent,
             "env_id": self.runner.config.env_id,

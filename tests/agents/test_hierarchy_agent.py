@@ -125,3 +125,11 @@ def test_drives_other_spaces(env_id):
         if terminated or truncated:
             obs, _ = env.reset()
             agent.clear_state()
+
+
+def test_inspect_reports_the_rng_inside_the_hierarchy_state(tmp_path):
+    from agents.runner import RunConfig, Runner, inspect_checkpoint
+
+    run_dir = tmp_path / "run"
+    Runner(run_dir, RunConfig(agent="hierarchy", episodes=2, seed=0, tensorboard=False), log=None).train()
+    assert "agent" in inspect_checkpoint(run_dir)["rng_states"]
