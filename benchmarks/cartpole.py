@@ -69,6 +69,15 @@ class SolveTracker:
     def done(self) -> bool:
         return self.solved_at is not None or len(self.returns) >= self.max_episodes
 
+    def result(
+        self, train_rate: float, eval_rate: float, eval_returns: list[float], weights: int | None, state: int | None
+    ) -> SeedResult:
+        """The seed's row: solve point and best mean from training, then the speeds and sizes given."""
+        return SeedResult(
+            self.solved_at, self.steps_to_solve, len(self.returns), self.best_mean,
+            train_rate, eval_rate, float(np.mean(eval_returns)), weights, state,
+        )  # fmt: skip
+
 
 # --- sphgym agents (any registered agent, driven exactly as the runner drives it) -------------------------
 def run_sphgym(
@@ -94,17 +103,7 @@ def run_sphgym(
     eval_returns = [o.episode_return for o in outcomes]
     weights = sum(a.nbytes for a in agent.get_weights().values())
     state = sum(a.nbytes for a in agent.get_state().values())
-    return SeedResult(
-        tracker.solved_at,
-        tracker.steps_to_solve,
-        len(tracker.returns),
-        tracker.best_mean,
-        train_rate,
-        eval_rate,
-        float(np.mean(eval_returns)),
-        weights,
-        state,
-    )
+    return tracker.result(train_rate, eval_rate, eval_returns, weights, state)
 
 
 # --- PyAOgmaNeo, its CartPole example configuration -------------------------------------------------------
@@ -163,17 +162,7 @@ def run_pyaogmaneo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResu
             done = terminated or truncated
         eval_returns.append(ret)
     eval_rate = eval_steps / (time.perf_counter() - start)
-    return SeedResult(
-        tracker.solved_at,
-        tracker.steps_to_solve,
-        len(tracker.returns),
-        tracker.best_mean,
-        train_rate,
-        eval_rate,
-        float(np.mean(eval_returns)),
-        h.get_weights_size(),
-        h.get_state_size(),
-    )
+    return tracker.result(train_rate, eval_rate, eval_returns, h.get_weights_size(), h.get_state_size())
 
 
 # --- Stable-Baselines3 PPO with RL Zoo's tuned CartPole hyperparameters -----------------------------------
@@ -232,17 +221,7 @@ def run_sb3_ppo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
         eval_returns.append(ret)
     eval_rate = eval_steps / (time.perf_counter() - start)
     weights = sum(p.numel() * p.element_size() for p in model.policy.parameters())
-    return SeedResult(
-        tracker.solved_at,
-        tracker.steps_to_solve,
-        len(tracker.returns),
-        tracker.best_mean,
-        train_rate,
-        eval_rate,
-        float(np.mean(eval_returns)),
-        weights,
-        None,
-    )
+    return tracker.result(train_rate, eval_rate, eval_returns, weights, None)
 
 
 SYSTEMS: dict[str, tuple[str | None, Callable[[int, int, int], SeedResult]]] = {
