@@ -121,6 +121,8 @@ def _read_curve(run_dir: Path) -> Curve:
     env, agent, seed = _identity(run_dir)
     curve = Curve(run_dir, env, agent, seed, _sweep_point(run_dir))
     path = run_dir / "episodes.csv"
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise CLIError(f"{path} is not a regular file; refusing to read learning curves from it")
     try:
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)

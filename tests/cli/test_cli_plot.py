@@ -62,3 +62,14 @@ def test_sweep_grid_points_are_grouped_apart(tmp_path, monkeypatch):
     plot._draw(curves, tmp_path / "grid.png", window=2, x_axis="episode", title=None)
     assert (tmp_path / "grid.png").read_bytes().startswith(PNG_MAGIC)
     assert [label.split(":")[0] for label in labels] == ["hierarchy [lr=0.1]", "hierarchy [lr=0.2]"]
+
+
+def test_plot_refuses_a_fifo_in_place_of_episodes_csv(tmp_path):
+    import os
+
+    runs = tmp_path / "runs"  # a folder of runs: its children are found by a glob, FIFOs included
+    (runs / "a").mkdir(parents=True)
+    os.mkfifo(runs / "a" / "episodes.csv")
+    result = sphgym("plot", str(runs), "--out", str(tmp_path / "x.png"))
+    assert result.returncode == 1
+    assert "not a regular file" in result.stderr
