@@ -48,7 +48,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.registry import make_agent
-from agents.torch_agents.config import DQNConfig, PPOConfig
+from benchmarks.sb3_zoo import zoo_model
 
 ENV_ID = "CartPole-v1"
 SOLVED_MEAN = 475.0
@@ -131,9 +131,7 @@ def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
 
 # -------------------------------------------------------------------------------------------------- sb3
 def run_sb3(algo: str, seed: int, max_steps: int, threads: int) -> Result:
-    from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
 
     torch.set_num_threads(threads)
     tracker = SolveTracker(ZOO_BUDGET[algo])
@@ -145,57 +143,7 @@ def run_sb3(algo: str, seed: int, max_steps: int, threads: int) -> Result:
                     return False
             return True
 
-    holder: dict[str, object] = {}
-
-    def progress_remaining(horizon: int) -> float:  # over the Zoo horizon, whatever learn()'s budget
-        model = holder.get("model")
-        return 1.0 if model is None else max(0.0, 1.0 - model.num_timesteps / horizon)  # type: ignore[attr-defined]
-
-    if algo == "ppo":
-        zoo = PPOConfig()
-        env = make_vec_env(ENV_ID, n_envs=8, seed=seed)
-        model = PPO(
-            "MlpPolicy",
-            env,
-            n_steps=32,
-            batch_size=256,
-            gae_lambda=0.8,
-            gamma=0.98,
-            n_epochs=20,
-            ent_coef=0.0,
-            learning_rate=lambda _: 1e-3 * progress_remaining(zoo.total_timesteps),
-            clip_range=lambda _: 0.2 * progress_remaining(zoo.total_timesteps),
-            seed=seed,
-            device="cpu",
-        )
-    else:
-        zoo = DQNConfig()
-        env = make_vec_env(ENV_ID, n_envs=1, seed=seed)
-        model = DQN(
-            "MlpPolicy",
-            env,
-            learning_rate=2.3e-3,
-            batch_size=64,
-            buffer_size=100_000,
-            learning_starts=1000,
-            gamma=0.99,
-            target_update_interval=10,
-            train_freq=256,
-            gradient_steps=128,
-            exploration_fraction=0.16,
-            exploration_final_eps=0.04,
-            policy_kwargs={"net_arch": [256, 256]},
-            seed=seed,
-            device="cpu",
-        )
-        start_eps, final_eps, fraction = 1.0, 0.04, 0.16
-
-        def epsilon(_: float) -> float:
-            done = 1.0 - progress_remaining(zoo.total_timesteps)
-            return final_eps if done > fraction else start_eps + done * (final_eps - start_eps) / fraction
-
-        model.exploration_schedule = epsilon
-    holder["model"] = model
+    model = zoo_model(algo, ENV_ID, seed)
     start = time.perf_counter()
     model.learn(total_timesteps=max_steps, callback=StopWhenSolved())
     seconds = time.perf_counter() - start
