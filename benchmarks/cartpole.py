@@ -168,9 +168,9 @@ def run_pyaogmaneo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResu
 # --- Stable-Baselines3 PPO with RL Zoo's tuned CartPole hyperparameters -----------------------------------
 def run_sb3_ppo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
     import torch
-    from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
+
+    from benchmarks.sb3_zoo import zoo_model
 
     torch.set_num_threads(1)
     tracker = SolveTracker(max_episodes)
@@ -183,25 +183,7 @@ def run_sb3_ppo(seed: int, max_episodes: int, eval_episodes: int) -> SeedResult:
                     tracker.episode(float(info["episode"]["r"]))
             return not tracker.done
 
-    def linear(initial: float) -> Callable[[float], float]:
-        return lambda progress: progress * initial
-
-    env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
-    model = PPO(
-        "MlpPolicy",
-        env,
-        n_steps=32,
-        batch_size=256,
-        gae_lambda=0.8,
-        gamma=0.98,
-        n_epochs=20,
-        ent_coef=0.0,
-        learning_rate=linear(0.001),
-        clip_range=linear(0.2),
-        seed=seed,
-        device="cpu",
-        verbose=0,
-    )
+    model = zoo_model("ppo", "CartPole-v1", seed)
     start = time.perf_counter()
     model.learn(total_timesteps=1_000_000, callback=Track())
     train_rate = tracker.steps / (time.perf_counter() - start)
