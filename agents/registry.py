@@ -7,7 +7,6 @@ Entries name their classes by import path so that choosing the hierarchy agent n
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from agents.protocol import Agent
+from agents.suggest import close_matches
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def get_agent_spec(name: str) -> AgentSpec:
     try:
         return AGENTS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, AGENTS, n=3)
+        close = close_matches(name, AGENTS, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"Unknown agent {name!r}.{hint} Known agents: {', '.join(sorted(AGENTS))}.") from None
 
@@ -88,13 +88,22 @@ def make_agent_config(name: str, values: dict[str, Any] | None = None) -> Any:
     if unknown:
         hints = []
         for key in unknown:
-            close = difflib.get_close_matches(key, fields, n=1)
+            close = close_matches(key, fields, n=1)
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ValueError(
             f"Unknown config field(s) for agent {name!r}: {', '.join(hints)}. "
             f"Valid fields: {', '.join(sorted(fields))}."
         )
-    return config_cls(**values)
+    return config_cls(**as_tuples(values))
+
+
+def as_tuples(value: Any) -> Any:
+    """Lists (as TOML and JSON give them) become tuples, recursively: config dataclasses hold tuples."""
+    if isinstance(value, list | tuple):
+        return tuple(as_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: as_tuples(v) for k, v in value.items()}
+    return value
 
 
 def make_agent(

@@ -7,10 +7,10 @@ anything heavy (numpy, gymnasium, numba, torch) is needed.
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
-from collections.abc import Iterable
 from pathlib import Path
+
+from agents.suggest import did_you_mean
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -57,14 +57,6 @@ def _terminal_width() -> int:
     import shutil
 
     return shutil.get_terminal_size((100, 24)).columns
-
-
-def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidates, or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
 def positive_int(text: str) -> int:

@@ -1,10 +1,11 @@
 """The episode runner: training runs with atomic checkpoints that resume bit-identically.
 
-Public API (see the README): ``RunConfig``, ``Runner`` → ``TrainResult``,
-``EpisodeEvent``, ``evaluate`` → ``EvalResult``, ``inspect_checkpoint``, ``verify_run`` → ``VerifyReport``.
-Importing this package never imports torch.
+Public API (see the README): ``RunConfig``, ``load_run_config``, ``Runner`` → ``TrainResult``, callbacks
+(``Callback``, ``EpisodeEvent``, ``CheckpointEvent``), ``evaluate`` → ``EvalResult``, ``inspect_checkpoint``,
+``verify_run`` → ``VerifyReport``, ``read_folder_config``. Importing this package never imports torch.
 """
 
+from agents.runner.callbacks import Callback, CheckpointEvent, EpisodeEvent
 from agents.runner.config import RunConfig, derive_seeds, load_run_config
 from agents.runner.errors import (
     CheckpointError,
@@ -15,11 +16,14 @@ from agents.runner.errors import (
 )
 from agents.runner.evaluation import EvalResult, evaluate
 from agents.runner.inspect import inspect_checkpoint
-from agents.runner.runner import EpisodeEvent, Runner, TrainResult, read_folder_config
+from agents.runner.run_folder import read_config as read_folder_config
+from agents.runner.runner import Runner, TrainResult
 from agents.runner.verify import VerifyReport, verify_run
 
 __all__ = [
+    "Callback",
     "CheckpointError",
+    "CheckpointEvent",
     "EpisodeEvent",
     "EvalResult",
     "IncompatibleCheckpointError",

@@ -26,36 +26,31 @@ import json
 import os
 import re
 import shutil
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.runner.errors import CheckpointError, IncompatibleCheckpointError
+from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError
 from agents.runner.fsutil import fsync_dir, refuse_symlink, remove_tree, sha256_bytes, write_file_synced
 
 FORMAT_VERSION = 1
-CHECKPOINTS_DIR = "checkpoints"
 MARKER = "COMPLETE"
 META = "meta.json"
+WEIGHTS = "weights.safetensors"
+STATE = "state.safetensors"
+RUNNER_ARRAYS = "runner.safetensors"
+RUNNER_JSON = "runner.json"
+RNG_JSON = "rng.json"
+ENV_JSON = "env.json"
+CONFIG_JSON = "config.json"
 # Every file a checkpoint may contain; anything else named in meta.json is refused (no paths, no surprises).
-DATA_FILES = (
-    "weights.safetensors",
-    "state.safetensors",
-    "runner.safetensors",
-    "runner.json",
-    "rng.json",
-    "env.json",
-    "config.json",
-)
-REQUIRED_FILES = (
-    "weights.safetensors",
-    "state.safetensors",
-    "runner.safetensors",
-    "runner.json",
-    "config.json",
-)
+DATA_FILES = (WEIGHTS, STATE, RUNNER_ARRAYS, RUNNER_JSON, RNG_JSON, ENV_JSON, CONFIG_JSON)
+REQUIRED_FILES = (WEIGHTS, STATE, RUNNER_ARRAYS, RUNNER_JSON, CONFIG_JSON)
 ALLOWED_NAMES = frozenset((*DATA_FILES, META, MARKER))
 _ID_RE = re.compile(r"^ep(\d{8})-st(\d{10})$")
 # Keys by which serialisation libraries (jsonpickle, pickle-like JSON schemes, config frameworks) name a class
@@ -173,8 +168,8 @@ def write_checkpoint(root: Path, ckpt_id: str, files: dict[str, bytes], meta_ext
         format_version=FORMAT_VERSION,
         id=ckpt_id,
         files=digests,
-        weights_sha256=digests["weights.safetensors"]["sha256"],
-        state_sha256=digests["state.safetensors"]["sha256"],
+        weights_sha256=digests[WEIGHTS]["sha256"],
+        state_sha256=digests[STATE]["sha256"],
     )
     meta_data = json_bytes(meta)
     tmp = root / f".tmp-{ckpt_id}-{os.getpid()}"
@@ -334,3 +329,127 @@ def rotate(root: str | os.PathLike, keep: int, protect: Path | None = None) -> l
         remove_tree(path)
         removed.append(path)
     return removed
+
+
+# ---------------------------------------------------------------------- applying what was read
+
+# Errors that restoring a checkpoint's content may raise when a file is well-formed on disk (digests match) but
+# its content does not fit (crafted, or written by a buggy tool): reported as a CheckpointError naming the file.
+_LOAD_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    RuntimeError,
+)
+
+
+@contextmanager
+def loading(path: Path, what: str) -> Iterator[None]:
+    """Turn any error raised while applying the content of ``path`` into a ``CheckpointError`` naming it."""
+    try:
+        yield
+    except RunnerError:
+        raise
+    except _LOAD_ERRORS as exc:
+        detail = f"missing entry {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise CheckpointError(
+            f"{path} cannot be used ({what}): {type(exc).__name__}: {detail or 'invalid content'}"
+        ) from exc
+
+
+# ---------------------------------------------------------------------- observation <-> arrays
+
+
+def obs_to_arrays(obs: Any, prefix: str = "obs") -> tuple[Any, dict[str, np.ndarray]]:
+    """Encode an observation as (structure description, arrays) for ``runner.safetensors``."""
+    if obs is None:
+        return None, {}
+    if isinstance(obs, dict):
+        kinds, arrays = {}, {}
+        for key in obs:
+            kinds[key], sub = obs_to_arrays(obs[key], f"{prefix}.{key}")
+            arrays.update(sub)
+        return {"type": "dict", "items": kinds}, arrays
+    if isinstance(obs, tuple):
+        kinds, arrays = [], {}
+        for i, item in enumerate(obs):
+            kind, sub = obs_to_arrays(item, f"{prefix}.{i}")
+            kinds.append(kind)
+            arrays.update(sub)
+        return {"type": "tuple", "items": kinds}, arrays
+    if isinstance(obs, bool):
+        return {"type": "bool"}, {prefix: np.asarray(obs, dtype=np.bool_)}
+    if isinstance(obs, int):
+        return {"type": "int"}, {prefix: np.asarray(obs, dtype=np.int64)}
+    if isinstance(obs, float):
+        return {"type": "float"}, {prefix: np.asarray(obs, dtype=np.float64)}
+    array = np.asarray(obs)
+    return {"type": "array", "scalar": isinstance(obs, np.generic)}, {prefix: array}
+
+
+def obs_from_arrays(kind: Any, arrays: dict[str, np.ndarray], prefix: str = "obs") -> Any:
+    """Inverse of ``obs_to_arrays``."""
+    if kind is None:
+        return None
+    kind_type = kind["type"]
+    if kind_type == "dict":
+        return {key: obs_from_arrays(sub, arrays, f"{prefix}.{key}") for key, sub in kind["items"].items()}
+    if kind_type == "tuple":
+        return tuple(obs_from_arrays(sub, arrays, f"{prefix}.{i}") for i, sub in enumerate(kind["items"]))
+    array = arrays[prefix]
+    if kind_type == "bool":
+        return bool(array)
+    if kind_type == "int":
+        return int(array)
+    if kind_type == "float":
+        return float(array)
+    return array[()] if kind.get("scalar") else array.copy()
+
+
+# ---------------------------------------------------------------------- background writes
+
+
+class BackgroundWriter:
+    """Runs checkpoint disk work in one background thread, one job at a time; re-raises its errors later."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _run(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            self._error = exc
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def failed(self) -> bool:
+        """The last job raised (``wait()`` re-raises it); checked at every episode end, so a failed periodic
+        checkpoint stops the run at once instead of at the next checkpoint."""
+        return self._error is not None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.wait()
+        self._thread = threading.Thread(target=self._run, args=(job,), name="sphgym-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def join_quietly(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None

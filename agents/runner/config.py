@@ -7,7 +7,6 @@ checkpoint; resuming compares it field by field.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agents.suggest import close_matches
 
 # Fields that may differ between the original run and a resume: they change where the run stops or how often
 # it is saved, never the trajectory itself.
@@ -155,7 +156,7 @@ class RunConfig:
         if unknown:
             hints = []
             for key in unknown:
-                close = difflib.get_close_matches(key, names, n=1)
+                close = close_matches(key, names, n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ValueError(f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}.")
         return cls(**values)
@@ -163,12 +164,15 @@ class RunConfig:
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
-    def resolved(self) -> RunConfig:
-        """Same config with ``agent_config`` completed with the agent dataclass defaults (validates it)."""
+    def make_agent_config(self) -> Any:
+        """The agent's config dataclass built from ``agent_config`` (the one place it is built; validates)."""
         from agents.registry import make_agent_config
 
-        agent_cfg = make_agent_config(self.agent, self.agent_config)
-        return self.replace(agent_config=json.loads(json.dumps(dataclasses.asdict(agent_cfg))))
+        return make_agent_config(self.agent, self.agent_config)
+
+    def resolved(self) -> RunConfig:
+        """Same config with ``agent_config`` completed with the agent dataclass defaults (validates it)."""
+        return self.replace(agent_config=json.loads(json.dumps(dataclasses.asdict(self.make_agent_config()))))
 
     def derived_seeds(self) -> dict[str, int]:
         """The seeds every RNG owner of the run gets, derived from ``seed`` (deterministic, recorded)."""
@@ -185,6 +189,13 @@ def derive_seeds(seed: int, purpose: int | None = None) -> dict[str, int]:
     return {
         name: int(child.generate_state(1, dtype=np.uint32)[0]) for name, child in zip(SEED_NAMES, children, strict=True)
     }
+
+
+def build_agent(config: RunConfig, env: Any, seed: int) -> Any:
+    """A fresh agent of ``config`` for ``env``'s spaces, seeded with ``seed``."""
+    from agents.registry import make_agent
+
+    return make_agent(config.agent, env.observation_space, env.action_space, config.make_agent_config(), seed)
 
 
 def config_differences(old: RunConfig, new: RunConfig, ignore: frozenset[str] = frozenset()) -> list[str]:

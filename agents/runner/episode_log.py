@@ -13,8 +13,7 @@ from pathlib import Path
 
 from agents.runner.errors import CheckpointError
 from agents.runner.fsutil import atomic_write_bytes, read_regular_file, refuse_symlink
-
-EPISODES_CSV = "episodes.csv"
+from agents.runner.run_folder import EPISODES_CSV
 HEADER = b"episode,global_step,return,length\n"
 
 
@@ -89,12 +88,23 @@ def _prefix(path: Path, rows: int, data: bytes | None) -> bytes:
 
 
 def read_rows(path: str | os.PathLike) -> list[tuple[int, int, float, int]]:
-    """Parse ``episodes.csv`` (for tests, eval summaries and plots)."""
+    """``(episode, global_step, return, length)`` of every complete row of ``episodes.csv``.
+
+    A last line without its newline (a row a live run is writing right now) is left out.
+
+    Raises:
+        CheckpointError: The file does not start with the header sphgym writes.
+        OSError: It cannot be read.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.startswith(HEADER):
+        raise CheckpointError(f"{path} does not start with the expected header {HEADER.decode().strip()!r}")
     rows = []
-    lines = Path(path).read_text().splitlines()[1:]
-    for line in lines:
-        parts = line.split(",")
-        if len(parts) != 4:
-            continue
-        rows.append((int(parts[0]), int(parts[1]), float(parts[2]), int(parts[3])))
+    for line in data[len(HEADER) :].split(b"\n")[:-1]:
+        parts = line.split(b",")
+        try:
+            rows.append((int(parts[0]), int(parts[1]), float(parts[2]), int(parts[3])))
+        except (ValueError, IndexError):
+            continue  # not a row sphgym wrote
     return rows

@@ -10,17 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from agents.runner import env_state
+from agents.runner.callbacks import EpisodeEvent
 from agents.runner.checkpoint import (
-    CHECKPOINTS_DIR,
-    arrays_from_bytes,
+    CONFIG_JSON,
+    MARKER,
+    META,
+    RUNNER_JSON,
+    WEIGHTS,
     find_latest_valid,
-    parse_json,
+    loading,
     read_checkpoint,
 )
-from agents.runner.config import RunConfig, derive_seeds
-from agents.runner.errors import CheckpointError
-from agents.runner.fsutil import read_regular_file, refuse_symlink, sha256_bytes
-from agents.runner.runner import BEST_DIR, EpisodeEvent, build_agent, loading
+from agents.runner.config import RunConfig, build_agent, derive_seeds
+from agents.runner.fsutil import refuse_symlink
+from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, is_best_dir, read_best
 
 EVAL_SEED_PURPOSE = 0xE7A1  # keeps evaluation seeds apart from the training seeds of the same number
 
@@ -57,7 +60,7 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
-    if (path / "best.json").exists():
+    if is_best_dir(path):
         checkpoint, path = str(path), path.parent
     if checkpoint == "best":
         source = path / BEST_DIR
@@ -67,22 +70,11 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
         source = Path(checkpoint)
     if checkpoint == "best":
         refuse_symlink(source, "best/ folder")
-    if source is not None and (source / "best.json").exists():
-        info = parse_json(read_regular_file(source / "best.json", "best.json"), str(source / "best.json"))
-        weights_bytes = read_regular_file(source / "weights.safetensors", "best weights")
-        if not isinstance(info, dict) or sha256_bytes(weights_bytes) != info.get("weights_sha256"):
-            raise CheckpointError(f"{source / 'weights.safetensors'} does not match the digest in best.json")
-        weights = arrays_from_bytes(weights_bytes, str(source / "weights.safetensors"))
-        with loading(source / "best.json", "best weights record"):
-            return (
-                RunConfig.from_dict(info["config"]),
-                weights,
-                source,
-                int(info["episode"]),
-                int(info["global_step"]),
-            )
+    if source is not None and is_best_dir(source):
+        best = read_best(source)
+        return best.config, best.weights, source, best.episode, best.global_step
     if source is None:
-        if (path / "COMPLETE").exists() or (path / "meta.json").exists():
+        if (path / MARKER).exists() or (path / META).exists():
             ckpt = read_checkpoint(path)
         else:
             ckpt, problems = find_latest_valid(path / CHECKPOINTS_DIR)
@@ -94,11 +86,11 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
             raise FileNotFoundError(f"{str(path)!r} has no best/ weights yet (no episode finished).")
         ckpt = read_checkpoint(source)
     with loading(ckpt.path, "config and counters"):
-        info = ckpt.json("runner.json")
-        config = RunConfig.from_dict(ckpt.json("config.json"))
+        info = ckpt.json(RUNNER_JSON)
+        config = RunConfig.from_dict(ckpt.json(CONFIG_JSON))
         return (
             config,
-            ckpt.arrays("weights.safetensors"),
+            ckpt.arrays(WEIGHTS),
             ckpt.path,
             int(info["episode"]),
             int(info["global_step"]),

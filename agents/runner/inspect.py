@@ -6,38 +6,44 @@ from pathlib import Path
 from typing import Any
 
 from agents.runner.checkpoint import (
-    CHECKPOINTS_DIR,
+    CONFIG_JSON,
+    ENV_JSON,
     MARKER,
+    META,
+    RNG_JSON,
+    RUNNER_JSON,
+    STATE,
+    WEIGHTS,
     Checkpoint,
     find_latest_valid,
     list_checkpoints,
+    loading,
     read_checkpoint,
 )
 from agents.runner.errors import CheckpointError
+from agents.runner.run_folder import CHECKPOINTS_DIR
 
 
 def _describe(ckpt: Checkpoint) -> dict[str, Any]:
-    from agents.runner.runner import loading
-
     with loading(ckpt.path, "checkpoint description"):
         return _describe_unchecked(ckpt)
 
 
 def _describe_unchecked(ckpt: Checkpoint) -> dict[str, Any]:
-    info = ckpt.json("runner.json")
+    info = ckpt.json(RUNNER_JSON)
     tracker = info["tracker"]
     rng_states = []
-    if ckpt.has("rng.json"):
-        rng_states += sorted(ckpt.json("rng.json"))  # python, numpy, torch
-    if ckpt.has("env.json"):
-        snapshot = ckpt.json("env.json")
+    if ckpt.has(RNG_JSON):
+        rng_states += sorted(ckpt.json(RNG_JSON))  # python, numpy, torch
+    if ckpt.has(ENV_JSON):
+        snapshot = ckpt.json(ENV_JSON)
         if isinstance(snapshot, dict):
             if snapshot.get("np_random") is not None or "env_rng" in snapshot:
                 rng_states.append("env")
             for key in ("action_space", "observation_space"):
                 if snapshot.get(key) is not None:
                     rng_states.append(key)
-    state_keys = sorted(ckpt.arrays("state.safetensors"))
+    state_keys = sorted(ckpt.arrays(STATE))
     # An agent's RNG is in state keys named "rng..." or in keys the agent declared (``rng_state_keys``, e.g. the
     # hierarchy agent, whose RNG word lives inside its state buffer).
     if any("rng" in key.lower() for key in state_keys) or ckpt.meta.get("agent_rng_keys"):
@@ -65,18 +71,18 @@ def _describe_unchecked(ckpt: Checkpoint) -> dict[str, Any]:
         "sizes": sizes,
         "rng_states": rng_states,
         "env_episode_state_captured": (
-            ckpt.json("env.json").get("episode_state_captured")
-            if ckpt.has("env.json") and ckpt.json("env.json")
+            ckpt.json(ENV_JSON).get("episode_state_captured")
+            if ckpt.has(ENV_JSON) and ckpt.json(ENV_JSON)
             else None
         ),
-        "weights_keys": sorted(ckpt.arrays("weights.safetensors")),
+        "weights_keys": sorted(ckpt.arrays(WEIGHTS)),
         "state_keys": state_keys,
         "kind": ckpt.meta.get("kind"),
         "versions": ckpt.meta.get("versions", {}),
         "threads": ckpt.meta.get("threads", {}),
         "format_version": ckpt.meta.get("format_version"),
         "created": ckpt.meta.get("created"),
-        "config": ckpt.json("config.json"),
+        "config": ckpt.json(CONFIG_JSON),
         "problems": [],
     }
 
@@ -95,7 +101,7 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
-    if (path / MARKER).exists() or (path / "meta.json").exists():
+    if (path / MARKER).exists() or (path / META).exists():
         return _describe(read_checkpoint(path))
     root = path / CHECKPOINTS_DIR
     paths = list_checkpoints(root)

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from agents.runner.errors import RunLockedError, RunnerError, RunnerWarning
 from agents.runner.fsutil import read_regular_file, refuse_symlink
-
-LOCK_NAME = "run.lock"
+from agents.runner.run_folder import LOCK_NAME
 
 
 def _pid_alive(pid: int) -> bool:

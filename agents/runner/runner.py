@@ -18,20 +18,27 @@ import json
 import os
 import shlex
 import sys
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.protocol import agent_metrics_hook, agent_rng_state_keys, agent_runtime_info
 from agents.runner import env_state
+from agents.runner.callbacks import Callback, CheckpointEvent, EpisodeEvent, as_callbacks
 from agents.runner.checkpoint import (
-    CHECKPOINTS_DIR,
+    CONFIG_JSON,
+    ENV_JSON,
+    RNG_JSON,
+    RUNNER_ARRAYS,
+    RUNNER_JSON,
+    STATE,
+    WEIGHTS,
+    BackgroundWriter,
     Checkpoint,
     arrays_to_bytes,
     checkpoint_id,
@@ -39,68 +46,35 @@ from agents.runner.checkpoint import (
     find_latest_valid,
     json_bytes,
     list_checkpoints,
+    loading,
+    obs_from_arrays,
+    obs_to_arrays,
     parse_checkpoint_id,
-    parse_json,
     remove_tree,
     rotate,
     write_checkpoint,
 )
-from agents.runner.config import RESUME_MUTABLE_FIELDS, RunConfig, config_differences
-from agents.runner.episode_log import EPISODES_CSV, EpisodeLog
+from agents.runner.config import RESUME_MUTABLE_FIELDS, RunConfig, build_agent, config_differences
+from agents.runner.episode_log import EpisodeLog
 from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError, RunnerWarning
-from agents.runner.fsutil import (
-    DISK_ERRNOS,
-    atomic_write_bytes,
-    read_regular_file,
-    refuse_symlink,
-    sha256_bytes,
-)
-from agents.runner.lock import LOCK_NAME, RunLock
+from agents.runner.fsutil import DISK_ERRNOS, sha256_bytes
+from agents.runner.lock import RunLock
 from agents.runner.metadata import library_versions, runtime_differences, thread_settings, version_differences
 from agents.runner.rng_state import capture_global_rng, restore_global_rng, seed_global_rng, seed_torch_global
+from agents.runner.run_folder import (
+    CHECKPOINTS_DIR,
+    check_entries,
+    holds_a_run,
+    read_config,
+    remove_run,
+    write_best,
+    write_config,
+)
+from agents.runner.run_state import FINAL_STATUSES, RunState
 from agents.runner.signals import StopFlag, exit_code_for
 from agents.runner.tracking import EpisodeTracker
 
-CONFIG_FILE = "config.json"
-BEST_DIR = "best"
-FINAL_STATUSES = ("completed", "solved", "stopped_early")
-STATUSES = ("running", "interrupted", "stopped", *FINAL_STATUSES)
-# What a run folder may hold under these names: real files/folders, never links (see fsutil.refuse_symlink).
-RUN_ENTRIES = {
-    CONFIG_FILE: "run config",
-    EPISODES_CSV: "episode log",
-    LOCK_NAME: "lock file",
-    CHECKPOINTS_DIR: "checkpoints/ folder",
-    BEST_DIR: "best/ folder",
-}
-# Errors that restoring a checkpoint's content may raise when a file is well-formed on disk (digests match) but
-# its content does not fit (crafted, or written by a buggy tool): reported as a CheckpointError naming the file.
-_LOAD_ERRORS = (
-    KeyError,
-    TypeError,
-    ValueError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-    RecursionError,
-    RuntimeError,
-)
-
-
-@dataclass(frozen=True)
-class EpisodeEvent:
-    """Passed to ``on_episode`` after each finished episode (training and evaluation)."""
-
-    episode: int
-    global_step: int
-    episode_return: float
-    episode_length: int
-    rolling_mean: float
-    best_metric: float | None
-    is_best: bool
-    steps_per_second: float
-    target_episodes: int | None
-    target_steps: int | None
+__all__ = ["EpisodeEvent", "Runner", "TrainResult"]
 
 
 @dataclass(frozen=True)
@@ -134,130 +108,6 @@ def _print_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_holds_a_run(run_dir: Path) -> bool:
-    return (run_dir / CONFIG_FILE).exists() or (run_dir / CHECKPOINTS_DIR).exists() or (run_dir / EPISODES_CSV).exists()
-
-
-def check_run_entries(run_dir: Path) -> None:
-    """``RunnerError`` if any file or folder the runner uses in ``run_dir`` is a symbolic link."""
-    for name, what in RUN_ENTRIES.items():
-        refuse_symlink(Path(run_dir) / name, what)
-
-
-def read_folder_config(run_dir: Path) -> RunConfig | None:
-    """The ``config.json`` of a run folder (``None`` if there is none), read safely.
-
-    Unlike ``load_run_config`` (for config files the user names), this refuses a symbolic link or a FIFO in
-    place of the file and any JSON naming a class: ``CheckpointError``/``RunnerError`` with the reason.
-    """
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.exists() and not path.is_symlink():
-        return None
-    try:
-        return RunConfig.from_dict(parse_json(read_regular_file(path, "run config"), str(path)))
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path} is unreadable or invalid: {exc}") from None
-
-
-@contextmanager
-def loading(path: Path, what: str) -> Iterator[None]:
-    """Turn any error raised while applying the content of ``path`` into a ``CheckpointError`` naming it."""
-    try:
-        yield
-    except RunnerError:
-        raise
-    except _LOAD_ERRORS as exc:
-        detail = f"missing entry {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise CheckpointError(
-            f"{path} cannot be used ({what}): {type(exc).__name__}: {detail or 'invalid content'}"
-        ) from exc
-
-
-def _int_field(info: dict[str, Any], name: str, minimum: int = 0) -> int:
-    value = info[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _bool_field(info: dict[str, Any], name: str) -> bool:
-    value = info[name]
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
-
-
-def _float_field(info: dict[str, Any], name: str) -> float:
-    value = info[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def build_agent(config: RunConfig, env: Any, seed: int) -> Any:
-    from agents.registry import make_agent, make_agent_config
-
-    agent_config = make_agent_config(config.agent, _tuplify(config.agent_config))
-    return make_agent(config.agent, env.observation_space, env.action_space, agent_config, seed)
-
-
-def _tuplify(value: Any) -> Any:
-    """JSON/TOML give lists where config dataclasses hold tuples."""
-    if isinstance(value, list):
-        return tuple(_tuplify(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuplify(v) for k, v in value.items()}
-    return value
-
-
-# ---------------------------------------------------------------------- observation <-> arrays
-
-
-def obs_to_arrays(obs: Any, prefix: str = "obs") -> tuple[Any, dict[str, np.ndarray]]:
-    """Encode an observation as (structure description, arrays) for ``runner.safetensors``."""
-    if obs is None:
-        return None, {}
-    if isinstance(obs, dict):
-        kinds, arrays = {}, {}
-        for key in obs:
-            kinds[key], sub = obs_to_arrays(obs[key], f"{prefix}.{key}")
-            arrays.update(sub)
-        return {"type": "dict", "items": kinds}, arrays
-    if isinstance(obs, tuple):
-        kinds, arrays = [], {}
-        for i, item in enumerate(obs):
-            kind, sub = obs_to_arrays(item, f"{prefix}.{i}")
-            kinds.append(kind)
-            arrays.update(sub)
-        return {"type": "tuple", "items": kinds}, arrays
-    if isinstance(obs, bool):
-        return {"type": "bool"}, {prefix: np.asarray(obs, dtype=np.bool_)}
-    if isinstance(obs, int):
-        return {"type": "int"}, {prefix: np.asarray(obs, dtype=np.int64)}
-    if isinstance(obs, float):
-        return {"type": "float"}, {prefix: np.asarray(obs, dtype=np.float64)}
-    array = np.asarray(obs)
-    return {"type": "array", "scalar": isinstance(obs, np.generic)}, {prefix: array}
-
-
-def obs_from_arrays(kind: Any, arrays: dict[str, np.ndarray], prefix: str = "obs") -> Any:
-    if kind is None:
-        return None
-    kind_type = kind["type"]
-    if kind_type == "dict":
-        return {key: obs_from_arrays(sub, arrays, f"{prefix}.{key}") for key, sub in kind["items"].items()}
-    if kind_type == "tuple":
-        return tuple(obs_from_arrays(sub, arrays, f"{prefix}.{i}") for i, sub in enumerate(kind["items"]))
-    array = arrays[prefix]
-    if kind_type == "bool":
-        return bool(array)
-    if kind_type == "int":
-        return int(array)
-    if kind_type == "float":
-        return float(array)
-    return array[()] if kind.get("scalar") else array.copy()
-
-
 # ---------------------------------------------------------------------- the runner
 
 
@@ -275,6 +125,8 @@ class Runner:
         log: Receives human-readable messages (resume hint, fallback notices); ``None`` silences them.
         handle_signals: Install SIGINT/SIGTERM flag handlers during ``train()`` (main thread only).
         step_hook: Called with the global step after every env step (tests use it to signal at step k).
+        callbacks: ``agents.runner.callbacks.Callback`` objects (progress, reporters, ``StopAtStep``); they see
+            values only and can only stop the run. ``step_hook`` and ``on_episode`` are callbacks too.
 
     Raises:
         FileExistsError: Fresh run into a folder holding a run, without ``overwrite``.
@@ -298,35 +150,34 @@ class Runner:
         log: Callable[[str], None] | None = _print_stderr,
         handle_signals: bool = True,
         step_hook: Callable[[int], None] | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.overwrite = overwrite
-        self.on_episode = on_episode
+        self.callbacks = as_callbacks(callbacks, on_episode=on_episode, step_hook=step_hook)
         self._log_fn = log
         self.handle_signals = handle_signals
-        self.step_hook = step_hook
-        self._stop_at_step: int | None = None  # used by verify_run: stop exactly at this global step
         if self.run_dir.is_dir():
-            check_run_entries(self.run_dir)
+            check_entries(self.run_dir)
         if resume:
             if not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
                 raise FileNotFoundError(
                     f"Nothing to resume from: {str(self.run_dir)!r} has no checkpoints "
                     f"(expected {str(self.run_dir / CHECKPOINTS_DIR)!r}). Start a new run instead."
                 )
-            saved = read_folder_config(self.run_dir)
+            saved = read_config(self.run_dir)
             if saved is None:
                 latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
                 if latest is None:
                     raise CheckpointError(f"{str(self.run_dir)!r} has no config.json and no valid checkpoint.")
-                with loading(latest.path / "config.json", "run config"):
-                    saved = RunConfig.from_dict(latest.json("config.json"))
+                with loading(latest.path / CONFIG_JSON, "run config"):
+                    saved = RunConfig.from_dict(latest.json(CONFIG_JSON))
             self.config = self._merge_resume_config(saved, config)
         else:
             if config is None:
                 raise ValueError("A fresh run needs a RunConfig (or pass resume=True to continue a run).")
-            if run_holds_a_run(self.run_dir) and not overwrite:
+            if holds_a_run(self.run_dir) and not overwrite:
                 raise FileExistsError(
                     f"{str(self.run_dir)!r} already holds a run. Resume it (sphgym resume {self.run_dir}), "
                     f"choose another folder, or pass overwrite=True / --overwrite to replace it."
@@ -364,8 +215,7 @@ class Runner:
 
         Returns:
             A ``TrainResult``; ``status`` is ``completed``, ``solved``, ``stopped_early``, ``interrupted`` (a
-            signal;
-            a checkpoint was written) or ``stopped`` (``on_episode`` returned False).
+            signal; a checkpoint was written) or ``stopped`` (a callback or ``on_episode`` returned False).
         """
         changes = {k: v for k, v in (("episodes", episodes), ("steps", steps)) if v is not None}
         if changes:
@@ -438,55 +288,13 @@ def _is_disk_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
 
 
-class _BackgroundWriter:
-    """Runs checkpoint disk work in one background thread, one job at a time; re-raises its errors later."""
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def _run(self, job: Callable[[], None]) -> None:
-        try:
-            job()
-        except BaseException as exc:
-            self._error = exc
-
-    @property
-    def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def failed(self) -> bool:
-        """The last job raised (``wait()`` re-raises it); checked at every episode end, so a failed periodic
-        checkpoint stops the run at once instead of at the next checkpoint."""
-        return self._error is not None
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self.wait()
-        self._thread = threading.Thread(target=self._run, args=(job,), name="sphgym-checkpoint", daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def join_quietly(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-
 class _Session:
     """One ``train()`` call: the env, the agent, the logs and the loop state."""
 
     def __init__(self, runner: Runner, flag: StopFlag) -> None:
         self.runner = runner
         self.flag = flag
-        self.writer = _BackgroundWriter()
+        self.writer = BackgroundWriter()
         self.run_dir = runner.run_dir
         self.ckpt_root = self.run_dir / CHECKPOINTS_DIR
         self.csv: EpisodeLog | None = None
@@ -497,7 +305,7 @@ class _Session:
 
     def _prepare_fresh(self) -> None:
         config = self.runner.config
-        if not self.runner.overwrite and run_holds_a_run(self.run_dir):
+        if not self.runner.overwrite and holds_a_run(self.run_dir):
             raise FileExistsError(f"{str(self.run_dir)!r} already holds a run (created since this Runner was made).")
         self.seeds = config.derived_seeds()
         # The process-global RNGs start from the run seed too (recorded in runner.json with the other seeds),
@@ -515,12 +323,8 @@ class _Session:
             seed_torch_global(self.seeds)  # the agent imported torch: its global generator starts seeded too
         self.meta_static = self._static_meta()
         if self.runner.overwrite:
-            for name in (CHECKPOINTS_DIR, BEST_DIR):
-                remove_tree(self.run_dir / name)
-            for path in list(self.run_dir.iterdir()):
-                if path.name in (CONFIG_FILE, EPISODES_CSV) or path.name.startswith("events.out.tfevents."):
-                    path.unlink()
-        atomic_write_bytes(self.run_dir / CONFIG_FILE, json_bytes(config.to_dict()))
+            remove_run(self.run_dir)
+        write_config(self.run_dir, config)
         self._init_tracker()
         self.episode = 0
         self.global_step = 0
@@ -567,40 +371,24 @@ class _Session:
             remove_tree(path)
         self.loaded = ckpt
         where = ckpt.path
-        with loading(where / "config.json", "run config"):
-            saved_config = RunConfig.from_dict(ckpt.json("config.json"))
+        with loading(where / CONFIG_JSON, "run config"):
+            saved_config = RunConfig.from_dict(ckpt.json(CONFIG_JSON))
         diffs = config_differences(saved_config, config, ignore=RESUME_MUTABLE_FIELDS | {"seed"})
         if diffs:
             raise IncompatibleCheckpointError(
                 f"Checkpoint {ckpt.path} was made with a different config: " + "; ".join(diffs)
             )
-        with loading(where / "runner.json", "counters"):
-            info = ckpt.json("runner.json")
-            self.seeds = {str(k): int(v) for k, v in info["seeds"].items()}
-            missing = {"agent", "env", "action_space", "observation_space"} - set(self.seeds)
-            if missing:
-                raise ValueError(f"seeds lacks {sorted(missing)}")
-            self.episode = _int_field(info, "episode")
-            self.global_step = _int_field(info, "global_step")
-            self.episode_step = _int_field(info, "episode_step")
-            self.in_episode = _bool_field(info, "in_episode")
-            self.episode_return = _float_field(info, "episode_return")
-            self.env_reset_done = _bool_field(info, "env_reset_done")
-            self.status = info["status"]
-            if self.status not in STATUSES:
-                raise ValueError(f"unknown status {self.status!r}")
-            if parse_checkpoint_id(ckpt.id) != (self.episode, self.global_step):
+        with loading(where / RUNNER_JSON, "counters"):
+            saved = RunState.from_dict(ckpt.json(RUNNER_JSON))
+            if parse_checkpoint_id(ckpt.id) != (saved.episode, saved.global_step):
                 raise ValueError(
-                    f"its counters (episode {self.episode}, step {self.global_step}) contradict the "
+                    f"its counters (episode {saved.episode}, step {saved.global_step}) contradict the "
                     f"checkpoint's name {ckpt.id}"
                 )
-            if self.episode_step > self.global_step or (self.episode_step and not self.in_episode):
-                raise ValueError(f"episode_step {self.episode_step} is inconsistent with the other counters")
-            csv_sha256 = info["episodes_csv_sha256"]
-            if not isinstance(csv_sha256, str):
-                raise ValueError("episodes_csv_sha256 must be a string")
-            tracker_state = info["tracker"]
-            obs_kind = info["obs_kind"]
+        self.seeds = dict(saved.seeds)
+        self.episode, self.global_step, self.episode_step = saved.episode, saved.global_step, saved.episode_step
+        self.in_episode, self.episode_return = saved.in_episode, saved.episode_return
+        self.env_reset_done, self.status = saved.env_reset_done, saved.status
         self.env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
@@ -615,15 +403,15 @@ class _Session:
                 + "; ".join(runtime_diffs)
                 + "): the resumed run may not be bit-identical."
             )
-        with loading(where / "weights.safetensors", "agent weights"):
-            self.agent.set_weights(ckpt.arrays("weights.safetensors"))
-        with loading(where / "state.safetensors", "agent state"):
-            self.agent.set_state(ckpt.arrays("state.safetensors"))
+        with loading(where / WEIGHTS, "agent weights"):
+            self.agent.set_weights(ckpt.arrays(WEIGHTS))
+        with loading(where / STATE, "agent state"):
+            self.agent.set_state(ckpt.arrays(STATE))
         self._init_tracker()
-        with loading(where / "runner.safetensors", "episode statistics and observation"):
-            arrays = ckpt.arrays("runner.safetensors")
-            self.tracker.load(tracker_state, arrays)
-            self.obs = obs_from_arrays(obs_kind, arrays)
+        with loading(where / RUNNER_ARRAYS, "episode statistics and observation"):
+            arrays = ckpt.arrays(RUNNER_ARRAYS)
+            self.tracker.load(saved.tracker, arrays)
+            self.obs = obs_from_arrays(saved.obs_kind, arrays)
             if self.in_episode and self.obs is None:
                 raise ValueError("the checkpoint is mid-episode but holds no observation")
             space = self.env.observation_space
@@ -633,9 +421,9 @@ class _Session:
                         f"the observation has shape {np.shape(self.obs)}, the env's observations {space.shape}"
                     )
         # Env: exact snapshot, or (lacking one) a reconstruction for reset-only-RNG envs.
-        if ckpt.has("env.json"):
-            with loading(where / "env.json", "env snapshot"):
-                snapshot = ckpt.json("env.json")
+        if ckpt.has(ENV_JSON):
+            with loading(where / ENV_JSON, "env snapshot"):
+                snapshot = ckpt.json(ENV_JSON)
                 if snapshot is not None:
                     if not isinstance(snapshot, dict):
                         raise ValueError("an env snapshot must be a JSON object")
@@ -646,17 +434,16 @@ class _Session:
                     env_state.restore_env_state(self.env, snapshot)
         else:
             self._reconstruct_env(ckpt)
-        self.csv = EpisodeLog(self.run_dir, self.episode, csv_sha256)
+        self.csv = EpisodeLog(self.run_dir, self.episode, saved.episodes_csv_sha256)
         # RNG last: building the env and agent above may have drawn from the global generators.
-        if ckpt.has("rng.json"):
-            with loading(where / "rng.json", "global RNG states"):
-                for note in restore_global_rng(ckpt.json("rng.json")):
+        if ckpt.has(RNG_JSON):
+            with loading(where / RNG_JSON, "global RNG states"):
+                for note in restore_global_rng(ckpt.json(RNG_JSON)):
                     self.runner._warn(note)
         else:
             self.runner._warn(
                 f"Checkpoint {ckpt.path.name} has no rng.json: the global Python/numpy/torch RNGs are NOT "
-                "restored; "
-                "the run continues but is exact only if nothing draws from them."
+                "restored; the run continues but is exact only if nothing draws from them."
             )
         return not self._already_finished()
 
@@ -671,16 +458,13 @@ class _Session:
             env_state.reconstruct_env_rng(self.env, self.seeds["env"], resets)
             self.runner._warn(
                 f"Checkpoint {ckpt.path.name} has no env.json: rebuilt the {config.env_id} RNG by replaying "
-                "one seeded "
-                f"reset and {max(0, resets - 1)} more (its RNG is only used by reset). Exact if the run had "
-                "no other "
-                "env resets."
+                f"one seeded reset and {max(0, resets - 1)} more (its RNG is only used by reset). Exact if the "
+                "run had no other env resets."
             )
         else:
             self.runner._warn(
                 f"Checkpoint {ckpt.path.name} has no env.json and the RNG of {config.env_id} cannot be "
-                "rebuilt: the "
-                "env restarts from its seed, so the resumed run will NOT match an uninterrupted one."
+                "rebuilt: the env restarts from its seed, so the resumed run will NOT match an uninterrupted one."
             )
             self.env_reset_done = False
 
@@ -711,31 +495,31 @@ class _Session:
         obs_kind, obs_arrays = obs_to_arrays(self.obs if self.in_episode else None)
         runner_arrays = dict(self.tracker.state_arrays())
         runner_arrays.update(obs_arrays)
-        info = {
-            "episode": self.episode,
-            "global_step": self.global_step,
-            "episode_step": self.episode_step,
-            "in_episode": self.in_episode,
-            "episode_return": self.episode_return,
-            "env_reset_done": self.env_reset_done,
-            "obs_kind": obs_kind,
-            "status": self.status,
-            "seeds": self.seeds,
-            "tracker": self.tracker.state_json(),
-            "reward_threshold": self.reward_threshold,
-            "episodes_csv_rows": self.csv.rows,
-            "episodes_csv_sha256": self.csv.sha256,
-        }
+        state = RunState(
+            episode=self.episode,
+            global_step=self.global_step,
+            episode_step=self.episode_step,
+            in_episode=self.in_episode,
+            episode_return=self.episode_return,
+            env_reset_done=self.env_reset_done,
+            status=self.status,
+            seeds=self.seeds,
+            obs_kind=obs_kind,
+            tracker=self.tracker.state_json(),
+            reward_threshold=self.reward_threshold,
+            episodes_csv_rows=self.csv.rows,
+            episodes_csv_sha256=self.csv.sha256,
+        )
         return {
-            "weights.safetensors": arrays_to_bytes(self.agent.get_weights()),
-            "state.safetensors": arrays_to_bytes(self.agent.get_state()),
-            "runner.safetensors": arrays_to_bytes(runner_arrays),
-            "runner.json": json_bytes(info),
-            "rng.json": json_bytes(capture_global_rng(), pretty=False),
-            "env.json": json_bytes(
+            WEIGHTS: arrays_to_bytes(self.agent.get_weights()),
+            STATE: arrays_to_bytes(self.agent.get_state()),
+            RUNNER_ARRAYS: arrays_to_bytes(runner_arrays),
+            RUNNER_JSON: json_bytes(state.to_dict()),
+            RNG_JSON: json_bytes(capture_global_rng(), pretty=False),
+            ENV_JSON: json_bytes(
                 env_state.capture_env_state(self.env) if self.env_reset_done else None, pretty=False
             ),
-            "config.json": json_bytes(self.runner.config.to_dict()),
+            CONFIG_JSON: json_bytes(self.runner.config.to_dict()),
         }
 
     def _checkpoint(self, kind: str, files: dict[str, bytes] | None = None, wait: bool = True) -> Path:
@@ -748,7 +532,7 @@ class _Session:
         """
         if files is None:
             files = self._snapshot_files()
-        info = json.loads(files["runner.json"])
+        info = json.loads(files[RUNNER_JSON])
         ckpt_id = checkpoint_id(info["episode"], info["global_step"])
         # Logs first: a checkpoint must never be ahead of episodes.csv or the TensorBoard events it covers.
         # Their buffers are handed to the OS now; the background job fsyncs them before writing the
@@ -775,7 +559,7 @@ class _Session:
                 for fd in log_fds:
                     os.fsync(fd)
                 if best is not None:
-                    self._write_best(*best)
+                    write_best(self.run_dir, *best, self.runner.config)
                 path = write_checkpoint(root, ckpt_id, files, meta)
                 rotate(root, keep, protect=path)
             except OSError as exc:
@@ -796,7 +580,45 @@ class _Session:
         self.last_files = files
         self.last_checkpoint_episode = info["episode"]
         self.last_checkpoint_time = time.monotonic()
+        if self.runner.callbacks.callbacks:
+            self.undelivered.append((self.last_checkpoint, kind, files))
         return self.last_checkpoint
+
+    def _deliver_checkpoints(self) -> bool:
+        """Tell callbacks about checkpoints that are durable now; False if one of them asked to stop.
+
+        Call only when the background writer is idle and has not failed (every submitted write is on disk).
+        """
+        go_on = True
+        for path, kind, files in self.undelivered:
+            info = json.loads(files[RUNNER_JSON])
+            event = CheckpointEvent(
+                path=path,
+                kind=kind,
+                episode=info["episode"],
+                global_step=info["global_step"],
+                status=info["status"],
+                weights_sha256=sha256_bytes(files[WEIGHTS]),
+                state_sha256=sha256_bytes(files[STATE]),
+            )
+            if self.runner.callbacks.on_checkpoint(event) is False:
+                go_on = False
+        self.undelivered = []
+        return go_on
+
+    def _log_episode(self, episode_return: float, length: int, update: Any, fps: float) -> None:
+        """TensorBoard scalars of a finished episode, then the agent's own ``metrics()`` (tag = key)."""
+        tb, step, tracker = self.tb, self.global_step, self.tracker
+        tb.add_scalar("charts/episodic_return", episode_return, step)
+        tb.add_scalar("charts/episodic_length", length, step)
+        tb.add_scalar("rollout/ep_rew_mean", update.rolling_mean, step)
+        tb.add_scalar("rollout/ep_len_mean", update.rolling_length, step)
+        tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
+        tb.add_scalar("time/fps", fps, step)
+        if self.agent_metrics is not None:
+            for tag, value in self.agent_metrics().items():
+                tb.add_scalar(str(tag), float(value), step)
+        tb.maybe_flush()
 
     def _note_best(self, metric: float) -> None:
         self.pending_best = (
@@ -804,25 +626,15 @@ class _Session:
             {"episode": self.episode, "global_step": self.global_step, "metric": metric},
         )
 
-    def _write_best(self, weights: bytes, info: dict[str, Any]) -> None:
-        best_dir = self.run_dir / BEST_DIR
-        refuse_symlink(best_dir, "best/ folder")
-        best_dir.mkdir(exist_ok=True)
-        info = dict(info, weights_sha256=sha256_bytes(weights), config=self.runner.config.to_dict())
-        # weights first, then best.json naming its digest: a reader can always tell if they belong together.
-        atomic_write_bytes(best_dir / "weights.safetensors", weights)
-        atomic_write_bytes(best_dir / "best.json", json_bytes(info))
-
     # ------------------------------------------------------------------ the loop
 
     def _static_meta(self) -> dict[str, Any]:
         """Versions and thread settings for every checkpoint's meta.json; built once the agent exists."""
-        runtime_info = getattr(self.agent, "runtime_info", None)
         return {
             "versions": library_versions(),
             "threads": thread_settings(),
-            "agent_runtime": runtime_info() if callable(runtime_info) else {},
-            "agent_rng_keys": list(getattr(self.agent, "rng_state_keys", ())),
+            "agent_runtime": agent_runtime_info(self.agent),
+            "agent_rng_keys": list(agent_rng_state_keys(self.agent)),
             "env_backend": env_state.env_backend(),
             "agent": self.runner.config.agent,
             "env_id": self.runner.config.env_id,
@@ -831,12 +643,14 @@ class _Session:
     def run(self) -> TrainResult:
         runner = self.runner
         config = runner.config
+        callbacks = runner.callbacks
         clean_temporaries(self.ckpt_root)
         self.pending_best = None
         self.last_checkpoint = None
         self.last_files = None
         self.last_checkpoint_episode = 0
         self.last_checkpoint_time = time.monotonic()
+        self.undelivered: list[tuple[Path, str, dict[str, bytes]]] = []
         if runner.resume:
             if not self._prepare_resume():
                 runner._log(f"{self.run_dir} already finished ({self.status}); nothing to do.")
@@ -851,17 +665,19 @@ class _Session:
             self._checkpoint("initial", wait=False)
         capture_mid_episode = env_state.can_capture_episode_state(self.env)
         boundary_files = None if capture_mid_episode else self._snapshot_files_if_boundary()
+        self.agent_metrics = agent_metrics_hook(self.agent)
 
         env, agent, tracker = self.env, self.agent, self.tracker
         session_start_step, session_start_time = self.global_step, time.perf_counter()
-        stop_at = runner._stop_at_step
+        watch_steps = bool(callbacks.step_callbacks)
+        stop_requested = False  # by on_step or on_checkpoint: honoured at the next step boundary
         status, signal_name = "running", None
         while True:
             # ---- step boundary: the only place where the run stops or is checkpointed
             if self.flag.raised:
                 status, signal_name = "interrupted", self.flag.signal_name
                 break
-            if stop_at is not None and self.global_step >= stop_at:
+            if stop_requested:
                 status = "stopped"
                 break
             if self.status in ("solved", "stopped_early"):
@@ -885,8 +701,8 @@ class _Session:
             self.global_step += 1
             self.episode_step += 1
             self.episode_return += float(reward)
-            if runner.step_hook is not None:
-                runner.step_hook(self.global_step)
+            if watch_steps and callbacks.on_step(self.global_step) is False:
+                stop_requested = True
             if not (terminated or truncated):
                 continue
 
@@ -901,37 +717,24 @@ class _Session:
             elapsed = time.perf_counter() - session_start_time
             fps = (self.global_step - session_start_step) / elapsed if elapsed > 0 else 0.0
             if self.tb is not None:
-                step = self.global_step
-                self.tb.add_scalar("charts/episodic_return", episode_return, step)
-                self.tb.add_scalar("charts/episodic_length", length, step)
-                self.tb.add_scalar("rollout/ep_rew_mean", update.rolling_mean, step)
-                self.tb.add_scalar("rollout/ep_len_mean", update.rolling_length, step)
-                self.tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
-                self.tb.add_scalar("time/fps", fps, step)
-                self.tb.maybe_flush()
+                self._log_episode(episode_return, length, update, fps)
             if update.solved and config.stop_when_solved:
                 self.status = "solved"
             elif update.stop_early:
                 self.status = "stopped_early"
-            keep_going = True
-            if runner.on_episode is not None:
-                keep_going = (
-                    runner.on_episode(
-                        EpisodeEvent(
-                            episode=self.episode,
-                            global_step=self.global_step,
-                            episode_return=episode_return,
-                            episode_length=length,
-                            rolling_mean=update.rolling_mean,
-                            best_metric=tracker.best_metric,
-                            is_best=update.is_best,
-                            steps_per_second=fps,
-                            target_episodes=config.episodes,
-                            target_steps=config.steps,
-                        )
-                    )
-                    is not False
-                )
+            event = EpisodeEvent(
+                episode=self.episode,
+                global_step=self.global_step,
+                episode_return=episode_return,
+                episode_length=length,
+                rolling_mean=update.rolling_mean,
+                best_metric=tracker.best_metric,
+                is_best=update.is_best,
+                steps_per_second=fps,
+                target_episodes=config.episodes,
+                target_steps=config.steps,
+            )
+            keep_going = callbacks.on_episode_end(event) is not False
             if (
                 self.status == "running"
                 and self.episode - self.last_checkpoint_episode >= config.checkpoint_every
@@ -946,6 +749,8 @@ class _Session:
                 boundary_files = self._snapshot_files()
             if self.writer.failed:
                 self.writer.wait()  # raises the CheckpointError of the failed periodic write: stop now
+            if self.undelivered and not self.writer.busy and not self._deliver_checkpoints():
+                stop_requested = True
             if not keep_going:
                 status = "stopped"
                 break
@@ -955,16 +760,15 @@ class _Session:
         if status in FINAL_STATUSES:
             self.status = status
         if self.in_episode and not capture_mid_episode:
-            # The env's mid-episode state cannot be saved: save the last episode boundary; resume replays from
-            # it.
+            # The env's mid-episode state cannot be saved: save the last episode boundary; resume replays from it.
             path = self._checkpoint(status if status != "interrupted" else "signal-boundary", boundary_files)
             runner._log(
                 f"Note: {config.env_id}'s mid-episode state cannot be captured; the checkpoint is the last "
-                "episode "
-                f"boundary (episode {self.episode}), and a resume replays the current episode exactly."
+                f"episode boundary (episode {self.episode}), and a resume replays the current episode exactly."
             )
         else:
             path = self._checkpoint("signal" if status == "interrupted" else "final")
+        self._deliver_checkpoints()  # the final checkpoint waited for every write: all are durable
         result = self._result(status, signal_name)
         if status == "interrupted":
             runner._log(
@@ -976,15 +780,14 @@ class _Session:
         if self.in_episode:
             raise CheckpointError(
                 f"The newest checkpoint is mid-episode but {self.runner.config.env_id}'s episode state "
-                "cannot be "
-                "captured now; it was written by a different envs/ version."
+                "cannot be captured now; it was written by a different envs/ version."
             )
         return self._snapshot_files()
 
     def _result(self, status: str, signal_name: str | None, already_finished: bool = False) -> TrainResult:
         files = self.last_files if self.last_files is not None else getattr(self, "loaded", None).files
         checkpoint = self.last_checkpoint if self.last_checkpoint is not None else self.loaded.path
-        info = json.loads(files["runner.json"])
+        info = json.loads(files[RUNNER_JSON])
         last = self.tracker.returns[-1] if self.tracker.returns else None
         return TrainResult(
             status=status,
@@ -999,8 +802,8 @@ class _Session:
             best_episode=self.tracker.best_episode,
             last_return=last,
             rolling_mean=self.tracker.rolling_mean,
-            weights_sha256=sha256_bytes(files["weights.safetensors"]),
-            state_sha256=sha256_bytes(files["state.safetensors"]),
+            weights_sha256=sha256_bytes(files[WEIGHTS]),
+            state_sha256=sha256_bytes(files[STATE]),
             resume_command=f"sphgym resume {shlex.quote(str(self.run_dir))}",
         )
 

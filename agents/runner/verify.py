@@ -13,12 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.runner.checkpoint import CHECKPOINTS_DIR, json_bytes, list_checkpoints, read_checkpoint
+from agents.runner.callbacks import StopAtStep
+from agents.runner.checkpoint import (
+    CONFIG_JSON,
+    ENV_JSON,
+    RNG_JSON,
+    RUNNER_ARRAYS,
+    RUNNER_JSON,
+    json_bytes,
+    list_checkpoints,
+    loading,
+    read_checkpoint,
+)
 from agents.runner.config import RunConfig
-from agents.runner.episode_log import EPISODES_CSV
 from agents.runner.errors import CheckpointError
 from agents.runner.fsutil import sha256_bytes
-from agents.runner.runner import CONFIG_FILE, Runner, loading
+from agents.runner.run_folder import CHECKPOINTS_DIR, CONFIG_FILE, EPISODES_CSV
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,8 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
         )
     first, last = valid[index], valid[index + 1]
     with loading(last.path, "config and counters"):
-        end_info = last.json("runner.json")
-        config = RunConfig.from_dict(last.json("config.json"))
+        end_info = last.json(RUNNER_JSON)
+        config = RunConfig.from_dict(last.json(CONFIG_JSON))
         end_step = int(end_info["global_step"])
     tmp = Path(tempfile.mkdtemp(prefix="sphgym-verify-"))
     try:
@@ -101,9 +111,16 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
         if (run_dir / EPISODES_CSV).exists():
             shutil.copyfile(run_dir / EPISODES_CSV, tmp / EPISODES_CSV)
         shutil.copytree(first.path, tmp / CHECKPOINTS_DIR / first.id)
-        runner = Runner(tmp, resume=True, log=None, handle_signals=False)
-        runner.config = config.replace(keep=10**6)
-        runner._stop_at_step = end_step
+        from agents.runner.runner import Runner  # the one thing verify needs from the runner: the loop itself
+
+        runner = Runner(
+            tmp,
+            config.replace(keep=10**6),
+            resume=True,
+            log=None,
+            handle_signals=False,
+            callbacks=[StopAtStep(end_step)],
+        )
         result = runner.train()
         again = read_checkpoint(result.checkpoint)
         checks = [
@@ -116,10 +133,10 @@ def verify_run(run_dir: str | Path, *, start: str | None = None) -> VerifyReport
             ),
             ("state_sha256", last.state_sha256, again.state_sha256, last.state_sha256 == again.state_sha256),
         ]
-        recorded = _runner_json_without_status(last.files["runner.json"])
-        recomputed = _runner_json_without_status(again.files["runner.json"])
+        recorded = _runner_json_without_status(last.files[RUNNER_JSON])
+        recomputed = _runner_json_without_status(again.files[RUNNER_JSON])
         checks.append(("runner counters, tracker, episodes.csv digest", recorded, recomputed, recorded == recomputed))
-        for name in ("runner.safetensors", "rng.json", "env.json"):
+        for name in (RUNNER_ARRAYS, RNG_JSON, ENV_JSON):
             if name in last.files:
                 a = sha256_bytes(last.files[name])
                 b = sha256_bytes(again.files.get(name, b""))

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.runner import runner as runner_module
+from agents.runner import checkpoint as checkpoint_module
 
 CHECKPOINT_THREAD = "sphgym-checkpoint"
 _REAL = {
@@ -157,7 +157,7 @@ class Faults:
         os.fsync = self._fsync
         for name in ("rename", "replace", "mkdir", "unlink", "rmdir"):
             setattr(os, name, self._wrap(name))
-        writer = runner_module._BackgroundWriter
+        writer = checkpoint_module.BackgroundWriter
         self._original_submit = writer.submit
         original_submit, faults = writer.submit, self
 
@@ -173,7 +173,7 @@ class Faults:
         for name, saved in self._saved.items():
             setattr(builtins if name == "open" else os, name, saved)
         if self._original_submit is not None:
-            runner_module._BackgroundWriter.submit = self._original_submit
+            checkpoint_module.BackgroundWriter.submit = self._original_submit
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None
