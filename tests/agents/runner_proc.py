@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agents.runner import RunConfig, Runner, env_state
 from agents.runner import checkpoint as checkpoint_module
+from tests.agents import metric_agent
 
 
 def _kill_at_call(module, name: str, n: int) -> None:
@@ -61,6 +62,7 @@ def main() -> int:
     parser.add_argument("--keep", type=int, default=3)
     parser.add_argument("--checkpoint-min-interval", type=float, default=0.0)
     args = parser.parse_args()
+    metric_agent.register()  # --agent metric-random: an agent with metrics() (logged to TensorBoard)
 
     if os.environ.get("SPHGYM_TEST_NO_CAPTURE") == "1":
         env_state.can_capture_episode_state = lambda env: False

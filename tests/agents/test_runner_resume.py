@@ -33,6 +33,12 @@ CASES = [
         {},
         id="cartpole-random",
     ),
+    # An agent with metrics(): its TensorBoard series must be exact across interruptions too.
+    pytest.param(
+        {"env": "CartPole-v1", "agent": "metric-random", "episodes": 40, "checkpoint_every": 7},
+        {},
+        id="cartpole-agent-metrics",
+    ),
     pytest.param(
         {"env": "Acrobot-v1", "agent": "random", "episodes": 8, "checkpoint_every": 3},
         {},
@@ -137,6 +143,10 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
     assert "stale lock" in err
 
     assert_same_run(run_fingerprint(reference), run_fingerprint(run))
+    if options["agent"] == "metric-random":
+        series = run_fingerprint(reference)["tensorboard"]
+        assert {"agent/rng_position", "losses/fake_loss"} <= series.keys()
+        assert len(series["agent/rng_position"]) == episodes  # one value per episode end
     if options["env"] == "CartPole-v1" and not extra_env:
         assert tb_scalars_plugin_reader(reference) == tb_scalars_plugin_reader(run)
 
