@@ -9,7 +9,6 @@ matplotlib is imported only here, with the Agg backend (no display needed).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -32,11 +31,6 @@ examples:
 
 default --out: <run>/learning_curve.png for one run, ./learning_curves.png for several.
 """
-
-_RETURN_COLUMNS = ("return", "episode_return", "ep_return", "reward", "r")
-_LENGTH_COLUMNS = ("length", "episode_length", "ep_length", "len", "l")
-_STEP_COLUMNS = ("global_step", "step", "total_steps", "steps")
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -97,19 +91,21 @@ def _no_data(run_dirs: list[Path]) -> list[Curve]:
 
 def _expand(paths: list[str]) -> list[Path]:
     """Run folders named directly, plus every run folder inside a folder of runs (like ``runs/``)."""
+    from agents.runner.run_folder import EPISODES_CSV, run_folders_in
+
     found: list[Path] = []
     for text in paths:
         path = Path(text)
         if not path.exists():
             raise CLIError(f"run folder {text!r} does not exist")
-        if path.is_file() and path.name == "episodes.csv":
+        if path.is_file() and path.name == EPISODES_CSV:
             path = path.parent
         if not path.is_dir():
             raise CLIError(f"{text!r} is not a run folder (expected a folder holding episodes.csv)")
-        if (path / "episodes.csv").is_file():
+        if (path / EPISODES_CSV).is_file():
             found.append(path)
             continue
-        children = sorted(p.parent for p in path.glob("*/episodes.csv"))
+        children = list(run_folders_in(path))
         if not children:
             raise CLIError(f"{text!r} holds no episodes.csv (not a run folder, and no run folders inside)")
         found.extend(children)
@@ -118,44 +114,26 @@ def _expand(paths: list[str]) -> list[Path]:
 
 
 def _read_curve(run_dir: Path) -> Curve:
+    from agents.runner.errors import RunnerError
+    from agents.runner.run_folder import read_curve
+
     env, agent, seed = _identity(run_dir)
     curve = Curve(run_dir, env, agent, seed, _sweep_point(run_dir))
-    path = run_dir / "episodes.csv"
-    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
-        raise CLIError(f"{path} is not a regular file; refusing to read learning curves from it")
     try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            ret_col = _pick(columns, _RETURN_COLUMNS, path, "return")
-            len_col = next((c for c in _LENGTH_COLUMNS if c in columns), None)
-            step_col = next((c for c in _STEP_COLUMNS if c in columns), None)
-            total = 0
-            for row in reader:
-                try:
-                    ret = float(row[ret_col])
-                    length = int(float(row[len_col])) if len_col else 0
-                    step = int(float(row[step_col])) if step_col else None
-                except (TypeError, ValueError):
-                    continue  # a row being written right now by a live run
-                total += length
-                curve.returns.append(ret)
-                curve.steps.append(step if step is not None else total)
-    except OSError as exc:
-        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from None
+        rows = read_curve(run_dir)
+    except RunnerError as exc:
+        raise CLIError(str(exc)) from None
+    for _, step, episode_return, _ in rows:
+        curve.returns.append(episode_return)
+        curve.steps.append(step)
     return curve
-
-
-def _pick(columns: list[str], names: tuple[str, ...], path: Path, what: str) -> str:
-    for name in names:
-        if name in columns:
-            return name
-    raise CLIError(f"{path} has no {what} column (columns: {', '.join(columns) or 'none'})")
 
 
 def _identity(run_dir: Path) -> tuple[str, str, str]:
     """(env, agent, seed) of a run: from its resolved config, else from the default folder name."""
-    for name in ("config.json", "config.toml"):
+    from agents.runner.run_folder import CONFIG_FILE
+
+    for name in (CONFIG_FILE, "config.toml"):
         path = run_dir / name
         if not path.is_file():
             continue
@@ -163,7 +141,7 @@ def _identity(run_dir: Path) -> tuple[str, str, str]:
             if name.endswith(".json"):
                 data = json.loads(path.read_text())
             else:
-                from agents.cli.config_loading import tomllib
+                from agents.runner.config_schema import tomllib
 
                 data = tomllib.loads(path.read_text())
         except (OSError, ValueError):
@@ -185,7 +163,9 @@ def _identity(run_dir: Path) -> tuple[str, str, str]:
 def _sweep_point(run_dir: Path) -> str:
     """The grid point label of a sweep trial (from its ``sweep_trial.json``), or "" for a plain run."""
     try:
-        point = json.loads((run_dir / "sweep_trial.json").read_text()).get("point", "")
+        from agents.sweep.spec import TRIAL_FILE
+
+        point = json.loads((run_dir / TRIAL_FILE).read_text()).get("point", "")
     except (OSError, ValueError, AttributeError):
         return ""
     return point if isinstance(point, str) else ""

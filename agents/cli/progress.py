@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from agents.cli.common import stderr_is_tty
+from agents.runner.callbacks import Callback, EpisodeEvent
 
 ROLLING_WINDOW = 100
 
@@ -143,3 +144,47 @@ def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+
+
+class ProgressCallback(Callback):
+    """A runner callback that draws an ``EpisodeProgress`` (it only watches: it never stops the run).
+
+    The bar is created at the first finished episode, when the budget and the starting point (a resumed run
+    starts part-way) are known. ``say`` prints a message through the bar (or to stderr before it exists).
+    """
+
+    def __init__(self, enabled: bool, description: str = "train") -> None:
+        self.enabled = enabled
+        self.description = description
+        self.bar: EpisodeProgress | None = None
+
+    def say(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def on_episode_end(self, event: EpisodeEvent) -> bool:
+        if self.bar is None:
+            by_steps = event.target_episodes is None
+            self.bar = EpisodeProgress(
+                total=event.target_steps if by_steps else event.target_episodes,
+                unit="steps" if by_steps else "episodes",
+                initial=(event.global_step - event.episode_length) if by_steps else event.episode - 1,
+                enabled=self.enabled,
+                description=self.description,
+                start_step=event.global_step - event.episode_length,
+            )
+        self.bar.episode_done(
+            event.episode_return,
+            event.episode_length,
+            event.global_step,
+            best=event.best_metric,
+            rolling=event.rolling_mean,
+            steps_per_second=event.steps_per_second,
+        )
+        return True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

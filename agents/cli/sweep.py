@@ -1,8 +1,7 @@
 """``sphgym sweep``: many seeds x config points on Ray Tune, each trial a normal resumable run folder.
 
-The config of every point is built exactly like ``sphgym train`` builds one (``--config`` < flags < ``--set``
-<
-``--grid`` values), with the same typed parsing and error messages; the sweep itself lives in
+The config of every point is built exactly like ``sphgym train`` builds one (``--config`` < flags < ``--set`` <
+``--grid`` values), by the same library functions (``agents.runner.config_schema``); the sweep itself lives in
 ``agents.sweep``. Ray is imported only once a sweep actually runs (after the arguments are checked), never at
 start-up.
 """
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +21,6 @@ from agents.cli.common import (
     positive_int,
     shell_quote,
 )
-
-DEFAULT_SWEEPS_ROOT = Path("sweeps")
 
 DESCRIPTION = """\
 Train one run per seed and config point on Ray Tune (a local Ray started for the sweep, or an existing cluster
@@ -232,7 +228,9 @@ def build_spec(args: argparse.Namespace) -> Any:
     """The sweep's points (typed, validated RunConfigs), seeds and folder, from the arguments. No Ray
     needed."""
     from agents.cli.config_loading import split_assignment
-    from agents.cli.train import build_run_values, make_run_config
+    from agents.cli.train import named_values
+    from agents.runner.config_schema import ConfigError, build_run_values, make_run_config
+    from agents.runner.run_folder import default_sweep_dir
     from agents.sweep.spec import (
         SweepPoint,
         SweepSpec,
@@ -251,8 +249,12 @@ def build_spec(args: argparse.Namespace) -> Any:
     base_sets = [split_assignment(text) for text in args.set]
     if any(key == "seed" for key, _ in base_sets):
         raise CLIError("a sweep takes its seeds from --seeds, not --set seed=...")
-    base_values = build_run_values(args, base_sets)
-    grid = [_normalise_grid_key(parse_grid_option(text), base_values) for text in args.grid]
+    named = named_values(args)
+    try:
+        base_values = build_run_values(named, base_sets, config_file=args.config)
+        grid = [_normalise_grid_key(parse_grid_option(text), base_values) for text in args.grid]
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
     varying = {key for key, values in grid if len(values) > 1}
 
     points: list[SweepPoint] = []
@@ -260,8 +262,8 @@ def build_spec(args: argparse.Namespace) -> Any:
     for index, assignments in enumerate(grid_points(grid)):
         label = point_label([(k, v) for k, v in assignments if k in varying])
         try:
-            config = make_run_config(build_run_values(args, base_sets + assignments))
-        except CLIError as exc:
+            config = make_run_config(build_run_values(named, base_sets + assignments, config_file=args.config))
+        except ConfigError as exc:
             where = f" (config point {label})" if varying else ""
             raise CLIError(f"{exc}{where}") from None
         folder = folder_name([(k, v) for k, v in assignments if k in varying])
@@ -273,7 +275,7 @@ def build_spec(args: argparse.Namespace) -> Any:
 
     first = points[0].run_config
     report_every = args.report_every or first.checkpoint_every
-    sweep_dir = Path(args.run_dir) if args.run_dir else _default_sweep_dir(first)
+    sweep_dir = Path(args.run_dir) if args.run_dir else default_sweep_dir(first)
     sweep_dir = sweep_dir.resolve()
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise CLIError(f"--run-dir {str(sweep_dir)!r} is a file, not a folder")
@@ -297,9 +299,8 @@ def build_spec(args: argparse.Namespace) -> Any:
 def _normalise_grid_key(item: tuple[str, list[str]], base_values: dict[str, Any]) -> tuple[str, list[str]]:
     """``learning_rate`` -> ``agent.learning_rate`` when it names a field of the agent's config, not a run
     field."""
-    from agents.cli.config_loading import field_types
-    from agents.cli.train import RUN_ALIASES, _agent_config_class
     from agents.runner import RunConfig
+    from agents.runner.config_schema import RUN_ALIASES, agent_config_class, field_types
 
     key, values = item
     if key in ("seed", "seeds"):
@@ -310,16 +311,6 @@ def _normalise_grid_key(item: tuple[str, list[str]], base_values: dict[str, Any]
             key = "agent." + key.split(".", 1)[1]
         return key, values
     agent_name = base_values.get("agent", RunConfig.agent)
-    if key in field_types(_agent_config_class(agent_name)):
+    if key in field_types(agent_config_class(agent_name)):
         return f"agent.{key}", values
     return key, values  # unknown: build_run_values reports it with a did-you-mean
-
-
-def _default_sweep_dir(config: Any) -> Path:
-    from agents.cli.train import sanitize
-
-    base = f"{sanitize(config.env_id)}__{sanitize(config.agent)}__{time.strftime('%Y%m%d-%H%M%S')}"
-    candidate, n = DEFAULT_SWEEPS_ROOT / base, 2
-    while candidate.exists():
-        candidate, n = DEFAULT_SWEEPS_ROOT / f"{base}-{n}", n + 1
-    return candidate

@@ -6,7 +6,8 @@ Public API (see the README): ``RunConfig``, ``load_run_config``, ``Runner`` → 
 """
 
 from agents.runner.callbacks import Callback, CheckpointEvent, EpisodeEvent
-from agents.runner.config import RunConfig, derive_seeds, load_run_config
+from agents.runner.config import RunConfig, derive_seeds
+from agents.runner.config_schema import ConfigError, load_run_config
 from agents.runner.errors import (
     CheckpointError,
     IncompatibleCheckpointError,
@@ -24,6 +25,7 @@ __all__ = [
     "Callback",
     "CheckpointError",
     "CheckpointEvent",
+    "ConfigError",
     "EpisodeEvent",
     "EvalResult",
     "IncompatibleCheckpointError",

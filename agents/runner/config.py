@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,30 +213,6 @@ def config_differences(old: RunConfig, new: RunConfig, ignore: frozenset[str] = 
             else:
                 diffs.append(f"{key}: {old_d[key]!r} (checkpoint) != {new_d[key]!r} (now)")
     return diffs
-
-
-def load_run_config(path: str | Path) -> RunConfig:
-    """Read a ``.toml`` or ``.json`` run config file (``ValueError`` naming the file on any problem)."""
-    path = Path(path)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"Cannot read config file {str(path)!r}: {exc.strerror or exc}.") from None
-    try:
-        if path.suffix.lower() == ".toml":
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover
-                import tomli as tomllib
-            values = tomllib.loads(text.decode("utf-8"))
-        else:
-            values = json.loads(text.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
-    try:
-        return RunConfig.from_dict(values)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"Config file {str(path)!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------------- helpers

@@ -47,23 +47,18 @@ class TrialSummary:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "solved", "stopped_early")
+        from agents.runner.run_state import FINAL_STATUSES
+
+        return self.status in FINAL_STATUSES
 
 
 def read_returns(run_dir: Path) -> list[float]:
-    """Episode returns from ``episodes.csv`` (exact: the runner writes them with ``repr``)."""
-    path = Path(run_dir) / "episodes.csv"
-    returns: list[float] = []
-    try:
-        with path.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                try:
-                    returns.append(float(row["return"]))
-                except (KeyError, TypeError, ValueError):
-                    break  # a row being written: the rest belongs to a live run
-    except FileNotFoundError:
-        pass
-    return returns
+    """Episode returns from ``episodes.csv`` (exact: the runner writes them with ``repr``); none if it is missing."""
+    from agents.runner.run_folder import EPISODES_CSV, read_curve
+
+    if not (Path(run_dir) / EPISODES_CSV).exists():
+        return []
+    return [episode_return for _, _, episode_return, _ in read_curve(run_dir)]
 
 
 def solved_at(returns: list[float], window: int, threshold: float | None) -> int | None:

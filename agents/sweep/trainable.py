@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from agents.runner import RunConfig
-from agents.runner.checkpoint import CHECKPOINTS_DIR, find_latest_valid, parse_checkpoint_id
+from agents.runner.checkpoint import find_latest_valid, parse_checkpoint_id
 from agents.runner.fsutil import atomic_write_bytes
+from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, EPISODES_CSV
 
 THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
@@ -46,8 +47,7 @@ THREAD_ENV_VARS = (
 # folder).
 CRASH_ENV = "SPHGYM_SWEEP_CRASH"
 CRASH_FLAG = ".sweep_crashed"
-RUN_FILES = ("config.json", "episodes.csv")
-BEST_DIR = "best"
+RUN_FILES = (CONFIG_FILE, EPISODES_CSV)
 
 
 def thread_env() -> dict[str, str]:

@@ -8,16 +8,9 @@ from typing import Literal
 import pytest
 
 from agents.cli.common import CLIError
-from agents.cli.config_loading import (
-    check_table,
-    coerce,
-    extract_agent_field_options,
-    parse_text,
-    split_assignment,
-    toml_value,
-    tomllib,
-)
-from agents.cli.train import default_run_dir, sanitize
+from agents.cli.config_loading import extract_agent_field_options, split_assignment
+from agents.runner.config_schema import ConfigError, check_table, coerce, parse_text, toml_value, tomllib
+from agents.runner.run_folder import default_run_dir, sanitize
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class Example:
     ],
 )
 def test_parse_text_uses_the_field_type(field, text, expected):
-    from agents.cli.config_loading import field_types
+    from agents.runner.config_schema import field_types
 
     value = parse_text(text, field_types(Example)[field], field)
     assert value == expected and type(value) is type(expected)
@@ -70,20 +63,20 @@ def test_parse_text_uses_the_field_type(field, text, expected):
     ],
 )
 def test_parse_text_rejects_wrong_types_naming_the_key(field, text, message):
-    from agents.cli.config_loading import field_types
+    from agents.runner.config_schema import field_types
 
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(ConfigError, match=message):
         parse_text(text, field_types(Example)[field], field)
 
 
 def test_check_table_suggests_close_keys():
-    with pytest.raises(CLIError, match=r"'agent.raet' \(did you mean 'rate'\?\)"):
+    with pytest.raises(ConfigError, match=r"'agent.raet' \(did you mean 'rate'\?\)"):
         check_table({"raet": 1.0}, Example, "agent")
     assert check_table({"rate": 1, "sizes": [1, 2]}, Example, "agent") == {"rate": 1.0, "sizes": (1, 2)}
 
 
 def test_bool_is_not_an_integer():
-    with pytest.raises(CLIError):
+    with pytest.raises(ConfigError):
         coerce(True, int, "count")
 
 
