@@ -461,13 +461,15 @@ def make_run_config(values: dict[str, Any], check_env: bool = True) -> RunConfig
 def load_run_config(path: str | Path) -> RunConfig:
     """Read a run config file: ``--print-config`` output, any ``--config`` file, or a run's ``config.json``.
 
-    Returns the resolved config (agent defaults filled in). The env id is not looked up here (a config may
-    name an env registered later); ``Runner`` does that when it starts.
+    Returns the resolved config (agent defaults filled in), read exactly as ``sphgym train --config`` reads it
+    (a file that sets ``steps`` but not ``episodes`` has no episode cap, which is how ``--print-config`` writes
+    such a config). The env id is not looked up here (a config may name an env registered later); ``Runner``
+    does that when it starts.
 
     Raises:
         ConfigError: The file is missing, unreadable, not TOML/JSON, or a key or value does not fit.
     """
-    return make_run_config(read_config_file(path), check_env=False)
+    return make_run_config(build_run_values(config_file=path), check_env=False)
 
 
 def check_env_id(env_id: str) -> None:

@@ -573,6 +573,9 @@ class _Session:
                     f"folder's permissions), then resume with: {resume_command}"
                 ) from exc
 
+        if self.undelivered:
+            self.writer.wait()  # submit() would wait anyway: the earlier writes are durable now
+            self._deliver_checkpoints()
         self.writer.submit(write)
         if wait:
             self.writer.wait()
@@ -584,12 +587,11 @@ class _Session:
             self.undelivered.append((self.last_checkpoint, kind, files))
         return self.last_checkpoint
 
-    def _deliver_checkpoints(self) -> bool:
-        """Tell callbacks about checkpoints that are durable now; False if one of them asked to stop.
+    def _deliver_checkpoints(self) -> None:
+        """Tell callbacks about checkpoints that are durable now; one returning False sets ``stop_requested``.
 
         Call only when the background writer is idle and has not failed (every submitted write is on disk).
         """
-        go_on = True
         for path, kind, files in self.undelivered:
             info = json.loads(files[RUNNER_JSON])
             event = CheckpointEvent(
@@ -602,9 +604,8 @@ class _Session:
                 state_sha256=sha256_bytes(files[STATE]),
             )
             if self.runner.callbacks.on_checkpoint(event) is False:
-                go_on = False
+                self.stop_requested = True
         self.undelivered = []
-        return go_on
 
     def _log_episode(self, episode_return: float, length: int, update: Any, fps: float) -> None:
         """TensorBoard scalars of a finished episode, then the agent's own ``metrics()`` (tag = key)."""
@@ -651,6 +652,7 @@ class _Session:
         self.last_checkpoint_episode = 0
         self.last_checkpoint_time = time.monotonic()
         self.undelivered: list[tuple[Path, str, dict[str, bytes]]] = []
+        self.stop_requested = False  # by on_step or on_checkpoint: honoured at the next step boundary
         if runner.resume:
             if not self._prepare_resume():
                 runner._log(f"{self.run_dir} already finished ({self.status}); nothing to do.")
@@ -670,14 +672,13 @@ class _Session:
         env, agent, tracker = self.env, self.agent, self.tracker
         session_start_step, session_start_time = self.global_step, time.perf_counter()
         watch_steps = bool(callbacks.step_callbacks)
-        stop_requested = False  # by on_step or on_checkpoint: honoured at the next step boundary
         status, signal_name = "running", None
         while True:
             # ---- step boundary: the only place where the run stops or is checkpointed
             if self.flag.raised:
                 status, signal_name = "interrupted", self.flag.signal_name
                 break
-            if stop_requested:
+            if self.stop_requested:
                 status = "stopped"
                 break
             if self.status in ("solved", "stopped_early"):
@@ -702,7 +703,7 @@ class _Session:
             self.episode_step += 1
             self.episode_return += float(reward)
             if watch_steps and callbacks.on_step(self.global_step) is False:
-                stop_requested = True
+                self.stop_requested = True
             if not (terminated or truncated):
                 continue
 
@@ -749,8 +750,8 @@ class _Session:
                 boundary_files = self._snapshot_files()
             if self.writer.failed:
                 self.writer.wait()  # raises the CheckpointError of the failed periodic write: stop now
-            if self.undelivered and not self.writer.busy and not self._deliver_checkpoints():
-                stop_requested = True
+            if self.undelivered and not self.writer.busy and not self.writer.failed:
+                self._deliver_checkpoints()
             if not keep_going:
                 status = "stopped"
                 break
