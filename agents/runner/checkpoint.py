@@ -309,6 +309,15 @@ def find_latest_valid(root: str | os.PathLike) -> tuple[Checkpoint | None, list[
     return None, problems
 
 
+def newest_valid_id(root: str | os.PathLike) -> str:
+    """Id of the newest valid checkpoint under ``root`` for messages ("none" if there is none or it is unreadable)."""
+    try:
+        latest, _ = find_latest_valid(root)
+    except (OSError, RunnerError):
+        latest = None
+    return latest.id if latest is not None else "none"
+
+
 def clean_temporaries(root: str | os.PathLike) -> None:
     """Remove leftovers of interrupted writes/deletes (only while holding the run lock)."""
     root = Path(root)

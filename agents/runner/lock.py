@@ -66,12 +66,10 @@ class RunLock:
                 owner = read_lock_owner(self.path.parent) or {}
                 raise RunLockedError(
                     f"Run folder {str(self.path.parent)!r} is in use by another process "
-                    f"(pid {owner.get('pid', '?')} on {owner.get('host', '?')}). Wait for it to finish or "
-                    "stop it "
-                    f"first (Ctrl-C checkpoints it)."
+                    f"(pid {owner.get('pid', '?')} on {owner.get('host', '?')}). Wait for it to finish or stop it "
+                    "first (Ctrl-C checkpoints it)."
                 ) from None
-            # The previous owner may have unlinked the file between our open and our flock: retry on a new
-            # file.
+            # The previous owner may have unlinked the file between our open and our flock: retry on a new file.
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:

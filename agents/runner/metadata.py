@@ -75,3 +75,20 @@ def runtime_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]
         for key in sorted(saved)
         if key in now and saved[key] != now[key]
     ]
+
+
+def static_meta(agent: Any, config: Any) -> dict[str, Any]:
+    """What every checkpoint's ``meta.json`` records about this process and agent (built once the agent exists:
+    a torch agent has imported torch and pinned its threads by then)."""
+    from agents.protocol import agent_rng_state_keys, agent_runtime_info
+    from agents.runner.env_state import env_backend
+
+    return {
+        "versions": library_versions(),
+        "threads": thread_settings(),
+        "agent_runtime": agent_runtime_info(agent),
+        "agent_rng_keys": list(agent_rng_state_keys(agent)),
+        "env_backend": env_backend(),
+        "agent": config.agent,
+        "env_id": config.env_id,
+    }

@@ -37,8 +37,7 @@ def capture_global_rng() -> dict[str, Any]:
     """JSON-able snapshot of every process-global RNG that is in use."""
     version, internal, gauss_next = random.getstate()
     legacy = np.random.get_state(legacy=False)
-    # The 625/624-word Mersenne Twister states as hex of little-endian uint32 words: compact and fast to
-    # encode.
+    # The 625/624-word Mersenne Twister states as hex of little-endian uint32 words: compact, fast to encode.
     snapshot: dict[str, Any] = {
         "python": {"version": version, "state_u32le": _words_hex(internal), "gauss_next": gauss_next},
         "numpy": {

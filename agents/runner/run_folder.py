@@ -10,6 +10,7 @@ The content of one checkpoint directory is ``agents.runner.checkpoint``'s; the l
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner.checkpoint import CheckpointError, arrays_from_bytes, json_bytes, loading, parse_json
+from agents.runner.checkpoint import (
+    CONFIG_JSON,
+    CheckpointError,
+    arrays_from_bytes,
+    find_latest_valid,
+    json_bytes,
+    loading,
+    parse_json,
+)
 from agents.runner.config import RunConfig
 from agents.runner.errors import RunnerError
 from agents.runner.fsutil import atomic_write_bytes, read_regular_file, refuse_symlink, remove_tree, sha256_bytes
@@ -72,8 +81,29 @@ def read_config(run_dir: str | Path) -> RunConfig | None:
         raise CheckpointError(f"{path} is unreadable or invalid: {exc}") from None
 
 
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The run's config: its ``config.json``, else (an older or damaged folder) the newest valid checkpoint's.
+
+    Raises:
+        CheckpointError: Neither exists or can be read.
+    """
+    saved = read_config(run_dir)
+    if saved is not None:
+        return saved
+    latest, _ = find_latest_valid(Path(run_dir) / CHECKPOINTS_DIR)
+    if latest is None:
+        raise CheckpointError(f"{str(run_dir)!r} has no config.json and no valid checkpoint.")
+    with loading(latest.path / CONFIG_JSON, "run config"):
+        return RunConfig.from_dict(latest.json(CONFIG_JSON))
+
+
 def write_config(run_dir: str | Path, config: RunConfig) -> None:
     atomic_write_bytes(Path(run_dir) / CONFIG_FILE, json_bytes(config.to_dict()))
+
+
+def resume_command(run_dir: str | Path) -> str:
+    """The shell command that continues the run in ``run_dir``."""
+    return f"sphgym resume {shlex.quote(str(run_dir))}"
 
 
 def remove_run(run_dir: str | Path) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 import time
 import warnings
@@ -25,9 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from agents.protocol import agent_metrics_hook, agent_rng_state_keys, agent_runtime_info
+from agents.protocol import agent_metrics_hook
 from agents.runner import env_state
 from agents.runner.callbacks import Callback, CheckpointEvent, EpisodeEvent, as_callbacks
 from agents.runner.checkpoint import (
@@ -39,15 +36,14 @@ from agents.runner.checkpoint import (
     STATE,
     WEIGHTS,
     BackgroundWriter,
-    Checkpoint,
     arrays_to_bytes,
     checkpoint_id,
     clean_temporaries,
     find_latest_valid,
+    newest_valid_id,
     json_bytes,
     list_checkpoints,
     loading,
-    obs_from_arrays,
     obs_to_arrays,
     parse_checkpoint_id,
     remove_tree,
@@ -59,14 +55,16 @@ from agents.runner.episode_log import EpisodeLog
 from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError, RunnerWarning
 from agents.runner.fsutil import DISK_ERRNOS, sha256_bytes
 from agents.runner.lock import RunLock
-from agents.runner.metadata import library_versions, runtime_differences, thread_settings, version_differences
-from agents.runner.rng_state import capture_global_rng, restore_global_rng, seed_global_rng, seed_torch_global
+from agents.runner.metadata import runtime_differences, static_meta, version_differences
+from agents.runner.restore import restore_env, restore_global_rngs, restore_runner_arrays
+from agents.runner.rng_state import capture_global_rng, seed_global_rng, seed_torch_global
 from agents.runner.run_folder import (
     CHECKPOINTS_DIR,
     check_entries,
     holds_a_run,
-    read_config,
+    read_run_config,
     remove_run,
+    resume_command,
     write_best,
     write_config,
 )
@@ -166,14 +164,7 @@ class Runner:
                     f"Nothing to resume from: {str(self.run_dir)!r} has no checkpoints "
                     f"(expected {str(self.run_dir / CHECKPOINTS_DIR)!r}). Start a new run instead."
                 )
-            saved = read_config(self.run_dir)
-            if saved is None:
-                latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
-                if latest is None:
-                    raise CheckpointError(f"{str(self.run_dir)!r} has no config.json and no valid checkpoint.")
-                with loading(latest.path / CONFIG_JSON, "run config"):
-                    saved = RunConfig.from_dict(latest.json(CONFIG_JSON))
-            self.config = self._merge_resume_config(saved, config)
+            self.config = self._merge_resume_config(read_run_config(self.run_dir), config)
         else:
             if config is None:
                 raise ValueError("A fresh run needs a RunConfig (or pass resume=True to continue a run).")
@@ -260,27 +251,16 @@ class Runner:
         """Where training stopped when the env or agent raised (the error itself is re-raised)."""
         if not hasattr(session, "global_step"):
             return  # failed while setting up: nothing was trained or written
-        try:
-            latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
-        except (OSError, RunnerError):
-            latest = None
         where = f"episode {session.episode + 1}, global step {session.global_step}"
-        self._log(
-            f"Training stopped by an error in {where}; the newest checkpoint "
-            f"({latest.id if latest is not None else 'none'}) is intact."
-        )
+        latest = newest_valid_id(self.run_dir / CHECKPOINTS_DIR)
+        self._log(f"Training stopped by an error in {where}; the newest checkpoint ({latest}) is intact.")
 
     def _disk_error(self, exc: OSError) -> CheckpointError:
         """A clear message for a full (or read-only, or failing) disk met outside the checkpoint write."""
-        try:
-            latest, _ = find_latest_valid(self.run_dir / CHECKPOINTS_DIR)
-        except RunnerError:
-            latest = None
-        where = exc.filename or "the run folder"
         return CheckpointError(
-            f"Could not write {where}: {exc.strerror or exc}. The newest checkpoint "
-            f"({latest.id if latest else 'none'}) is intact; free space, then resume with: "
-            f"sphgym resume {shlex.quote(str(self.run_dir))}"
+            f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. The newest checkpoint "
+            f"({newest_valid_id(self.run_dir / CHECKPOINTS_DIR)}) is intact; free space, then resume with: "
+            f"{resume_command(self.run_dir)}"
         )
 
 
@@ -321,7 +301,7 @@ class _Session:
         self.agent = build_agent(config, self.env, self.seeds["agent"])
         if not torch_was_loaded and "torch" in sys.modules:
             seed_torch_global(self.seeds)  # the agent imported torch: its global generator starts seeded too
-        self.meta_static = self._static_meta()
+        self.meta_static = static_meta(self.agent, config)
         if self.runner.overwrite:
             remove_run(self.run_dir)
         write_config(self.run_dir, config)
@@ -394,7 +374,7 @@ class _Session:
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
         # After the agent exists: a torch agent has imported torch and pinned its threads by now.
-        self.meta_static = self._static_meta()
+        self.meta_static = static_meta(self.agent, config)
         runtime_diffs = version_differences(ckpt.meta.get("versions", {}), self.meta_static["versions"])
         runtime_diffs += runtime_differences(ckpt.meta.get("agent_runtime", {}), self.meta_static["agent_runtime"])
         if runtime_diffs:
@@ -408,65 +388,11 @@ class _Session:
         with loading(where / STATE, "agent state"):
             self.agent.set_state(ckpt.arrays(STATE))
         self._init_tracker()
-        with loading(where / RUNNER_ARRAYS, "episode statistics and observation"):
-            arrays = ckpt.arrays(RUNNER_ARRAYS)
-            self.tracker.load(saved.tracker, arrays)
-            self.obs = obs_from_arrays(saved.obs_kind, arrays)
-            if self.in_episode and self.obs is None:
-                raise ValueError("the checkpoint is mid-episode but holds no observation")
-            space = self.env.observation_space
-            if self.obs is not None and hasattr(space, "shape") and space.shape is not None:
-                if np.shape(self.obs) != tuple(space.shape):
-                    raise ValueError(
-                        f"the observation has shape {np.shape(self.obs)}, the env's observations {space.shape}"
-                    )
-        # Env: exact snapshot, or (lacking one) a reconstruction for reset-only-RNG envs.
-        if ckpt.has(ENV_JSON):
-            with loading(where / ENV_JSON, "env snapshot"):
-                snapshot = ckpt.json(ENV_JSON)
-                if snapshot is not None:
-                    if not isinstance(snapshot, dict):
-                        raise ValueError("an env snapshot must be a JSON object")
-                    if self.in_episode and not snapshot.get("episode_state_captured", False):
-                        raise CheckpointError(
-                            f"{ckpt.path} is mid-episode but its env snapshot lacks the episode state"
-                        )
-                    env_state.restore_env_state(self.env, snapshot)
-        else:
-            self._reconstruct_env(ckpt)
+        self.obs = restore_runner_arrays(ckpt, saved, self.tracker, self.env.observation_space)
+        self.env_reset_done = restore_env(self.env, ckpt, saved, config.env_id, self.runner._warn)
         self.csv = EpisodeLog(self.run_dir, self.episode, saved.episodes_csv_sha256)
-        # RNG last: building the env and agent above may have drawn from the global generators.
-        if ckpt.has(RNG_JSON):
-            with loading(where / RNG_JSON, "global RNG states"):
-                for note in restore_global_rng(ckpt.json(RNG_JSON)):
-                    self.runner._warn(note)
-        else:
-            self.runner._warn(
-                f"Checkpoint {ckpt.path.name} has no rng.json: the global Python/numpy/torch RNGs are NOT "
-                "restored; the run continues but is exact only if nothing draws from them."
-            )
+        restore_global_rngs(ckpt, self.runner._warn)  # last: building the env and agent may have drawn from them
         return not self._already_finished()
-
-    def _reconstruct_env(self, ckpt: Checkpoint) -> None:
-        config = self.runner.config
-        if self.in_episode:
-            raise CheckpointError(
-                f"Checkpoint {ckpt.path.name} is mid-episode and has no env.json: the env state cannot be restored."
-            )
-        if config.env_id in env_state.RESET_ONLY_RNG_ENVS:
-            resets = self.episode
-            env_state.reconstruct_env_rng(self.env, self.seeds["env"], resets)
-            self.runner._warn(
-                f"Checkpoint {ckpt.path.name} has no env.json: rebuilt the {config.env_id} RNG by replaying "
-                f"one seeded reset and {max(0, resets - 1)} more (its RNG is only used by reset). Exact if the "
-                "run had no other env resets."
-            )
-        else:
-            self.runner._warn(
-                f"Checkpoint {ckpt.path.name} has no env.json and the RNG of {config.env_id} cannot be "
-                "rebuilt: the env restarts from its seed, so the resumed run will NOT match an uninterrupted one."
-            )
-            self.env_reset_done = False
 
     def _already_finished(self) -> bool:
         config = self.runner.config
@@ -535,8 +461,7 @@ class _Session:
         info = json.loads(files[RUNNER_JSON])
         ckpt_id = checkpoint_id(info["episode"], info["global_step"])
         # Logs first: a checkpoint must never be ahead of episodes.csv or the TensorBoard events it covers.
-        # Their buffers are handed to the OS now; the background job fsyncs them before writing the
-        # checkpoint.
+        # Their buffers are handed to the OS now; the background job fsyncs them before the checkpoint.
         self.csv.flush()
         log_fds = [self.csv.fileno()]
         if self.tb is not None:
@@ -552,7 +477,7 @@ class _Session:
             global_step=info["global_step"],
         )
         root, keep = self.ckpt_root, self.runner.config.keep
-        resume_command = f"sphgym resume {shlex.quote(str(self.run_dir))}"
+        resume = resume_command(self.run_dir)
 
         def write() -> None:
             try:
@@ -563,14 +488,10 @@ class _Session:
                 path = write_checkpoint(root, ckpt_id, files, meta)
                 rotate(root, keep, protect=path)
             except OSError as exc:
-                try:
-                    latest, _ = find_latest_valid(root)
-                except (OSError, RunnerError):
-                    latest = None
                 raise CheckpointError(
                     f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The newest valid checkpoint "
-                    f"({latest.id if latest is not None else 'none'}) is intact; free space (or fix the "
-                    f"folder's permissions), then resume with: {resume_command}"
+                    f"({newest_valid_id(root)}) is intact; free space (or fix the folder's permissions), then "
+                    f"resume with: {resume}"
                 ) from exc
 
         if self.undelivered:
@@ -628,18 +549,6 @@ class _Session:
         )
 
     # ------------------------------------------------------------------ the loop
-
-    def _static_meta(self) -> dict[str, Any]:
-        """Versions and thread settings for every checkpoint's meta.json; built once the agent exists."""
-        return {
-            "versions": library_versions(),
-            "threads": thread_settings(),
-            "agent_runtime": agent_runtime_info(self.agent),
-            "agent_rng_keys": list(agent_rng_state_keys(self.agent)),
-            "env_backend": env_state.env_backend(),
-            "agent": self.runner.config.agent,
-            "env_id": self.runner.config.env_id,
-        }
 
     def run(self) -> TrainResult:
         runner = self.runner
@@ -805,7 +714,7 @@ class _Session:
             rolling_mean=self.tracker.rolling_mean,
             weights_sha256=sha256_bytes(files[WEIGHTS]),
             state_sha256=sha256_bytes(files[STATE]),
-            resume_command=f"sphgym resume {shlex.quote(str(self.run_dir))}",
+            resume_command=resume_command(self.run_dir),
         )
 
     def close(self, quiet: bool = False) -> None:

@@ -80,8 +80,7 @@ def _trainable(spec: SweepSpec) -> Any:
 def _init_ray(address: str | None, num_cpus: int | None) -> bool:
     """Start (or connect to) Ray unless the caller already did; returns True if we must shut it down."""
     ray = require_ray()
-    # Each report carries a checkpoint, so Tune snapshots its state often; its "excessive sync" warning is
-    # noise.
+    # Each report carries a checkpoint, so Tune snapshots its state often: its "excessive sync" warning is noise.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return False

@@ -43,8 +43,7 @@ THREAD_ENV_VARS = (
 )
 # Environment variable (read by the driver, see sweep_payload): make named trials die once with os._exit, at
 # the end of a given episode, to exercise Tune's restart path. "FOLDER@EPISODE[;FOLDER@EPISODE...]", FOLDER =
-# the trial's run folder name, e.g. "base__s1@15". Each trial dies at most once (a flag file in its run
-# folder).
+# the trial's run folder name, e.g. "base__s1@15". Each trial dies at most once (a flag file in its folder).
 CRASH_ENV = "SPHGYM_SWEEP_CRASH"
 CRASH_FLAG = ".sweep_crashed"
 RUN_FILES = (CONFIG_FILE, EPISODES_CSV)
