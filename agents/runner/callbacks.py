@@ -96,18 +96,15 @@ class CallbackList:
         return go_on
 
     def on_episode_end(self, event: EpisodeEvent) -> bool:
-        go_on = True
-        for callback in self.callbacks:
-            if callback.on_episode_end(event) is False:
-                go_on = False
-        return go_on
+        return self._every("on_episode_end", event)
 
     def on_checkpoint(self, event: CheckpointEvent) -> bool:
-        go_on = True
-        for callback in self.callbacks:
-            if callback.on_checkpoint(event) is False:
-                go_on = False
-        return go_on
+        return self._every("on_checkpoint", event)
+
+    def _every(self, hook: str, event: object) -> bool:
+        """Call ``hook`` of every callback (all of them, even after one said stop); False if any said stop."""
+        answers = [getattr(callback, hook)(event) for callback in self.callbacks]
+        return all(answer is not False for answer in answers)
 
 
 # ---------------------------------------------------------------------- small callbacks used by sphgym
