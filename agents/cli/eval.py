@@ -65,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
     existing_run_dir(path, "run folder or checkpoint")
     if args.checkpoint not in ("latest", "best"):
         checkpoint_path = Path(args.checkpoint)
-        if not checkpoint_path.exists() and (path / "checkpoints" / args.checkpoint).is_dir():
-            checkpoint_path = path / "checkpoints" / args.checkpoint  # a bare checkpoint id
+        from agents.runner.run_folder import CHECKPOINTS_DIR
+
+        if not checkpoint_path.exists() and (path / CHECKPOINTS_DIR / args.checkpoint).is_dir():
+            checkpoint_path = path / CHECKPOINTS_DIR / args.checkpoint  # a bare checkpoint id
         if not checkpoint_path.is_dir():
             raise CLIError(
                 f"--checkpoint {args.checkpoint!r} is neither 'latest', 'best' nor a checkpoint directory"

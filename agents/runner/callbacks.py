@@ -50,15 +50,18 @@ class EpisodeEvent:
 class CheckpointEvent:
     """Passed to ``on_checkpoint`` once a checkpoint directory is complete and fsynced.
 
-    ``kind`` is ``initial``, ``periodic``, ``final``, ``signal`` or a boundary kind; ``status`` the run status
+    ``kind`` is ``initial``, ``periodic``, ``final``, ``signal`` or a boundary kind; ``final`` is True for the
+    checkpoint written as ``train()`` ends (whatever its kind); ``status`` and ``best_metric`` are the ones
     recorded in it.
     """
 
     path: Path
     kind: str
+    final: bool
     episode: int
     global_step: int
     status: str
+    best_metric: float | None
     weights_sha256: str
     state_sha256: str
 

@@ -448,7 +448,9 @@ class _Session:
             CONFIG_JSON: json_bytes(self.runner.config.to_dict()),
         }
 
-    def _checkpoint(self, kind: str, files: dict[str, bytes] | None = None, wait: bool = True) -> Path:
+    def _checkpoint(
+        self, kind: str, files: dict[str, bytes] | None = None, wait: bool = True, final: bool = False
+    ) -> Path:
         """Write a checkpoint of the current state (or of ``files``, a prepared boundary snapshot).
 
         The state is serialised here, in the training thread; the disk work (fsyncs of the logs, the ``best/``
@@ -505,7 +507,7 @@ class _Session:
         self.last_checkpoint_episode = info["episode"]
         self.last_checkpoint_time = time.monotonic()
         if self.runner.callbacks.callbacks:
-            self.undelivered.append((self.last_checkpoint, kind, files))
+            self.undelivered.append((self.last_checkpoint, kind, files, final))
         return self.last_checkpoint
 
     def _deliver_checkpoints(self) -> None:
@@ -513,14 +515,16 @@ class _Session:
 
         Call only when the background writer is idle and has not failed (every submitted write is on disk).
         """
-        for path, kind, files in self.undelivered:
+        for path, kind, files, final in self.undelivered:
             info = json.loads(files[RUNNER_JSON])
             event = CheckpointEvent(
                 path=path,
                 kind=kind,
+                final=final,
                 episode=info["episode"],
                 global_step=info["global_step"],
                 status=info["status"],
+                best_metric=info["tracker"]["best_metric"],
                 weights_sha256=sha256_bytes(files[WEIGHTS]),
                 state_sha256=sha256_bytes(files[STATE]),
             )
@@ -560,7 +564,7 @@ class _Session:
         self.last_files = None
         self.last_checkpoint_episode = 0
         self.last_checkpoint_time = time.monotonic()
-        self.undelivered: list[tuple[Path, str, dict[str, bytes]]] = []
+        self.undelivered: list[tuple[Path, str, dict[str, bytes], bool]] = []
         self.stop_requested = False  # by on_step or on_checkpoint: honoured at the next step boundary
         if runner.resume:
             if not self._prepare_resume():
@@ -671,13 +675,15 @@ class _Session:
             self.status = status
         if self.in_episode and not capture_mid_episode:
             # The env's mid-episode state cannot be saved: save the last episode boundary; resume replays from it.
-            path = self._checkpoint(status if status != "interrupted" else "signal-boundary", boundary_files)
+            path = self._checkpoint(
+                status if status != "interrupted" else "signal-boundary", boundary_files, final=True
+            )
             runner._log(
                 f"Note: {config.env_id}'s mid-episode state cannot be captured; the checkpoint is the last "
                 f"episode boundary (episode {self.episode}), and a resume replays the current episode exactly."
             )
         else:
-            path = self._checkpoint("signal" if status == "interrupted" else "final")
+            path = self._checkpoint("signal" if status == "interrupted" else "final", final=True)
         self._deliver_checkpoints()  # the final checkpoint waited for every write: all are durable
         result = self._result(status, signal_name)
         if status == "interrupted":

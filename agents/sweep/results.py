@@ -260,7 +260,9 @@ def trial_metrics(run_dir: Path, config: Any, checkpoint: Path | None) -> dict[s
     threshold = None
     if checkpoint is not None:
         try:
-            threshold = json.loads((Path(checkpoint) / "runner.json").read_text()).get("reward_threshold")
+            from agents.runner.checkpoint import RUNNER_JSON
+
+            threshold = json.loads((Path(checkpoint) / RUNNER_JSON).read_text()).get("reward_threshold")
         except (OSError, ValueError):
             threshold = None
     window = config.metric_window

@@ -1,10 +1,15 @@
 """The Tune trainable: one trial = our ``Runner`` training one config point with one seed, in chunks.
 
 A chunk raises the run's episode target by ``report_every`` and resumes the run folder (the first chunk starts
-it). Every chunk ends with a runner checkpoint; the trial then copies that checkpoint (plus ``config.json``,
-``episodes.csv`` and ``best/``: a complete one-checkpoint run folder) into a temporary folder and hands it to
-Tune with ``tune.report(metrics, checkpoint=...)``. Tune persists it under
+it). Every chunk ends with a runner checkpoint; once it is durable, the ``TuneReporter`` callback copies it
+(plus ``config.json``, ``episodes.csv`` and ``best/``: a complete one-checkpoint run folder) into a temporary
+folder and hands it to Tune with ``tune.report(metrics, checkpoint=...)``. Tune persists it under
 ``<sweep>/tune/<trial>/checkpoint_*``.
+
+Why chunks and not one ``Runner`` reporting its periodic checkpoints: periodic checkpoints are placed by time as
+well as by episode (``checkpoint_min_interval``) and are written in the background, so reports would land at
+machine-dependent episodes and a staged ``episodes.csv`` would run ahead of its checkpoint. A chunk's final
+checkpoint is at an exact episode and the folder is at rest when it is reported.
 
 When Tune restarts a trial (its worker died, ``FailureConfig``) or restores the sweep (``Tuner.restore``),
 ``tune.get_checkpoint()`` returns the last reported checkpoint: it replaces the run folder's checkpoints,
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.runner import RunConfig
+from agents.runner.callbacks import Callback, CheckpointEvent
 from agents.runner.checkpoint import find_latest_valid, parse_checkpoint_id
 from agents.runner.fsutil import atomic_write_bytes
 from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, EPISODES_CSV
@@ -103,7 +109,6 @@ def sweep_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
     from ray import tune
 
     from agents.runner import Runner
-    from agents.sweep.results import trial_metrics
     from agents.sweep.spec import TRIAL_FILE, trial_folder
 
     label, seed = config["point"], int(config["seed"])
@@ -123,48 +128,86 @@ def sweep_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
     atomic_write_bytes(run_dir / TRIAL_FILE, (json.dumps(trial_info, indent=2) + "\n").encode())
     on_episode = _crash_hook(run_dir, sweep.get("crash", {}).get(run_dir.name))
 
+    reporter = TuneReporter(run_dir, run_config, label, seed, resumed_from)
     resume = restored is not None
-    episode = resumed_from
-    while True:
-        target = episode // chunk * chunk + chunk
+    while not reporter.done:
+        target = reporter.episode // chunk * chunk + chunk
         if run_config.episodes is not None:
             target = min(target, run_config.episodes)
-        runner = Runner(
+        result = Runner(
             run_dir,
             run_config.replace(episodes=target),
             resume=resume,
             overwrite=not resume,  # no Tune checkpoint: (re)start the trial from scratch
             on_episode=on_episode,
+            callbacks=[reporter],
             log=None,
             handle_signals=False,  # Tune owns the process; a trial stops by being killed, then resumes
-        )
-        result = runner.train()
+        ).train()
         resume = True
         if result.status == "interrupted":  # pragma: no cover - signals are not handled here
             raise RuntimeError(f"trial {run_dir.name} was interrupted by {result.signal}")
-        episode = result.episode
-        done = (
-            result.status in ("solved", "stopped_early")
-            or (run_config.episodes is not None and result.episode >= run_config.episodes)
-            or (run_config.steps is not None and result.global_step >= run_config.steps)
+        if result.already_finished:  # restarted after its last report: report the finished checkpoint again
+            reporter.on_checkpoint(
+                CheckpointEvent(
+                    path=Path(result.checkpoint),
+                    kind="final",
+                    final=True,
+                    episode=result.episode,
+                    global_step=result.global_step,
+                    status=result.status,
+                    best_metric=result.best_metric,
+                    weights_sha256=result.weights_sha256,
+                    state_sha256=result.state_sha256,
+                )
+            )
+            if not reporter.done:  # pragma: no cover - a finished run has reached its target
+                raise RuntimeError(f"trial {run_dir.name} finished before its budget ({result.status})")
+
+
+class TuneReporter(Callback):
+    """Reports the last checkpoint of each chunk to Tune: the trial's metrics plus a staged one-checkpoint copy
+    of its run folder (``tune.report(metrics, checkpoint=...)``), once that checkpoint is durable.
+
+    ``done`` says whether the trial reached its own budget (or was solved / stopped early); ``episode`` is where
+    the last chunk ended.
+    """
+
+    def __init__(self, run_dir: Path, run_config: RunConfig, label: str, seed: int, resumed_from: int) -> None:
+        self.run_dir, self.run_config, self.label, self.seed = run_dir, run_config, label, seed
+        self.resumed_from = resumed_from
+        self.episode = resumed_from
+        self.done = False
+
+    def on_checkpoint(self, event: CheckpointEvent) -> None:
+        if not event.final:
+            return
+        from ray import tune
+
+        from agents.sweep.results import trial_metrics
+
+        config = self.run_config
+        self.episode = event.episode
+        self.done = (
+            event.status in ("solved", "stopped_early")
+            or (config.episodes is not None and event.episode >= config.episodes)
+            or (config.steps is not None and event.global_step >= config.steps)
         )
-        metrics = trial_metrics(run_dir, run_config, result.checkpoint)
+        metrics = trial_metrics(self.run_dir, config, event.path)
         metrics.update(
-            point=label,
-            seed=seed,
-            global_step=result.global_step,
-            best_metric=result.best_metric,
-            status=result.status if done else "running",
-            done_training=done,
-            resumed_from_episode=resumed_from,
-            weights_sha256=result.weights_sha256,
-            state_sha256=result.state_sha256,
+            point=self.label,
+            seed=self.seed,
+            global_step=event.global_step,
+            best_metric=event.best_metric,
+            status=event.status if self.done else "running",
+            done_training=self.done,
+            resumed_from_episode=self.resumed_from,
+            weights_sha256=event.weights_sha256,
+            state_sha256=event.state_sha256,
         )
         with tempfile.TemporaryDirectory(prefix="sphgym-sweep-") as staging:
-            stage_checkpoint(run_dir, Path(result.checkpoint), Path(staging))
+            stage_checkpoint(self.run_dir, event.path, Path(staging))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(staging))
-        if done:
-            return
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
