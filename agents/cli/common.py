@@ -79,6 +79,12 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0, "must be 0 or more")
 
 
+def named_values(args: argparse.Namespace) -> dict[str, object]:
+    """The run fields given as flags (``None``: not given), for ``config_schema.build_run_values``."""
+    names = ("env_id", "agent", "seed", "checkpoint_every", "keep", "episodes", "steps")
+    return {name: getattr(args, name, None) for name in names}
+
+
 def existing_run_dir(path: str | Path, what: str = "run folder") -> Path:
     """``path`` as a folder that exists, or a ``CLIError`` that says what is there instead."""
     run_dir = Path(path)

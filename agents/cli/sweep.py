@@ -228,7 +228,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     """The sweep's points (typed, validated RunConfigs), seeds and folder, from the arguments. No Ray
     needed."""
     from agents.cli.config_loading import split_assignment
-    from agents.cli.train import named_values
+    from agents.cli.common import named_values
     from agents.runner.config_schema import ConfigError, build_run_values, make_run_config
     from agents.runner.run_folder import default_sweep_dir
     from agents.sweep.spec import (

@@ -17,6 +17,7 @@ from agents.cli.common import (
     CLIError,
     HelpFormatter,
     existing_run_dir,
+    named_values,
     non_negative_int,
     positive_int,
     shell_quote,
@@ -158,12 +159,6 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 # ------------------------------------------------------------------------------------------- the command
-def named_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The run fields given as flags (``None``: not given), for ``config_schema.build_run_values``."""
-    names = ("env_id", "agent", "seed", "checkpoint_every", "keep", "episodes", "steps")
-    return {name: getattr(args, name, None) for name in names}
-
-
 def run_train(args: argparse.Namespace) -> int:
     from agents.cli.config_loading import split_assignment
     from agents.runner.config_schema import build_run_values, config_to_toml, make_run_config
