@@ -10,6 +10,10 @@ every ``checkpoint_every`` episodes, on SIGINT/SIGTERM (mid-episode included), a
 into fresh objects continues bit-identically. For an env whose mid-episode state cannot be captured, the
 runner keeps an in-memory snapshot of the last episode boundary and writes that instead; the resumed run
 replays the episode.
+
+This module holds the loop only. The run folder's layout is ``run_folder``'s, ``runner.json`` is ``RunState``'s,
+checkpoint files are ``checkpoint``'s, applying one is ``restore``'s; whatever watches a run is a callback
+(``callbacks``): it sees values and can only stop the run.
 """
 
 from __future__ import annotations
