@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_info(info: dict[str, Any]) -> str:
+    from agents.runner.checkpoint import STATE, WEIGHTS
+
     config = info.get("config") or {}
     where = (
         f"mid-episode, step {info.get('episode_step')} of episode {info.get('episode', 0) + 1}"
@@ -75,8 +77,8 @@ def format_info(info: dict[str, Any]) -> str:
         + (f" ({info.get('kind')} checkpoint)" if info.get("kind") else ""),
         f"best metric   {best_text}",
         f"early stop    {_early_stopping(info.get('early_stopping'))}",
-        f"weights       {_size(sizes.get('weights.safetensors'))}  sha256 {info.get('weights_sha256')}",
-        f"state         {_size(sizes.get('state.safetensors'))}  sha256 {info.get('state_sha256')}",
+        f"weights       {_size(sizes.get(WEIGHTS))}  sha256 {info.get('weights_sha256')}",
+        f"state         {_size(sizes.get(STATE))}  sha256 {info.get('state_sha256')}",
         f"total size    {_size(sizes.get('total'))}",
         f"rng states    {', '.join(info.get('rng_states') or []) or 'none'}",
         f"env state     {_env_state(info.get('env_episode_state_captured'))}",
