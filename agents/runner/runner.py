@@ -105,6 +105,20 @@ class TrainResult:
         out["checkpoint"] = None if self.checkpoint is None else str(self.checkpoint)
         return out
 
+    def checkpoint_event(self) -> CheckpointEvent:
+        """The run's last checkpoint as a callback event (e.g. to report a run that had already finished)."""
+        return CheckpointEvent(
+            path=Path(self.checkpoint),
+            kind="final",
+            final=True,
+            episode=self.episode,
+            global_step=self.global_step,
+            status=self.status,
+            best_metric=self.best_metric,
+            weights_sha256=self.weights_sha256,
+            state_sha256=self.state_sha256,
+        )
+
 
 def _print_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

@@ -148,19 +148,7 @@ def sweep_trial(config: dict[str, Any], sweep: dict[str, Any]) -> None:
         if result.status == "interrupted":  # pragma: no cover - signals are not handled here
             raise RuntimeError(f"trial {run_dir.name} was interrupted by {result.signal}")
         if result.already_finished:  # restarted after its last report: report the finished checkpoint again
-            reporter.on_checkpoint(
-                CheckpointEvent(
-                    path=Path(result.checkpoint),
-                    kind="final",
-                    final=True,
-                    episode=result.episode,
-                    global_step=result.global_step,
-                    status=result.status,
-                    best_metric=result.best_metric,
-                    weights_sha256=result.weights_sha256,
-                    state_sha256=result.state_sha256,
-                )
-            )
+            reporter.on_checkpoint(result.checkpoint_event())
             if not reporter.done:  # pragma: no cover - a finished run has reached its target
                 raise RuntimeError(f"trial {run_dir.name} finished before its budget ({result.status})")
 

@@ -105,3 +105,10 @@ def test_agent_metrics_are_logged_at_every_episode_end(tmp_path):
     position = [value for _, value in scalars["agent/rng_position"]]
     loss = [value for _, value in scalars["losses/fake_loss"]]
     assert all(abs(p + q - 1.0) < 1e-6 for p, q in zip(position, loss, strict=True)) and len(set(position)) > 1
+
+
+def test_a_finished_runs_result_describes_its_last_checkpoint_like_the_final_event(tmp_path):
+    recorder = Recorder()
+    Runner(tmp_path, CONFIG, log=None, callbacks=[recorder]).train()
+    again = Runner(tmp_path, resume=True, log=None, callbacks=[Recorder()]).train()
+    assert again.already_finished and again.checkpoint_event() == recorder.checkpoints[-1]
