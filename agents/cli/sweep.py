@@ -10,6 +10,7 @@ start-up.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,8 @@ from agents.cli.common import (
 )
 
 DEFAULT_SWEEPS_ROOT = Path("sweeps")
+DEFAULT_CONNECT_TIMEOUT_S = 30.0  # = agents.sweep.cluster.DEFAULT_CONNECT_TIMEOUT_S (not imported: no Ray at start-up)
+MAX_CONNECT_TIMEOUT_S = 3600.0
 
 DESCRIPTION = """\
 Train one run per seed and config point on Ray Tune (a local Ray started for the sweep, or an existing cluster
@@ -103,6 +106,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="an existing Ray cluster this machine belongs to: 'auto' or HEAD:PORT (default: a local Ray)",
     )
     where.add_argument(
+        "--connect-timeout",
+        type=_timeout_seconds,
+        metavar="S",
+        help=f"seconds to wait for the --address cluster to answer (default: {DEFAULT_CONNECT_TIMEOUT_S:g})",
+    )
+    where.add_argument(
         "--num-cpus",
         type=positive_int,
         metavar="N",
@@ -158,7 +167,9 @@ def _run(args: argparse.Namespace, spec: Any) -> int:
         file=sys.stderr,
         flush=True,
     )
-    outcome = run_sweep(spec, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    outcome = run_sweep(
+        spec, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1, **_connect(args)
+    )
     return _report(outcome)
 
 
@@ -188,7 +199,9 @@ def _restore(args: argparse.Namespace) -> int:
     spec = load_sweep(args.restore)  # a clear error before Ray starts
     _require_ray()
     print(f"sweep: restoring {spec.sweep_dir} ({len(spec.trials)} trials)", file=sys.stderr, flush=True)
-    outcome = restore_sweep(args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    outcome = restore_sweep(
+        args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1, **_connect(args)
+    )
     return _report(outcome)
 
 
@@ -217,7 +230,24 @@ def _report(outcome: Any) -> int:
     return 0
 
 
+def _timeout_seconds(text: str) -> float:
+    """argparse type for --connect-timeout: seconds, > 0 and at most an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (e.g. 30 or 2.5), got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_CONNECT_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(f"must be > 0 and at most {MAX_CONNECT_TIMEOUT_S:g} seconds, got {text}")
+    return value
+
+
+def _connect(args: argparse.Namespace) -> dict[str, float]:
+    return {} if args.connect_timeout is None else {"connect_timeout": args.connect_timeout}
+
+
 def _check_address(args: argparse.Namespace) -> None:
+    if args.connect_timeout is not None and not args.address:
+        raise CLIError("--connect-timeout is how long to wait for an --address cluster; without --address drop it")
     if args.address and args.num_cpus:
         raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
     if args.address and args.address.startswith("ray://"):
