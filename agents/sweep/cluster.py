@@ -250,7 +250,7 @@ def stop_orphans(sweep_dir: Path) -> tuple[int | None, list[int], list[int]]:
         return None, [], []
     if _alive(record.pid):
         return None, [], []  # the driver is still running (or its pid was reused): leave its Ray alone
-    pids = _attached_to(record.session_dir)
+    pids = processes_using(record.session_dir)
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + TERM_GRACE_S
@@ -265,10 +265,12 @@ def stop_orphans(sweep_dir: Path) -> tuple[int | None, list[int], list[int]]:
     return record.pid, [p for p in pids if p not in left], left
 
 
-def _attached_to(session_dir: str) -> list[int]:
-    """Pids of this user's processes that hold a file open under ``session_dir`` or name it on their command
-    line (Ray's agents rename themselves, so their command line alone is not enough)."""
-    prefix = session_dir.rstrip("/") + "/"
+def processes_using(folder: str | Path) -> list[int]:
+    """Pids of this user's live processes (not this one) that hold a file open under ``folder`` or name it on
+    their command line: a Ray session's or temp folder's processes (Ray's agents rename themselves, so their
+    command line alone is not enough). Empty where there is no ``/proc``."""
+    session_dir = str(folder).rstrip("/")
+    prefix = session_dir + "/"
     me, uid, found = os.getpid(), os.getuid(), []
     proc = Path("/proc")
     if not proc.is_dir():
