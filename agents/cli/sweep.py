@@ -47,12 +47,16 @@ examples:
   sphgym sweep --agent hierarchy --seeds 0-4 --grid agent.history_capacity=256,512,1024
   sphgym sweep --agent ppo --seeds 0-2 --grid learning_rate=3e-4,1e-3 --grid metric_window=50,100
   sphgym sweep --seeds 0-9 --run-dir /nfs/sweeps/cp --address auto    # on a running Ray cluster
+  sphgym sweep --seeds 0-9 --run-dir /nfs/sweeps/cp --address 10.0.0.5:6379 --connect-timeout 60
   sphgym sweep --restore sweeps/CartPole-v1__hierarchy__20250101-120000
   sphgym plot sweeps/CartPole-v1__hierarchy__20250101-120000 --out sweep.png
 
 --grid KEY=V1,V2,...: KEY is a run field (episodes, metric_window, env_id, ...), agent.FIELD (or just FIELD
 when it is a field of the agent's config), or env_kwargs.NAME; values are typed like --set (0.5, true,
 [64, 64]); commas inside brackets do not split. Several --grid options form the cartesian product.
+
+--address HOST:PORT with Ray token authentication: the token is taken from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+~/.ray/auth_token (`ray get-auth-token` on the head node prints it); RAY_AUTH_MODE=token is set when one exists.
 
 exit codes: 0 every trial finished · 1 user error, or a trial failed more than --max-failures times · 130 the
 sweep was interrupted (Ctrl-C/SIGTERM; Tune saved its state): continue with --restore DIR.

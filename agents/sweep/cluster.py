@@ -1,12 +1,13 @@
 """Reaching a Ray cluster, and cleaning up after a local Ray whose driver was killed.
 
-Connecting (``--address``): Ray's own ``ray.init(address=...)`` retries an unreachable address for about 14
-minutes, and with token authentication (on by default for local clusters since Ray 2.59) it enables the token
-only for ``address="auto"``: an explicit ``HOST:PORT`` is tried without it and fails after 20 retries with
-"Authentication token is missing or incorrect". ``check_cluster`` runs first: it enables token authentication
-when a token is available (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``, in Ray's order)
-and ``RAY_AUTH_MODE`` is unset, then opens a TCP connection (bounded by ``--connect-timeout``) and asks the
-cluster's GCS for its id, turning each failure into a one-line ``RayConnectError`` that says what to set.
+Connecting (``--address``): Ray's own ``ray.init(address=...)`` retries an unreachable address 20 times for
+about 40 s each, and with token authentication (on by default for local clusters since Ray 2.59) it enables the
+token only for ``address="auto"``: an explicit ``HOST:PORT`` is tried without it and fails after 20 retries
+with "Authentication token is missing or incorrect". ``check_cluster`` runs first: it enables token
+authentication when a token is available (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``,
+in Ray's order) and ``RAY_AUTH_MODE`` is unset, then opens a TCP connection (bounded by ``--connect-timeout``)
+and asks the cluster's GCS for its id, turning each failure into a one-line ``RayConnectError`` that says what
+to set.
 
 Cleaning up (local Ray): a driver killed with SIGKILL cannot stop the Ray it started; Ray's reaper stops the
 GCS and the raylet, but the raylet's agents live on for about a minute. The driver writes ``LOCAL_RAY_FILE``

@@ -85,8 +85,11 @@ def _trainable(spec: SweepSpec) -> Any:
     )
 
 
-def _init_ray(address: str | None, num_cpus: int | None, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> bool:
+def _init_ray(
+    address: str | None, num_cpus: int | None, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S, verbose: int = 1
+) -> bool:
     """Start (or connect to) Ray unless the caller already did; returns True if we must shut it down.
+    ``verbose=0`` keeps Ray's and Tune's INFO lines off the terminal (warnings and errors still show).
 
     Raises:
         RayConnectError: ``address`` names no reachable cluster, or one that refuses this driver's token.
@@ -102,6 +105,8 @@ def _init_ray(address: str | None, num_cpus: int | None, connect_timeout: float 
     from agents.sweep.trainable import thread_env
 
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": thread_env()}}  # every worker: one thread per library
+    if not verbose:
+        kwargs["logging_level"] = logging.WARNING
     if address:
         check_cluster(address, connect_timeout)  # Ray alone would retry a dead address for ~14 minutes
         kwargs["address"] = address
@@ -164,7 +169,7 @@ def run_sweep(
     from ray import tune
 
     # first: a wrong --address must not leave a sweep.json behind
-    shutdown = _init_ray(address, num_cpus, connect_timeout)
+    shutdown = _init_ray(address, num_cpus, connect_timeout, verbose)
     try:
         spec.save()
         _record(spec.sweep_dir, address, shutdown)
@@ -209,7 +214,7 @@ def restore_sweep(
     spec = load_sweep(Path(sweep_dir).resolve())
     tune_path = spec.sweep_dir / TUNE_DIR
     _stop_orphans(spec.sweep_dir)
-    shutdown = _init_ray(address, num_cpus, connect_timeout)
+    shutdown = _init_ray(address, num_cpus, connect_timeout, verbose)
     try:
         _record(spec.sweep_dir, address, shutdown)
         if not tune.Tuner.can_restore(str(tune_path)):

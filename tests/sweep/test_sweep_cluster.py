@@ -46,8 +46,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def sweep_cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "agents.cli.main", "sweep", "--agent", "random", "--seeds", "0-1", *args]
+def sweep_cli(*args: str, seeds: str = "0-1") -> list[str]:
+    return [sys.executable, "-m", "agents.cli.main", "sweep", "--agent", "random", "--seeds", seeds, *args]
 
 
 # --------------------------------------------------------------------------------- a two-node cluster
@@ -340,3 +340,60 @@ def test_tunes_already_deleted_checkpoint_error_is_dropped(caplog):
                 log.exception("Trial %s: Error handling checkpoint %s", "base__s0", "c")
     assert [r.exc_info[1].args[0] for r in caplog.records] == ["disk"]  # only the real error is logged
     assert not log.filters  # and the filter is gone after the block
+
+
+# ------------------------------------------------------------------------- SIGKILL of a local driver
+def _wait_for(condition, timeout: float, what: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep driver exited ({proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} after {timeout:g} s")
+        time.sleep(0.5)
+
+
+def _sessions_of(pid: int) -> list[Path]:
+    """The Ray session folders a driver with this pid started (Ray puts the pid at the end of the name)."""
+    return list(Path(tempfile.gettempdir(), "ray").glob(f"session_*_{pid}"))
+
+
+@pytest.mark.slow
+def test_restore_after_sigkill_is_quiet_and_leaves_no_ray_process(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    local = ["--num-cpus", "1", "--quiet"]
+    driver = subprocess.Popen(
+        sweep_cli("--episodes", "40", "--report-every", "10", "--run-dir", str(sweep_dir), *local, seeds="0"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: any(sweep_dir.glob("tune/base__s0/checkpoint_*")), 300, "Tune checkpoint", driver)
+        record = read_local_ray(sweep_dir)
+        assert record is not None and record.pid == driver.pid
+    finally:
+        driver.kill()  # SIGKILL: the driver cannot stop its Ray
+        driver.communicate()
+    session = Path(record.session_dir)
+    left_by_kill = processes_using(session)
+
+    restore = subprocess.Popen(
+        [sys.executable, "-m", "agents.cli.main", "sweep", "--restore", str(sweep_dir), *local],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = restore.communicate(timeout=600)
+    assert restore.returncode == 0, err[-3000:]
+    assert "| base | 0/1 |" in out
+    assert "ERROR" not in err and "Traceback" not in err, err[-3000:]
+    if left_by_kill:
+        assert f"Ray process(es) left by the killed driver (pid {driver.pid})" in err, err[-3000:]
+    assert processes_using(session) == []  # the killed driver's Ray: gone
+    # the restoring driver's own Ray was shut down with it (its pid names its session folder)
+    assert [pid for folder in _sessions_of(restore.pid) for pid in processes_using(folder)] == []
+    assert not (sweep_dir / LOCAL_RAY_FILE).exists()
+    spec = load_sweep(sweep_dir)
+    assert_trial_equals_plain(spec, spec.points[0], 0, tmp_path)
