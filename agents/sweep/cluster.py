@@ -267,9 +267,10 @@ def stop_orphans(sweep_dir: Path) -> tuple[int | None, list[int], list[int]]:
 
 
 def processes_using(folder: str | Path) -> list[int]:
-    """Pids of this user's live processes (not this one) that hold a file open under ``folder`` or name it on
-    their command line: a Ray session's or temp folder's processes (Ray's agents rename themselves, so their
-    command line alone is not enough). Empty where there is no ``/proc``."""
+    """Pids of this user's live Ray processes (not this one) that hold a file open under ``folder`` or name it
+    on their command line: a Ray session's or temp folder's processes (Ray's agents rename themselves, so their
+    command line alone is not enough). A process whose command line does not mention Ray (``ray::NAME``,
+    ``.../ray/...``) is never listed, e.g. someone's ``tail -f`` of a log. Empty where there is no ``/proc``."""
     session_dir = str(folder).rstrip("/")
     prefix = session_dir + "/"
     me, uid, found = os.getpid(), os.getuid(), []
@@ -283,6 +284,8 @@ def processes_using(folder: str | Path) -> list[int]:
             if entry.stat().st_uid != uid:
                 continue
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "ray" not in cmdline:
+                continue
             hit = prefix in cmdline or session_dir + " " in cmdline
             if not hit:
                 for fd in (entry / "fd").iterdir():

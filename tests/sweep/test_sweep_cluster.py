@@ -272,10 +272,11 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def _holder(path: Path) -> subprocess.Popen:
-    """A process that keeps ``path`` open, as Ray's agents keep their session's logs open."""
+def _holder(path: Path, name: str = "ray::DashboardAgent") -> subprocess.Popen:
+    """A process that keeps ``path`` open, as Ray's agents keep their session's logs open (``name`` on its
+    command line: only Ray's processes are ever stopped)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    code = f"import time; f = open({str(path)!r}, 'a'); print('ready', flush=True); time.sleep(60)"
+    code = f"import time; f = open({str(path)!r}, 'a'); print('ready', flush=True); time.sleep(60)  # {name}"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
@@ -294,15 +295,16 @@ def test_killed_drivers_leftovers_are_stopped_by_pid(tmp_path):
     driver = _dead_pid()
     session = tmp_path / f"session_2026-01-01_00-00-00_123456_{driver}"
     leftover = _holder(session / "logs" / "dashboard_agent.log")
-    bystander = _holder(tmp_path / "elsewhere" / "x.log")  # not Ray's: must survive
+    bystander = _holder(tmp_path / "elsewhere" / "x.log")  # not in the session: must survive
+    reader = _holder(session / "logs" / "monitor.log", name="tail -f")  # not a Ray process: must survive
     try:
         _write_record(tmp_path, driver, session)
         assert processes_using(session) == [leftover.pid]
         assert stop_orphans(tmp_path) == (driver, [leftover.pid], [])
-        assert leftover.wait(timeout=10) is not None and bystander.poll() is None
+        assert leftover.wait(timeout=10) is not None and bystander.poll() is None and reader.poll() is None
         assert not (tmp_path / LOCAL_RAY_FILE).exists()
     finally:
-        for proc in (leftover, bystander):
+        for proc in (leftover, bystander, reader):
             proc.kill()
             proc.wait()
 
