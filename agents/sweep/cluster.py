@@ -273,10 +273,10 @@ def processes_using(folder: str | Path) -> list[int]:
     ``.../ray/...``) is never listed, e.g. someone's ``tail -f`` of a log. Empty where there is no ``/proc``."""
     session_dir = str(folder).rstrip("/")
     prefix = session_dir + "/"
-    me, uid, found = os.getpid(), os.getuid(), []
     proc = Path("/proc")
     if not proc.is_dir():
         return []
+    me, uid, found = os.getpid(), os.getuid(), []
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -311,13 +311,10 @@ def _zombie(entry: Path) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(Path("/proc") / str(pid))
+    """The pid exists and is not a zombie (a dead child nobody reaped yet: nothing left to stop)."""
+    from agents.runner.lock import _pid_alive
+
+    return _pid_alive(pid) and not _zombie(Path("/proc") / str(pid))
 
 
 def _signal(pid: int, sig: int) -> None:
