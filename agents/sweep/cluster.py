@@ -42,6 +42,7 @@ TOKEN_HELP = (
 LOCAL_RAY_FILE = ".local_ray.json"  # in the sweep folder while the driver's own Ray runs
 MAX_RECORD_BYTES = 4096
 # Ray names a session folder session_<date>_<time>_<microseconds>_<pid of the process that started it>
+HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:\[\]/]+):(\d{1,5})")
 SESSION_NAME = re.compile(r"session_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d+_(\d+)")
 TERM_GRACE_S = 3.0
 
@@ -82,8 +83,8 @@ def check_cluster(address: str, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) ->
 def enable_token_auth_if_available() -> bool:
     """``RAY_AUTH_MODE=token`` for this process when it is unset and a token is available; True if set here.
 
-    Ray does this itself for ``address="auto"`` only; the sweep driver joins the cluster the user named, with
-    the token the user gave (Ray sends it to that cluster only).
+    Ray does this itself for ``address="auto"`` only; the sweep driver does it for the cluster the user named
+    with ``--address`` too (a cluster without authentication ignores the token).
 
     Raises:
         RayConnectError: ``RAY_AUTH_TOKEN_PATH`` names a missing or empty file, or ``RAY_AUTH_MODE=token`` and
@@ -124,6 +125,9 @@ def _resolve(address: str) -> str:
     """``auto`` -> the ``HOST:PORT`` of the cluster ``ray start`` started on this machine; ``HOST:PORT`` checked."""
     from ray._private import services
 
+    match = HOST_PORT.fullmatch(address)
+    if address != "auto" and (match is None or not 0 < int(match.group(2)) < 65536):
+        raise RayConnectError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or 'auto'")
     try:
         return services.canonicalize_bootstrap_address_or_die(address)
     except ConnectionError as exc:  # "auto" and no cluster running here

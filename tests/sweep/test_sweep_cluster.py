@@ -248,6 +248,17 @@ def test_silent_address_times_out(tmp_path, monkeypatch, capsys):
     assert err[-1].startswith("sphgym sweep: error: no Ray cluster answers at ") and "within 1.5 s" in err[-1]
 
 
+@pytest.mark.parametrize("address", ["justhost", ":6379", "head:abc", "head:0", "head:99999", "http://head:6379"])
+def test_malformed_address_is_one_line(address, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    code = main(["sweep", "--seeds", "0", "--run-dir", str(tmp_path / "s"), "--address", address])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1] == (
+        f"sphgym sweep: error: --address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or 'auto'"
+    )
+    assert "Traceback" not in "\n".join(err) and not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
