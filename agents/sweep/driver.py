@@ -108,7 +108,7 @@ def _init_ray(
     if not verbose:
         kwargs["logging_level"] = logging.WARNING
     if address:
-        check_cluster(address, connect_timeout)  # Ray alone would retry a dead address for ~14 minutes
+        check_cluster(address, connect_timeout)  # Ray alone would retry a dead address for many minutes
         kwargs["address"] = address
     else:
         # "local": a new Ray for this sweep, even if this machine has a cluster running (use --address auto for it)

@@ -277,6 +277,13 @@ def test_connect_timeout_is_checked(argv, message, tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+def test_cli_default_connect_timeout_is_the_libraries():
+    from agents.cli import sweep as sweep_cmd
+    from agents.sweep import cluster
+
+    assert sweep_cmd.DEFAULT_CONNECT_TIMEOUT_S == cluster.DEFAULT_CONNECT_TIMEOUT_S  # (the CLI must not import Ray)
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
