@@ -5,8 +5,9 @@
 exists), runs a 2-seed sweep on it by ``--address HOST:PORT`` from a driver that has only the token file (no
 ``RAY_AUTH_MODE``: the case that failed with "Authentication token is missing or incorrect"), checks that each
 node ran one trial and that both trials equal plain runs byte for byte, and stops every process it started, by
-pid. The other tests need no cluster: a dead address, a silent one, the killed driver's leftovers, Tune's
-deleted-checkpoint noise.
+pid. ``test_restore_after_sigkill_is_quiet_and_leaves_no_ray_process`` SIGKILLs a driver that runs its own
+local Ray and restores the sweep. The other tests need no Ray: bad, dead and silent addresses, the
+``--connect-timeout`` checks, the killed driver's leftovers (stand-in processes), Tune's deleted-checkpoint noise.
 """
 
 from __future__ import annotations
