@@ -9,6 +9,7 @@ start-up.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from agents.cli.common import (
     positive_int,
     shell_quote,
 )
+
+DEFAULT_CONNECT_TIMEOUT_S = 30.0  # = agents.sweep.cluster.DEFAULT_CONNECT_TIMEOUT_S (not imported: no Ray at start-up)
+MAX_CONNECT_TIMEOUT_S = 3600.0
 
 DESCRIPTION = """\
 Train one run per seed and config point on Ray Tune (a local Ray started for the sweep, or an existing cluster
@@ -40,12 +44,16 @@ examples:
   sphgym sweep --agent hierarchy --seeds 0-4 --grid agent.history_capacity=256,512,1024
   sphgym sweep --agent ppo --seeds 0-2 --grid learning_rate=3e-4,1e-3 --grid metric_window=50,100
   sphgym sweep --seeds 0-9 --run-dir /nfs/sweeps/cp --address auto    # on a running Ray cluster
+  sphgym sweep --seeds 0-9 --run-dir /nfs/sweeps/cp --address 10.0.0.5:6379 --connect-timeout 60
   sphgym sweep --restore sweeps/CartPole-v1__hierarchy__20250101-120000
   sphgym plot sweeps/CartPole-v1__hierarchy__20250101-120000 --out sweep.png
 
 --grid KEY=V1,V2,...: KEY is a run field (episodes, metric_window, env_id, ...), agent.FIELD (or just FIELD
 when it is a field of the agent's config), or env_kwargs.NAME; values are typed like --set (0.5, true,
 [64, 64]); commas inside brackets do not split. Several --grid options form the cartesian product.
+
+--address HOST:PORT with Ray token authentication: the token is taken from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+~/.ray/auth_token (`ray get-auth-token` on the head node prints it); RAY_AUTH_MODE=token is set when one exists.
 
 exit codes: 0 every trial finished · 1 user error, or a trial failed more than --max-failures times · 130 the
 sweep was interrupted (Ctrl-C/SIGTERM; Tune saved its state): continue with --restore DIR.
@@ -97,6 +105,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--address",
         metavar="ADDR",
         help="an existing Ray cluster this machine belongs to: 'auto' or HEAD:PORT (default: a local Ray)",
+    )
+    where.add_argument(
+        "--connect-timeout",
+        type=_timeout_seconds,
+        metavar="S",
+        help=f"seconds to wait for the --address cluster to answer (default: {DEFAULT_CONNECT_TIMEOUT_S:g})",
     )
     where.add_argument(
         "--num-cpus",
@@ -154,7 +168,9 @@ def _run(args: argparse.Namespace, spec: Any) -> int:
         file=sys.stderr,
         flush=True,
     )
-    outcome = run_sweep(spec, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    outcome = run_sweep(
+        spec, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1, **_connect(args)
+    )
     return _report(outcome)
 
 
@@ -184,7 +200,9 @@ def _restore(args: argparse.Namespace) -> int:
     spec = load_sweep(args.restore)  # a clear error before Ray starts
     _require_ray()
     print(f"sweep: restoring {spec.sweep_dir} ({len(spec.trials)} trials)", file=sys.stderr, flush=True)
-    outcome = restore_sweep(args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1)
+    outcome = restore_sweep(
+        args.restore, address=args.address, num_cpus=args.num_cpus, verbose=0 if args.quiet else 1, **_connect(args)
+    )
     return _report(outcome)
 
 
@@ -213,7 +231,24 @@ def _report(outcome: Any) -> int:
     return 0
 
 
+def _timeout_seconds(text: str) -> float:
+    """argparse type for --connect-timeout: seconds, > 0 and at most an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (e.g. 30 or 2.5), got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_CONNECT_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(f"must be > 0 and at most {MAX_CONNECT_TIMEOUT_S:g} seconds, got {text}")
+    return value
+
+
+def _connect(args: argparse.Namespace) -> dict[str, float]:
+    return {} if args.connect_timeout is None else {"connect_timeout": args.connect_timeout}
+
+
 def _check_address(args: argparse.Namespace) -> None:
+    if args.connect_timeout is not None and not args.address:
+        raise CLIError("--connect-timeout is how long to wait for an --address cluster; without --address drop it")
     if args.address and args.num_cpus:
         raise CLIError("--num-cpus sizes a local Ray; with --address the cluster decides (drop one of them)")
     if args.address and args.address.startswith("ray://"):

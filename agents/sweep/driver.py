@@ -16,22 +16,30 @@ write their run folders and Tune its checkpoints there.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.sweep.cluster import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    RayConnectError,
+    check_cluster,
+    forget_local_ray,
+    record_local_ray,
+    stop_orphans,
+)
+from agents.sweep.ray_logs import quiet_ray_logs
 from agents.sweep.spec import TUNE_DIR, SweepSpec, load_sweep, trial_folder
+
+logger = logging.getLogger(__name__)
 
 RAY_HINT = "pip install 'sphgym[ray]'"
 
 
 class RayMissingError(RuntimeError):
     """Ray Tune is not installed (it is an optional extra)."""
-
-
-class RayConnectError(RuntimeError):
-    """``--address`` names no reachable Ray cluster."""
 
 
 def require_ray() -> Any:
@@ -77,41 +85,93 @@ def _trainable(spec: SweepSpec) -> Any:
     )
 
 
-def _init_ray(address: str | None, num_cpus: int | None) -> bool:
-    """Start (or connect to) Ray unless the caller already did; returns True if we must shut it down."""
+def _init_ray(
+    address: str | None, num_cpus: int | None, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S, verbose: int = 1
+) -> bool:
+    """Start (or connect to) Ray unless the caller already did; returns True if we must shut it down.
+    ``verbose=0`` keeps Ray's and Tune's INFO lines off the terminal (warnings and errors still show).
+
+    Raises:
+        RayConnectError: ``address`` names no reachable cluster, or one that refuses this driver's token.
+    """
     ray = require_ray()
     # Each report carries a checkpoint, so Tune snapshots its state often: its "excessive sync" warning is noise.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return False
+    from ray.exceptions import AuthenticationError
+
     from agents.sweep.trainable import thread_env
 
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": thread_env()}}  # every worker: one thread per library
+    if not verbose:
+        kwargs["logging_level"] = logging.WARNING
     if address:
+        check_cluster(address, connect_timeout)  # Ray alone would retry a dead address for many minutes
         kwargs["address"] = address
     else:
         # "local": a new Ray for this sweep, even if this machine has a cluster running (use --address auto for it)
         kwargs.update(address="local", num_cpus=num_cpus, include_dashboard=False)
     try:
         ray.init(**kwargs)
-    except ConnectionError as exc:
+    except (ConnectionError, AuthenticationError) as exc:
+        where = f"a Ray cluster at {address!r}" if address else "a local Ray"
         raise RayConnectError(
-            f"cannot connect to a Ray cluster at {address!r} ({exc}); start one with `ray start --head` on this "
-            "machine, pass the head node's HOST:PORT as printed by it, or drop --address for a local Ray"
+            f"cannot connect to {where} ({' '.join(str(exc).split())[:300]}); start one with `ray start --head` "
+            "on this machine, pass the head node's HOST:PORT as printed by it, or drop --address for a local Ray"
         ) from None
     return True
 
 
+def _record(sweep_dir: Path, address: str | None, shutdown: bool) -> None:
+    """Note a local Ray we started in the sweep folder, so the next driver can stop what is left of it if this
+    one is killed."""
+    if shutdown and not address:
+        record_local_ray(sweep_dir)
+
+
+def _stop(sweep_dir: Path, shutdown: bool) -> None:
+    """Shut down the Ray we started (``ray.shutdown`` stops a local Ray's processes) and drop its record."""
+    if shutdown:
+        import ray
+
+        ray.shutdown()
+        forget_local_ray(sweep_dir)
+
+
+def _stop_orphans(sweep_dir: Path) -> None:
+    """Stop the processes of the local Ray a killed driver of this sweep left behind, and say so."""
+    driver, stopped, left = stop_orphans(sweep_dir)
+    if stopped:
+        logger.warning(
+            "sweep: stopped %d Ray process(es) left by the killed driver (pid %d): %s",
+            len(stopped), driver, " ".join(map(str, stopped)),
+        )
+    if left:
+        logger.warning(
+            "sweep: %d Ray process(es) of the killed driver (pid %d) could not be stopped: %s; stop them with "
+            "`kill -9 PID`", len(left), driver, " ".join(map(str, left)),
+        )
+
+
 def run_sweep(
-    spec: SweepSpec, *, address: str | None = None, num_cpus: int | None = None, verbose: int = 1
+    spec: SweepSpec,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    verbose: int = 1,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
 ) -> SweepOutcome:
-    """Save ``sweep.json``, run every trial on Tune, write the tables. ``address`` = an existing cluster."""
+    """Save ``sweep.json``, run every trial on Tune, write the tables. ``address`` = an existing cluster,
+    ``connect_timeout`` = seconds to wait for it to answer."""
     require_ray()
     from ray import tune
 
-    shutdown = _init_ray(address, num_cpus)  # first: a wrong --address must not leave a sweep.json behind
+    # first: a wrong --address must not leave a sweep.json behind
+    shutdown = _init_ray(address, num_cpus, connect_timeout, verbose)
     try:
         spec.save()
+        _record(spec.sweep_dir, address, shutdown)
         folders = {p.label: p.folder for p in spec.points}
         namer = functools.partial(_trial_name, folders=folders)
         tuner = tune.Tuner(
@@ -129,27 +189,33 @@ def run_sweep(
                 verbose=verbose,
             ),
         )
-        results = tuner.fit()
+        with quiet_ray_logs():
+            results = tuner.fit()
         return _outcome(spec, results)
     finally:
-        if shutdown:
-            import ray
-
-            ray.shutdown()
+        _stop(spec.sweep_dir, shutdown)
 
 
 def restore_sweep(
-    sweep_dir: str | Path, *, address: str | None = None, num_cpus: int | None = None, verbose: int = 1
+    sweep_dir: str | Path,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    verbose: int = 1,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
 ) -> SweepOutcome:
     """Continue an interrupted sweep (``Tuner.restore``): unfinished and errored trials resume from their last
-    reported checkpoint, finished ones are kept. Then the tables are rewritten."""
+    reported checkpoint, finished ones are kept. Then the tables are rewritten. What a killed driver of this
+    sweep left of its local Ray is stopped first (logged as a warning)."""
     require_ray()
     from ray import tune
 
     spec = load_sweep(Path(sweep_dir).resolve())
     tune_path = spec.sweep_dir / TUNE_DIR
-    shutdown = _init_ray(address, num_cpus)
+    _stop_orphans(spec.sweep_dir)
+    shutdown = _init_ray(address, num_cpus, connect_timeout, verbose)
     try:
+        _record(spec.sweep_dir, address, shutdown)
         if not tune.Tuner.can_restore(str(tune_path)):
             from agents.sweep.spec import SweepSpecError
 
@@ -160,13 +226,11 @@ def restore_sweep(
         tuner = tune.Tuner.restore(
             str(tune_path), trainable=_trainable(spec), resume_unfinished=True, resume_errored=True
         )
-        results = tuner.fit()
+        with quiet_ray_logs():
+            results = tuner.fit()
         return _outcome(spec, results)
     finally:
-        if shutdown:
-            import ray
-
-            ray.shutdown()
+        _stop(spec.sweep_dir, shutdown)
 
 
 def _outcome(spec: SweepSpec, results: Any) -> SweepOutcome:
