@@ -25,7 +25,7 @@ import numpy as np
 from . import serialization as ser
 from .descs import _check_int, _check_size
 from .hierarchy import MAX_BUILD_FACTOR, MAX_BUILD_SLACK
-from .image_kernels import image_encoder_step, image_reconstruct
+from .image_kernels import image_encoder_step, image_reconstruct, image_weight_stats
 from .params import _Spec, _Validated
 from .rng import mix64_py
 from .topology import VisibleSpec, build_connections, count_connections
@@ -47,10 +47,12 @@ class ImageVisibleLayerDesc:
             uint8 arrays of ``x * y * channels`` bytes, pixel-major with channels innermost (a C-order
             ``(x, y, channels)`` numpy image, raveled).
         radius: half-width of each hidden column's square field on this image, in pixels.
+
+    Defaults are PyAOgmaNeo 2.14.4's.
     """
 
-    size: tuple[int, int, int] = (32, 32, 1)
-    radius: int = 2
+    size: tuple[int, int, int] = (5, 5, 16)
+    radius: int = 4
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "size":
@@ -133,7 +135,7 @@ class ImageEncoder:
             self._load_full(buffer)
             return
         if visible_layer_descs is None:
-            visible_layer_descs = [ImageVisibleLayerDesc()]
+            raise ValueError("ImageEncoder needs visible_layer_descs (or file_name= / buffer= to load one)")
         self._build(hidden_size, visible_layer_descs, seed)
 
     # ------------------------------------------------------------------------------------------ building
@@ -176,29 +178,32 @@ class ImageEncoder:
         self.hidden_size = hidden
         self.visible_layer_descs = tuple(ImageVisibleLayerDesc(d.size, d.radius) for d in descs)
         self._params = ImageEncoderParams()
-        con = build_connections(hidden, visibles, hz)
-        self._con = con
-        vl_c = con.vl_z  # channels per pixel of each visible layer
+        # Field tables (see image_kernels): the connection entries, one per field pixel, expanded to channels.
+        con = build_connections(hidden, visibles, 1)
         vl_bytes = np.array([v.size[0] * v.size[1] * v.size[2] for v in visibles], np.int64)
         self._byte_offset = np.concatenate([[0], np.cumsum(vl_bytes)]).astype(np.int64)
-        ent_pixel = con.ent_vcol - con.vl_offset[con.ent_vl]
-        self._ent_poff = (self._byte_offset[con.ent_vl] + ent_pixel * vl_c[con.ent_vl]).astype(np.int64)
-        field_values = np.add.reduceat(vl_c[con.ent_vl], con.col_ptr[:-1])
-        n = con.num_weights
+        ent_c = con.vl_z[con.ent_vl]  # channels of each entry's pixel
+        ent_first = self._byte_offset[con.ent_vl] + (con.ent_vcol - con.vl_offset[con.ent_vl]) * ent_c
+        starts = np.repeat(np.cumsum(ent_c) - ent_c, ent_c)
+        self._fld_px = (np.repeat(ent_first, ent_c) + np.arange(int(ent_c.sum())) - starts).astype(np.int64)
+        field_values = np.add.reduceat(ent_c, con.col_ptr[:-1])
+        self._col_fptr = np.concatenate([[0], np.cumsum(field_values)]).astype(np.int64)
+        n = hz * int(self._col_fptr[-1])
         if init_weights:
             self._w = np.random.default_rng(self.seed).integers(0, 256, n, dtype=np.uint8)
         else:
             self._w = np.zeros(n, np.uint8)
         self._rw = np.full(n, 128, np.uint8)
         self._resource = np.ones(hx * hy * hz, np.float32)
+        self._wsum = np.zeros(hx * hy * hz, np.int64)  # derived from the weights (see image_kernels)
+        self._wnorm2 = np.zeros(hx * hy * hz, np.int64)
+        self._rebuild_stats()
         self._rng = np.array([mix64_py(self.seed ^ _RNG_SALT)], np.uint64)
         self._hidden_cis = np.zeros(hx * hy, _I32)
         self._recon = np.zeros(total_bytes, np.uint8)
         # Scratch.
         self._in_px = np.zeros(total_bytes, np.uint8)
-        self._centred = np.zeros(int(field_values.max()), np.float64)
-        self._acc = np.zeros(hz, np.float64)
-        self._nrm = np.zeros(hz, np.float64)
+        self._fp = np.zeros(int(field_values.max()), np.int16)
         self._sums = np.zeros(total_bytes, np.int64)
         self._counts = np.zeros(total_bytes, np.int64)
         self._shape_json = ser.canonical_json(self._shape_dict())
@@ -237,18 +242,16 @@ class ImageEncoder:
         for i, a in enumerate(arrays):
             self._in_px[self._byte_offset[i] : self._byte_offset[i + 1]] = a
         p = self._params
-        c = self._con
         image_encoder_step(
             self._in_px,
-            c.col_ptr,
-            self._ent_poff,
-            c.ent_vl,
-            c.ent_wbase,
-            c.vl_z,
+            self._col_fptr,
+            self._fld_px,
             self.hidden_size[2],
             self._w,
             self._rw,
             self._resource,
+            self._wsum,
+            self._wnorm2,
             self._hidden_cis,
             bool(learn_enabled),
             bool(learn_recon),
@@ -257,10 +260,11 @@ class ImageEncoder:
             p.rr,
             p.n_radius,
             self._rng,
-            self._centred,
-            self._acc,
-            self._nrm,
+            self._fp,
         )
+
+    def _rebuild_stats(self) -> None:
+        image_weight_stats(self._w, self._col_fptr, self.hidden_size[2], self._wsum, self._wnorm2)
 
     def _coerce_input(self, i: int, a: Any) -> np.ndarray:
         x, y, ch = self.visible_layer_descs[i].size
@@ -296,14 +300,10 @@ class ImageEncoder:
         if bad.size:
             j = int(bad[0])
             raise ValueError(f"hidden_cis[{j}] = {int(cis[j])} is out of range: valid indices are 0..{hz - 1}")
-        c = self._con
         image_reconstruct(
             cis.astype(np.int64),
-            c.col_ptr,
-            self._ent_poff,
-            c.ent_vl,
-            c.ent_wbase,
-            c.vl_z,
+            self._col_fptr,
+            self._fld_px,
             hz,
             self._rw,
             self._params.scale,
@@ -333,12 +333,12 @@ class ImageEncoder:
         self._check_visible(i)
         return self.visible_layer_descs[i].size
 
-    def get_receptive_field(self, i: int, pos: Sequence[int]) -> np.ndarray:
+    def get_receptive_field(self, i: int, pos: Sequence[int]) -> tuple[np.ndarray, tuple[int, int, int]]:
         """The encoding weights of hidden cell ``pos = (x, y, z)`` over its field on visible layer ``i``.
 
         Returns:
-            uint8 array of shape (field width, field height, channels) (clipped at the image edges); byte b
-            reads as ``(2b - 255) / 255``.
+            ``(weights, size)`` as PyAOgmaNeo: a flat uint8 array (field pixels x-major, channels innermost; byte
+            b reads as ``(2b - 255) / 255``) and the field's ``(width, height, channels)``, clipped at the edges.
         """
         self._check_visible(i)
         hx, hy, hz = self.hidden_size
@@ -348,15 +348,14 @@ class ImageEncoder:
             raise ValueError(f"pos must be a hidden cell (x, y, z), got {pos!r}") from None
         if not (0 <= x < hx and 0 <= y < hy and 0 <= z < hz):
             raise ValueError(f"pos {pos!r} is outside the hidden size {self.hidden_size}")
-        c = self._con
         col = y + x * hy
-        ents = np.arange(c.col_ptr[col], c.col_ptr[col + 1])
-        ents = ents[c.ent_vl[ents] == i]
-        vx, vy, ch = self.visible_layer_descs[i].size
-        pix = c.ent_vcol[ents] - c.vl_offset[i]
-        width = len(np.unique(pix // vy))
-        idx = c.ent_wbase[ents][:, None] + np.arange(ch) * hz + z
-        return self._w[idx].reshape(width, len(ents) // width, ch)
+        f0, f1 = int(self._col_fptr[col]), int(self._col_fptr[col + 1])
+        px = self._fld_px[f0:f1]
+        ks = np.flatnonzero((px >= self._byte_offset[i]) & (px < self._byte_offset[i + 1]))
+        _, vy, ch = self.visible_layer_descs[i].size
+        width = len(np.unique((px[ks] - self._byte_offset[i]) // ch // vy))
+        weights = self._w[hz * f0 + z * (f1 - f0) + ks]
+        return weights, (width, len(ks) // ch // width, ch)
 
     def _check_visible(self, i: int) -> None:
         n = len(self.visible_layer_descs)
@@ -422,6 +421,7 @@ class ImageEncoder:
         arrays = self._read(buffer, ser.KIND_WEIGHTS, self._weight_specs)
         self._check_values("weights", arrays)
         _assign(self._weight_arrays(), arrays)
+        self._rebuild_stats()
 
     def _read(self, buffer: Any, kind: int, specs: list[ser.ArraySpec]) -> dict[str, np.ndarray]:
         name = ser.KIND_NAMES[kind]
@@ -501,6 +501,7 @@ class ImageEncoder:
         self._check_values("full (weights part)", weights)
         _assign(self._state_arrays(), state)
         _assign(self._weight_arrays(), weights)
+        self._rebuild_stats()
 
     def save_to_file(self, path: str | os.PathLike) -> None:
         """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""

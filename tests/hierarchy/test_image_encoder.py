@@ -17,6 +17,8 @@ from hierarchy.image_kernels import (
     image_encoder_step_reference,
     image_reconstruct,
     image_reconstruct_reference,
+    image_weight_stats,
+    image_weight_stats_reference,
 )
 
 
@@ -55,18 +57,30 @@ def test_step_kernel_matches_reference(seed, learn, learn_recon):
     enc._rw[:] = rng.integers(0, 256, enc._rw.size)  # half-trained: arbitrary recon weights and resources
     enc._resource[:] = rng.random(enc._resource.size).astype(np.float32)
     in_px = np.concatenate(_images(enc, seed))
-    c, hz = enc._con, enc.hidden_size[2]
-    args = (c.col_ptr, enc._ent_poff, c.ent_vl, c.ent_wbase, c.vl_z, hz)
+    hz = enc.hidden_size[2]
+    args = (enc._col_fptr, enc._fld_px, hz)
     ref = [a.copy() for a in (enc._w, enc._rw, enc._resource, enc._hidden_cis, enc._rng)]
     image_encoder_step_reference(in_px, *args, *ref[:4], learn, learn_recon, 0.8, 0.3, 0.1, 2, ref[4])
     image_encoder_step(
-        in_px, *args, enc._w, enc._rw, enc._resource, enc._hidden_cis, learn, learn_recon, 0.8, 0.3, 0.1, 2,
-        enc._rng, enc._centred, enc._acc, enc._nrm,
+        in_px, *args, enc._w, enc._rw, enc._resource, enc._wsum, enc._wnorm2, enc._hidden_cis, learn, learn_recon,
+        0.8, 0.3, 0.1, 2, enc._rng, enc._fp,
     )  # fmt: skip
     for got, want in zip((enc._w, enc._rw, enc._resource, enc._hidden_cis, enc._rng), ref, strict=True):
         assert got.tobytes() == want.tobytes()
+    # The kernel keeps its per-cell weight statistics up to date as cells learn.
+    wsum, wnorm2 = image_weight_stats_reference(enc._w, enc._col_fptr, hz)
+    assert enc._wsum.tobytes() == wsum.tobytes() and enc._wnorm2.tobytes() == wnorm2.tobytes()
     if learn:
         assert (enc._resource < 1).any()
+
+
+def test_weight_stats_kernel_matches_reference():
+    enc = _two_layer(0)
+    hz = enc.hidden_size[2]
+    wsum, wnorm2 = np.zeros_like(enc._wsum), np.zeros_like(enc._wnorm2)
+    image_weight_stats(enc._w, enc._col_fptr, hz, wsum, wnorm2)
+    want = image_weight_stats_reference(enc._w, enc._col_fptr, hz)
+    assert wsum.tobytes() == want[0].tobytes() and wnorm2.tobytes() == want[1].tobytes()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -75,8 +89,7 @@ def test_reconstruct_kernel_matches_reference(seed):
     rng = np.random.default_rng(seed)
     enc._rw[:] = rng.integers(0, 256, enc._rw.size)
     cis = rng.integers(0, enc.hidden_size[2], enc._hidden_cis.size)
-    c, hz = enc._con, enc.hidden_size[2]
-    args = (cis, c.col_ptr, enc._ent_poff, c.ent_vl, c.ent_wbase, c.vl_z, hz, enc._rw, 1.7)
+    args = (cis, enc._col_fptr, enc._fld_px, enc.hidden_size[2], enc._rw, 1.7)
     want = np.zeros_like(enc._recon)
     image_reconstruct_reference(*args, want)
     image_reconstruct(*args, enc._sums, enc._counts, enc._recon)
@@ -160,11 +173,18 @@ def test_shaped_and_flat_inputs_agree():
 
 def test_receptive_field_shapes_and_values():
     enc = ImageEncoder((4, 4, 8), [ImageVisibleLayerDesc((16, 12, 2), 2)], seed=0)
-    corner = enc.get_receptive_field(0, (0, 0, 5))
-    centre = enc.get_receptive_field(0, (2, 1, 5))
-    assert corner.shape == (5, 4, 2) and centre.shape == (5, 5, 2) and corner.dtype == np.uint8
-    # Column (0,0)'s first entry is pixel (0,0): its channel-1 weight of cell 5 sits at base + 1*Z + 5.
-    assert corner[0, 0, 1] == enc._w[enc._con.ent_wbase[0] + 8 + 5]
+    corner, corner_size = enc.get_receptive_field(0, (0, 0, 5))
+    centre, centre_size = enc.get_receptive_field(0, (2, 1, 5))
+    assert corner_size == (5, 4, 2) and centre_size == (5, 5, 2)
+    assert corner.shape == (40,) and centre.shape == (50,) and corner.dtype == np.uint8
+    # Column (0,0) has 40 field values, cell-major: cell 5's weights are w[5*40 : 6*40], in field order.
+    assert corner.tobytes() == enc._w[5 * 40 : 6 * 40].tobytes()
+    # The field of column (2,1) is pixels x 8..12, y 2..6: its value (x=9, y=4, channel 1) is input byte
+    # (4 + 9*12)*2 + 1, and the same offset within the field.
+    f0, f1 = enc._col_fptr[2 * 4 + 1], enc._col_fptr[2 * 4 + 2]
+    k = (1 * 5 + 2) * 2 + 1
+    assert enc._fld_px[f0 + k] == (4 + 9 * 12) * 2 + 1
+    assert centre[k] == enc._w[8 * f0 + 5 * (f1 - f0) + k]
 
 
 def test_reconstruction_is_uint8_of_the_image_size():
@@ -201,6 +221,8 @@ def test_bad_inputs_are_refused_and_change_nothing(inputs, match):
 def test_bad_construction_and_params():
     with pytest.raises(ValueError, match="hidden_size must be a tuple of three positive ints"):
         ImageEncoder((4, 4), [ImageVisibleLayerDesc()], seed=0)
+    with pytest.raises(ValueError, match="needs visible_layer_descs"):
+        ImageEncoder((4, 4, 4))
     with pytest.raises(ValueError, match="non-empty list of ImageVisibleLayerDesc"):
         ImageEncoder((4, 4, 4), [], seed=0)
     with pytest.raises(ValueError, match=r"visible_layer_descs\[0\] must be an ImageVisibleLayerDesc"):
@@ -241,6 +263,7 @@ def test_descriptors_are_assignable_and_copied_at_build():
     assert copy.deepcopy(d) == ImageVisibleLayerDesc((8, 8, 3), 5)
     p = ImageEncoderParams()
     assert (p.falloff, p.lr, p.scale, p.rr, p.n_radius) == (0.9, 0.1, 2.0, 0.02, 1)
+    assert ImageVisibleLayerDesc() == ImageVisibleLayerDesc((5, 5, 16), 4)  # PyAOgmaNeo's defaults
 
 
 # ------------------------------------------------------------------------------------------- buffers
