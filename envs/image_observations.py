@@ -129,7 +129,7 @@ class ImageObservationCodec:
         if a.ndim == 2:
             a = a[:, :, None]
         if self._identity:
-            return np.ascontiguousarray(a).reshape(-1)
+            return a.reshape(-1).copy()
         sums = np.add.reduceat(np.add.reduceat(a.astype(np.int64), self._rows, axis=0), self._cols, axis=1)
         return ((2 * sums + self._counts) // (2 * self._counts)).astype(np.uint8).reshape(-1)
 
