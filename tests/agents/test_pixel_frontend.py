@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 
 import numpy as np
 import pytest
@@ -13,7 +12,8 @@ from agents.episode import play_episode
 from agents.hierarchy_agent import HierarchyAgent
 from agents.hierarchy_config import HierarchyAgentConfig
 from agents.pixel_frontend import PixelFrontend, covering_radius
-from agents.protocol import ArrayDict
+from tests.agents.test_agent_contract import _digest as digest
+from tests.agents.test_agent_contract import _run as run
 
 ENV = "sphgym/PixelCatch-v0"
 
@@ -21,29 +21,6 @@ ENV = "sphgym/PixelCatch-v0"
 def make(seed: int = 0, env_id: str = ENV, **overrides) -> tuple[HierarchyAgent, object]:
     env = envs.make_env(env_id)
     return HierarchyAgent(env.observation_space, env.action_space, HierarchyAgentConfig(**overrides), seed), env
-
-
-def digest(arrays: ArrayDict) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        h.update(key.encode() + np.ascontiguousarray(arrays[key]).tobytes())
-    return h.hexdigest()
-
-
-def run(agent: HierarchyAgent, env, steps: int, obs=None, reset_seed: int | None = 0):
-    actions = []
-    if obs is None:
-        obs, _ = env.reset(seed=reset_seed)
-        agent.clear_state()
-    for _ in range(steps):
-        action = agent.act(obs)
-        actions.append(int(action))
-        obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(obs, float(reward), terminated, truncated)
-        if terminated or truncated:
-            obs, _ = env.reset()
-            agent.clear_state()
-    return actions, obs
 
 
 def test_image_spaces_get_the_frontend_and_others_do_not():
