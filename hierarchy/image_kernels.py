@@ -45,10 +45,11 @@ def image_weight_stats(w, col_fptr, hz, wsum, wnorm2):
         n = col_fptr[c + 1] - col_fptr[c]
         for h in range(hz):
             row = hz * col_fptr[c] + h * n
+            wr = w[row : row + n]  # a view indexed from 0: no negative-index checks, so the loop vectorises
             s1 = 0
             s2 = 0
             for k in range(n):
-                v = np.int64(w[row + k])
+                v = np.int64(wr[k])
                 s1 += v
                 s2 += (2 * v - 255) * (2 * v - 255)
             wsum[c * hz + h] = s1
@@ -85,18 +86,19 @@ def image_encoder_step(
     for c in range(col_fptr.shape[0] - 1):
         f0 = col_fptr[c]
         n = col_fptr[c + 1] - f0
+        fld = fld_px[f0 : f0 + n]
         total = 0
         for k in range(n):
-            v = in_px[fld_px[f0 + k]]
+            v = in_px[fld[k]]
             fp[k] = v
             total += v
         best = 0
         best_act = -np.inf
         for h in range(hz):
-            row = hz * f0 + h * n
+            wr = w[hz * f0 + h * n : hz * f0 + (h + 1) * n]  # views indexed from 0 vectorise (see above)
             dot = 0
             for k in range(n):
-                dot += fp[k] * w[row + k]
+                dot += fp[k] * wr[k]
             cell = c * hz + h
             a = np.float64(n * dot - total * wsum[cell]) / math.sqrt(np.float64(wnorm2[cell]))
             if a > best_act:
@@ -107,7 +109,7 @@ def image_encoder_step(
             shift = total / n - 127.5
             for h in range(max(0, best - n_radius), min(hz - 1, best + n_radius) + 1):
                 cell = c * hz + h
-                row = hz * f0 + h * n
+                wr = w[hz * f0 + h * n : hz * f0 + (h + 1) * n]
                 fall = 1.0
                 for _ in range(abs(h - best)):
                     fall *= falloff
@@ -115,10 +117,10 @@ def image_encoder_step(
                 s1 = 0
                 s2 = 0
                 for k in range(n):
-                    old = np.float64(w[row + k])
+                    old = np.float64(wr[k])
                     v = np.int64(math.floor(old + rate * (fp[k] - shift - old) + 0.5))
                     v = min(255, max(0, v))
-                    w[row + k] = v
+                    wr[k] = v
                     s1 += v
                     s2 += (2 * v - 255) * (2 * v - 255)
                 wsum[cell] = s1
@@ -126,11 +128,11 @@ def image_encoder_step(
                 resource[cell] -= lr * rate
         if learn_recon:
             s = stream(seed, c)
-            row = hz * f0 + best * n
+            rwr = rw[hz * f0 + best * n : hz * f0 + (best + 1) * n]
             for k in range(n):
-                old = np.float64(rw[row + k])
+                old = np.float64(rwr[k])
                 s, u = next_uniform(s)
-                rw[row + k] = min(255.0, max(0.0, old + math.floor(rr * (fp[k] - old) + u)))
+                rwr[k] = min(255.0, max(0.0, old + math.floor(rr * (fp[k] - old) + u)))
 
 
 @njit(cache=True)
@@ -145,11 +147,11 @@ def image_reconstruct(cis, col_fptr, fld_px, hz, rw, scale, sums, counts, out):
     for c in range(col_fptr.shape[0] - 1):
         f0 = col_fptr[c]
         n = col_fptr[c + 1] - f0
-        row = hz * f0 + cis[c] * n
+        rwr = rw[hz * f0 + cis[c] * n : hz * f0 + (cis[c] + 1) * n]
+        fld = fld_px[f0 : f0 + n]
         for k in range(n):
-            px = fld_px[f0 + k]
-            sums[px] += rw[row + k]
-            counts[px] += 1
+            sums[fld[k]] += rwr[k]
+            counts[fld[k]] += 1
     for i in range(out.shape[0]):
         m = sums[i] / (255.0 * counts[i]) if counts[i] > 0 else 0.5
         v = min(1.0, max(0.0, 0.5 + scale * (m - 0.5)))
