@@ -130,7 +130,7 @@ class ImageObservationCodec:
             a = a[:, :, None]
         if self._identity:
             return a.reshape(-1).copy()
-        sums = np.add.reduceat(np.add.reduceat(a.astype(np.int64), self._rows, axis=0), self._cols, axis=1)
+        sums = np.add.reduceat(np.add.reduceat(a, self._rows, axis=0, dtype=np.int64), self._cols, axis=1)
         return ((2 * sums + self._counts) // (2 * self._counts)).astype(np.uint8).reshape(-1)
 
     def _to_bytes(self, a: np.ndarray) -> np.ndarray:
