@@ -33,6 +33,8 @@ from .topology import VisibleSpec, build_connections, count_connections
 _I32 = np.int32
 _RNG_SALT = 0x494D47454E43  # "IMGENC": the encoder's RNG differs from a hierarchy's built with the same seed
 _DESCRIPTOR_KEY = "image_encoder"
+# n * sum(p * w) over a field of n values stays below 2**63 (255**2 * n**2): exact int64 activations.
+MAX_FIELD_VALUES = 1 << 23
 
 
 @dataclasses.dataclass
@@ -166,6 +168,12 @@ class ImageEncoder:
         hx, hy, hz = hidden
         visibles = [VisibleSpec(d.size, d.radius) for d in descs]
         total_bytes = sum(v.size[0] * v.size[1] * v.size[2] for v in visibles)
+        widest = sum(min(2 * v.radius + 1, v.size[0]) * min(2 * v.radius + 1, v.size[1]) * v.size[2] for v in visibles)
+        if widest > MAX_FIELD_VALUES:
+            raise ValueError(
+                f"image encoder fields of up to {widest} values (pixels x channels) are too large for exact int64 "
+                f"activations (at most {MAX_FIELD_VALUES}); use a smaller radius"
+            )
         if max_bytes is not None:
             entries, num_weights = count_connections(hidden, visibles, hz)
             need = 2 * num_weights + 40 * entries + 8 * hx * hy * hz + 17 * total_bytes

@@ -227,6 +227,8 @@ def test_bad_construction_and_params():
         ImageEncoder((4, 4, 4), [], seed=0)
     with pytest.raises(ValueError, match=r"visible_layer_descs\[0\] must be an ImageVisibleLayerDesc"):
         ImageEncoder((4, 4, 4), [IODesc()], seed=0)
+    with pytest.raises(ValueError, match=r"fields of up to 8396802 values \(pixels x channels\) are too large"):
+        ImageEncoder((1, 1, 2), [ImageVisibleLayerDesc((4096, 4096, 2), 1024)], seed=0)  # refused before allocating
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         ImageEncoder((4, 4, 4), [ImageVisibleLayerDesc()], seed=-1)
     d = ImageVisibleLayerDesc()
