@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -395,3 +397,24 @@ def test_crafted_full_descriptors_are_refused_before_allocating():
     ]:
         with pytest.raises(ValueError, match=match):
             ImageEncoder.from_buffer(_rewrite(full, ser.KIND_FULL, change))
+
+
+def test_resigned_damage_is_refused_or_loads_a_working_encoder():
+    """Flip one byte anywhere and fix the checksum: loading either refuses it or gives an encoder that runs."""
+    full = _driven(0).serialize_to_buffer().tobytes()
+    rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "loaded": 0}
+    for pos in rng.choice(len(full) - 4, 150, replace=False):
+        body = bytearray(full[:-4])
+        body[pos] ^= 1 << int(rng.integers(8))
+        damaged = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+        try:
+            enc = ImageEncoder.from_buffer(damaged)
+        except ValueError:
+            outcomes["refused"] += 1
+            continue
+        outcomes["loaded"] += 1
+        enc.step(_images(enc, 1), learn_recon=True)
+        enc.reconstruct(enc.get_hidden_cis())
+        assert np.isfinite(enc._resource).all()
+    assert outcomes["refused"] > 0 and outcomes["loaded"] > 0, outcomes
