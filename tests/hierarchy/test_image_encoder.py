@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
+from benchmarks.image_encoder_quality import bars as _bars  # the benchmark's image set
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 from hierarchy import serialization as ser
 from hierarchy.image_encoder import ImageEncoder, ImageEncoderParams, ImageVisibleLayerDesc
@@ -34,18 +35,6 @@ def _two_layer(seed: int = 0) -> ImageEncoder:
 def _images(enc: ImageEncoder, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.integers(0, 256, int(np.prod(d.size)), dtype=np.uint8) for d in enc.visible_layer_descs]
-
-
-def _bars(n: int = 16) -> list[np.ndarray]:
-    """Eight 16x16 images: horizontal and vertical bars, 2 pixels wide, at 4 positions."""
-    imgs = []
-    for k in range(0, n, 4):
-        h = np.zeros((n, n), np.uint8)
-        h[k : k + 2, :] = 255
-        v = np.zeros((n, n), np.uint8)
-        v[:, k : k + 2] = 255
-        imgs += [h.ravel(), v.ravel()]
-    return imgs
 
 
 # ------------------------------------------------------------------------------------------- kernels
