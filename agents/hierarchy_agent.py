@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.hierarchy_config import HierarchyAgentConfig
+from agents.pixel_frontend import make_pixel_frontend, pixel_arrays, pixel_keys, pixel_restore, pixel_size  # imgenc
 from agents.protocol import ArrayDict
 from envs import (
     ActionDecoderConfig,
@@ -30,6 +31,8 @@ class HierarchyAgent:
     State (``get_state``): the hierarchy's state buffer (temporal context, replay memory, RNG), the action
     last fed back and the reward waiting to be passed with the next observation. Weights
     (``get_weights``): the hierarchy's weights buffer (including slow policy copies and learned statistics).
+    Image observations (a Box of 2 or 3 dims) go through an image encoder first (`agents.pixel_frontend`),
+    whose buffers are under ``"image_encoder"`` in both.
     """
 
     OBS_PORT = 0
@@ -46,7 +49,8 @@ class HierarchyAgent:
     ) -> None:
         self.config = config
         self.learn_enabled = True
-        self._encoder = make_observation_encoder(
+        self._pixels = make_pixel_frontend(observation_space, config, seed, lambda: self.learn_enabled)  # imgenc
+        self._encoder = self._pixels or make_observation_encoder(  # imgenc: image observations use the frontend
             observation_space,
             ObservationEncoderConfig(
                 resolution=config.obs_resolution,
@@ -78,6 +82,8 @@ class HierarchyAgent:
             for size in config.layers
         ]
         self.hierarchy = Hierarchy(io_descs, layer_descs, seed=seed)
+        if self._pixels:  # imgenc: the image encoder's RNG word is in its state buffer
+            self.rng_state_keys = ("hierarchy", "image_encoder")
         self._apply_params()
         self._last_action = np.zeros(self._decoder.num_columns, dtype=np.int32)
         self._pending_reward = 0.0
@@ -135,21 +141,26 @@ class HierarchyAgent:
 
     # --- serialisation -----------------------------------------------------------------------------
     def get_weights(self) -> ArrayDict:
-        return {"hierarchy": self.hierarchy.serialize_weights_to_buffer()}
+        return {
+            "hierarchy": self.hierarchy.serialize_weights_to_buffer(),
+            **pixel_arrays(self._pixels, "weights"),  # imgenc
+        }
 
     def set_weights(self, arrays: ArrayDict) -> None:
-        _expect_keys("weights", arrays, {"hierarchy"})
-        self.hierarchy.set_weights_from_buffer(arrays["hierarchy"])
+        _expect_keys("weights", arrays, {"hierarchy"} | pixel_keys(self._pixels))  # imgenc
+        with pixel_restore(self._pixels, arrays, "weights"):  # imgenc: both or neither
+            self.hierarchy.set_weights_from_buffer(arrays["hierarchy"])
 
     def get_state(self) -> ArrayDict:
         return {
             "hierarchy": self.hierarchy.serialize_state_to_buffer(),
             "last_action": self._last_action.copy(),
             "pending_reward": np.array([self._pending_reward], dtype=np.float64),
+            **pixel_arrays(self._pixels, "state"),  # imgenc
         }
 
     def set_state(self, arrays: ArrayDict) -> None:
-        _expect_keys("state", arrays, {"hierarchy", "last_action", "pending_reward"})
+        _expect_keys("state", arrays, {"hierarchy", "last_action", "pending_reward"} | pixel_keys(self._pixels))
         last_action = np.asarray(arrays["last_action"])
         if last_action.shape != self._last_action.shape or last_action.dtype.kind not in "iu":
             raise ValueError(
@@ -166,19 +177,20 @@ class HierarchyAgent:
         pending = np.asarray(arrays["pending_reward"], dtype=np.float64).reshape(-1)
         if pending.shape != (1,):
             raise ValueError(f"state['pending_reward'] must hold one float, got shape {pending.shape}")
-        self.hierarchy.set_state_from_buffer(arrays["hierarchy"])
+        with pixel_restore(self._pixels, arrays, "state"):  # imgenc: both or neither
+            self.hierarchy.set_state_from_buffer(arrays["hierarchy"])
         self._last_action = last_action.astype(np.int32)
         self._pending_reward = float(pending[0])
 
     @property
     def weights_size(self) -> int:
-        """Bytes of the hierarchy's weights buffer."""
-        return self.hierarchy.get_weights_size()
+        """Bytes of the hierarchy's weights buffer (plus the image encoder's, for pixel observations)."""
+        return self.hierarchy.get_weights_size() + pixel_size(self._pixels, "weights")  # imgenc
 
     @property
     def state_size(self) -> int:
-        """Bytes of the hierarchy's state buffer."""
-        return self.hierarchy.get_state_size()
+        """Bytes of the hierarchy's state buffer (plus the image encoder's, for pixel observations)."""
+        return self.hierarchy.get_state_size() + pixel_size(self._pixels, "state")  # imgenc
 
 
 def _expect_keys(kind: str, arrays: ArrayDict, expected: set[str]) -> None:

@@ -104,6 +104,19 @@ class HierarchyAgentConfig:
     terminal_reward: float = 0.0
     """Added to the reward of a terminating step (PyAOgmaNeo's CartPole runner effectively uses -100)."""
 
+    # --- pixel observations: an image encoder in front of the observation port (agents/pixel_frontend.py) ---
+    image_scale: float = 1.0
+    """Resize factor of image observations (a Box of 2 or 3 dims), as PyAOgmaNeo's env runner's image_scale."""
+    image_max_size: int = 64
+    """Longest side of the downscaled image (pixels): big renders are shrunk further to fit."""
+    image_hidden_size: Size3 = (8, 8, 16)
+    """Hidden size of the image encoder; its codes are the observation port."""
+    image_radius: int = -1
+    """Receptive-field radius of the image encoder's columns, in downscaled pixels; -1: just enough for the
+    fields to cover the image (half the column spacing, rounded up, at least 1)."""
+    image_learn_recon: bool = False
+    """Also train the image encoder's reconstruction (only for looking at what it sees; costs time)."""
+
     def __post_init__(self) -> None:
         layers = tuple(tuple(int(v) for v in size) for size in self.layers)
         if not layers or any(len(size) != 3 or min(size) < 1 for size in layers):
@@ -144,3 +157,19 @@ class HierarchyAgentConfig:
             _unit(name, getattr(self, name))
         if not math.isfinite(self.terminal_reward):
             raise ValueError(f"HierarchyAgentConfig.terminal_reward must be finite, got {self.terminal_reward}")
+        self._check_image_fields()
+
+    def _check_image_fields(self) -> None:
+        size = tuple(int(v) for v in self.image_hidden_size)
+        if len(size) != 3 or min(size) < 1:
+            raise ValueError(
+                f"HierarchyAgentConfig.image_hidden_size must be an (x, y, z) size, got {self.image_hidden_size!r}; "
+                "e.g. image_hidden_size = [8, 8, 16]"
+            )
+        object.__setattr__(self, "image_hidden_size", size)
+        if not (isinstance(self.image_scale, (int, float)) and 0.0 < self.image_scale <= 1.0):
+            raise ValueError(f"HierarchyAgentConfig.image_scale must be in (0, 1], got {self.image_scale!r}")
+        if int(self.image_max_size) < 1:
+            raise ValueError(f"HierarchyAgentConfig.image_max_size must be >= 1, got {self.image_max_size!r}")
+        if int(self.image_radius) < -1:
+            raise ValueError(f"HierarchyAgentConfig.image_radius must be >= -1 (-1: auto), got {self.image_radius!r}")

@@ -4,6 +4,8 @@
   reward threshold 475.
 * ``sphgym/DelayedCue-v0``: recall a cue after ``delay`` blank steps (tiny, for fast tests); no TimeLimit
   (episodes are ``delay + 2`` steps), reward threshold 0.95.
+* ``sphgym/PixelCatch-v0``: catch a falling ball seen only as an 8x8 image (tiny pixel env for tests); episodes
+  are 7 steps, reward threshold 0.9.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ _SPECS: dict[str, dict] = {
     "sphgym/DelayedCue-v0": {
         "entry_point": "envs.delayed_cue:DelayedCueEnv",
         "reward_threshold": 0.95,
+    },
+    "sphgym/PixelCatch-v0": {
+        "entry_point": "envs.pixel_catch:PixelCatchEnv",
+        "reward_threshold": 0.9,
     },
 }
 

@@ -12,6 +12,7 @@ Public API (PyAOgmaNeo names)::
 
 from .descs import IODesc, IOType, LayerDesc
 from .hierarchy import Hierarchy
+from .image_encoder import ImageEncoder, ImageEncoderParams, ImageVisibleLayerDesc
 from .params import ActorParams, DecoderParams, EncoderParams, IOParams, LayerParams, Params
 from .serialization import FORMAT_VERSION
 
@@ -31,6 +32,9 @@ __all__ = [
     "IODesc",
     "IOParams",
     "IOType",
+    "ImageEncoder",
+    "ImageEncoderParams",
+    "ImageVisibleLayerDesc",
     "LayerDesc",
     "LayerParams",
     "Params",

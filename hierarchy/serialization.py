@@ -19,7 +19,9 @@ and raise ``ValueError`` saying what does not match. Nothing is applied until ev
 from __future__ import annotations
 
 import json
+import os
 import struct
+import tempfile
 import zlib
 from typing import Any
 
@@ -166,3 +168,20 @@ def describe_mismatch(got: Any, want: Any, path: str = "") -> str:
             if g != w:
                 return describe_mismatch(g, w, f"{path}[{i}]")
     return f"{path} is {got!r} in the buffer but {want!r} in this hierarchy"
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, rename."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".sphh-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

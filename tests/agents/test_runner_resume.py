@@ -75,6 +75,12 @@ CASES = [
         NO_CAPTURE,
         id="cartpole-hierarchy-boundary-replay",
     ),
+    # Pixel observations: an image encoder in front of the hierarchy learns at every step too.
+    pytest.param(
+        {"env": "sphgym/PixelCatch-v0", "agent": "hierarchy", "episodes": 100, "checkpoint_every": 7},
+        {},
+        id="pixel-catch-hierarchy",
+    ),
 ]
 
 

@@ -13,8 +13,10 @@ MODULES = [
     "envs.cartpole_no_velocity",
     "envs.delayed_cue",
     "envs.exact_values",
+    "envs.image_observations",
     "envs.make",
     "envs.observation_encoders",
+    "envs.pixel_catch",
     "envs.port_layout",
     "envs.registration",
 ]
