@@ -1,6 +1,6 @@
 """`Hierarchy`: a Sparse Predictive Hierarchy (encoders up, decoders and actors down), PyAOgmaNeo-style API.
 
-Read `step` top to bottom: it follows notes/sph-algorithm.md §2.6. The hot work is in numba kernels
+Read `step` top to bottom: it follows docs/algorithm.md ("One step, and what is state"). The hot work is in numba kernels
 (`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
 arrays; Python only copies the inputs in and reads the params.
 
@@ -23,304 +23,19 @@ from typing import Any
 import numpy as np
 
 from . import serialization as ser
-from .actor import BOUNDARY, MID, TERMINATED, actor_step, mark_boundary
-from .decoder import decoder_step
+from .actor import BOUNDARY, MID, TERMINATED, Actor
+from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
-from .encoder import compute_totals, encoder_step
+from .encoder import Encoder
 from .params import IOParams, LayerParams, Params
 from .rng import mix64_py
-from .topology import VisibleSpec, build_connections, count_connections
+from .topology import VisibleSpec, count_connections
 
 _I32 = np.int32
 # Loading a full buffer allocates at most this multiple of its length plus this slack (in bytes): a consistent
 # buffer holds every array, so real hierarchies stay far below; a crafted descriptor claiming more is refused.
 MAX_BUILD_FACTOR = 16
 MAX_BUILD_SLACK = 16 << 20
-
-
-def _cis_dtype(max_z: int) -> np.dtype:
-    return np.dtype(np.uint8) if max_z <= 256 else np.dtype(np.int32)
-
-
-class _Encoder:
-    """Arrays of one layer's encoder. ``in_cis`` is the concatenated input: visible layers then recurrence."""
-
-    def __init__(
-        self,
-        hidden_size,
-        visibles: list[VisibleSpec],
-        recurrent: bool,
-        check_cols: int,
-        rng: np.random.Generator | None,
-    ):
-        self.hidden_size = hidden_size
-        hx, hy, hz = hidden_size
-        self.con = build_connections(hidden_size, visibles, hz)
-        # Every column has at least its field centre on every visible layer, so no column is empty.
-        field_cells = np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
-        if int(field_cells.max()) * 255 >= 2**31:
-            raise ValueError(
-                f"an encoder field of {int(field_cells.max())} visible cells is too large "
-                f"(int32 weight totals); use smaller radii or fewer cells per column"
-            )
-        self.num_vl = len(visibles)
-        self.recurrent = recurrent
-        self.rec_offset = int(self.con.vl_offset[-2]) if recurrent else -1
-        self.in_cis = np.zeros(int(self.con.vl_offset[-1]), _I32)
-        col_z = np.concatenate([np.full(v.size[0] * v.size[1], v.size[2], np.int64) for v in visibles])
-        self.col_z = col_z[:check_cols].copy()
-        n = self.con.num_weights
-        if rng is None:  # about to be loaded
-            self.w0, self.w1 = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
-        else:
-            self.w0 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
-            self.w1 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
-        self.committed = np.zeros(hx * hy * hz, np.uint8)
-        self.hidden_cis = np.zeros(hx * hy, _I32)
-        self.importance = np.ones(self.num_vl, np.float64)
-        self.comparisons = np.zeros(hx * hy, np.float64)
-        self.learn_cells = np.zeros(hx * hy, np.int64)
-        self.fscratch = np.zeros((2, hz), np.float64)
-        self.cache = np.zeros((3, hx * hy * hz), np.float64)
-        self.cache_key = np.full(self.num_vl + 1, np.nan)
-        self.rebuild_totals()
-
-    def rebuild_totals(self) -> None:
-        c = self.con
-        t0, t1 = compute_totals(
-            self.w0, self.w1, c.col_ptr, c.ent_vl, c.ent_wbase, c.vl_z, self.hidden_size[2], self.num_vl
-        )
-        if not hasattr(self, "tot0"):
-            self.tot0, self.tot1 = t0, t1
-        else:
-            self.tot0[...] = t0
-            self.tot1[...] = t1
-        self.cache_key[:] = np.nan  # derived per-cell terms are recomputed on the next step
-
-    def step(self, learn: bool, p) -> int:
-        c = self.con
-        hx, hy, hz = self.hidden_size
-        return encoder_step(
-            self.in_cis,
-            self.col_z,
-            c.col_ptr,
-            c.ent_vcol,
-            c.ent_vl,
-            c.ent_wbase,
-            c.vl_z,
-            self.importance,
-            self.w0,
-            self.w1,
-            self.tot0,
-            self.tot1,
-            self.committed,
-            self.hidden_cis,
-            self.rec_offset,
-            hx,
-            hy,
-            hz,
-            p.choice,
-            p.vigilance,
-            p.lr,
-            p.active_ratio,
-            p.l_radius,
-            learn,
-            self.comparisons,
-            self.learn_cells,
-            self.fscratch,
-            self.cache,
-            self.cache_key,
-        )
-
-    def clear(self) -> None:
-        self.hidden_cis[:] = 0
-
-    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [(prefix + "hidden_cis", self.hidden_cis)]
-
-    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [(prefix + "w0", self.w0), (prefix + "w1", self.w1), (prefix + "committed", self.committed)]
-
-
-class _Decoder:
-    """Arrays of one decoder: output of ``out_size`` from ``in_cis`` = [own hidden, feedback (optional)]."""
-
-    def __init__(self, out_size, num_dendrites: int, visibles: list[VisibleSpec], rng: np.random.Generator | None):
-        self.out_size = out_size
-        ox, oy, oz = out_size
-        self.nd = num_dendrites
-        self.con = build_connections(out_size, visibles, oz * num_dendrites)
-        self.feedback_offset = int(self.con.vl_offset[1]) if len(visibles) > 1 else -1
-        n_in = int(self.con.vl_offset[-1])
-        n = self.con.num_weights
-        self.w = np.zeros(n, np.int8) if rng is None else rng.integers(-4, 5, n).astype(np.int8)
-        ncols = ox * oy
-        self.hidden_cis = np.zeros(ncols, _I32)
-        self.hidden_acts = np.zeros(ncols * oz, np.float32)
-        self.dendrite_acts = np.zeros(ncols * oz * num_dendrites, np.float32)
-        self.in_prev = np.zeros(n_in, _I32)
-        self.valid = np.zeros(1, np.uint8)
-        self.z = np.zeros(oz * num_dendrites, np.float64)
-        self.deltas = np.zeros(oz * num_dendrites, np.int64)
-        self.scratch_in = np.zeros(n_in, _I32)
-
-    def step(self, in_cis, target, learn: bool, anticipation: bool, p, rng) -> None:
-        c = self.con
-        decoder_step(
-            in_cis,
-            self.in_prev,
-            target,
-            c.col_ptr,
-            c.ent_vcol,
-            c.ent_wbase,
-            self.w,
-            self.out_size[2],
-            self.nd,
-            p.scale,
-            p.lr,
-            self.hidden_cis,
-            self.hidden_acts,
-            self.dendrite_acts,
-            self.valid,
-            self.feedback_offset,
-            anticipation,
-            learn,
-            rng,
-            self.z,
-            self.deltas,
-            self.scratch_in,
-        )
-
-    def clear(self) -> None:
-        self.hidden_cis[:] = 0
-        self.hidden_acts[:] = 0
-        self.dendrite_acts[:] = 0
-        self.in_prev[:] = 0
-        self.valid[0] = 0
-
-    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [
-            (prefix + "hidden_cis", self.hidden_cis),
-            (prefix + "hidden_acts", self.hidden_acts),
-            (prefix + "dendrite_acts", self.dendrite_acts),
-            (prefix + "in_prev", self.in_prev),
-            (prefix + "valid", self.valid),
-        ]
-
-    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [(prefix + "weights", self.w)]
-
-
-class _Actor:
-    """Arrays of one actor (see hierarchy.actor)."""
-
-    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator | None):
-        ax, ay, az = desc.size
-        self.az = az
-        self.dv = desc.value_num_dendrites_per_cell
-        self.dp = desc.num_dendrites_per_cell
-        self.con = build_connections(desc.size, visibles, 1)
-        n = self.con.num_weights
-        ncols = ax * ay
-        n_in = int(self.con.vl_offset[-1])
-        cap = desc.history_capacity
-        if rng is None:
-            self.vw, self.pw = np.zeros(n * self.dv, np.float32), np.zeros(n * az * self.dp, np.float32)
-        else:
-            self.vw = rng.uniform(-0.01, 0.01, n * self.dv).astype(np.float32)
-            self.pw = rng.uniform(-0.01, 0.01, n * az * self.dp).astype(np.float32)
-        self.pwd = self.pw.copy()
-        self.td_scales = np.zeros(ncols, np.float32)
-        self.hidden_cis = np.zeros(ncols, _I32)
-        self.hidden_acts = np.zeros(ncols * az, np.float32)
-        self.h_inputs = np.zeros((cap, n_in), _cis_dtype(max(v.size[2] for v in visibles)))
-        self.h_actions = np.zeros((cap, ncols), _cis_dtype(az))
-        self.h_values = np.zeros((cap, ncols), np.float32)
-        self.h_rewards = np.zeros(cap, np.float32)
-        self.h_flags = np.zeros(cap, np.uint8)
-        self.h_meta = np.zeros(2, np.int64)
-        self.zv = np.zeros(self.dv)
-        self.zp = np.zeros(az * self.dp)
-        self.zpd = np.zeros(az * self.dp)
-        self.probs = np.zeros(az)
-        self.probs_d = np.zeros(az)
-        self.gv = np.zeros(self.dv)
-        self.gp = np.zeros(az * self.dp)
-        self.rets = np.zeros((cap, ncols))
-        self.values_now = np.zeros(ncols)
-
-    def step(self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng) -> None:
-        c = self.con
-        actor_step(
-            in_cis,
-            taken,
-            c.col_ptr,
-            c.ent_vcol,
-            c.ent_wbase,
-            self.vw,
-            self.pw,
-            self.pwd,
-            self.td_scales,
-            self.hidden_cis,
-            self.hidden_acts,
-            self.h_inputs,
-            self.h_actions,
-            self.h_values,
-            self.h_rewards,
-            self.h_flags,
-            self.h_meta,
-            rng,
-            self.az,
-            self.dv,
-            self.dp,
-            p.vlr,
-            p.plr,
-            p.smoothing,
-            p.delay_rate,
-            p.policy_clip,
-            p.discount,
-            p.td_scale_decay,
-            p.min_steps,
-            p.history_iters,
-            learn,
-            reward,
-            mimic,
-            flag,
-            self.zv,
-            self.zp,
-            self.zpd,
-            self.probs,
-            self.probs_d,
-            self.gv,
-            self.gp,
-            self.rets,
-            self.values_now,
-        )
-
-    def clear(self) -> None:
-        self.hidden_cis[:] = 0
-        self.hidden_acts[:] = 0
-        mark_boundary(self.h_flags, self.h_meta)
-
-    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [
-            (prefix + "hidden_cis", self.hidden_cis),
-            (prefix + "hidden_acts", self.hidden_acts),
-            (prefix + "history_inputs", self.h_inputs),
-            (prefix + "history_actions", self.h_actions),
-            (prefix + "history_values", self.h_values),
-            (prefix + "history_rewards", self.h_rewards),
-            (prefix + "history_flags", self.h_flags),
-            (prefix + "history_meta", self.h_meta),
-        ]
-
-    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [
-            (prefix + "value_weights", self.vw),
-            (prefix + "policy_weights", self.pw),
-            (prefix + "policy_weights_delayed", self.pwd),
-            (prefix + "td_scales", self.td_scales),
-        ]
 
 
 class Hierarchy:
@@ -426,7 +141,7 @@ class Hierarchy:
         self._io_cols = [d.size[0] * d.size[1] for d in io_descs]
 
         # Encoders, bottom up.
-        self._encoders: list[_Encoder] = []
+        self._encoders: list[Encoder] = []
         for li, ld in enumerate(layer_descs):
             if li == 0:
                 visibles = [VisibleSpec(d.size, d.up_radius) for d in io_descs]
@@ -438,16 +153,16 @@ class Hierarchy:
             if recurrent:
                 visibles.append(VisibleSpec(ld.hidden_size, ld.recurrent_radius))
             charge(ld.hidden_size, visibles, ld.hidden_size[2], 2, 40 + 16 * len(visibles))
-            self._encoders.append(_Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
+            self._encoders.append(Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
         offs = self._encoders[0].con.vl_offset
         self._io_slices = [(int(offs[i]), int(offs[i + 1])) for i in range(self._num_io)]
         self._io_views = [self._encoders[0].in_cis[a:b] for a, b in self._io_slices]
 
         # Decoders and actors, with the input buffer ([hidden, feedback]) shared by a layer's consumers.
         self._down_in: list[np.ndarray] = []
-        self._decoders: list[list[_Decoder]] = []
+        self._decoders: list[list[Decoder]] = []
         self._dec_ports: list[int] = []  # port of each layer-0 decoder
-        self._actors: list[_Actor] = []
+        self._actors: list[Actor] = []
         self._act_ports: list[int] = []
         self._slot: list[int] = []  # port -> index into _decoders[0] or _actors (-1 for NONE)
         for li, ld in enumerate(layer_descs):
@@ -458,7 +173,7 @@ class Hierarchy:
             def vis(radius: int, hsize=hsize, has_fb=has_fb) -> list[VisibleSpec]:
                 return [VisibleSpec(hsize, radius)] * (2 if has_fb else 1)
 
-            decs: list[_Decoder] = []
+            decs: list[Decoder] = []
             if li == 0:
                 for i, d in enumerate(io_descs):
                     if d.io_type == IOType.PREDICTION:
@@ -471,7 +186,7 @@ class Hierarchy:
                             1,
                             8 + 4 * d.num_dendrites_per_cell,
                         )
-                        decs.append(_Decoder(d.size, d.num_dendrites_per_cell, vis(d.down_radius), init_rng))
+                        decs.append(Decoder(d.size, d.num_dendrites_per_cell, vis(d.down_radius), init_rng))
                     elif d.io_type == IOType.ACTION:
                         self._slot.append(len(self._actors))
                         self._act_ports.append(i)
@@ -485,7 +200,7 @@ class Hierarchy:
                             8,
                             d.history_capacity * (4 * inputs + 24 * columns + 8),
                         )
-                        self._actors.append(_Actor(d, vis(d.down_radius), init_rng))
+                        self._actors.append(Actor(d, vis(d.down_radius), init_rng))
                     else:
                         self._slot.append(-1)
             else:
@@ -498,7 +213,7 @@ class Hierarchy:
                     8 + 4 * ld.num_dendrites_per_cell,
                 )
                 decs.append(
-                    _Decoder(
+                    Decoder(
                         layer_descs[li - 1].hidden_size,
                         ld.num_dendrites_per_cell,
                         vis(ld.down_radius),
@@ -524,7 +239,7 @@ class Hierarchy:
         terminated: bool = False,
         truncated: bool = False,
     ) -> None:
-        """Advance one time step (notes §2.6).
+        """Advance one time step (docs/algorithm.md, "One step, and what is state").
 
         Args:
             input_cis: one int CSDR per port (``size[0]*size[1]`` column indices each), including ``NONE``
@@ -740,26 +455,28 @@ class Hierarchy:
             "layer_descs": [d.to_dict() for d in self.layer_descs],
         }
 
+    def _named_components(self) -> list[tuple[str, Encoder | Decoder | Actor]]:
+        """Every component with the prefix of its arrays' names, in buffer order: per layer its encoder, then
+        its decoders; then the actors."""
+        out: list[tuple[str, Encoder | Decoder | Actor]] = []
+        for li, enc in enumerate(self._encoders):
+            out.append((f"layers.{li}.encoder.", enc))
+            for k, dec in enumerate(self._decoders[li]):
+                out.append((f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder.", dec))
+        for k, act in enumerate(self._actors):
+            out.append((f"ios.{self._act_ports[k]}.actor.", act))
+        return out
+
     def _state_arrays(self) -> list[tuple[str, np.ndarray]]:
         out = [("rng", self._rng)]
-        for li, enc in enumerate(self._encoders):
-            out += enc.state_arrays(f"layers.{li}.encoder.")
-            for k, dec in enumerate(self._decoders[li]):
-                name = f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder."
-                out += dec.state_arrays(name)
-        for k, act in enumerate(self._actors):
-            out += act.state_arrays(f"ios.{self._act_ports[k]}.actor.")
+        for prefix, component in self._named_components():
+            out += component.state_arrays(prefix)
         return out
 
     def _weight_arrays(self) -> list[tuple[str, np.ndarray]]:
         out: list[tuple[str, np.ndarray]] = []
-        for li, enc in enumerate(self._encoders):
-            out += enc.weight_arrays(f"layers.{li}.encoder.")
-            for k, dec in enumerate(self._decoders[li]):
-                name = f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder."
-                out += dec.weight_arrays(name)
-        for k, act in enumerate(self._actors):
-            out += act.weight_arrays(f"ios.{self._act_ports[k]}.actor.")
+        for prefix, component in self._named_components():
+            out += component.weight_arrays(prefix)
         return out
 
     @staticmethod
@@ -815,43 +532,10 @@ class Hierarchy:
             target[...] = arrays[name]
 
     def _check_state_values(self, arrays: dict[str, np.ndarray]) -> None:
-        """Index ranges the kernels rely on (a crafted buffer must not read out of bounds)."""
-
-        def check(name: str, ok: bool) -> None:
-            if not ok:
-                raise ValueError(f"state buffer array {name!r} holds out-of-range values")
-
-        for li, enc in enumerate(self._encoders):
-            name = f"layers.{li}.encoder.hidden_cis"
-            a = arrays[name]
-            check(name, bool(((a >= 0) & (a < enc.hidden_size[2])).all()))
-        for name, _ in self._state_arrays():
-            a = arrays[name]
-            if name.endswith("decoder.hidden_cis") or name.endswith("actor.hidden_cis"):
-                z = self._z_of(name)
-                check(name, bool(((a >= 0) & (a < z)).all()))
-            elif name.endswith("in_prev") or name.endswith("history_inputs"):
-                check(name, bool(((a >= 0) & (a < self._in_z(name))).all()))
-            elif name.endswith("history_actions"):
-                check(name, bool((a < self._z_of(name)).all()) and bool((a >= 0).all()))
-            elif name.endswith("history_flags"):
-                check(name, bool((a <= BOUNDARY).all()))
-            elif name.endswith("history_meta"):
-                cap = arrays[name.replace("history_meta", "history_flags")].shape[0]
-                check(name, 0 <= a[0] < cap and 0 <= a[1] <= cap)
-            elif name.endswith(".valid"):
-                check(name, bool((a <= 1).all()))
-
-    def _z_of(self, name: str) -> int:
-        parts = name.split(".")
-        if parts[0] == "ios":
-            return self.io_descs[int(parts[1])].size[2]
-        return self.layer_descs[int(parts[1]) - 1].hidden_size[2]
-
-    def _in_z(self, name: str) -> int:
-        parts = name.split(".")
-        layer = 0 if parts[0] == "ios" else int(parts[1])
-        return self.layer_descs[layer].hidden_size[2]
+        """Index ranges the kernels rely on (a crafted buffer must not read out of bounds): each component
+        checks its own arrays, under the names `_state_arrays` gives them."""
+        for prefix, component in self._named_components():
+            component.check_state(arrays, prefix)
 
     def get_state_size(self) -> int:
         """Byte length of `serialize_state_to_buffer` output."""

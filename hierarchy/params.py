@@ -4,9 +4,8 @@ Unlike descriptors these may change between steps (each `Hierarchy.step` reads t
 validated at once: a bad value raises ``ValueError`` naming the field, the value and the accepted range, so
 ``step`` itself needs no per-step validation.
 
-Tuning note (CartPole-v1, benchmarks/hierarchy_cartpole_probe.py, episodic mode, median episodes until the
-mean of 100 returns reaches 475): PyAOgmaNeo's values ~290 (7 seeds); plr 0.03 + delay_rate 0.01 ~224;
-plus vigilance 0.95 ~175. Worse: history_iters 32, vlr 0.01, vigilance 0.8 or 0.98, active_ratio 0.2.
+Defaults are PyAOgmaNeo 2.14.4's except three (docs/algorithm.md, "Where we differ"); how they were chosen is
+in BENCHMARKS.md (hierarchy tuning history).
 """
 
 from __future__ import annotations
@@ -68,8 +67,7 @@ class EncoderParams(_Validated):
         active_ratio: fraction of locally strongest columns allowed to learn each step.
         l_radius: radius (columns) of that lateral competition.
 
-    Defaults are PyAOgmaNeo 2.14.4's except ``vigilance`` (0.9 there): 0.95 solved CartPole-v1 in fewer
-    episodes with benchmarks/hierarchy_cartpole_probe.py (episodic mode, 7 seeds, see the module docs).
+    Defaults are PyAOgmaNeo 2.14.4's except ``vigilance`` (0.9 there; see the module docstring).
     """
 
     _SPEC: ClassVar[_Spec] = {
@@ -115,8 +113,8 @@ class ActorParams(_Validated):
         min_steps: samples younger than this are never replayed (their λ-return is too short).
         history_iters: replayed samples per step.
 
-    Defaults are PyAOgmaNeo 2.14.4's except ``plr`` (0.01 there) and ``delay_rate`` (0.001 there), tuned on
-    CartPole-v1 with benchmarks/hierarchy_cartpole_probe.py in episodic mode (terminated/truncated passed).
+    Defaults are PyAOgmaNeo 2.14.4's except ``plr`` (0.01 there) and ``delay_rate`` (0.001 there; see the
+    module docstring).
     """
 
     _SPEC: ClassVar[_Spec] = {
