@@ -27,6 +27,7 @@ from numba import njit
 from .activations import softplus_sigmoid
 from .descs import IODesc
 from .rng import next_uniform, stream, take_seed
+from .merge import MergeMode, merge_array
 from .serialization import check_in_range, raise_out_of_range
 from .topology import VisibleSpec, build_connections
 
@@ -477,3 +478,8 @@ class Actor:
             (prefix + "policy_weights_delayed", self.pwd),
             (prefix + "td_scales", self.td_scales),
         ]
+
+    def merge(self, others: list[Actor], mode: MergeMode, rng: np.random.Generator) -> None:
+        """Weights (value, policy, delayed policy, td scales) become the merge of ``others``' (same shape)."""
+        for name in ("vw", "pw", "pwd", "td_scales"):
+            merge_array(getattr(self, name), [getattr(o, name) for o in others], mode, rng)

@@ -19,6 +19,7 @@ from numba import njit
 
 from .activations import softplus_sigmoid
 from .rng import next_uniform, stream, take_seed
+from .merge import MergeMode, merge_array
 from .serialization import check_in_range
 from .topology import VisibleSpec, build_connections
 
@@ -266,3 +267,7 @@ class Decoder:
 
     def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
         return [(prefix + "weights", self.w)]
+
+    def merge(self, others: list[Decoder], mode: MergeMode, rng: np.random.Generator) -> None:
+        """Weights become the merge of ``others``' (same shape)."""
+        merge_array(self.w, [o.w for o in others], mode, rng)

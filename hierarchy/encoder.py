@@ -18,8 +18,9 @@ import math
 import numpy as np
 from numba import njit
 
+from .merge import MergeMode, merge_array
 from .serialization import check_in_range
-from .topology import VisibleSpec, build_connections
+from .topology import VisibleSpec, build_connections, field_center
 
 _I32 = np.int32
 
@@ -227,6 +228,7 @@ class Encoder:
         rng: np.random.Generator | None,
     ):
         self.hidden_size = tuple(hidden_size)
+        self.visibles = list(visibles)
         hx, hy, hz = hidden_size
         self.con = build_connections(hidden_size, visibles, hz)
         # Every column has at least its field centre on every visible layer, so no column is empty.
@@ -316,3 +318,30 @@ class Encoder:
 
     def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
         return [(prefix + "w0", self.w0), (prefix + "w1", self.w1), (prefix + "committed", self.committed)]
+
+    def merge(self, others: list[Encoder], mode: MergeMode, rng: np.random.Generator) -> None:
+        """Weights become the merge of ``others``' (same shape); a cell is committed if it is in any of them."""
+        merge_array(self.w0, [o.w0 for o in others], mode, rng)
+        merge_array(self.w1, [o.w1 for o in others], mode, rng)
+        self.committed[...] = np.max([o.committed for o in others], axis=0)
+        self.rebuild_totals()
+
+    def receptive_field(self, vl: int, column: int, cell: int) -> np.ndarray:
+        """``w0/255`` of hidden ``cell`` of ``column`` over visible layer ``vl``: float32 ``[2r+1, 2r+1, Vz]``
+        indexed by field offset (x, y) and visible cell; positions off the visible grid are NaN."""
+        v = self.visibles[vl]
+        vx, vy, vz = v.size
+        r = v.radius
+        hx, hy, hz = self.hidden_size
+        cx = field_center(column // hy, hx, vx)
+        cy = field_center(column % hy, hy, vy)
+        out = np.full((2 * r + 1, 2 * r + 1, vz), np.nan, np.float32)
+        c = self.con
+        for e in range(int(c.col_ptr[column]), int(c.col_ptr[column + 1])):
+            if c.ent_vl[e] != vl:
+                continue
+            j = int(c.ent_vcol[e] - c.vl_offset[vl])
+            fx, fy = j // vy, j % vy
+            idx = int(c.ent_wbase[e]) + np.arange(vz) * hz + cell
+            out[fx - cx + r, fy - cy + r] = self.w0[idx] / 255.0
+        return out

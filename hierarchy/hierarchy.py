@@ -27,8 +27,10 @@ from .actor import BOUNDARY, MID, TERMINATED, Actor
 from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
 from .encoder import Encoder
+from .merge import MergeMode, check_merge_mode
 from .params import IOParams, LayerParams, Params
-from .rng import mix64_py
+from .rng import mix64_py, next_uniform, stream, take_seed
+from .settings import next_default_seed
 from .topology import VisibleSpec, count_connections
 
 _I32 = np.int32
@@ -42,16 +44,19 @@ class Hierarchy:
     """A Sparse Predictive Hierarchy.
 
     Build one from descriptors (``Hierarchy(io_descs, layer_descs, seed=0)``), or load one
-    (``Hierarchy.from_file(path)``, ``Hierarchy.from_buffer(buf)``; ``Hierarchy(file_name=...)`` and
-    ``Hierarchy(buffer=...)`` work too, as in PyAOgmaNeo).
+    (``Hierarchy.from_file(path)``, ``Hierarchy.from_buffer(buf)``; ``Hierarchy(file_name=path)``,
+    ``Hierarchy(buffer=buf)`` and PyAOgmaNeo's positional ``Hierarchy([], [], path)`` work too).
 
     Args:
         io_descs: one `IODesc` per port, in the order `step` takes inputs.
         layer_descs: one `LayerDesc` per layer, bottom first.
-        seed: seeds weight initialisation and the hierarchy's RNG (action sampling, stochastic rounding,
-            replay choice). ``None`` draws a seed from the OS and records it in ``self.seed``.
-        file_name: load a hierarchy saved with `save_to_file` (descriptors and seed are then ignored).
-        buffer: load a hierarchy from `serialize_to_buffer` output (takes priority over ``file_name``).
+        file_name: load a hierarchy saved with `save_to_file` (descriptors and seed are then ignored; ``""``
+            means none, as in PyAOgmaNeo).
+        buffer: load a hierarchy from `serialize_to_buffer` output (takes priority over ``file_name``; an
+            empty buffer means none).
+        seed: keyword-only. Seeds weight initialisation and the hierarchy's RNG (action sampling, stochastic
+            rounding, replay choice). ``None`` takes the next seed from the module's default RNG state
+            (`hierarchy.set_global_state`), so unseeded scripts are reproducible; it is kept in ``self.seed``.
 
     Episodes (sphgym extension of PyAOgmaNeo's API): pass an episode's final observation to `step` with
     ``terminated=True`` (no future value) or ``truncated=True`` (cut off: bootstrap from V(final obs)); the
@@ -69,20 +74,47 @@ class Hierarchy:
         self,
         io_descs: Sequence[IODesc] | None = None,
         layer_descs: Sequence[LayerDesc] | None = None,
-        seed: int | None = None,
-        *,
         file_name: str | os.PathLike | None = None,
         buffer: Any = None,
+        *,
+        seed: int | None = None,
     ):
-        if buffer is not None or file_name is not None:
-            if buffer is None:
-                with open(file_name, "rb") as f:  # type: ignore[arg-type]
-                    buffer = f.read()
+        if buffer is not None and not (hasattr(buffer, "__len__") and len(buffer) == 0):
             self._load_full(buffer)
+            return
+        if file_name is not None and os.fspath(file_name) != "":
+            with open(file_name, "rb") as f:
+                self._load_full(f.read())
             return
         if io_descs is None or layer_descs is None:
             raise ValueError("Hierarchy needs io_descs and layer_descs (or file_name= / buffer= to load one)")
         self._build(io_descs, layer_descs, seed)
+
+    @property
+    def params(self) -> Params:
+        """Run-time parameters (``h.params.ios[i].actor.plr`` ...), read by every `step`."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._check_params(value)
+        self._params = value
+
+    def _check_params(self, p: Any) -> None:
+        """Params that fit this hierarchy: one LayerParams per layer, one IOParams per port (names the mismatch)."""
+        if not isinstance(p, Params):
+            raise ValueError(f"params must be a hierarchy.Params, got {type(p).__name__}")
+        for field, items, kind, count, what in (
+            ("layers", p.layers, LayerParams, len(self.layer_descs), "layers"),
+            ("ios", p.ios, IOParams, len(self.io_descs), "IO ports"),
+        ):
+            if len(items) != count:
+                raise ValueError(
+                    f"params.{field} has {len(items)} entries but the hierarchy has {count} {what} (one each)"
+                )
+            for i, item in enumerate(items):
+                if not isinstance(item, kind):
+                    raise ValueError(f"params.{field}[{i}] must be a {kind.__name__}, got {type(item).__name__}")
 
     # ------------------------------------------------------------------------------------------ building
 
@@ -126,13 +158,12 @@ class Hierarchy:
                     f"than a buffer of this size can hold (limit {max_bytes}); the buffer is corrupt or crafted"
                 )
 
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (1 << 63))
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        self.seed = int(seed)
-        self.io_descs = tuple(io_descs)
-        self.layer_descs = tuple(layer_descs)
+        self.seed = next_default_seed() if seed is None else int(seed)
+        # Own locked copies: a script may keep editing its descriptors without changing this hierarchy.
+        self.io_descs = tuple(d.locked_copy() for d in io_descs)
+        self.layer_descs = tuple(d.locked_copy() for d in layer_descs)
         self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
         init_rng = np.random.default_rng(self.seed) if init_weights else None
         self._rng = np.array([mix64_py(self.seed ^ 0x5350484759)], np.uint64)
@@ -256,6 +287,8 @@ class Hierarchy:
             ValueError: wrong number of ports, wrong dtype or size, or a column index out of range (nothing
                 is changed then).
         """
+        params = self._params
+        self._check_params(params)  # a script may have replaced or resized params.layers / params.ios
         # Inputs into layer 0's encoder buffer (validated: dtype, size here; range inside the kernel).
         if len(input_cis) != self._num_io:
             raise ValueError(
@@ -274,7 +307,6 @@ class Hierarchy:
                     )
                 a = a.reshape(-1)
             view[:] = a
-        params = self.params
         flag = TERMINATED if terminated else (BOUNDARY if truncated else MID)
         learn = bool(learn_enabled)
         reward = float(reward)  # one kernel signature whatever scalar type the caller passes
@@ -335,7 +367,10 @@ class Hierarchy:
     def _coerce_input(self, i: int, a: Any) -> np.ndarray:
         arr = np.asarray(a)
         if arr.dtype.kind not in "iu":
-            raise ValueError(f"input_cis[{i}] must hold integer column indices, got dtype {arr.dtype}")
+            raise ValueError(
+                f"input_cis[{i}] must hold integer column indices, got dtype {arr.dtype}: "
+                f"cast it with .astype(np.int32) (floats are never truncated silently)"
+            )
         if arr.size and (arr.min() < 0 or arr.max() >= self.io_descs[i].size[2]):
             self._raise_range_port(i, arr.reshape(-1))
         return arr.astype(_I32)
@@ -435,8 +470,12 @@ class Hierarchy:
         self._check_layer(l)
         return self._encoders[l].num_vl
 
-    def get_up_radius(self, l: int) -> int:  # noqa: E741 (PyAOgmaNeo name)
+    def get_up_radius(self, l: int, i: int = 0) -> int:  # noqa: E741 (PyAOgmaNeo name)
+        """Layer 0: port ``i``'s encoder radius; layers > 0: the layer's radius onto the layer below."""
         self._check_layer(l)
+        if l == 0:
+            self._check_port(i)
+            return self.io_descs[i].up_radius
         return self.layer_descs[l].up_radius
 
     def get_down_radius(self, l: int, i: int = 0) -> int:  # noqa: E741 (PyAOgmaNeo name)
@@ -446,6 +485,80 @@ class Hierarchy:
             self._check_port(i)
             return self.io_descs[i].down_radius
         return self.layer_descs[l].down_radius
+
+    def get_encoder_receptive_field(self, l: int, vli: int, pos: Sequence[int]) -> np.ndarray:  # noqa: E741
+        """What hidden cell ``pos = (x, y, z)`` of layer ``l`` has learnt to respond to on visible layer ``vli``.
+
+        Visible layers of layer 0's encoder are the IO ports in order, of higher layers the layer below; then,
+        if the layer is recurrent, its own previous state (`get_num_encoder_visible_layers`). Returns the
+        cell's input weights ``w0/255`` (1 = still open to that input, lower = the cell learnt it is absent)
+        as float32 ``[2r+1, 2r+1, Vz]``: field offset x, offset y, visible cell; off-grid positions are NaN.
+        """
+        self._check_layer(l)
+        enc = self._encoders[l]
+        if not 0 <= vli < enc.num_vl:
+            raise ValueError(f"layer {l}'s encoder has {enc.num_vl} visible layers, got visible layer {vli}")
+        hx, hy, hz = enc.hidden_size
+        try:
+            x, y, z = (int(v) for v in pos)
+        except (TypeError, ValueError):
+            raise ValueError(f"pos must be a hidden cell (x, y, z), got {pos!r}") from None
+        if not (0 <= x < hx and 0 <= y < hy and 0 <= z < hz):
+            raise ValueError(f"pos {tuple(pos)} is outside layer {l}'s hidden size {enc.hidden_size}")
+        return enc.receptive_field(vli, y + x * hy, z)
+
+    def sample_prediction(self, i: int, temperature: float = 1.0) -> np.ndarray:
+        """Sample each column of port ``i``'s prediction from its softmax sharpened by ``temperature``.
+
+        ``p ∝ get_prediction_acts(i) ** (1 / temperature)`` per column; ``temperature = 0`` gives the most
+        probable cell. Draws advance the hierarchy's own RNG (part of its state), so a restored hierarchy
+        samples the same values. Returns int32 column indices.
+
+        Raises:
+            ValueError: port ``i`` is NONE or does not exist, or ``temperature`` is negative or not finite.
+        """
+        probs = self.get_prediction_acts(i).astype(np.float64).reshape(-1, self.io_descs[i].size[2])
+        t = float(temperature)
+        if not np.isfinite(t) or t < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        if t == 0:
+            return np.argmax(probs, axis=1).astype(_I32)
+        with np.errstate(divide="ignore"):
+            logits = np.log(probs) / t
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+        seed = np.uint64(take_seed(self._rng))  # numba hands uint64 back as a Python int
+        out = np.empty(len(cdf), _I32)
+        for c, row in enumerate(cdf):
+            _, u = next_uniform(np.uint64(stream(seed, c)))
+            out[c] = min(int(np.searchsorted(row, u, side="right")), len(row) - 1)
+        return out
+
+    def merge(self, hierarchies: Sequence[Hierarchy], mode: MergeMode | str = MergeMode.AVERAGE) -> None:
+        """Set this hierarchy's weights to the merge of ``hierarchies``' weights (include ``self`` to count it).
+
+        ``MergeMode.AVERAGE``: the mean of each weight; ``MergeMode.RANDOM``: each weight from one hierarchy
+        picked at random (drawn from this hierarchy's RNG). An encoder cell is committed if it is in any of
+        them. State and params are not touched. Meant for agents of one shape trained in parallel.
+
+        Raises:
+            ValueError: an empty list, something that is not a Hierarchy, another shape, or an unknown mode.
+        """
+        mode = check_merge_mode(mode)
+        others = list(hierarchies)
+        if not others:
+            raise ValueError("merge needs at least one hierarchy")
+        for k, g in enumerate(others):
+            if not isinstance(g, Hierarchy):
+                raise ValueError(f"hierarchies[{k}] must be a Hierarchy, got {type(g).__name__}")
+            if g._shape_json != self._shape_json:
+                raise ValueError(
+                    f"hierarchies[{k}] has another shape: {ser.describe_mismatch(g._shape_dict(), self._shape_dict())}"
+                )
+        rng = np.random.default_rng(int(take_seed(self._rng))) if mode == MergeMode.RANDOM else None
+        groups = [g._named_components() for g in others]
+        for j, (_, component) in enumerate(self._named_components()):
+            component.merge([grp[j][1] for grp in groups], mode, rng)
 
     # --------------------------------------------------------------------------------- serialisation
 

@@ -112,6 +112,8 @@ class ActorParams(_Validated):
         td_scale_decay: decay of the per-column running |δ| scale used to normalise the policy step.
         min_steps: samples younger than this are never replayed (their λ-return is too short).
         history_iters: replayed samples per step.
+        value_range: accepted for PyAOgmaNeo scripts and saved with the params, but **inert**: our value head
+            is not bounded or binned, so there is no range to set.
 
     Defaults are PyAOgmaNeo 2.14.4's except ``plr`` (0.01 there) and ``delay_rate`` (0.001 there; see the
     module docstring).
@@ -127,6 +129,7 @@ class ActorParams(_Validated):
         "td_scale_decay": ("f", 0.0, 1.0),
         "min_steps": ("i", 1, 1 << 24),
         "history_iters": ("i", 0, 1 << 16),
+        "value_range": ("f", 0.0, 1e9),
     }
     vlr: float = 0.001
     plr: float = 0.03
@@ -137,6 +140,7 @@ class ActorParams(_Validated):
     td_scale_decay: float = 0.999
     min_steps: int = 16
     history_iters: int = 16
+    value_range: float = 10.0
 
 
 @dataclasses.dataclass
@@ -175,12 +179,28 @@ def _check_sub(owner: Any, name: str, value: Any, kinds: dict[str, type]) -> Non
 
 @dataclasses.dataclass
 class Params(_Validated):
-    """All run-time parameters: one `LayerParams` per layer, one `IOParams` per port."""
+    """All run-time parameters: one `LayerParams` per layer, one `IOParams` per port.
+
+    ``anticipation``: decoders below the top layer also learn with the layer's current hidden CSDR standing in
+    for feedback (docs/algorithm.md, "Decoder"). Replacing ``layers`` / ``ios`` with a list of the wrong length
+    or element type is refused when the hierarchy next steps (or at once, for the type), naming the mismatch.
+    """
 
     _SPEC: ClassVar[_Spec] = {"anticipation": ("b", 0, 1)}
     layers: list[LayerParams] = dataclasses.field(default_factory=list)
     ios: list[IOParams] = dataclasses.field(default_factory=list)
     anticipation: bool = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        kind = {"layers": LayerParams, "ios": IOParams}.get(name)
+        if kind is not None:
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"Params.{name} must be a list of {kind.__name__}, got {type(value).__name__}")
+            value = list(value)
+            for i, item in enumerate(value):
+                if not isinstance(item, kind):
+                    raise ValueError(f"Params.{name}[{i}] must be a {kind.__name__}, got {type(item).__name__}")
+        super().__setattr__(name, value)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Params:
