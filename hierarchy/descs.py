@@ -104,7 +104,8 @@ class _Desc:
         return self.__copy__()
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        """The fields that shape a hierarchy (inert PyAOgmaNeo-only fields are left out)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}  # type: ignore[arg-type]
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
@@ -126,6 +127,8 @@ class IODesc(_Desc):
         up_radius: encoder receptive-field radius from this port into layer 0 (columns).
         down_radius: radius of this port's decoder / actor onto layer 0's hidden state.
         history_capacity: actor replay ring length (credit-assignment horizon), in steps.
+        value_size: accepted for PyAOgmaNeo scripts but **inert** (our value head is a scalar, not a
+            distribution over bins); not saved and not compared.
     """
 
     size: tuple[int, int, int] = (5, 5, 16)
@@ -135,6 +138,7 @@ class IODesc(_Desc):
     up_radius: int = 2
     down_radius: int = 2
     history_capacity: int = 512
+    value_size: int = dataclasses.field(default=128, compare=False)
 
     _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
         "size": _check_size,
@@ -144,6 +148,7 @@ class IODesc(_Desc):
         "up_radius": lambda n, v: _check_int(n, v, 0, 1024),
         "down_radius": lambda n, v: _check_int(n, v, 0, 1024),
         "history_capacity": lambda n, v: _check_int(n, v, 2, 1 << 24),
+        "value_size": lambda n, v: _check_int(n, v, 1, 1 << 24),
     }
 
     @classmethod
