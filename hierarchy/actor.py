@@ -22,12 +22,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .activations import softplus_sigmoid
 from .descs import IODesc
 from .rng import next_uniform, stream, take_seed
 from .merge import MergeMode, merge_array
+from .parallel import PARALLEL, parallel_twin
 from .serialization import check_in_range, raise_out_of_range
 from .topology import VisibleSpec, build_connections
 
@@ -107,7 +108,7 @@ def lambda_returns(h_values, h_rewards, h_flags, start, maxt, smoothing, discoun
     """
     cap = h_flags.shape[0]
     ncols = h_values.shape[1]
-    for c in range(ncols):
+    for c in prange(ncols):
         sl = start
         f = h_flags[sl]
         g = 0.0 if f == TERMINATED else np.float64(h_values[sl, c])
@@ -254,9 +255,15 @@ def actor_step(
     """
     ncols = hidden_cis.shape[0]
     seed = take_seed(rng)
-    for c in range(ncols):
-        values_now[c] = actor_value(in_cis, c, col_ptr, ent_vcol, ent_base, vw, dv, zv)
-        actor_policy(in_cis, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, hidden_acts, c * az)
+    for c in prange(ncols):
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            zvc = np.empty(dv)
+            zpc = np.empty(az * dp)
+        else:
+            zvc = zv
+            zpc = zp
+        values_now[c] = actor_value(in_cis, c, col_ptr, ent_vcol, ent_base, vw, dv, zvc)
+        actor_policy(in_cis, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zpc, hidden_acts, c * az)
         s = stream(seed, c)
         s, u = next_uniform(s)
         choice = az - 1
@@ -297,16 +304,32 @@ def actor_step(
                     break
         if maxt > 0:
             lambda_returns(h_values, h_rewards, h_flags, start, maxt, smoothing, discount, rets)
-            for it in range(iters):
-                t = ts[it]
-                if t < 0:
-                    continue
-                sl = (start + t) % cap
-                newer = (start + t - 1) % cap
-                inp = h_inputs[sl]
-                for c in range(ncols):
+            # Columns are independent (own weights, own td scale): each replays every chosen sample in order.
+            for c in prange(ncols):
+                if PARALLEL:
+                    zvc = np.empty(dv)
+                    zpc = np.empty(az * dp)
+                    zpdc = np.empty(az * dp)
+                    probs_c = np.empty(az)
+                    probs_dc = np.empty(az)
+                    gvc = np.empty(dv)
+                    gpc = np.empty(az * dp)
+                else:
+                    zvc = zv
+                    zpc = zp
+                    zpdc = zpd
+                    probs_c = probs
+                    probs_dc = probs_d
+                    gvc = gv
+                    gpc = gp
+                for it in range(iters):
+                    t = ts[it]
+                    if t < 0:
+                        continue
+                    sl = (start + t) % cap
+                    newer = (start + t - 1) % cap
                     actor_learn(
-                        inp,
+                        h_inputs[sl],
                         c,
                         h_actions[newer, c],
                         rets[t, c],
@@ -325,20 +348,24 @@ def actor_step(
                         clip,
                         td_decay,
                         mimic,
-                        zv,
-                        zp,
-                        zpd,
-                        probs,
-                        probs_d,
-                        gv,
-                        gp,
+                        zvc,
+                        zpc,
+                        zpdc,
+                        probs_c,
+                        probs_dc,
+                        gvc,
+                        gpc,
                     )
     if mimic != 0.0:
         pwd[:] = pw
     else:
         rate = np.float32(delay_rate)  # float32 arithmetic: this loop runs over every policy weight
-        for j in range(pw.shape[0]):
+        for j in prange(pw.shape[0]):
             pwd[j] += rate * (pw[j] - pwd[j])
+
+
+lambda_returns_parallel = parallel_twin(lambda_returns)
+actor_step_parallel = parallel_twin(actor_step, lambda_returns=lambda_returns_parallel)
 
 
 @njit(cache=True)
@@ -395,9 +422,13 @@ class Actor:
         self.rets = np.zeros((cap, ncols))
         self.values_now = np.zeros(ncols)
 
-    def step(self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng) -> None:
+    def step(
+        self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng, parallel: bool = False
+    ) -> None:
+        """One step of the kernel on this component's arrays (``parallel``: the multi-threaded twin)."""
         c = self.con
-        actor_step(
+        kernel = actor_step_parallel if parallel else actor_step
+        kernel(
             in_cis,
             taken,
             c.col_ptr,

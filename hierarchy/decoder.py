@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .activations import softplus_sigmoid
 from .rng import next_uniform, stream, take_seed
 from .merge import MergeMode, merge_array
+from .parallel import PARALLEL, parallel_twin
 from .serialization import check_in_range
 from .topology import VisibleSpec, build_connections
 
@@ -33,22 +34,26 @@ def decoder_forward(inp, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale, hidden_
     blk = oz * nd
     half = nd // 2
     dscale = math.sqrt(1.0 / nd)
-    for c in range(ncols):
+    for c in prange(ncols):
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            zc = np.empty(blk)
+        else:
+            zc = z
         for j in range(blk):
-            z[j] = 0.0
+            zc[j] = 0.0
         n = col_ptr[c + 1] - col_ptr[c]
         for e in range(col_ptr[c], col_ptr[c + 1]):
             base = ent_wbase[e] + inp[ent_vcol[e]] * blk
             row = w[base : base + blk]
             for j in range(blk):
-                z[j] += row[j]
+                zc[j] += row[j]
         k = math.sqrt(1.0 / max(n, 1)) / 127.0 * scale
         max_a = -np.inf
         best = 0
         for o in range(oz):
             a = 0.0
             for d in range(nd):
-                x = z[o * nd + d] * k
+                x = zc[o * nd + d] * k
                 sp, sig = softplus_sigmoid(x)
                 dendrite_acts[(c * oz + o) * nd + d] = sig
                 a += sp if d >= half else -sp
@@ -75,7 +80,11 @@ def decoder_learn(
     ncols = col_ptr.shape[0] - 1
     blk = oz * nd
     half = nd // 2
-    for c in range(ncols):
+    for c in prange(ncols):
+        if PARALLEL:
+            dc = np.empty(blk, np.int64)
+        else:
+            dc = deltas
         s = stream(seed, c)
         t = target_cis[c]
         for o in range(oz):
@@ -85,13 +94,17 @@ def decoder_learn(
                 if d < half:
                     x = -x
                 s, u = next_uniform(s)
-                deltas[o * nd + d] = math.floor(x + u)
+                dc[o * nd + d] = math.floor(x + u)
         for e in range(col_ptr[c], col_ptr[c + 1]):
             base = ent_wbase[e] + inp[ent_vcol[e]] * blk
             row = w[base : base + blk]
             for j in range(blk):
-                v = row[j] + deltas[j]
+                v = row[j] + dc[j]
                 row[j] = min(127, max(-127, v))
+
+
+decoder_forward_parallel = parallel_twin(decoder_forward)
+decoder_learn_parallel = parallel_twin(decoder_learn)
 
 
 @njit(cache=True)
@@ -189,6 +202,11 @@ def decoder_step(
     valid[0] = 1
 
 
+decoder_step_parallel = parallel_twin(
+    decoder_step, own_loops=False, decoder_forward=decoder_forward_parallel, decoder_learn=decoder_learn_parallel
+)
+
+
 class Decoder:
     """One decoder: its arrays, its step, its part of the state and weights.
 
@@ -216,9 +234,11 @@ class Decoder:
         self.deltas = np.zeros(oz * num_dendrites, np.int64)
         self.scratch_in = np.zeros(n_in, _I32)
 
-    def step(self, in_cis, target, learn: bool, anticipation: bool, p, rng) -> None:
+    def step(self, in_cis, target, learn: bool, anticipation: bool, p, rng, parallel: bool = False) -> None:
+        """One step of the kernel on this component's arrays (``parallel``: the multi-threaded twin)."""
         c = self.con
-        decoder_step(
+        kernel = decoder_step_parallel if parallel else decoder_step
+        kernel(
             in_cis,
             self.in_prev,
             target,

@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .merge import MergeMode, merge_array
+from .parallel import PARALLEL, parallel_twin
 from .serialization import check_in_range
 from .topology import VisibleSpec, build_connections, field_center
 
@@ -80,15 +81,23 @@ def encoder_step(
     for v in range(num_vl):
         stale = stale or cache_key[v] != importance[v]
     if stale:
-        for cell in range(ncols * hz):
+        for cell in prange(ncols * hz):
             _refresh_cell(cache, cell, tot0, tot1, importance, choice)
         cache_key[:num_vl] = importance
         cache_key[num_vl] = choice
-    u0 = np.empty(hz)  # separate arrays (not rows of one) so the accumulation loops vectorise
-    u1 = np.empty(hz)
-    act = fscratch[0]
-    match = fscratch[1]
-    for c in range(ncols):
+    u0_shared = np.empty(hz)  # separate arrays (not rows of one) so the accumulation loops vectorise
+    u1_shared = np.empty(hz)
+    for c in prange(ncols):
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            u0 = np.empty(hz)
+            u1 = np.empty(hz)
+            act = np.empty(hz)
+            match = np.empty(hz)
+        else:
+            u0 = u0_shared
+            u1 = u1_shared
+            act = fscratch[0]
+            match = fscratch[1]
         # Importance-weighted sums of the active cells' weights (contiguous blocks, in entry order).
         count = 0.0
         count_except = 0.0
@@ -139,7 +148,7 @@ def encoder_step(
             comparisons[c] = 0.0
     if not learn:
         return -1
-    for c in range(ncols):
+    for c in prange(ncols):
         h = learn_cells[c]
         if h < 0:
             continue
@@ -190,6 +199,9 @@ def _refresh_cell(cache, cell, tot0, tot1, importance, choice):
     cache[0, cell] = t1
     cache[1, cell] = 1.0 / (choice + t0 * inv255)
     cache[2, cell] = 1.0 / (choice + t1 * inv255)
+
+
+encoder_step_parallel = parallel_twin(encoder_step)
 
 
 @njit(cache=True)
@@ -271,10 +283,12 @@ class Encoder:
             self.tot1[...] = t1
         self.cache_key[:] = np.nan  # derived per-cell terms are recomputed on the next step
 
-    def step(self, learn: bool, p) -> int:
+    def step(self, learn: bool, p, parallel: bool = False) -> int:
+        """One step of the kernel on this component's arrays (``parallel``: the multi-threaded twin)."""
         c = self.con
         hx, hy, hz = self.hidden_size
-        return encoder_step(
+        kernel = encoder_step_parallel if parallel else encoder_step
+        return kernel(
             self.in_cis,
             self.col_z,
             c.col_ptr,

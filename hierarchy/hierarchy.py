@@ -30,7 +30,8 @@ from .encoder import Encoder
 from .merge import MergeMode, check_merge_mode
 from .params import IOParams, LayerParams, Params
 from .rng import mix64_py, next_uniform, stream, take_seed
-from .settings import next_default_seed
+from .parallel import use_threads
+from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, count_connections
 
 _I32 = np.int32
@@ -311,6 +312,10 @@ class Hierarchy:
         learn = bool(learn_enabled)
         reward = float(reward)  # one kernel signature whatever scalar type the caller passes
         mimic = float(mimic)
+        threads = kernel_threads()
+        parallel = threads > 1
+        if parallel:
+            use_threads(threads)
 
         # Upward pass: every encoder sees its inputs and its own previous state.
         enc0 = self._encoders[0]
@@ -324,7 +329,7 @@ class Hierarchy:
             if li > 0:
                 below = self._encoders[li - 1].hidden_cis
                 enc.in_cis[: below.shape[0]] = below
-            bad = enc.step(learn, lp.encoder)
+            bad = enc.step(learn, lp.encoder, parallel)
             if bad >= 0:
                 self._raise_range(bad)
 
@@ -341,7 +346,9 @@ class Hierarchy:
             if li == 0:
                 for k, dec in enumerate(self._decoders[0]):
                     port = self._dec_ports[k]
-                    dec.step(down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng)
+                    dec.step(
+                        down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng, parallel
+                    )
                 for k, act in enumerate(self._actors):
                     port = self._act_ports[k]
                     act.step(
@@ -353,6 +360,7 @@ class Hierarchy:
                         flag,
                         params.ios[port].actor,
                         self._rng,
+                        parallel,
                     )
             else:
                 self._decoders[li][0].step(
@@ -362,6 +370,7 @@ class Hierarchy:
                     anticipation,
                     params.layers[li].decoder,
                     self._rng,
+                    parallel,
                 )
 
     def _coerce_input(self, i: int, a: Any) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Golden digests: a few hundred learning steps of fixed-seed hierarchies end in exactly these bytes.
 
 The digests were recorded before the component/reference refactor (issue 11 part 5) and before the kernels
-learnt to run on several threads (issue 13); any change to what the hierarchy computes changes them. If a
+learnt to run on several threads (issue 13); any change to what the hierarchy computes changes them, and two
+threads must give the same bytes as one. If a
 change is *meant* to alter behaviour, re-record them and say so in the commit message.
 """
 
@@ -55,6 +56,23 @@ def run_golden(name: str) -> dict[str, str]:
         )
     outs = drive(h, 300, seed=9)
     return _digests(h, outs)
+
+
+def test_two_threads_give_the_same_bytes():
+    """The parallel kernels (hierarchy.parallel) run, and change nothing: same digests as one thread."""
+    from hierarchy import get_num_threads, set_num_threads
+    from hierarchy.actor import actor_step_parallel
+    from hierarchy.decoder import decoder_step_parallel
+    from hierarchy.encoder import encoder_step_parallel
+
+    before = get_num_threads()
+    set_num_threads(2)
+    try:
+        assert run_golden("every_kind") == GOLDEN["every_kind"]
+    finally:
+        set_num_threads(before)
+    for twin in (encoder_step_parallel, decoder_step_parallel, actor_step_parallel):
+        assert twin.signatures, f"{twin.__name__} never ran: set_num_threads(2) did not reach the kernels"
 
 
 def test_every_kind_golden():
