@@ -368,7 +368,6 @@ lambda_returns_parallel = parallel_twin(lambda_returns)
 actor_step_parallel = parallel_twin(actor_step, lambda_returns=lambda_returns_parallel)
 
 
-@njit(cache=True)
 def mark_boundary(h_flags, h_meta):
     """clear_state's replay rule: flag the newest sample `BOUNDARY` unless it already carries a flag."""
     if h_meta[1] > 0 and h_flags[h_meta[0]] == MID:

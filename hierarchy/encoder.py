@@ -204,23 +204,29 @@ def _refresh_cell(cache, cell, tot0, tot1, importance, choice):
 encoder_step_parallel = parallel_twin(encoder_step)
 
 
-@njit(cache=True)
 def compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
-    """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32)."""
+    """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32).
+
+    Plain numpy, gathering the entries of one visible layer at a time (each owns a block of ``Vz*hz`` weights)
+    in chunks of about a million weights: it runs at build and load time only, and keeping it out of numba
+    spares start-up one cached-kernel load.
+    """
     ncols = col_ptr.shape[0] - 1
-    tot0 = np.zeros((num_vl, ncols * hz), np.int32)
-    tot1 = np.zeros((num_vl, ncols * hz), np.int32)
-    for c in range(ncols):
-        for e in range(col_ptr[c], col_ptr[c + 1]):
-            v = ent_vl[e]
-            t0 = tot0[v, c * hz : (c + 1) * hz]
-            t1 = tot1[v, c * hz : (c + 1) * hz]
-            for z in range(vl_z[v]):
-                base = ent_wbase[e] + z * hz
-                for h in range(hz):
-                    t0[h] += w0[base + h]
-                    t1[h] += w1[base + h]
-    return tot0, tot1
+    col_of_entry = np.repeat(np.arange(ncols), np.diff(col_ptr))
+    tot0 = np.zeros((num_vl, ncols * hz), np.int64)
+    tot1 = np.zeros((num_vl, ncols * hz), np.int64)
+    for v in range(num_vl):
+        vz = int(vl_z[v])
+        ents = np.flatnonzero(ent_vl == v)
+        step = max(1, (1 << 20) // (vz * hz))
+        for k in range(0, len(ents), step):
+            chunk = ents[k : k + step]
+            idx = ent_wbase[chunk, None] + np.arange(vz * hz)  # [entry, visible cell * hz + hidden cell]
+            cells = (col_of_entry[chunk, None] * hz + np.arange(hz)).ravel()
+            for w, tot in ((w0, tot0), (w1, tot1)):
+                per_entry = w[idx].reshape(len(chunk), vz, hz).sum(axis=1, dtype=np.int64)
+                np.add.at(tot[v], cells, per_entry.ravel())
+    return tot0.astype(np.int32), tot1.astype(np.int32)
 
 
 class Encoder:
