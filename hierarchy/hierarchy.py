@@ -1,7 +1,7 @@
 """`Hierarchy`: a Sparse Predictive Hierarchy (encoders up, decoders and actors down), PyAOgmaNeo-style API.
 
-Read `step` top to bottom: it follows docs/algorithm.md ("One step, and what is state"). The hot work is in numba kernels
-(`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
+Read `step` top to bottom: it follows docs/algorithm.md ("One step, and what is state"). The hot work is in
+numba kernels (`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
 arrays; Python only copies the inputs in and reads the params.
 
 What is *state* and what is *weights* (serialised separately; together they restore the hierarchy exactly):
@@ -168,7 +168,7 @@ class Hierarchy:
         self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
         init_rng = np.random.default_rng(self.seed) if init_weights else None
         self._rng = np.array([mix64_py(self.seed ^ 0x5350484759)], np.uint64)
-        num_layers = len(layer_descs)
+        num_layers = self._num_layers = len(layer_descs)
         self._num_io = len(io_descs)
         self._io_cols = [d.size[0] * d.size[1] for d in io_descs]
 
@@ -289,7 +289,16 @@ class Hierarchy:
                 is changed then).
         """
         params = self._params
-        self._check_params(params)  # a script may have replaced or resized params.layers / params.ios
+        # A script may have replaced, resized or refilled params.layers / params.ios: cheap exact-type test,
+        # the full check (which names the mismatch) only when it fails.
+        if len(params.layers) != self._num_layers or len(params.ios) != self._num_io:
+            self._check_params(params)
+        for lp in params.layers:
+            if lp.__class__ is not LayerParams:
+                self._check_params(params)
+        for ip in params.ios:
+            if ip.__class__ is not IOParams:
+                self._check_params(params)
         # Inputs into layer 0's encoder buffer (validated: dtype, size here; range inside the kernel).
         if len(input_cis) != self._num_io:
             raise ValueError(

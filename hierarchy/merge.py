@@ -39,7 +39,9 @@ def check_merge_mode(mode: Any) -> MergeMode:
             return MergeMode(mode)
         except ValueError:
             pass
-    raise ValueError(f"merge mode must be MergeMode.AVERAGE or MergeMode.RANDOM (or 'average' / 'random'), got {mode!r}")
+    raise ValueError(
+        f"merge mode must be MergeMode.AVERAGE or MergeMode.RANDOM (or 'average' / 'random'), got {mode!r}"
+    )
 
 
 def merge_array(target: np.ndarray, sources: Sequence[np.ndarray], mode: MergeMode, rng: np.random.Generator) -> None:

@@ -28,6 +28,7 @@ class _Settings:
     """Holder of the two values (one instance, module-private)."""
 
     num_threads: int = 1
+    kernel_threads: int = 1  # num_threads capped at numba's pool
     global_state: int = DEFAULT_GLOBAL_STATE
 
 
@@ -46,6 +47,7 @@ def set_num_threads(num_threads: int) -> None:
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS:
         raise ValueError(f"num_threads must be an int in [1, {MAX_THREADS}], got {num_threads!r}")
     _settings.num_threads = num_threads
+    _settings.kernel_threads = min(num_threads, numba.config.NUMBA_NUM_THREADS)
 
 
 def get_num_threads() -> int:
@@ -54,8 +56,8 @@ def get_num_threads() -> int:
 
 
 def kernel_threads() -> int:
-    """Threads the kernels really use: the setting, capped at numba's thread pool."""
-    return min(_settings.num_threads, numba.config.NUMBA_NUM_THREADS)
+    """Threads the kernels really use: the setting, capped at numba's thread pool (read by every step)."""
+    return _settings.kernel_threads
 
 
 def set_global_state(state: int) -> None:

@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from hierarchy.actor import BOUNDARY, MID, TERMINATED, actor_learn, actor_policy, actor_step, actor_value, lambda_returns
+from hierarchy.actor import (
+    BOUNDARY,
+    MID,
+    TERMINATED,
+    actor_learn,
+    actor_policy,
+    actor_step,
+    actor_value,
+    lambda_returns,
+)
 from hierarchy.reference import actor_forward_reference, actor_learn_reference, lambda_returns_reference
 from hierarchy.topology import VisibleSpec, build_connections
 
