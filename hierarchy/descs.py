@@ -15,7 +15,32 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 
-class IOType(IntEnum):
+class NamedIntEnum(IntEnum):
+    """An IntEnum that prints as ``Class.NAME`` (not a digit) and parses a member, its number or its name in
+    any case; subclasses add PyAOgmaNeo's lower-case names as aliases."""
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else format(int(self), spec)
+
+    @classmethod
+    def parse(cls, value: Any, what: str) -> Any:
+        """The member ``value`` names; ``ValueError`` naming ``what`` and the accepted members otherwise."""
+        if isinstance(value, str):
+            if value.upper() in cls.__members__:
+                return cls[value.upper()]
+        elif not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        names = " or ".join(f"{cls.__name__}.{name}" for name in cls.__members__ if name.isupper())
+        raise ValueError(f"{what} must be {names}, got {value!r}")
+
+
+class IOType(NamedIntEnum):
     """What a port does. ``NONE``: input only. ``PREDICTION``: input, and the next step is predicted.
     ``ACTION``: input (the action actually taken), and an actor proposes the next action.
 
@@ -28,12 +53,6 @@ class IOType(IntEnum):
     none = 0
     prediction = 1
     action = 2
-
-    def __str__(self) -> str:
-        return f"IOType.{self.name}"
-
-    def __format__(self, spec: str) -> str:
-        return str(self) if not spec else format(int(self), spec)
 
 
 def _check_size(name: str, value: Any) -> tuple[int, int, int]:
@@ -58,20 +77,6 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
         rng = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be {rng}, got {value}")
     return int(value)
-
-
-def _check_io_type(value: Any) -> IOType:
-    if isinstance(value, str):
-        try:
-            return IOType[value.upper()]
-        except KeyError:
-            pass
-    else:
-        try:
-            return IOType(value)
-        except ValueError:
-            pass
-    raise ValueError(f"io_type must be IOType.NONE, IOType.PREDICTION or IOType.ACTION, got {value!r}")
 
 
 class _Desc:
@@ -142,7 +147,7 @@ class IODesc(_Desc):
 
     _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
         "size": _check_size,
-        "io_type": lambda _, v: _check_io_type(v),
+        "io_type": lambda _, v: IOType.parse(v, "io_type"),
         "num_dendrites_per_cell": lambda n, v: _check_int(n, v, 2, 1024),
         "value_num_dendrites_per_cell": lambda n, v: _check_int(n, v, 2, 1024),
         "up_radius": lambda n, v: _check_int(n, v, 0, 1024),

@@ -27,7 +27,7 @@ from .actor import BOUNDARY, MID, TERMINATED, Actor
 from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
 from .encoder import Encoder
-from .merge import MergeMode, check_merge_mode
+from .merge import MergeMode
 from .params import IOParams, LayerParams, Params
 from .rng import mix64_py, next_uniform, stream, take_seed
 from .parallel import use_threads
@@ -562,7 +562,7 @@ class Hierarchy:
         Raises:
             ValueError: an empty list, something that is not a Hierarchy, another shape, or an unknown mode.
         """
-        mode = check_merge_mode(mode)
+        mode = MergeMode.parse(mode, "merge mode")
         others = list(hierarchies)
         if not others:
             raise ValueError("merge needs at least one hierarchy")

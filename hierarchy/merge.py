@@ -7,13 +7,13 @@ weights and which are flags (`Encoder.merge`, `Decoder.merge`, `Actor.merge`), a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import IntEnum
-from typing import Any
 
 import numpy as np
 
+from .descs import NamedIntEnum
 
-class MergeMode(IntEnum):
+
+class MergeMode(NamedIntEnum):
     """``AVERAGE``: each weight becomes the mean over the hierarchies (rounded to nearest for byte weights).
     ``RANDOM``: each weight is copied from one hierarchy picked at random per weight. Lower-case aliases
     (``MergeMode.average``, ``MergeMode.random``) as in PyAOgmaNeo."""
@@ -22,26 +22,6 @@ class MergeMode(IntEnum):
     RANDOM = 1
     average = 0
     random = 1
-
-    def __str__(self) -> str:
-        return f"MergeMode.{self.name}"
-
-
-def check_merge_mode(mode: Any) -> MergeMode:
-    """A `MergeMode` from a member, its number or its name (any case)."""
-    if isinstance(mode, str):
-        try:
-            return MergeMode[mode.upper()]
-        except KeyError:
-            pass
-    elif not isinstance(mode, bool):
-        try:
-            return MergeMode(mode)
-        except ValueError:
-            pass
-    raise ValueError(
-        f"merge mode must be MergeMode.AVERAGE or MergeMode.RANDOM (or 'average' / 'random'), got {mode!r}"
-    )
 
 
 def merge_array(target: np.ndarray, sources: Sequence[np.ndarray], mode: MergeMode, rng: np.random.Generator) -> None:
