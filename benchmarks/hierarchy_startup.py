@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,10 @@ print(json.dumps({"import": t1 - t0, "build": t2 - t1, "first step": t3 - t2, "t
 
 def launch(pythonpath: str) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=pythonpath)
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    # From a neutral folder: ``python -c`` puts the working directory first on sys.path.
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
