@@ -18,9 +18,9 @@ import numpy as np
 from numba import njit, prange
 
 from .activations import softplus_sigmoid
-from .rng import next_uniform, stream, take_seed
 from .merge import MergeMode, merge_array
 from .parallel import PARALLEL, parallel_twin
+from .rng import next_uniform, stream, take_seed
 from .serialization import check_in_range
 from .topology import VisibleSpec, build_connections
 

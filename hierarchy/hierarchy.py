@@ -29,8 +29,8 @@ from .descs import IODesc, IOType, LayerDesc
 from .encoder import Encoder
 from .merge import MergeMode
 from .params import IOParams, LayerParams, Params
-from .rng import mix64_py, next_uniform, stream, take_seed
 from .parallel import use_threads
+from .rng import mix64_py, next_uniform, stream, take_seed
 from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, count_connections
 
