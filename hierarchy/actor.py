@@ -1,4 +1,6 @@
-"""Actor: dendritic actor-critic over a replay ring, PPO-style clip against a delayed policy (notes §2.5).
+"""Actor: dendritic actor-critic over a replay ring, PPO-style clip against a delayed policy.
+
+See docs/algorithm.md, "Actor".
 
 Each action column has a value head (Dv dendrites) and a policy head (Az cells x Dp dendrites), float32
 weights, plus ``policy_delayed``: a slow EMA of the policy weights that plays PPO's "old policy". Every step
@@ -11,8 +13,8 @@ no future value) or `BOUNDARY` (truncated, or marked by ``clear_state``: its ret
 The λ-return recursion restarts at every flagged sample, so returns never cross an episode boundary, and a
 flagged sample is never the one reinforced (the action stored with the next sample was not taken from it).
 
-`actor_step` is the numba kernel; `lambda_returns_reference`, `actor_forward_reference` and
-`actor_learn_reference` are the slow numpy references it is tested against.
+`actor_step` is the numba kernel (its numpy oracles are in `hierarchy.reference`); `Actor` holds one
+actor's arrays and says which are state and which are weights.
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .activations import softplus_sigmoid
+from .descs import IODesc
+from .merge import MergeMode, merge_array
+from .parallel import PARALLEL, parallel_twin
 from .rng import next_uniform, stream, take_seed
+from .serialization import check_in_range, raise_out_of_range
+from .topology import VisibleSpec, build_connections
+
+_I32 = np.int32
 
 MID = 0
 TERMINATED = 1
@@ -99,7 +108,7 @@ def lambda_returns(h_values, h_rewards, h_flags, start, maxt, smoothing, discoun
     """
     cap = h_flags.shape[0]
     ncols = h_values.shape[1]
-    for c in range(ncols):
+    for c in prange(ncols):
         sl = start
         f = h_flags[sl]
         g = 0.0 if f == TERMINATED else np.float64(h_values[sl, c])
@@ -246,9 +255,15 @@ def actor_step(
     """
     ncols = hidden_cis.shape[0]
     seed = take_seed(rng)
-    for c in range(ncols):
-        values_now[c] = actor_value(in_cis, c, col_ptr, ent_vcol, ent_base, vw, dv, zv)
-        actor_policy(in_cis, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zp, hidden_acts, c * az)
+    for c in prange(ncols):
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            zvc = np.empty(dv)
+            zpc = np.empty(az * dp)
+        else:
+            zvc = zv
+            zpc = zp
+        values_now[c] = actor_value(in_cis, c, col_ptr, ent_vcol, ent_base, vw, dv, zvc)
+        actor_policy(in_cis, c, col_ptr, ent_vcol, ent_base, pw, az, dp, zpc, hidden_acts, c * az)
         s = stream(seed, c)
         s, u = next_uniform(s)
         choice = az - 1
@@ -289,16 +304,32 @@ def actor_step(
                     break
         if maxt > 0:
             lambda_returns(h_values, h_rewards, h_flags, start, maxt, smoothing, discount, rets)
-            for it in range(iters):
-                t = ts[it]
-                if t < 0:
-                    continue
-                sl = (start + t) % cap
-                newer = (start + t - 1) % cap
-                inp = h_inputs[sl]
-                for c in range(ncols):
+            # Columns are independent (own weights, own td scale): each replays every chosen sample in order.
+            for c in prange(ncols):
+                if PARALLEL:
+                    zvc = np.empty(dv)
+                    zpc = np.empty(az * dp)
+                    zpdc = np.empty(az * dp)
+                    probs_c = np.empty(az)
+                    probs_dc = np.empty(az)
+                    gvc = np.empty(dv)
+                    gpc = np.empty(az * dp)
+                else:
+                    zvc = zv
+                    zpc = zp
+                    zpdc = zpd
+                    probs_c = probs
+                    probs_dc = probs_d
+                    gvc = gv
+                    gpc = gp
+                for it in range(iters):
+                    t = ts[it]
+                    if t < 0:
+                        continue
+                    sl = (start + t) % cap
+                    newer = (start + t - 1) % cap
                     actor_learn(
-                        inp,
+                        h_inputs[sl],
                         c,
                         h_actions[newer, c],
                         rets[t, c],
@@ -317,214 +348,168 @@ def actor_step(
                         clip,
                         td_decay,
                         mimic,
-                        zv,
-                        zp,
-                        zpd,
-                        probs,
-                        probs_d,
-                        gv,
-                        gp,
+                        zvc,
+                        zpc,
+                        zpdc,
+                        probs_c,
+                        probs_dc,
+                        gvc,
+                        gpc,
                     )
     if mimic != 0.0:
         pwd[:] = pw
     else:
         rate = np.float32(delay_rate)  # float32 arithmetic: this loop runs over every policy weight
-        for j in range(pw.shape[0]):
+        for j in prange(pw.shape[0]):
             pwd[j] += rate * (pw[j] - pwd[j])
 
 
-@njit(cache=True)
+lambda_returns_parallel = parallel_twin(lambda_returns)
+actor_step_parallel = parallel_twin(actor_step, lambda_returns=lambda_returns_parallel)
+
+
 def mark_boundary(h_flags, h_meta):
     """clear_state's replay rule: flag the newest sample `BOUNDARY` unless it already carries a flag."""
     if h_meta[1] > 0 and h_flags[h_meta[0]] == MID:
         h_flags[h_meta[0]] = BOUNDARY
 
 
-# ---------------------------------------------------------------------------------------------- references
+def _cis_dtype(max_z: int) -> np.dtype:
+    """Smallest dtype that holds column indices below ``max_z`` (the replay ring is most of the state)."""
+    return np.dtype(np.uint8) if max_z <= 256 else np.dtype(np.int32)
 
 
-def lambda_returns_reference(values, rewards, flags, smoothing, discount):
-    """Targets for samples ordered newest first (index 0 = newest), by the plain recursion of the docstring.
+class Actor:
+    """One actor: its arrays, its step, its part of the state and weights (see the module docstring).
 
-    Args:
-        values: f64[n, cols] stored V; rewards: f64[n] (reward stored with each sample); flags: int[n].
+    Weights: value, policy and delayed policy weights, per-column td scales. State: the current outputs
+    (``hidden_cis`` sampled actions, ``hidden_acts`` π) and the whole replay ring (``h_*``).
     """
-    n, ncols = values.shape
-    rets = np.zeros((n, ncols))
-    for c in range(ncols):
-        g = 0.0 if flags[0] == TERMINATED else float(values[0, c])
-        rets[0, c] = g
-        for k in range(1, n):
-            if flags[k] == TERMINATED:
-                g = 0.0
-            elif flags[k] == BOUNDARY:
-                g = float(values[k, c])
-            else:
-                g = smoothing * values[k, c] + (1 - smoothing) * (rewards[k - 1] + discount * g)
-            rets[k, c] = g
-    return rets
 
+    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator | None):
+        ax, ay, az = desc.size
+        self.az = az
+        self.dv = desc.value_num_dendrites_per_cell
+        self.dp = desc.num_dendrites_per_cell
+        self.con = build_connections(desc.size, visibles, 1)
+        n = self.con.num_weights
+        ncols = ax * ay
+        n_in = int(self.con.vl_offset[-1])
+        cap = desc.history_capacity
+        if rng is None:
+            self.vw, self.pw = np.zeros(n * self.dv, np.float32), np.zeros(n * az * self.dp, np.float32)
+        else:
+            self.vw = rng.uniform(-0.01, 0.01, n * self.dv).astype(np.float32)
+            self.pw = rng.uniform(-0.01, 0.01, n * az * self.dp).astype(np.float32)
+        self.pwd = self.pw.copy()
+        self.td_scales = np.zeros(ncols, np.float32)
+        self.hidden_cis = np.zeros(ncols, _I32)
+        self.hidden_acts = np.zeros(ncols * az, np.float32)
+        self.h_inputs = np.zeros((cap, n_in), _cis_dtype(max(v.size[2] for v in visibles)))
+        self.h_actions = np.zeros((cap, ncols), _cis_dtype(az))
+        self.h_values = np.zeros((cap, ncols), np.float32)
+        self.h_rewards = np.zeros(cap, np.float32)
+        self.h_flags = np.zeros(cap, np.uint8)
+        self.h_meta = np.zeros(2, np.int64)
+        self.zv = np.zeros(self.dv)
+        self.zp = np.zeros(az * self.dp)
+        self.zpd = np.zeros(az * self.dp)
+        self.probs = np.zeros(az)
+        self.probs_d = np.zeros(az)
+        self.gv = np.zeros(self.dv)
+        self.gp = np.zeros(az * self.dp)
+        self.rets = np.zeros((cap, ncols))
+        self.values_now = np.zeros(ncols)
 
-def _heads_reference(inp, c, col_ptr, ent_vcol, ent_base, w, az, nd):
-    """Scaled dendrite inputs x[az, nd] and logits[az] of a signed-softplus head."""
-    blk = az * nd
-    ents = range(col_ptr[c], col_ptr[c + 1])
-    z = np.zeros(blk)
-    for e in ents:
-        base = (ent_base[e] + int(inp[ent_vcol[e]])) * blk
-        z += w[base : base + blk]
-    x = (z * math.sqrt(1.0 / max(len(ents), 1))).reshape(az, nd)
-    sign = np.where(np.arange(nd) < nd // 2, -1.0, 1.0)
-    sp = np.where(x > 0, x + np.log1p(np.exp(-np.abs(x))), np.log1p(np.exp(np.minimum(x, 0))))
-    return x, (sp * sign).sum(axis=1) * math.sqrt(1.0 / nd)
-
-
-def actor_forward_reference(inp, c, col_ptr, ent_vcol, ent_base, vw, pw, az, dv, dp):
-    """Return (V, π) of column c."""
-    _, v = _heads_reference(inp, c, col_ptr, ent_vcol, ent_base, vw, 1, dv)
-    _, logits = _heads_reference(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp)
-    p = np.exp(logits - logits.max())
-    return float(v[0]), p / p.sum()
-
-
-def actor_learn_reference(
-    inp,
-    c,
-    a,
-    target,
-    col_ptr,
-    ent_vcol,
-    ent_base,
-    vw,
-    pw,
-    pwd,
-    td_scales,
-    az,
-    dv,
-    dp,
-    vlr,
-    plr,
-    clip,
-    td_decay,
-    mimic,
-):
-    """Numpy version of `actor_learn` (in place)."""
-    xv, v = _heads_reference(inp, c, col_ptr, ent_vcol, ent_base, vw, 1, dv)
-    xp, logits = _heads_reference(inp, c, col_ptr, ent_vcol, ent_base, pw, az, dp)
-    _, logits_d = _heads_reference(inp, c, col_ptr, ent_vcol, ent_base, pwd, az, dp)
-    p = np.exp(logits - logits.max())
-    p /= p.sum()
-    pd = np.exp(logits_d - logits_d.max())
-    pd /= pd.sum()
-    delta = target - float(v[0])
-    td_scales[c] = max(td_scales[c] * td_decay, abs(delta))
-    delta_n = delta / td_scales[c] if td_scales[c] > 0 else 0.0
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    sv = np.where(np.arange(dv) < dv // 2, -1.0, 1.0)
-    sp = np.where(np.arange(dp) < dp // 2, -1.0, 1.0)
-    gv = vlr * delta * sig(xv[0]) * sv
-    ratio = p[a] / max(pd[a], 1e-30)
-    clipped = (ratio < 1 - clip and delta < 0) or (ratio > 1 + clip and delta > 0)
-    err = (0.0 if clipped else plr * delta_n) + mimic
-    gp = (err * ((np.arange(az) == a) - p))[:, None] * sig(xp) * sp
-    for e in range(col_ptr[c], col_ptr[c + 1]):
-        cell = ent_base[e] + int(inp[ent_vcol[e]])
-        vw[cell * dv : (cell + 1) * dv] += gv.astype(np.float64)
-        pw[cell * az * dp : (cell + 1) * az * dp] += gp.ravel()
-
-
-def actor_step_reference(
-    in_cis,
-    taken,
-    col_ptr,
-    ent_vcol,
-    ent_base,
-    vw,
-    pw,
-    pwd,
-    td_scales,
-    ring,
-    rng,
-    az,
-    dv,
-    dp,
-    p,
-    learn,
-    reward,
-    mimic,
-    flag,
-):
-    """Numpy version of `actor_step` (in place). ``ring`` holds the ``h_*`` arrays by name, ``p`` the params.
-
-    Returns (sampled actions, π as float32). Uses the same random streams as the kernel.
-    """
-    ncols = td_scales.shape[0]
-    seed = np.uint64(take_seed(rng))
-    cis = np.zeros(ncols, np.int32)
-    acts = np.zeros(ncols * az, np.float32)
-    values = np.zeros(ncols)
-    for c in range(ncols):
-        values[c], pi = actor_forward_reference(in_cis, c, col_ptr, ent_vcol, ent_base, vw, pw, az, dv, dp)
-        acts[c * az : (c + 1) * az] = pi
-        _, u = next_uniform(np.uint64(stream(seed, c)))
-        below = np.flatnonzero(u < np.cumsum(acts[c * az : (c + 1) * az].astype(np.float64)))
-        cis[c] = below[0] if below.size else az - 1
-    cap = ring["h_flags"].shape[0]
-    start = (int(ring["h_meta"][0]) - 1) % cap
-    size = min(int(ring["h_meta"][1]) + 1, cap)
-    ring["h_meta"][:] = (start, size)
-    ring["h_inputs"][start] = in_cis
-    ring["h_actions"][start] = taken
-    ring["h_values"][start] = values
-    ring["h_rewards"][start] = reward
-    ring["h_flags"][start] = flag
-    if not learn:
-        return cis, acts
-    seed = np.uint64(take_seed(rng))
-    if size > p.min_steps and p.history_iters > 0:
-        s = np.uint64(stream(seed, 0))
-        ts = []
-        for _ in range(p.history_iters):
-            for _ in range(_MAX_DRAWS):
-                s, u = next_uniform(np.uint64(s))
-                t = p.min_steps + int(u * (size - p.min_steps))
-                if ring["h_flags"][(start + t) % cap] == MID:
-                    ts.append(t)
-                    break
-        order = (start + np.arange(size)) % cap  # newest first
-        rets = lambda_returns_reference(
-            ring["h_values"][order].astype(np.float64),
-            ring["h_rewards"][order].astype(np.float64),
-            ring["h_flags"][order],
+    def step(
+        self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng, parallel: bool = False
+    ) -> None:
+        """One step of the kernel on this component's arrays (``parallel``: the multi-threaded twin)."""
+        c = self.con
+        kernel = actor_step_parallel if parallel else actor_step
+        kernel(
+            in_cis,
+            taken,
+            c.col_ptr,
+            c.ent_vcol,
+            c.ent_wbase,
+            self.vw,
+            self.pw,
+            self.pwd,
+            self.td_scales,
+            self.hidden_cis,
+            self.hidden_acts,
+            self.h_inputs,
+            self.h_actions,
+            self.h_values,
+            self.h_rewards,
+            self.h_flags,
+            self.h_meta,
+            rng,
+            self.az,
+            self.dv,
+            self.dp,
+            p.vlr,
+            p.plr,
             p.smoothing,
+            p.delay_rate,
+            p.policy_clip,
             p.discount,
+            p.td_scale_decay,
+            p.min_steps,
+            p.history_iters,
+            learn,
+            reward,
+            mimic,
+            flag,
+            self.zv,
+            self.zp,
+            self.zpd,
+            self.probs,
+            self.probs_d,
+            self.gv,
+            self.gp,
+            self.rets,
+            self.values_now,
         )
-        for t in ts:
-            inp = ring["h_inputs"][order[t]]
-            for c in range(ncols):
-                actor_learn_reference(
-                    inp,
-                    c,
-                    int(ring["h_actions"][order[t - 1], c]),
-                    rets[t, c],
-                    col_ptr,
-                    ent_vcol,
-                    ent_base,
-                    vw,
-                    pw,
-                    pwd,
-                    td_scales,
-                    az,
-                    dv,
-                    dp,
-                    p.vlr,
-                    p.plr,
-                    p.policy_clip,
-                    p.td_scale_decay,
-                    mimic,
-                )
-    if mimic != 0.0:
-        pwd[:] = pw
-    else:
-        pwd += np.float32(p.delay_rate) * (pw - pwd)
-    return cis, acts
+
+    def clear(self) -> None:
+        self.hidden_cis[:] = 0
+        self.hidden_acts[:] = 0
+        mark_boundary(self.h_flags, self.h_meta)
+
+    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [
+            (prefix + "hidden_cis", self.hidden_cis),
+            (prefix + "hidden_acts", self.hidden_acts),
+            (prefix + "history_inputs", self.h_inputs),
+            (prefix + "history_actions", self.h_actions),
+            (prefix + "history_values", self.h_values),
+            (prefix + "history_rewards", self.h_rewards),
+            (prefix + "history_flags", self.h_flags),
+            (prefix + "history_meta", self.h_meta),
+        ]
+
+    def check_state(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
+        """Refuse state values the kernel would read out of bounds (``arrays`` as `state_arrays` names them)."""
+        check_in_range(arrays, prefix + "hidden_cis", self.az)
+        check_in_range(arrays, prefix + "history_inputs", self.con.input_z())
+        check_in_range(arrays, prefix + "history_actions", self.az)
+        check_in_range(arrays, prefix + "history_flags", BOUNDARY + 1)
+        meta = arrays[prefix + "history_meta"]
+        cap = self.h_flags.shape[0]
+        if not (0 <= meta[0] < cap and 0 <= meta[1] <= cap):
+            raise_out_of_range(prefix + "history_meta")
+
+    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [
+            (prefix + "value_weights", self.vw),
+            (prefix + "policy_weights", self.pw),
+            (prefix + "policy_weights_delayed", self.pwd),
+            (prefix + "td_scales", self.td_scales),
+        ]
+
+    def merge(self, others: list[Actor], mode: MergeMode, rng: np.random.Generator) -> None:
+        """Weights (value, policy, delayed policy, td scales) become the merge of ``others``' (same shape)."""
+        for name in ("vw", "pw", "pwd", "td_scales"):
+            merge_array(getattr(self, name), [getattr(o, name) for o in others], mode, rng)

@@ -1,4 +1,4 @@
-"""Decoder: dendritic softmax next-step predictor with int8 weights (notes §2.4).
+"""Decoder: dendritic softmax next-step predictor with int8 weights (docs/algorithm.md, "Decoder").
 
 Each output column is a softmax over its Oz cells; each cell has D dendrites, the first D//2 inhibitory. A
 dendrite's input is the sum of the weights of the active input cells, scaled by ``sqrt(1/count)/127*scale``;
@@ -6,8 +6,8 @@ the cell logit is ``sqrt(1/D) * sum_d sign_d * softplus(z_d)``. Learning is the 
 ``lr*127*(1[c = target] - p_c) * sign_d * sigmoid(z_d)``, stochastically rounded to int8 steps with a
 per-column random stream, applied to the inputs of the *previous* forward pass (state at t-1 -> input at t).
 
-`decoder_step` is the numba kernel; `decoder_forward_reference` / `decoder_learn_reference` are the slow
-numpy references it is tested against.
+`decoder_step` is the numba kernel (its numpy oracles are in `hierarchy.reference`); `Decoder` holds one
+decoder's arrays and says which of them are state and which are weights.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .activations import softplus_sigmoid
+from .merge import MergeMode, merge_array
+from .parallel import PARALLEL, parallel_twin
 from .rng import next_uniform, stream, take_seed
+from .serialization import check_in_range
+from .topology import VisibleSpec, build_connections
+
+_I32 = np.int32
 
 
 @njit(cache=True)
@@ -28,22 +34,26 @@ def decoder_forward(inp, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale, hidden_
     blk = oz * nd
     half = nd // 2
     dscale = math.sqrt(1.0 / nd)
-    for c in range(ncols):
+    for c in prange(ncols):
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            zc = np.empty(blk)
+        else:
+            zc = z
         for j in range(blk):
-            z[j] = 0.0
+            zc[j] = 0.0
         n = col_ptr[c + 1] - col_ptr[c]
         for e in range(col_ptr[c], col_ptr[c + 1]):
             base = ent_wbase[e] + inp[ent_vcol[e]] * blk
             row = w[base : base + blk]
             for j in range(blk):
-                z[j] += row[j]
+                zc[j] += row[j]
         k = math.sqrt(1.0 / max(n, 1)) / 127.0 * scale
         max_a = -np.inf
         best = 0
         for o in range(oz):
             a = 0.0
             for d in range(nd):
-                x = z[o * nd + d] * k
+                x = zc[o * nd + d] * k
                 sp, sig = softplus_sigmoid(x)
                 dendrite_acts[(c * oz + o) * nd + d] = sig
                 a += sp if d >= half else -sp
@@ -70,7 +80,11 @@ def decoder_learn(
     ncols = col_ptr.shape[0] - 1
     blk = oz * nd
     half = nd // 2
-    for c in range(ncols):
+    for c in prange(ncols):
+        if PARALLEL:
+            dc = np.empty(blk, np.int64)
+        else:
+            dc = deltas
         s = stream(seed, c)
         t = target_cis[c]
         for o in range(oz):
@@ -80,13 +94,17 @@ def decoder_learn(
                 if d < half:
                     x = -x
                 s, u = next_uniform(s)
-                deltas[o * nd + d] = math.floor(x + u)
+                dc[o * nd + d] = math.floor(x + u)
         for e in range(col_ptr[c], col_ptr[c + 1]):
             base = ent_wbase[e] + inp[ent_vcol[e]] * blk
             row = w[base : base + blk]
             for j in range(blk):
-                v = row[j] + deltas[j]
+                v = row[j] + dc[j]
                 row[j] = min(127, max(-127, v))
+
+
+decoder_forward_parallel = parallel_twin(decoder_forward)
+decoder_learn_parallel = parallel_twin(decoder_learn)
 
 
 @njit(cache=True)
@@ -114,7 +132,7 @@ def decoder_step(
     deltas,
     scratch_in,
 ):
-    """One decoder step in place (notes §2.6, downward pass).
+    """One decoder step in place (docs/algorithm.md, "One step": the downward pass).
 
     1. If learning and the last forward is valid: learn toward ``target_cis`` from that forward (inputs
        ``in_prev``).
@@ -184,45 +202,92 @@ def decoder_step(
     valid[0] = 1
 
 
-# ---------------------------------------------------------------------------------------------- references
+decoder_step_parallel = parallel_twin(
+    decoder_step, own_loops=False, decoder_forward=decoder_forward_parallel, decoder_learn=decoder_learn_parallel
+)
 
 
-def _softplus_np(x):
-    return np.where(x > 0, x + np.log1p(np.exp(-np.abs(x))), np.log1p(np.exp(np.minimum(x, 0))))
+class Decoder:
+    """One decoder: its arrays, its step, its part of the state and weights.
 
+    It predicts a CSDR of ``out_size`` from ``in_cis`` = [own layer's hidden CSDR, feedback (optional)].
+    Weights: ``w``. State: the last prediction (``hidden_cis``, ``hidden_acts``, ``dendrite_acts``), the
+    inputs of that forward pass (``in_prev``) and whether there was one (``valid``).
+    """
 
-def decoder_forward_reference(inp, col_ptr, ent_vcol, ent_wbase, w, oz, nd, scale):
-    """Return (hidden_cis, probabilities f64[cols*oz], sigmoid(z) f64[cols*oz*nd])."""
-    ncols = len(col_ptr) - 1
-    blk = oz * nd
-    sign = np.where(np.arange(nd) < nd // 2, -1.0, 1.0)
-    cis = np.zeros(ncols, np.int32)
-    probs = np.zeros(ncols * oz)
-    sig = np.zeros(ncols * blk)
-    for c in range(ncols):
-        ents = range(col_ptr[c], col_ptr[c + 1])
-        z = np.zeros(blk)
-        for e in ents:
-            z += w[ent_wbase[e] + inp[ent_vcol[e]] * blk :][:blk]
-        x = (z * (math.sqrt(1.0 / max(len(ents), 1)) / 127.0 * scale)).reshape(oz, nd)
-        a = (_softplus_np(x) * sign).sum(axis=1) * math.sqrt(1.0 / nd)
-        cis[c] = int(np.argmax(a))
-        p = np.exp(a - a.max())
-        probs[c * oz : (c + 1) * oz] = p / p.sum()
-        sig[c * blk : (c + 1) * blk] = (1 / (1 + np.exp(-x))).ravel()
-    return cis, probs, sig
+    def __init__(self, out_size, num_dendrites: int, visibles: list[VisibleSpec], rng: np.random.Generator | None):
+        self.out_size = tuple(out_size)
+        ox, oy, oz = out_size
+        self.nd = num_dendrites
+        self.con = build_connections(out_size, visibles, oz * num_dendrites)
+        self.feedback_offset = int(self.con.vl_offset[1]) if len(visibles) > 1 else -1
+        n_in = int(self.con.vl_offset[-1])
+        n = self.con.num_weights
+        self.w = np.zeros(n, np.int8) if rng is None else rng.integers(-4, 5, n).astype(np.int8)
+        ncols = ox * oy
+        self.hidden_cis = np.zeros(ncols, _I32)
+        self.hidden_acts = np.zeros(ncols * oz, np.float32)
+        self.dendrite_acts = np.zeros(ncols * oz * num_dendrites, np.float32)
+        self.in_prev = np.zeros(n_in, _I32)
+        self.valid = np.zeros(1, np.uint8)
+        self.z = np.zeros(oz * num_dendrites, np.float64)
+        self.deltas = np.zeros(oz * num_dendrites, np.int64)
+        self.scratch_in = np.zeros(n_in, _I32)
 
+    def step(self, in_cis, target, learn: bool, anticipation: bool, p, rng, parallel: bool = False) -> None:
+        """One step of the kernel on this component's arrays (``parallel``: the multi-threaded twin)."""
+        c = self.con
+        kernel = decoder_step_parallel if parallel else decoder_step
+        kernel(
+            in_cis,
+            self.in_prev,
+            target,
+            c.col_ptr,
+            c.ent_vcol,
+            c.ent_wbase,
+            self.w,
+            self.out_size[2],
+            self.nd,
+            p.scale,
+            p.lr,
+            self.hidden_cis,
+            self.hidden_acts,
+            self.dendrite_acts,
+            self.valid,
+            self.feedback_offset,
+            anticipation,
+            learn,
+            rng,
+            self.z,
+            self.deltas,
+            self.scratch_in,
+        )
 
-def decoder_learn_reference(inp, target_cis, col_ptr, ent_vcol, ent_wbase, w, oz, nd, lr, probs, sig, uniforms):
-    """Apply the update in place. ``uniforms[c]`` are column c's stochastic-rounding draws (oz*nd of them)."""
-    ncols = len(col_ptr) - 1
-    blk = oz * nd
-    sign = np.where(np.arange(nd) < nd // 2, -1.0, 1.0)
-    for c in range(ncols):
-        target = np.arange(oz) == target_cis[c]
-        err = lr * 127.0 * (target - probs[c * oz : (c + 1) * oz])
-        x = (err[:, None] * sig[c * blk : (c + 1) * blk].reshape(oz, nd) * sign).ravel()
-        deltas = np.floor(x + uniforms[c]).astype(np.int64)
-        for e in range(col_ptr[c], col_ptr[c + 1]):
-            base = ent_wbase[e] + inp[ent_vcol[e]] * blk
-            w[base : base + blk] = np.clip(w[base : base + blk].astype(np.int64) + deltas, -127, 127).astype(np.int8)
+    def clear(self) -> None:
+        self.hidden_cis[:] = 0
+        self.hidden_acts[:] = 0
+        self.dendrite_acts[:] = 0
+        self.in_prev[:] = 0
+        self.valid[0] = 0
+
+    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [
+            (prefix + "hidden_cis", self.hidden_cis),
+            (prefix + "hidden_acts", self.hidden_acts),
+            (prefix + "dendrite_acts", self.dendrite_acts),
+            (prefix + "in_prev", self.in_prev),
+            (prefix + "valid", self.valid),
+        ]
+
+    def check_state(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
+        """Refuse state values the kernel would read out of bounds (``arrays`` as `state_arrays` names them)."""
+        check_in_range(arrays, prefix + "hidden_cis", self.out_size[2])
+        check_in_range(arrays, prefix + "in_prev", self.con.input_z())
+        check_in_range(arrays, prefix + "valid", 2)
+
+    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [(prefix + "weights", self.w)]
+
+    def merge(self, others: list[Decoder], mode: MergeMode, rng: np.random.Generator) -> None:
+        """Weights become the merge of ``others``' (same shape)."""
+        merge_array(self.w, [o.w for o in others], mode, rng)

@@ -1,23 +1,58 @@
 """Shape descriptors of a hierarchy: IO ports (`IODesc`) and layers (`LayerDesc`).
 
-Names and defaults follow PyAOgmaNeo so its users feel at home. Both are frozen, validated dataclasses: a bad
-value raises ``ValueError`` naming the field, the value and what is accepted.
+Names, argument order and defaults follow PyAOgmaNeo so its scripts run unchanged: fields may be assigned
+after construction (``ld = LayerDesc(); ld.hidden_size = (5, 5, 64)``). Every assignment (the constructor's
+too) is validated at once: a bad value raises ``ValueError`` naming the field, the value and what is accepted.
+A `Hierarchy` keeps its own copies, which are locked: change a copy (``copy.copy(d)``) and build again.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
-class IOType(IntEnum):
+class NamedIntEnum(IntEnum):
+    """An IntEnum that prints as ``Class.NAME`` (not a digit) and parses a member, its number or its name in
+    any case; subclasses add PyAOgmaNeo's lower-case names as aliases."""
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else format(int(self), spec)
+
+    @classmethod
+    def parse(cls, value: Any, what: str) -> Any:
+        """The member ``value`` names; ``ValueError`` naming ``what`` and the accepted members otherwise."""
+        if isinstance(value, str):
+            if value.upper() in cls.__members__:
+                return cls[value.upper()]
+        elif not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        names = " or ".join(f"{cls.__name__}.{name}" for name in cls.__members__ if name.isupper())
+        raise ValueError(f"{what} must be {names}, got {value!r}")
+
+
+class IOType(NamedIntEnum):
     """What a port does. ``NONE``: input only. ``PREDICTION``: input, and the next step is predicted.
-    ``ACTION``: input (the action actually taken), and an actor proposes the next action."""
+    ``ACTION``: input (the action actually taken), and an actor proposes the next action.
+
+    The lower-case names (``IOType.none``, ``IOType.prediction``, ``IOType.action``) are PyAOgmaNeo's and are
+    the same members. ``str()`` gives the name (``"IOType.ACTION"``), not the number."""
 
     NONE = 0
     PREDICTION = 1
     ACTION = 2
+    none = 0
+    prediction = 1
+    action = 2
 
 
 def _check_size(name: str, value: Any) -> tuple[int, int, int]:
@@ -44,22 +79,48 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     return int(value)
 
 
-def _check_io_type(value: Any) -> IOType:
-    if isinstance(value, str):
-        try:
-            return IOType[value.upper()]
-        except KeyError:
-            pass
-    else:
-        try:
-            return IOType(value)
-        except ValueError:
-            pass
-    raise ValueError(f"io_type must be IOType.NONE, IOType.PREDICTION or IOType.ACTION, got {value!r}")
+class _Desc:
+    """Validation on every assignment, locking, and copies that are unlocked (shared by both descriptors)."""
+
+    _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        owner = type(self).__name__
+        if self.__dict__.get("_locked", False):
+            raise AttributeError(
+                f"this {owner} belongs to a built Hierarchy and cannot change; change a copy "
+                f"(copy.copy) and build a new Hierarchy"
+            )
+        check = self._CHECKS.get(name)
+        if check is None:
+            raise AttributeError(f"{owner} has no field {name!r} (fields: {', '.join(self._CHECKS)})")
+        object.__setattr__(self, name, check(f"{owner}.{name}", value))
+
+    def locked_copy(self) -> Any:
+        """A copy that refuses assignment (what a Hierarchy keeps)."""
+        out = copy.copy(self)
+        object.__setattr__(out, "_locked", True)
+        return out
+
+    def __copy__(self) -> Any:
+        return type(self)(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})  # type: ignore[arg-type]
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        return self.__copy__()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that shape a hierarchy (inert PyAOgmaNeo-only fields are left out)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}  # type: ignore[arg-type]
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+            elif isinstance(v, IOType):
+                d[k] = v.name.lower()
+        return d
 
 
-@dataclasses.dataclass(frozen=True)
-class IODesc:
+@dataclasses.dataclass
+class IODesc(_Desc):
     """One input/output port.
 
     Args:
@@ -71,6 +132,8 @@ class IODesc:
         up_radius: encoder receptive-field radius from this port into layer 0 (columns).
         down_radius: radius of this port's decoder / actor onto layer 0's hidden state.
         history_capacity: actor replay ring length (credit-assignment horizon), in steps.
+        value_size: accepted for PyAOgmaNeo scripts but **inert** (our value head is a scalar, not a
+            distribution over bins); not saved and not compared.
     """
 
     size: tuple[int, int, int] = (5, 5, 16)
@@ -80,38 +143,26 @@ class IODesc:
     up_radius: int = 2
     down_radius: int = 2
     history_capacity: int = 512
+    value_size: int = dataclasses.field(default=128, compare=False)
 
-    def __post_init__(self) -> None:
-        s = object.__setattr__
-        s(self, "size", _check_size("IODesc.size", self.size))
-        s(self, "io_type", _check_io_type(self.io_type))
-        s(
-            self,
-            "num_dendrites_per_cell",
-            _check_int("IODesc.num_dendrites_per_cell", self.num_dendrites_per_cell, 2, 1024),
-        )
-        s(
-            self,
-            "value_num_dendrites_per_cell",
-            _check_int("IODesc.value_num_dendrites_per_cell", self.value_num_dendrites_per_cell, 2, 1024),
-        )
-        s(self, "up_radius", _check_int("IODesc.up_radius", self.up_radius, 0, 1024))
-        s(self, "down_radius", _check_int("IODesc.down_radius", self.down_radius, 0, 1024))
-        s(self, "history_capacity", _check_int("IODesc.history_capacity", self.history_capacity, 2, 1 << 24))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["size"] = list(self.size)
-        d["io_type"] = self.io_type.name.lower()
-        return d
+    _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
+        "size": _check_size,
+        "io_type": lambda _, v: IOType.parse(v, "io_type"),
+        "num_dendrites_per_cell": lambda n, v: _check_int(n, v, 2, 1024),
+        "value_num_dendrites_per_cell": lambda n, v: _check_int(n, v, 2, 1024),
+        "up_radius": lambda n, v: _check_int(n, v, 0, 1024),
+        "down_radius": lambda n, v: _check_int(n, v, 0, 1024),
+        "history_capacity": lambda n, v: _check_int(n, v, 2, 1 << 24),
+        "value_size": lambda n, v: _check_int(n, v, 1, 1 << 24),
+    }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> IODesc:
         return cls(**{**d, "size": tuple(d["size"])})
 
 
-@dataclasses.dataclass(frozen=True)
-class LayerDesc:
+@dataclasses.dataclass
+class LayerDesc(_Desc):
     """One layer of the hierarchy.
 
     Args:
@@ -129,22 +180,13 @@ class LayerDesc:
     recurrent_radius: int = 0
     down_radius: int = 2
 
-    def __post_init__(self) -> None:
-        s = object.__setattr__
-        s(self, "hidden_size", _check_size("LayerDesc.hidden_size", self.hidden_size))
-        s(
-            self,
-            "num_dendrites_per_cell",
-            _check_int("LayerDesc.num_dendrites_per_cell", self.num_dendrites_per_cell, 2, 1024),
-        )
-        s(self, "up_radius", _check_int("LayerDesc.up_radius", self.up_radius, 0, 1024))
-        s(self, "recurrent_radius", _check_int("LayerDesc.recurrent_radius", self.recurrent_radius, -1, 1024))
-        s(self, "down_radius", _check_int("LayerDesc.down_radius", self.down_radius, 0, 1024))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["hidden_size"] = list(self.hidden_size)
-        return d
+    _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
+        "hidden_size": _check_size,
+        "num_dendrites_per_cell": lambda n, v: _check_int(n, v, 2, 1024),
+        "up_radius": lambda n, v: _check_int(n, v, 0, 1024),
+        "recurrent_radius": lambda n, v: _check_int(n, v, -1, 1024),
+        "down_radius": lambda n, v: _check_int(n, v, 0, 1024),
+    }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LayerDesc:

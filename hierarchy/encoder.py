@@ -1,12 +1,14 @@
-"""Encoder: per-column fuzzy ART with complement coding, byte weights, two-stage inhibition (notes §2.3).
+"""Encoder: per-column fuzzy ART with complement coding, byte weights, two-stage inhibition.
+
+See docs/algorithm.md, "Encoder".
 
 Every hidden column is an ART module whose categories are its Z cells. ``w0`` weighs the input bits
 (1 on each visible column's active cell), ``w1`` the complement bits; both are uint8 read as w/255 and only
 ever decrease. Per (visible layer, hidden cell) totals of ``w0`` and ``w1`` are cached as exact integers;
 they are derived from the weights, so they are rebuilt on load rather than stored.
 
-`encoder_step` is the numba kernel (forward for all columns, then learning); `encoder_step_reference` is the
-slow numpy reference it is tested against.
+`encoder_step` is the numba kernel (forward for all columns, then learning; its numpy oracle is in
+`hierarchy.reference`); `Encoder` holds one layer's arrays and says which are state and which are weights.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from .merge import MergeMode, merge_array
+from .parallel import PARALLEL, parallel_twin
+from .serialization import check_in_range
+from .topology import VisibleSpec, build_connections, field_center
+
+_I32 = np.int32
 
 
 @njit(cache=True)
@@ -72,15 +81,23 @@ def encoder_step(
     for v in range(num_vl):
         stale = stale or cache_key[v] != importance[v]
     if stale:
-        for cell in range(ncols * hz):
+        for cell in prange(ncols * hz):
             _refresh_cell(cache, cell, tot0, tot1, importance, choice)
         cache_key[:num_vl] = importance
         cache_key[num_vl] = choice
-    u0 = np.empty(hz)  # separate arrays (not rows of one) so the accumulation loops vectorise
-    u1 = np.empty(hz)
-    act = fscratch[0]
-    match = fscratch[1]
-    for c in range(ncols):
+    u0_shared = np.empty(hz)  # separate arrays (not rows of one) so the accumulation loops vectorise
+    u1_shared = np.empty(hz)
+    for c in prange(ncols):
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            u0 = np.empty(hz)
+            u1 = np.empty(hz)
+            act = np.empty(hz)
+            match = np.empty(hz)
+        else:
+            u0 = u0_shared
+            u1 = u1_shared
+            act = fscratch[0]
+            match = fscratch[1]
         # Importance-weighted sums of the active cells' weights (contiguous blocks, in entry order).
         count = 0.0
         count_except = 0.0
@@ -131,7 +148,7 @@ def encoder_step(
             comparisons[c] = 0.0
     if not learn:
         return -1
-    for c in range(ncols):
+    for c in prange(ncols):
         h = learn_cells[c]
         if h < 0:
             continue
@@ -184,122 +201,167 @@ def _refresh_cell(cache, cell, tot0, tot1, importance, choice):
     cache[2, cell] = 1.0 / (choice + t1 * inv255)
 
 
-@njit(cache=True)
+encoder_step_parallel = parallel_twin(encoder_step)
+
+
 def compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
-    """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32)."""
+    """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32).
+
+    Plain numpy, gathering the entries of one visible layer at a time (each owns a block of ``Vz*hz`` weights)
+    in chunks of about a million weights: it runs at build and load time only, and keeping it out of numba
+    spares start-up one cached-kernel load.
+    """
     ncols = col_ptr.shape[0] - 1
-    tot0 = np.zeros((num_vl, ncols * hz), np.int32)
-    tot1 = np.zeros((num_vl, ncols * hz), np.int32)
-    for c in range(ncols):
-        for e in range(col_ptr[c], col_ptr[c + 1]):
-            v = ent_vl[e]
-            t0 = tot0[v, c * hz : (c + 1) * hz]
-            t1 = tot1[v, c * hz : (c + 1) * hz]
-            for z in range(vl_z[v]):
-                base = ent_wbase[e] + z * hz
-                for h in range(hz):
-                    t0[h] += w0[base + h]
-                    t1[h] += w1[base + h]
-    return tot0, tot1
+    col_of_entry = np.repeat(np.arange(ncols), np.diff(col_ptr))
+    tot0 = np.zeros((num_vl, ncols * hz), np.int64)
+    tot1 = np.zeros((num_vl, ncols * hz), np.int64)
+    for v in range(num_vl):
+        vz = int(vl_z[v])
+        ents = np.flatnonzero(ent_vl == v)
+        step = max(1, (1 << 20) // (vz * hz))
+        for k in range(0, len(ents), step):
+            chunk = ents[k : k + step]
+            idx = ent_wbase[chunk, None] + np.arange(vz * hz)  # [entry, visible cell * hz + hidden cell]
+            cells = (col_of_entry[chunk, None] * hz + np.arange(hz)).ravel()
+            for w, tot in ((w0, tot0), (w1, tot1)):
+                per_entry = w[idx].reshape(len(chunk), vz, hz).sum(axis=1, dtype=np.int64)
+                np.add.at(tot[v], cells, per_entry.ravel())
+    return tot0.astype(np.int32), tot1.astype(np.int32)
 
 
-def compute_totals_reference(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
-    """Numpy version of `compute_totals`."""
-    ncols = col_ptr.shape[0] - 1
-    tot0 = np.zeros((num_vl, ncols * hz), np.int32)
-    tot1 = np.zeros((num_vl, ncols * hz), np.int32)
-    for c in range(ncols):
-        for e in range(col_ptr[c], col_ptr[c + 1]):
-            v = ent_vl[e]
-            n = vl_z[v] * hz
-            blk0 = w0[ent_wbase[e] : ent_wbase[e] + n].reshape(vl_z[v], hz).astype(np.int64)
-            blk1 = w1[ent_wbase[e] : ent_wbase[e] + n].reshape(vl_z[v], hz).astype(np.int64)
-            tot0[v, c * hz : (c + 1) * hz] += blk0.sum(axis=0)
-            tot1[v, c * hz : (c + 1) * hz] += blk1.sum(axis=0)
-    return tot0, tot1
+class Encoder:
+    """One layer's encoder: its arrays, its step, its part of the state and weights.
 
+    ``in_cis`` is the concatenated input (visible layers, then the recurrent copy of ``hidden_cis``); the
+    hierarchy writes the inputs into it before `step`. Weights: ``w0``, ``w1``, ``committed``. State:
+    ``hidden_cis``. ``tot0``/``tot1`` and ``cache`` are derived from the weights and rebuilt on load.
+    """
 
-def encoder_step_reference(
-    in_cis,
-    col_ptr,
-    ent_vcol,
-    ent_vl,
-    ent_wbase,
-    vl_z,
-    importance,
-    w0,
-    w1,
-    committed,
-    hidden_cis,
-    rec_offset,
-    hx,
-    hy,
-    hz,
-    choice,
-    vigilance,
-    lr,
-    active_ratio,
-    l_radius,
-    learn,
-):
-    """Slow numpy reference of `encoder_step` (same effects, totals recomputed from scratch each call)."""
-    ncols = hx * hy
-    if rec_offset >= 0:
-        in_cis[rec_offset : rec_offset + ncols] = hidden_cis
-    tot0, tot1 = compute_totals_reference(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, len(vl_z))
-    comparisons = np.zeros(ncols)
-    winners = np.full(ncols, -1)
-    for c in range(ncols):
-        ents = range(col_ptr[c], col_ptr[c + 1])
-        count = sum(importance[ent_vl[e]] for e in ents)
-        count_except = sum(importance[ent_vl[e]] * (vl_z[ent_vl[e]] - 1) for e in ents)
-        cells = slice(c * hz, (c + 1) * hz)
-        sum0, sum1, t0, t1 = np.zeros(hz), np.zeros(hz), np.zeros(hz), np.zeros(hz)
-        for e in ents:  # same order as the kernel: the float sums are then bit-identical
-            imp = importance[ent_vl[e]]
-            sum0 += imp * w0[ent_wbase[e] + in_cis[ent_vcol[e]] * hz :][:hz]
-            sum1 += imp * w1[ent_wbase[e] + in_cis[ent_vcol[e]] * hz :][:hz]
-        for v in range(len(vl_z)):
-            t0 += importance[v] * tot0[v, cells]
-            t1 += importance[v] * tot1[v, cells]
-        k0 = 1 / 255 / count if count > 0 else 0.0
-        k1 = 1 / 255 / count_except if count_except > 0 else 0.0
-        match0 = sum0 * k0
-        match1 = (t1 - sum1) * k1
-        act = np.minimum(match0 * (1 / (choice + t0 * (1 / 255))), match1 * (1 / (choice + t1 * (1 / 255))))
-        match = np.maximum(match0, match1)
-        ok = ((committed[cells] == 0) | (match >= vigilance)) & (act > 0)
-        if ok.any():
-            cand = np.where(ok, act, -np.inf)
-            winners[c] = int(np.argmax(cand))
-            hidden_cis[c] = winners[c]
-            comparisons[c] = act.max()
+    def __init__(
+        self,
+        hidden_size,
+        visibles: list[VisibleSpec],
+        recurrent: bool,
+        check_cols: int,
+        rng: np.random.Generator | None,
+    ):
+        self.hidden_size = tuple(hidden_size)
+        self.visibles = list(visibles)
+        hx, hy, hz = hidden_size
+        self.con = build_connections(hidden_size, visibles, hz)
+        # Every column has at least its field centre on every visible layer, so no column is empty.
+        field_cells = np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
+        if int(field_cells.max()) * 255 >= 2**31:
+            raise ValueError(
+                f"an encoder field of {int(field_cells.max())} visible cells is too large "
+                f"(int32 weight totals); use smaller radii or fewer cells per column"
+            )
+        self.num_vl = len(visibles)
+        self.recurrent = recurrent
+        self.rec_offset = int(self.con.vl_offset[-2]) if recurrent else -1
+        self.in_cis = np.zeros(int(self.con.vl_offset[-1]), _I32)
+        self.col_z = self.con.input_z()[:check_cols].copy()
+        n = self.con.num_weights
+        if rng is None:  # about to be loaded
+            self.w0, self.w1 = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
         else:
-            hidden_cis[c] = int(np.argmax(act))
-    if not learn:
-        return
-    for c in range(ncols):
-        h = winners[c]
-        if h < 0:
-            continue
-        cx, cy = divmod(c, hy)
-        nb = [
-            oy + ox * hy
-            for ox in range(max(0, cx - l_radius), min(hx - 1, cx + l_radius) + 1)
-            for oy in range(max(0, cy - l_radius), min(hy - 1, cy + l_radius) + 1)
-            if oy + ox * hy != c
-        ]
-        num_higher = sum(comparisons[o] >= comparisons[c] for o in nb)
-        if num_higher > active_ratio * (1 + len(nb)):
-            continue
-        cell = c * hz + h
-        rate = lr if committed[cell] else 1.0
-        for e in range(col_ptr[c], col_ptr[c + 1]):
-            z = vl_z[ent_vl[e]]
-            idx = ent_wbase[e] + h + np.arange(z) * hz
-            active = np.arange(z) == in_cis[ent_vcol[e]]
-            d1 = np.ceil(rate * w1[idx[active]].astype(np.float64)).astype(np.int64)
-            w1[idx[active]] = (w1[idx[active]] - d1).astype(np.uint8)
-            d0 = np.ceil(rate * w0[idx[~active]].astype(np.float64)).astype(np.int64)
-            w0[idx[~active]] = (w0[idx[~active]] - d0).astype(np.uint8)
-        committed[cell] = 1
+            self.w0 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
+            self.w1 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
+        self.committed = np.zeros(hx * hy * hz, np.uint8)
+        self.hidden_cis = np.zeros(hx * hy, _I32)
+        self.importance = np.ones(self.num_vl, np.float64)
+        self.comparisons = np.zeros(hx * hy, np.float64)
+        self.learn_cells = np.zeros(hx * hy, np.int64)
+        self.fscratch = np.zeros((2, hz), np.float64)
+        self.cache = np.zeros((3, hx * hy * hz), np.float64)
+        self.cache_key = np.full(self.num_vl + 1, np.nan)
+        self.rebuild_totals()
+
+    def rebuild_totals(self) -> None:
+        c = self.con
+        t0, t1 = compute_totals(
+            self.w0, self.w1, c.col_ptr, c.ent_vl, c.ent_wbase, c.vl_z, self.hidden_size[2], self.num_vl
+        )
+        if not hasattr(self, "tot0"):
+            self.tot0, self.tot1 = t0, t1
+        else:
+            self.tot0[...] = t0
+            self.tot1[...] = t1
+        self.cache_key[:] = np.nan  # derived per-cell terms are recomputed on the next step
+
+    def step(self, learn: bool, p, parallel: bool = False) -> int:
+        """One step of the kernel on this component's arrays (``parallel``: the multi-threaded twin)."""
+        c = self.con
+        hx, hy, hz = self.hidden_size
+        kernel = encoder_step_parallel if parallel else encoder_step
+        return kernel(
+            self.in_cis,
+            self.col_z,
+            c.col_ptr,
+            c.ent_vcol,
+            c.ent_vl,
+            c.ent_wbase,
+            c.vl_z,
+            self.importance,
+            self.w0,
+            self.w1,
+            self.tot0,
+            self.tot1,
+            self.committed,
+            self.hidden_cis,
+            self.rec_offset,
+            hx,
+            hy,
+            hz,
+            p.choice,
+            p.vigilance,
+            p.lr,
+            p.active_ratio,
+            p.l_radius,
+            learn,
+            self.comparisons,
+            self.learn_cells,
+            self.fscratch,
+            self.cache,
+            self.cache_key,
+        )
+
+    def clear(self) -> None:
+        self.hidden_cis[:] = 0
+
+    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [(prefix + "hidden_cis", self.hidden_cis)]
+
+    def check_state(self, arrays: dict[str, np.ndarray], prefix: str) -> None:
+        """Refuse state values the kernel would read out of bounds (``arrays`` as `state_arrays` names them)."""
+        check_in_range(arrays, prefix + "hidden_cis", self.hidden_size[2])
+
+    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        return [(prefix + "w0", self.w0), (prefix + "w1", self.w1), (prefix + "committed", self.committed)]
+
+    def merge(self, others: list[Encoder], mode: MergeMode, rng: np.random.Generator) -> None:
+        """Weights become the merge of ``others``' (same shape); a cell is committed if it is in any of them."""
+        merge_array(self.w0, [o.w0 for o in others], mode, rng)
+        merge_array(self.w1, [o.w1 for o in others], mode, rng)
+        self.committed[...] = np.max([o.committed for o in others], axis=0)
+        self.rebuild_totals()
+
+    def receptive_field(self, vl: int, column: int, cell: int) -> np.ndarray:
+        """``w0/255`` of hidden ``cell`` of ``column`` over visible layer ``vl``: float32 ``[2r+1, 2r+1, Vz]``
+        indexed by field offset (x, y) and visible cell; positions off the visible grid are NaN."""
+        v = self.visibles[vl]
+        vx, vy, vz = v.size
+        r = v.radius
+        hx, hy, hz = self.hidden_size
+        cx = field_center(column // hy, hx, vx)
+        cy = field_center(column % hy, hy, vy)
+        out = np.full((2 * r + 1, 2 * r + 1, vz), np.nan, np.float32)
+        c = self.con
+        for e in range(int(c.col_ptr[column]), int(c.col_ptr[column + 1])):
+            if c.ent_vl[e] != vl:
+                continue
+            j = int(c.ent_vcol[e] - c.vl_offset[vl])
+            fx, fy = j // vy, j % vy
+            idx = int(c.ent_wbase[e]) + np.arange(vz) * hz + cell
+            out[fx - cx + r, fy - cy + r] = self.w0[idx] / 255.0
+        return out

@@ -1,7 +1,7 @@
 """`Hierarchy`: a Sparse Predictive Hierarchy (encoders up, decoders and actors down), PyAOgmaNeo-style API.
 
-Read `step` top to bottom: it follows notes/sph-algorithm.md §2.6. The hot work is in numba kernels
-(`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
+Read `step` top to bottom: it follows docs/algorithm.md ("One step, and what is state"). The hot work is in
+numba kernels (`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
 arrays; Python only copies the inputs in and reads the params.
 
 What is *state* and what is *weights* (serialised separately; together they restore the hierarchy exactly):
@@ -23,13 +23,16 @@ from typing import Any
 import numpy as np
 
 from . import serialization as ser
-from .actor import BOUNDARY, MID, TERMINATED, actor_step, mark_boundary
-from .decoder import decoder_step
+from .actor import BOUNDARY, MID, TERMINATED, Actor
+from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
-from .encoder import compute_totals, encoder_step
+from .encoder import Encoder
+from .merge import MergeMode
 from .params import IOParams, LayerParams, Params
-from .rng import mix64_py
-from .topology import VisibleSpec, build_connections, count_connections
+from .parallel import use_threads
+from .rng import mix64_py, next_uniform, stream, take_seed
+from .settings import kernel_threads, next_default_seed
+from .topology import VisibleSpec, count_connections
 
 _I32 = np.int32
 # Loading a full buffer allocates at most this multiple of its length plus this slack (in bytes): a consistent
@@ -38,305 +41,23 @@ MAX_BUILD_FACTOR = 16
 MAX_BUILD_SLACK = 16 << 20
 
 
-def _cis_dtype(max_z: int) -> np.dtype:
-    return np.dtype(np.uint8) if max_z <= 256 else np.dtype(np.int32)
-
-
-class _Encoder:
-    """Arrays of one layer's encoder. ``in_cis`` is the concatenated input: visible layers then recurrence."""
-
-    def __init__(
-        self,
-        hidden_size,
-        visibles: list[VisibleSpec],
-        recurrent: bool,
-        check_cols: int,
-        rng: np.random.Generator | None,
-    ):
-        self.hidden_size = hidden_size
-        hx, hy, hz = hidden_size
-        self.con = build_connections(hidden_size, visibles, hz)
-        # Every column has at least its field centre on every visible layer, so no column is empty.
-        field_cells = np.add.reduceat(self.con.vl_z[self.con.ent_vl], self.con.col_ptr[:-1])
-        if int(field_cells.max()) * 255 >= 2**31:
-            raise ValueError(
-                f"an encoder field of {int(field_cells.max())} visible cells is too large "
-                f"(int32 weight totals); use smaller radii or fewer cells per column"
-            )
-        self.num_vl = len(visibles)
-        self.recurrent = recurrent
-        self.rec_offset = int(self.con.vl_offset[-2]) if recurrent else -1
-        self.in_cis = np.zeros(int(self.con.vl_offset[-1]), _I32)
-        col_z = np.concatenate([np.full(v.size[0] * v.size[1], v.size[2], np.int64) for v in visibles])
-        self.col_z = col_z[:check_cols].copy()
-        n = self.con.num_weights
-        if rng is None:  # about to be loaded
-            self.w0, self.w1 = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
-        else:
-            self.w0 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
-            self.w1 = (255 - rng.integers(0, 8, n)).astype(np.uint8)
-        self.committed = np.zeros(hx * hy * hz, np.uint8)
-        self.hidden_cis = np.zeros(hx * hy, _I32)
-        self.importance = np.ones(self.num_vl, np.float64)
-        self.comparisons = np.zeros(hx * hy, np.float64)
-        self.learn_cells = np.zeros(hx * hy, np.int64)
-        self.fscratch = np.zeros((2, hz), np.float64)
-        self.cache = np.zeros((3, hx * hy * hz), np.float64)
-        self.cache_key = np.full(self.num_vl + 1, np.nan)
-        self.rebuild_totals()
-
-    def rebuild_totals(self) -> None:
-        c = self.con
-        t0, t1 = compute_totals(
-            self.w0, self.w1, c.col_ptr, c.ent_vl, c.ent_wbase, c.vl_z, self.hidden_size[2], self.num_vl
-        )
-        if not hasattr(self, "tot0"):
-            self.tot0, self.tot1 = t0, t1
-        else:
-            self.tot0[...] = t0
-            self.tot1[...] = t1
-        self.cache_key[:] = np.nan  # derived per-cell terms are recomputed on the next step
-
-    def step(self, learn: bool, p) -> int:
-        c = self.con
-        hx, hy, hz = self.hidden_size
-        return encoder_step(
-            self.in_cis,
-            self.col_z,
-            c.col_ptr,
-            c.ent_vcol,
-            c.ent_vl,
-            c.ent_wbase,
-            c.vl_z,
-            self.importance,
-            self.w0,
-            self.w1,
-            self.tot0,
-            self.tot1,
-            self.committed,
-            self.hidden_cis,
-            self.rec_offset,
-            hx,
-            hy,
-            hz,
-            p.choice,
-            p.vigilance,
-            p.lr,
-            p.active_ratio,
-            p.l_radius,
-            learn,
-            self.comparisons,
-            self.learn_cells,
-            self.fscratch,
-            self.cache,
-            self.cache_key,
-        )
-
-    def clear(self) -> None:
-        self.hidden_cis[:] = 0
-
-    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [(prefix + "hidden_cis", self.hidden_cis)]
-
-    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [(prefix + "w0", self.w0), (prefix + "w1", self.w1), (prefix + "committed", self.committed)]
-
-
-class _Decoder:
-    """Arrays of one decoder: output of ``out_size`` from ``in_cis`` = [own hidden, feedback (optional)]."""
-
-    def __init__(self, out_size, num_dendrites: int, visibles: list[VisibleSpec], rng: np.random.Generator | None):
-        self.out_size = out_size
-        ox, oy, oz = out_size
-        self.nd = num_dendrites
-        self.con = build_connections(out_size, visibles, oz * num_dendrites)
-        self.feedback_offset = int(self.con.vl_offset[1]) if len(visibles) > 1 else -1
-        n_in = int(self.con.vl_offset[-1])
-        n = self.con.num_weights
-        self.w = np.zeros(n, np.int8) if rng is None else rng.integers(-4, 5, n).astype(np.int8)
-        ncols = ox * oy
-        self.hidden_cis = np.zeros(ncols, _I32)
-        self.hidden_acts = np.zeros(ncols * oz, np.float32)
-        self.dendrite_acts = np.zeros(ncols * oz * num_dendrites, np.float32)
-        self.in_prev = np.zeros(n_in, _I32)
-        self.valid = np.zeros(1, np.uint8)
-        self.z = np.zeros(oz * num_dendrites, np.float64)
-        self.deltas = np.zeros(oz * num_dendrites, np.int64)
-        self.scratch_in = np.zeros(n_in, _I32)
-
-    def step(self, in_cis, target, learn: bool, anticipation: bool, p, rng) -> None:
-        c = self.con
-        decoder_step(
-            in_cis,
-            self.in_prev,
-            target,
-            c.col_ptr,
-            c.ent_vcol,
-            c.ent_wbase,
-            self.w,
-            self.out_size[2],
-            self.nd,
-            p.scale,
-            p.lr,
-            self.hidden_cis,
-            self.hidden_acts,
-            self.dendrite_acts,
-            self.valid,
-            self.feedback_offset,
-            anticipation,
-            learn,
-            rng,
-            self.z,
-            self.deltas,
-            self.scratch_in,
-        )
-
-    def clear(self) -> None:
-        self.hidden_cis[:] = 0
-        self.hidden_acts[:] = 0
-        self.dendrite_acts[:] = 0
-        self.in_prev[:] = 0
-        self.valid[0] = 0
-
-    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [
-            (prefix + "hidden_cis", self.hidden_cis),
-            (prefix + "hidden_acts", self.hidden_acts),
-            (prefix + "dendrite_acts", self.dendrite_acts),
-            (prefix + "in_prev", self.in_prev),
-            (prefix + "valid", self.valid),
-        ]
-
-    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [(prefix + "weights", self.w)]
-
-
-class _Actor:
-    """Arrays of one actor (see hierarchy.actor)."""
-
-    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator | None):
-        ax, ay, az = desc.size
-        self.az = az
-        self.dv = desc.value_num_dendrites_per_cell
-        self.dp = desc.num_dendrites_per_cell
-        self.con = build_connections(desc.size, visibles, 1)
-        n = self.con.num_weights
-        ncols = ax * ay
-        n_in = int(self.con.vl_offset[-1])
-        cap = desc.history_capacity
-        if rng is None:
-            self.vw, self.pw = np.zeros(n * self.dv, np.float32), np.zeros(n * az * self.dp, np.float32)
-        else:
-            self.vw = rng.uniform(-0.01, 0.01, n * self.dv).astype(np.float32)
-            self.pw = rng.uniform(-0.01, 0.01, n * az * self.dp).astype(np.float32)
-        self.pwd = self.pw.copy()
-        self.td_scales = np.zeros(ncols, np.float32)
-        self.hidden_cis = np.zeros(ncols, _I32)
-        self.hidden_acts = np.zeros(ncols * az, np.float32)
-        self.h_inputs = np.zeros((cap, n_in), _cis_dtype(max(v.size[2] for v in visibles)))
-        self.h_actions = np.zeros((cap, ncols), _cis_dtype(az))
-        self.h_values = np.zeros((cap, ncols), np.float32)
-        self.h_rewards = np.zeros(cap, np.float32)
-        self.h_flags = np.zeros(cap, np.uint8)
-        self.h_meta = np.zeros(2, np.int64)
-        self.zv = np.zeros(self.dv)
-        self.zp = np.zeros(az * self.dp)
-        self.zpd = np.zeros(az * self.dp)
-        self.probs = np.zeros(az)
-        self.probs_d = np.zeros(az)
-        self.gv = np.zeros(self.dv)
-        self.gp = np.zeros(az * self.dp)
-        self.rets = np.zeros((cap, ncols))
-        self.values_now = np.zeros(ncols)
-
-    def step(self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng) -> None:
-        c = self.con
-        actor_step(
-            in_cis,
-            taken,
-            c.col_ptr,
-            c.ent_vcol,
-            c.ent_wbase,
-            self.vw,
-            self.pw,
-            self.pwd,
-            self.td_scales,
-            self.hidden_cis,
-            self.hidden_acts,
-            self.h_inputs,
-            self.h_actions,
-            self.h_values,
-            self.h_rewards,
-            self.h_flags,
-            self.h_meta,
-            rng,
-            self.az,
-            self.dv,
-            self.dp,
-            p.vlr,
-            p.plr,
-            p.smoothing,
-            p.delay_rate,
-            p.policy_clip,
-            p.discount,
-            p.td_scale_decay,
-            p.min_steps,
-            p.history_iters,
-            learn,
-            reward,
-            mimic,
-            flag,
-            self.zv,
-            self.zp,
-            self.zpd,
-            self.probs,
-            self.probs_d,
-            self.gv,
-            self.gp,
-            self.rets,
-            self.values_now,
-        )
-
-    def clear(self) -> None:
-        self.hidden_cis[:] = 0
-        self.hidden_acts[:] = 0
-        mark_boundary(self.h_flags, self.h_meta)
-
-    def state_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [
-            (prefix + "hidden_cis", self.hidden_cis),
-            (prefix + "hidden_acts", self.hidden_acts),
-            (prefix + "history_inputs", self.h_inputs),
-            (prefix + "history_actions", self.h_actions),
-            (prefix + "history_values", self.h_values),
-            (prefix + "history_rewards", self.h_rewards),
-            (prefix + "history_flags", self.h_flags),
-            (prefix + "history_meta", self.h_meta),
-        ]
-
-    def weight_arrays(self, prefix: str) -> list[tuple[str, np.ndarray]]:
-        return [
-            (prefix + "value_weights", self.vw),
-            (prefix + "policy_weights", self.pw),
-            (prefix + "policy_weights_delayed", self.pwd),
-            (prefix + "td_scales", self.td_scales),
-        ]
-
-
 class Hierarchy:
     """A Sparse Predictive Hierarchy.
 
     Build one from descriptors (``Hierarchy(io_descs, layer_descs, seed=0)``), or load one
-    (``Hierarchy.from_file(path)``, ``Hierarchy.from_buffer(buf)``; ``Hierarchy(file_name=...)`` and
-    ``Hierarchy(buffer=...)`` work too, as in PyAOgmaNeo).
+    (``Hierarchy.from_file(path)``, ``Hierarchy.from_buffer(buf)``; ``Hierarchy(file_name=path)``,
+    ``Hierarchy(buffer=buf)`` and PyAOgmaNeo's positional ``Hierarchy([], [], path)`` work too).
 
     Args:
         io_descs: one `IODesc` per port, in the order `step` takes inputs.
         layer_descs: one `LayerDesc` per layer, bottom first.
-        seed: seeds weight initialisation and the hierarchy's RNG (action sampling, stochastic rounding,
-            replay choice). ``None`` draws a seed from the OS and records it in ``self.seed``.
-        file_name: load a hierarchy saved with `save_to_file` (descriptors and seed are then ignored).
-        buffer: load a hierarchy from `serialize_to_buffer` output (takes priority over ``file_name``).
+        file_name: load a hierarchy saved with `save_to_file` (descriptors and seed are then ignored; ``""``
+            means none, as in PyAOgmaNeo).
+        buffer: load a hierarchy from `serialize_to_buffer` output (takes priority over ``file_name``; an
+            empty buffer means none).
+        seed: keyword-only. Seeds weight initialisation and the hierarchy's RNG (action sampling, stochastic
+            rounding, replay choice). ``None`` takes the next seed from the module's default RNG state
+            (`hierarchy.set_global_state`), so unseeded scripts are reproducible; it is kept in ``self.seed``.
 
     Episodes (sphgym extension of PyAOgmaNeo's API): pass an episode's final observation to `step` with
     ``terminated=True`` (no future value) or ``truncated=True`` (cut off: bootstrap from V(final obs)); the
@@ -354,20 +75,47 @@ class Hierarchy:
         self,
         io_descs: Sequence[IODesc] | None = None,
         layer_descs: Sequence[LayerDesc] | None = None,
-        seed: int | None = None,
-        *,
         file_name: str | os.PathLike | None = None,
         buffer: Any = None,
+        *,
+        seed: int | None = None,
     ):
-        if buffer is not None or file_name is not None:
-            if buffer is None:
-                with open(file_name, "rb") as f:  # type: ignore[arg-type]
-                    buffer = f.read()
+        if buffer is not None and not (hasattr(buffer, "__len__") and len(buffer) == 0):
             self._load_full(buffer)
+            return
+        if file_name is not None and os.fspath(file_name) != "":
+            with open(file_name, "rb") as f:
+                self._load_full(f.read())
             return
         if io_descs is None or layer_descs is None:
             raise ValueError("Hierarchy needs io_descs and layer_descs (or file_name= / buffer= to load one)")
         self._build(io_descs, layer_descs, seed)
+
+    @property
+    def params(self) -> Params:
+        """Run-time parameters (``h.params.ios[i].actor.plr`` ...), read by every `step`."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._check_params(value)
+        self._params = value
+
+    def _check_params(self, p: Any) -> None:
+        """Params that fit this hierarchy: one LayerParams per layer, one IOParams per port (names the mismatch)."""
+        if not isinstance(p, Params):
+            raise ValueError(f"params must be a hierarchy.Params, got {type(p).__name__}")
+        for field, items, kind, count, what in (
+            ("layers", p.layers, LayerParams, len(self.layer_descs), "layers"),
+            ("ios", p.ios, IOParams, len(self.io_descs), "IO ports"),
+        ):
+            if len(items) != count:
+                raise ValueError(
+                    f"params.{field} has {len(items)} entries but the hierarchy has {count} {what} (one each)"
+                )
+            for i, item in enumerate(items):
+                if not isinstance(item, kind):
+                    raise ValueError(f"params.{field}[{i}] must be a {kind.__name__}, got {type(item).__name__}")
 
     # ------------------------------------------------------------------------------------------ building
 
@@ -411,22 +159,21 @@ class Hierarchy:
                     f"than a buffer of this size can hold (limit {max_bytes}); the buffer is corrupt or crafted"
                 )
 
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (1 << 63))
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        self.seed = int(seed)
-        self.io_descs = tuple(io_descs)
-        self.layer_descs = tuple(layer_descs)
+        self.seed = next_default_seed() if seed is None else int(seed)
+        # Own locked copies: a script may keep editing its descriptors without changing this hierarchy.
+        self.io_descs = tuple(d.locked_copy() for d in io_descs)
+        self.layer_descs = tuple(d.locked_copy() for d in layer_descs)
         self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
         init_rng = np.random.default_rng(self.seed) if init_weights else None
         self._rng = np.array([mix64_py(self.seed ^ 0x5350484759)], np.uint64)
-        num_layers = len(layer_descs)
+        num_layers = self._num_layers = len(layer_descs)
         self._num_io = len(io_descs)
         self._io_cols = [d.size[0] * d.size[1] for d in io_descs]
 
         # Encoders, bottom up.
-        self._encoders: list[_Encoder] = []
+        self._encoders: list[Encoder] = []
         for li, ld in enumerate(layer_descs):
             if li == 0:
                 visibles = [VisibleSpec(d.size, d.up_radius) for d in io_descs]
@@ -438,16 +185,16 @@ class Hierarchy:
             if recurrent:
                 visibles.append(VisibleSpec(ld.hidden_size, ld.recurrent_radius))
             charge(ld.hidden_size, visibles, ld.hidden_size[2], 2, 40 + 16 * len(visibles))
-            self._encoders.append(_Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
+            self._encoders.append(Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
         offs = self._encoders[0].con.vl_offset
         self._io_slices = [(int(offs[i]), int(offs[i + 1])) for i in range(self._num_io)]
         self._io_views = [self._encoders[0].in_cis[a:b] for a, b in self._io_slices]
 
         # Decoders and actors, with the input buffer ([hidden, feedback]) shared by a layer's consumers.
         self._down_in: list[np.ndarray] = []
-        self._decoders: list[list[_Decoder]] = []
+        self._decoders: list[list[Decoder]] = []
         self._dec_ports: list[int] = []  # port of each layer-0 decoder
-        self._actors: list[_Actor] = []
+        self._actors: list[Actor] = []
         self._act_ports: list[int] = []
         self._slot: list[int] = []  # port -> index into _decoders[0] or _actors (-1 for NONE)
         for li, ld in enumerate(layer_descs):
@@ -458,7 +205,7 @@ class Hierarchy:
             def vis(radius: int, hsize=hsize, has_fb=has_fb) -> list[VisibleSpec]:
                 return [VisibleSpec(hsize, radius)] * (2 if has_fb else 1)
 
-            decs: list[_Decoder] = []
+            decs: list[Decoder] = []
             if li == 0:
                 for i, d in enumerate(io_descs):
                     if d.io_type == IOType.PREDICTION:
@@ -471,7 +218,7 @@ class Hierarchy:
                             1,
                             8 + 4 * d.num_dendrites_per_cell,
                         )
-                        decs.append(_Decoder(d.size, d.num_dendrites_per_cell, vis(d.down_radius), init_rng))
+                        decs.append(Decoder(d.size, d.num_dendrites_per_cell, vis(d.down_radius), init_rng))
                     elif d.io_type == IOType.ACTION:
                         self._slot.append(len(self._actors))
                         self._act_ports.append(i)
@@ -485,7 +232,7 @@ class Hierarchy:
                             8,
                             d.history_capacity * (4 * inputs + 24 * columns + 8),
                         )
-                        self._actors.append(_Actor(d, vis(d.down_radius), init_rng))
+                        self._actors.append(Actor(d, vis(d.down_radius), init_rng))
                     else:
                         self._slot.append(-1)
             else:
@@ -498,7 +245,7 @@ class Hierarchy:
                     8 + 4 * ld.num_dendrites_per_cell,
                 )
                 decs.append(
-                    _Decoder(
+                    Decoder(
                         layer_descs[li - 1].hidden_size,
                         ld.num_dendrites_per_cell,
                         vis(ld.down_radius),
@@ -524,7 +271,7 @@ class Hierarchy:
         terminated: bool = False,
         truncated: bool = False,
     ) -> None:
-        """Advance one time step (notes §2.6).
+        """Advance one time step (docs/algorithm.md, "One step, and what is state").
 
         Args:
             input_cis: one int CSDR per port (``size[0]*size[1]`` column indices each), including ``NONE``
@@ -541,6 +288,17 @@ class Hierarchy:
             ValueError: wrong number of ports, wrong dtype or size, or a column index out of range (nothing
                 is changed then).
         """
+        params = self._params
+        # A script may have replaced, resized or refilled params.layers / params.ios: cheap exact-type test,
+        # the full check (which names the mismatch) only when it fails.
+        if len(params.layers) != self._num_layers or len(params.ios) != self._num_io:
+            self._check_params(params)
+        for lp in params.layers:
+            if lp.__class__ is not LayerParams:
+                self._check_params(params)
+        for ip in params.ios:
+            if ip.__class__ is not IOParams:
+                self._check_params(params)
         # Inputs into layer 0's encoder buffer (validated: dtype, size here; range inside the kernel).
         if len(input_cis) != self._num_io:
             raise ValueError(
@@ -559,11 +317,14 @@ class Hierarchy:
                     )
                 a = a.reshape(-1)
             view[:] = a
-        params = self.params
         flag = TERMINATED if terminated else (BOUNDARY if truncated else MID)
         learn = bool(learn_enabled)
         reward = float(reward)  # one kernel signature whatever scalar type the caller passes
         mimic = float(mimic)
+        threads = kernel_threads()
+        parallel = threads > 1
+        if parallel:
+            use_threads(threads)
 
         # Upward pass: every encoder sees its inputs and its own previous state.
         enc0 = self._encoders[0]
@@ -577,7 +338,7 @@ class Hierarchy:
             if li > 0:
                 below = self._encoders[li - 1].hidden_cis
                 enc.in_cis[: below.shape[0]] = below
-            bad = enc.step(learn, lp.encoder)
+            bad = enc.step(learn, lp.encoder, parallel)
             if bad >= 0:
                 self._raise_range(bad)
 
@@ -594,7 +355,9 @@ class Hierarchy:
             if li == 0:
                 for k, dec in enumerate(self._decoders[0]):
                     port = self._dec_ports[k]
-                    dec.step(down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng)
+                    dec.step(
+                        down, self._io_views[port], learn, anticipation, params.ios[port].decoder, self._rng, parallel
+                    )
                 for k, act in enumerate(self._actors):
                     port = self._act_ports[k]
                     act.step(
@@ -606,6 +369,7 @@ class Hierarchy:
                         flag,
                         params.ios[port].actor,
                         self._rng,
+                        parallel,
                     )
             else:
                 self._decoders[li][0].step(
@@ -615,12 +379,16 @@ class Hierarchy:
                     anticipation,
                     params.layers[li].decoder,
                     self._rng,
+                    parallel,
                 )
 
     def _coerce_input(self, i: int, a: Any) -> np.ndarray:
         arr = np.asarray(a)
         if arr.dtype.kind not in "iu":
-            raise ValueError(f"input_cis[{i}] must hold integer column indices, got dtype {arr.dtype}")
+            raise ValueError(
+                f"input_cis[{i}] must hold integer column indices, got dtype {arr.dtype}: "
+                f"cast it with .astype(np.int32) (floats are never truncated silently)"
+            )
         if arr.size and (arr.min() < 0 or arr.max() >= self.io_descs[i].size[2]):
             self._raise_range_port(i, arr.reshape(-1))
         return arr.astype(_I32)
@@ -720,8 +488,12 @@ class Hierarchy:
         self._check_layer(l)
         return self._encoders[l].num_vl
 
-    def get_up_radius(self, l: int) -> int:  # noqa: E741 (PyAOgmaNeo name)
+    def get_up_radius(self, l: int, i: int = 0) -> int:  # noqa: E741 (PyAOgmaNeo name)
+        """Layer 0: port ``i``'s encoder radius; layers > 0: the layer's radius onto the layer below."""
         self._check_layer(l)
+        if l == 0:
+            self._check_port(i)
+            return self.io_descs[i].up_radius
         return self.layer_descs[l].up_radius
 
     def get_down_radius(self, l: int, i: int = 0) -> int:  # noqa: E741 (PyAOgmaNeo name)
@@ -732,6 +504,80 @@ class Hierarchy:
             return self.io_descs[i].down_radius
         return self.layer_descs[l].down_radius
 
+    def get_encoder_receptive_field(self, l: int, vli: int, pos: Sequence[int]) -> np.ndarray:  # noqa: E741
+        """What hidden cell ``pos = (x, y, z)`` of layer ``l`` has learnt to respond to on visible layer ``vli``.
+
+        Visible layers of layer 0's encoder are the IO ports in order, of higher layers the layer below; then,
+        if the layer is recurrent, its own previous state (`get_num_encoder_visible_layers`). Returns the
+        cell's input weights ``w0/255`` (1 = still open to that input, lower = the cell learnt it is absent)
+        as float32 ``[2r+1, 2r+1, Vz]``: field offset x, offset y, visible cell; off-grid positions are NaN.
+        """
+        self._check_layer(l)
+        enc = self._encoders[l]
+        if not 0 <= vli < enc.num_vl:
+            raise ValueError(f"layer {l}'s encoder has {enc.num_vl} visible layers, got visible layer {vli}")
+        hx, hy, hz = enc.hidden_size
+        try:
+            x, y, z = (int(v) for v in pos)
+        except (TypeError, ValueError):
+            raise ValueError(f"pos must be a hidden cell (x, y, z), got {pos!r}") from None
+        if not (0 <= x < hx and 0 <= y < hy and 0 <= z < hz):
+            raise ValueError(f"pos {tuple(pos)} is outside layer {l}'s hidden size {enc.hidden_size}")
+        return enc.receptive_field(vli, y + x * hy, z)
+
+    def sample_prediction(self, i: int, temperature: float = 1.0) -> np.ndarray:
+        """Sample each column of port ``i``'s prediction from its softmax sharpened by ``temperature``.
+
+        ``p ∝ get_prediction_acts(i) ** (1 / temperature)`` per column; ``temperature = 0`` gives the most
+        probable cell. Draws advance the hierarchy's own RNG (part of its state), so a restored hierarchy
+        samples the same values. Returns int32 column indices.
+
+        Raises:
+            ValueError: port ``i`` is NONE or does not exist, or ``temperature`` is negative or not finite.
+        """
+        probs = self.get_prediction_acts(i).astype(np.float64).reshape(-1, self.io_descs[i].size[2])
+        t = float(temperature)
+        if not np.isfinite(t) or t < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        if t == 0:
+            return np.argmax(probs, axis=1).astype(_I32)
+        with np.errstate(divide="ignore"):
+            logits = np.log(probs) / t
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+        seed = np.uint64(take_seed(self._rng))  # numba hands uint64 back as a Python int
+        out = np.empty(len(cdf), _I32)
+        for c, row in enumerate(cdf):
+            _, u = next_uniform(np.uint64(stream(seed, c)))
+            out[c] = min(int(np.searchsorted(row, u, side="right")), len(row) - 1)
+        return out
+
+    def merge(self, hierarchies: Sequence[Hierarchy], mode: MergeMode | str = MergeMode.AVERAGE) -> None:
+        """Set this hierarchy's weights to the merge of ``hierarchies``' weights (include ``self`` to count it).
+
+        ``MergeMode.AVERAGE``: the mean of each weight; ``MergeMode.RANDOM``: each weight from one hierarchy
+        picked at random (drawn from this hierarchy's RNG). An encoder cell is committed if it is in any of
+        them. State and params are not touched. Meant for agents of one shape trained in parallel.
+
+        Raises:
+            ValueError: an empty list, something that is not a Hierarchy, another shape, or an unknown mode.
+        """
+        mode = MergeMode.parse(mode, "merge mode")
+        others = list(hierarchies)
+        if not others:
+            raise ValueError("merge needs at least one hierarchy")
+        for k, g in enumerate(others):
+            if not isinstance(g, Hierarchy):
+                raise ValueError(f"hierarchies[{k}] must be a Hierarchy, got {type(g).__name__}")
+            if g._shape_json != self._shape_json:
+                raise ValueError(
+                    f"hierarchies[{k}] has another shape: {ser.describe_mismatch(g._shape_dict(), self._shape_dict())}"
+                )
+        rng = np.random.default_rng(int(take_seed(self._rng))) if mode == MergeMode.RANDOM else None
+        groups = [g._named_components() for g in others]
+        for j, (_, component) in enumerate(self._named_components()):
+            component.merge([grp[j][1] for grp in groups], mode, rng)
+
     # --------------------------------------------------------------------------------- serialisation
 
     def _shape_dict(self) -> dict[str, Any]:
@@ -740,26 +586,28 @@ class Hierarchy:
             "layer_descs": [d.to_dict() for d in self.layer_descs],
         }
 
+    def _named_components(self) -> list[tuple[str, Encoder | Decoder | Actor]]:
+        """Every component with the prefix of its arrays' names, in buffer order: per layer its encoder, then
+        its decoders; then the actors."""
+        out: list[tuple[str, Encoder | Decoder | Actor]] = []
+        for li, enc in enumerate(self._encoders):
+            out.append((f"layers.{li}.encoder.", enc))
+            for k, dec in enumerate(self._decoders[li]):
+                out.append((f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder.", dec))
+        for k, act in enumerate(self._actors):
+            out.append((f"ios.{self._act_ports[k]}.actor.", act))
+        return out
+
     def _state_arrays(self) -> list[tuple[str, np.ndarray]]:
         out = [("rng", self._rng)]
-        for li, enc in enumerate(self._encoders):
-            out += enc.state_arrays(f"layers.{li}.encoder.")
-            for k, dec in enumerate(self._decoders[li]):
-                name = f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder."
-                out += dec.state_arrays(name)
-        for k, act in enumerate(self._actors):
-            out += act.state_arrays(f"ios.{self._act_ports[k]}.actor.")
+        for prefix, component in self._named_components():
+            out += component.state_arrays(prefix)
         return out
 
     def _weight_arrays(self) -> list[tuple[str, np.ndarray]]:
         out: list[tuple[str, np.ndarray]] = []
-        for li, enc in enumerate(self._encoders):
-            out += enc.weight_arrays(f"layers.{li}.encoder.")
-            for k, dec in enumerate(self._decoders[li]):
-                name = f"ios.{self._dec_ports[k]}.decoder." if li == 0 else f"layers.{li}.decoder."
-                out += dec.weight_arrays(name)
-        for k, act in enumerate(self._actors):
-            out += act.weight_arrays(f"ios.{self._act_ports[k]}.actor.")
+        for prefix, component in self._named_components():
+            out += component.weight_arrays(prefix)
         return out
 
     @staticmethod
@@ -815,43 +663,10 @@ class Hierarchy:
             target[...] = arrays[name]
 
     def _check_state_values(self, arrays: dict[str, np.ndarray]) -> None:
-        """Index ranges the kernels rely on (a crafted buffer must not read out of bounds)."""
-
-        def check(name: str, ok: bool) -> None:
-            if not ok:
-                raise ValueError(f"state buffer array {name!r} holds out-of-range values")
-
-        for li, enc in enumerate(self._encoders):
-            name = f"layers.{li}.encoder.hidden_cis"
-            a = arrays[name]
-            check(name, bool(((a >= 0) & (a < enc.hidden_size[2])).all()))
-        for name, _ in self._state_arrays():
-            a = arrays[name]
-            if name.endswith("decoder.hidden_cis") or name.endswith("actor.hidden_cis"):
-                z = self._z_of(name)
-                check(name, bool(((a >= 0) & (a < z)).all()))
-            elif name.endswith("in_prev") or name.endswith("history_inputs"):
-                check(name, bool(((a >= 0) & (a < self._in_z(name))).all()))
-            elif name.endswith("history_actions"):
-                check(name, bool((a < self._z_of(name)).all()) and bool((a >= 0).all()))
-            elif name.endswith("history_flags"):
-                check(name, bool((a <= BOUNDARY).all()))
-            elif name.endswith("history_meta"):
-                cap = arrays[name.replace("history_meta", "history_flags")].shape[0]
-                check(name, 0 <= a[0] < cap and 0 <= a[1] <= cap)
-            elif name.endswith(".valid"):
-                check(name, bool((a <= 1).all()))
-
-    def _z_of(self, name: str) -> int:
-        parts = name.split(".")
-        if parts[0] == "ios":
-            return self.io_descs[int(parts[1])].size[2]
-        return self.layer_descs[int(parts[1]) - 1].hidden_size[2]
-
-    def _in_z(self, name: str) -> int:
-        parts = name.split(".")
-        layer = 0 if parts[0] == "ios" else int(parts[1])
-        return self.layer_descs[layer].hidden_size[2]
+        """Index ranges the kernels rely on (a crafted buffer must not read out of bounds): each component
+        checks its own arrays, under the names `_state_arrays` gives them."""
+        for prefix, component in self._named_components():
+            component.check_state(arrays, prefix)
 
     def get_state_size(self) -> int:
         """Byte length of `serialize_state_to_buffer` output."""

@@ -28,6 +28,7 @@ from .hierarchy import MAX_BUILD_FACTOR, MAX_BUILD_SLACK
 from .image_kernels import image_encoder_step, image_reconstruct, image_weight_stats
 from .params import _Spec, _Validated
 from .rng import mix64_py
+from .settings import next_default_seed
 from .topology import VisibleSpec, build_connections, count_connections
 
 _I32 = np.int32
@@ -113,8 +114,8 @@ class ImageEncoder:
         file_name: load an encoder saved with `save_to_file` (the other arguments are then ignored; ``""`` means
             none, as in PyAOgmaNeo).
         buffer: load an encoder from `serialize_to_buffer` output (takes priority over ``file_name``).
-        seed: seeds the initial weights and the reconstruction's RNG. ``None`` draws a seed from the OS and
-            records it in ``self.seed``.
+        seed: seeds the initial weights and the reconstruction's RNG. ``None`` takes the next seed from the module
+            default RNG state (``hierarchy.set_global_state``), as a Hierarchy does, and records it in ``self.seed``.
 
     Attributes:
         params: run-time `ImageEncoderParams`.
@@ -162,7 +163,7 @@ class ImageEncoder:
             if not isinstance(d, ImageVisibleLayerDesc):
                 raise ValueError(f"visible_layer_descs[{i}] must be an ImageVisibleLayerDesc, got {type(d).__name__}")
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (1 << 63))
+            seed = next_default_seed()  # the module default RNG state: unseeded scripts repeat exactly
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         hx, hy, hz = hidden

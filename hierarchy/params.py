@@ -4,9 +4,8 @@ Unlike descriptors these may change between steps (each `Hierarchy.step` reads t
 validated at once: a bad value raises ``ValueError`` naming the field, the value and the accepted range, so
 ``step`` itself needs no per-step validation.
 
-Tuning note (CartPole-v1, benchmarks/hierarchy_cartpole_probe.py, episodic mode, median episodes until the
-mean of 100 returns reaches 475): PyAOgmaNeo's values ~290 (7 seeds); plr 0.03 + delay_rate 0.01 ~224;
-plus vigilance 0.95 ~175. Worse: history_iters 32, vlr 0.01, vigilance 0.8 or 0.98, active_ratio 0.2.
+Defaults are PyAOgmaNeo 2.14.4's except three (docs/algorithm.md, "Where we differ"); how they were chosen is
+in BENCHMARKS.md (hierarchy tuning history).
 """
 
 from __future__ import annotations
@@ -68,8 +67,7 @@ class EncoderParams(_Validated):
         active_ratio: fraction of locally strongest columns allowed to learn each step.
         l_radius: radius (columns) of that lateral competition.
 
-    Defaults are PyAOgmaNeo 2.14.4's except ``vigilance`` (0.9 there): 0.95 solved CartPole-v1 in fewer
-    episodes with benchmarks/hierarchy_cartpole_probe.py (episodic mode, 7 seeds, see the module docs).
+    Defaults are PyAOgmaNeo 2.14.4's except ``vigilance`` (0.9 there; see the module docstring).
     """
 
     _SPEC: ClassVar[_Spec] = {
@@ -114,9 +112,11 @@ class ActorParams(_Validated):
         td_scale_decay: decay of the per-column running |δ| scale used to normalise the policy step.
         min_steps: samples younger than this are never replayed (their λ-return is too short).
         history_iters: replayed samples per step.
+        value_range: accepted for PyAOgmaNeo scripts and saved with the params, but **inert**: our value head
+            is not bounded or binned, so there is no range to set.
 
-    Defaults are PyAOgmaNeo 2.14.4's except ``plr`` (0.01 there) and ``delay_rate`` (0.001 there), tuned on
-    CartPole-v1 with benchmarks/hierarchy_cartpole_probe.py in episodic mode (terminated/truncated passed).
+    Defaults are PyAOgmaNeo 2.14.4's except ``plr`` (0.01 there) and ``delay_rate`` (0.001 there; see the
+    module docstring).
     """
 
     _SPEC: ClassVar[_Spec] = {
@@ -129,6 +129,7 @@ class ActorParams(_Validated):
         "td_scale_decay": ("f", 0.0, 1.0),
         "min_steps": ("i", 1, 1 << 24),
         "history_iters": ("i", 0, 1 << 16),
+        "value_range": ("f", 0.0, 1e9),
     }
     vlr: float = 0.001
     plr: float = 0.03
@@ -139,6 +140,7 @@ class ActorParams(_Validated):
     td_scale_decay: float = 0.999
     min_steps: int = 16
     history_iters: int = 16
+    value_range: float = 10.0
 
 
 @dataclasses.dataclass
@@ -177,12 +179,28 @@ def _check_sub(owner: Any, name: str, value: Any, kinds: dict[str, type]) -> Non
 
 @dataclasses.dataclass
 class Params(_Validated):
-    """All run-time parameters: one `LayerParams` per layer, one `IOParams` per port."""
+    """All run-time parameters: one `LayerParams` per layer, one `IOParams` per port.
+
+    ``anticipation``: decoders below the top layer also learn with the layer's current hidden CSDR standing in
+    for feedback (docs/algorithm.md, "Decoder"). Replacing ``layers`` / ``ios`` with a list of the wrong length
+    or element type is refused when the hierarchy next steps (or at once, for the type), naming the mismatch.
+    """
 
     _SPEC: ClassVar[_Spec] = {"anticipation": ("b", 0, 1)}
     layers: list[LayerParams] = dataclasses.field(default_factory=list)
     ios: list[IOParams] = dataclasses.field(default_factory=list)
     anticipation: bool = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        kind = {"layers": LayerParams, "ios": IOParams}.get(name)
+        if kind is not None:
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"Params.{name} must be a list of {kind.__name__}, got {type(value).__name__}")
+            value = list(value)
+            for i, item in enumerate(value):
+                if not isinstance(item, kind):
+                    raise ValueError(f"Params.{name}[{i}] must be a {kind.__name__}, got {type(item).__name__}")
+        super().__setattr__(name, value)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Params:

@@ -185,3 +185,15 @@ def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def raise_out_of_range(name: str) -> None:
+    """The one error for a state array whose values a kernel would use out of bounds."""
+    raise ValueError(f"state buffer array {name!r} holds out-of-range values")
+
+
+def check_in_range(arrays: dict[str, np.ndarray], name: str, high: int | np.ndarray) -> None:
+    """``0 <= arrays[name] < high`` everywhere (``high`` a number, or one per last-axis entry), else raise."""
+    a = arrays[name]
+    if not bool(((a >= 0) & (a < high)).all()):
+        raise_out_of_range(name)

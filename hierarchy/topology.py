@@ -8,7 +8,7 @@ square). An entry owns ``Vz * block`` consecutive weights: for visible cell ``v`
 ``[base + v*block, base + (v+1)*block)`` holds the weights of every hidden cell (and dendrite) of the
 hidden column, hidden cell and dendrite innermost, so a forward pass reads one contiguous block per entry.
 
-Column addressing follows the notes: ``col = y + x*Y`` (x major), ``cell = z + Z*col``.
+Column addressing (docs/algorithm.md, "CSDRs and receptive fields"): ``col = y + x*Y`` (x major), ``cell = z + Z*col``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ class Connections:
     vl_z: np.ndarray
     vl_offset: np.ndarray
     num_weights: int
+
+    def input_z(self) -> np.ndarray:
+        """int64[len of the concatenated input]: cells per column of every input column (its valid range)."""
+        return np.repeat(self.vl_z, np.diff(self.vl_offset))
 
 
 def count_connections(hidden_size: tuple[int, int, int], visibles: list[VisibleSpec], block: int) -> tuple[int, int]:

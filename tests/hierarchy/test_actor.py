@@ -7,15 +7,13 @@ from hierarchy.actor import (
     BOUNDARY,
     MID,
     TERMINATED,
-    actor_forward_reference,
     actor_learn,
-    actor_learn_reference,
     actor_policy,
     actor_step,
     actor_value,
     lambda_returns,
-    lambda_returns_reference,
 )
+from hierarchy.reference import actor_forward_reference, actor_learn_reference, lambda_returns_reference
 from hierarchy.topology import VisibleSpec, build_connections
 
 AZ, DV, DP = 3, 6, 4
@@ -269,7 +267,7 @@ def test_learning_off_changes_no_weight():
 
 
 def test_actor_step_matches_reference_over_many_steps():
-    from hierarchy.actor import actor_step_reference
+    from hierarchy.reference import actor_step_reference
     from hierarchy.params import ActorParams
 
     p = ActorParams(min_steps=3, history_iters=5, plr=0.05, vlr=0.01)

@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from hierarchy.decoder import (
-    decoder_forward,
-    decoder_forward_reference,
-    decoder_learn,
-    decoder_learn_reference,
-    decoder_step,
-)
+from hierarchy.decoder import decoder_forward, decoder_learn, decoder_step
+from hierarchy.reference import decoder_forward_reference, decoder_learn_reference
 from hierarchy.rng import next_uniform, stream
 from hierarchy.topology import VisibleSpec, build_connections
 

@@ -14,8 +14,11 @@ def test_descs_normalise_and_round_trip():
     assert IODesc.from_dict(d.to_dict()) == d
     ld = LayerDesc((5, 5, 64), recurrent_radius=-1)
     assert LayerDesc.from_dict(ld.to_dict()) == ld
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        d.size = (1, 1, 1)  # type: ignore[misc]
+    # Descriptors are mutable (PyAOgmaNeo style, issue 13): assignments are normalised and validated.
+    d.size = [1, 1, 3]
+    assert d.size == (1, 1, 3)
+    with pytest.raises(ValueError, match=r"IODesc.size"):
+        d.size = (1, 1)
 
 
 @pytest.mark.parametrize(

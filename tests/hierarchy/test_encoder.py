@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from hierarchy.encoder import compute_totals, compute_totals_reference, encoder_step, encoder_step_reference
+from hierarchy.encoder import compute_totals, encoder_step
+from hierarchy.reference import compute_totals_reference, encoder_step_reference
 from hierarchy.topology import VisibleSpec, build_connections
 
 

@@ -407,3 +407,23 @@ def test_resigned_damage_is_refused_or_loads_a_working_encoder():
         enc.reconstruct(enc.get_hidden_cis())
         assert np.isfinite(enc._resource).all()
     assert outcomes["refused"] > 0 and outcomes["loaded"] > 0, outcomes
+
+
+def test_unseeded_encoders_follow_the_module_default_rng_state():
+    """PyAOgmaNeo scripts never pass a seed: after `set_global_state(s)` the same encoders are built again."""
+    import hierarchy
+
+    def build_two() -> list[bytes]:
+        descs = [ImageVisibleLayerDesc((8, 8, 1), 2)]
+        return [bytes(ImageEncoder((3, 3, 8), descs).serialize_weights_to_buffer()) for _ in range(2)]
+
+    saved = hierarchy.get_global_state()
+    try:
+        hierarchy.set_global_state(1234)
+        first = build_two()
+        hierarchy.set_global_state(1234)
+        again = build_two()
+    finally:
+        hierarchy.set_global_state(saved)
+    assert first == again
+    assert first[0] != first[1]  # each unseeded build takes the next seed
