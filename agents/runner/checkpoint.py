@@ -192,6 +192,9 @@ def write_checkpoint(root: Path, ckpt_id: str, files: dict[str, bytes], meta_ext
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(root)
+    # The run folder too: its entries made since the last fsync (checkpoints/ itself, best/, this session's
+    # TensorBoard file) would otherwise be lost with the checkpoint on a power cut.
+    fsync_dir(root.parent)
     return final
 
 
