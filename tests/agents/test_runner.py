@@ -213,12 +213,23 @@ def test_best_weights_copy_follows_the_best_metric(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_episode_checkpoints_there_and_resume_is_exact(tmp_path, reference, sig):
     messages = []
-    result = Runner(tmp_path, CARTPOLE, log=messages.append, step_hook=signal_at(123, sig)).train()
+    # The handlers in place before (SIG_IGN when pytest runs as a background job, Python's default otherwise).
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    during = []
+    send = signal_at(123, sig)
+
+    def hook(step):
+        if step == 1:
+            during.append({s: signal.getsignal(s) for s in before})
+        send(step)
+
+    result = Runner(tmp_path, CARTPOLE, log=messages.append, step_hook=hook).train()
     assert result.status == "interrupted" and result.signal == sig.name
     assert result.exit_code == 128 + sig and result.global_step == 123
     assert any("Resume with: sphgym resume" in m for m in messages)
     assert inspect_checkpoint(tmp_path)["in_episode"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert all(during[0][s] is not before[s] for s in before)  # the runner's own handlers while training
+    assert {s: signal.getsignal(s) for s in before} == before  # and the previous ones restored after
     assert resume(tmp_path).status == "completed"
     assert_same_run(reference[1], run_fingerprint(tmp_path))
 
