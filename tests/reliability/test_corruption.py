@@ -170,6 +170,12 @@ def test_resigned_damage_is_refused_clearly_or_loaded_as_written(tmp_path_factor
     latest = sorted((work / "checkpoints").iterdir())[-1]
     _, new = data.draw(damage((latest / name).read_bytes()))
     _resign(latest, name, new)
+    try:
+        written = read_checkpoint(latest)
+    except CheckpointError:
+        written = None  # refused before any content is used (the run below must refuse it too)
+    probe = tmp_path_factory.mktemp("probe")
+    shutil.copytree(work, probe, dirs_exist_ok=True)
     result = _guarded(lambda: Runner(work, resume=True, log=None, handle_signals=False).train(steps=END))
     if isinstance(result, Exception):
         assert isinstance(result, (CheckpointError, IncompatibleCheckpointError, RunnerError)), repr(result)
@@ -177,12 +183,73 @@ def test_resigned_damage_is_refused_clearly_or_loaded_as_written(tmp_path_factor
         count("checkpoint files, resigned damage -> resume", "refused")
     else:
         assert result.status == "completed" and result.global_step == END, result
+        assert written is not None
+        _assert_loaded_as_written(probe, written)
         try:
             assert_same_run(reference, run_fingerprint(work))
             outcome = "loaded, same run (harmless change)"
         except AssertionError:
             outcome = "loaded as written (a different, valid content)"
         count("checkpoint files, resigned damage -> resume", outcome)
+
+
+def _assert_loaded_as_written(run_dir, written):
+    """Resume ``run_dir`` and stop before its first step: the checkpoint the runner then writes of what it
+    loaded must hold the same content as ``written`` (the accepted file), value for value: nothing was
+    silently dropped, defaulted or altered on the way in. Formatting may differ (the runner writes canonical
+    JSON); ``runner.json``'s status is the stop's own."""
+    runner = Runner(run_dir, resume=True, log=None, handle_signals=False)
+    step = int(written.json("runner.json")["global_step"])
+    runner._stop_at_step = step
+    again = read_checkpoint(runner.train().checkpoint)
+    assert again.id == written.id
+    for file in DATA_FILES:
+        if file not in written.files:
+            continue
+        if file.endswith(".json"):
+            before, after = written.json(file), again.json(file)
+            if file == "runner.json":
+                before, after = dict(before, status=None), dict(after, status=None)
+            assert after == before, f"{file} was not loaded as written"
+        else:
+            before, after = written.arrays(file), again.arrays(file)
+            assert before.keys() == after.keys(), f"{file} was not loaded as written"
+            for key in before:
+                assert (before[key].dtype, before[key].shape) == (after[key].dtype, after[key].shape), (file, key)
+                assert before[key].tobytes() == after[key].tobytes(), f"{file}[{key}] was not loaded as written"
+
+
+def _other_rng_json() -> bytes:
+    """rng.json content of other, valid global RNG states (this process's own states are put back)."""
+    import random
+
+    from agents.runner.rng_state import capture_global_rng, restore_global_rng
+
+    saved = capture_global_rng()
+    try:
+        random.seed(7)
+        np.random.seed(7)
+        return json_bytes(capture_global_rng(), pretty=False)
+    finally:
+        restore_global_rng(saved)
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("runner.json", lambda data: json.dumps(json.loads(data)).encode()),  # other formatting, same values
+        ("config.json", lambda data: json_bytes(dict(json.loads(data), keep=5))),  # a field resume may change
+        ("rng.json", lambda data: _other_rng_json()),  # other valid states
+    ],
+)
+def test_resigned_valid_content_is_loaded_exactly_as_written(tmp_path, runs, no_fsync, name, edit):
+    """The "loaded as written" half of the property above, on edits that are always accepted."""
+    stopped, _ = runs
+    shutil.copytree(stopped, tmp_path / "run")
+    latest = sorted((tmp_path / "run" / "checkpoints").iterdir())[-1]
+    _resign(latest, name, edit((latest / name).read_bytes()))
+    _assert_loaded_as_written(tmp_path / "run", read_checkpoint(latest))
+    count("checkpoint files, resigned valid edits", "loaded exactly as written")
 
 
 # ---------------------------------------------------------------------- hierarchy buffers
