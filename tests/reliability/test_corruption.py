@@ -223,15 +223,16 @@ def _other_rng_json() -> bytes:
     """rng.json content of other, valid global RNG states (this process's own states are put back)."""
     import random
 
-    from agents.runner.rng_state import capture_global_rng, restore_global_rng
+    from agents.runner.rng_state import capture_global_rng
 
-    saved = capture_global_rng()
+    saved = random.getstate(), np.random.get_state()  # put back without the code under test
     try:
         random.seed(7)
         np.random.seed(7)
         return json_bytes(capture_global_rng(), pretty=False)
     finally:
-        restore_global_rng(saved)
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
 
 
 @pytest.mark.parametrize(
