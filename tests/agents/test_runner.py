@@ -207,6 +207,23 @@ def test_best_weights_copy_follows_the_best_metric(tmp_path):
     }
 
 
+def test_best_weights_are_the_weights_at_the_episode_in_best_json(tmp_path):
+    """best/ holds the weights as they were at the end of the episode best.json names, not those at the
+    (later) checkpoint that wrote them: a run trained to exactly that episode ends with the same bytes."""
+    config = RunConfig(
+        agent="hierarchy", episodes=30, checkpoint_every=1000, checkpoint_min_interval=0.0, best_every=1,
+        metric_window=3, seed=4, tensorboard=False,
+    )
+    result = train(tmp_path / "long", config)
+    best = json.loads((tmp_path / "long" / "best" / "best.json").read_text())
+    assert best["episode"] < result.episode  # else the checkpoint's weights and the best ones coincide
+    short = train(tmp_path / "short", config.replace(episodes=best["episode"]))
+    assert short.episode == best["episode"] and short.global_step == best["global_step"]
+    best_weights = (tmp_path / "long" / "best" / "weights.safetensors").read_bytes()
+    assert best_weights == read_checkpoint(short.checkpoint).files["weights.safetensors"]
+    assert best_weights != read_checkpoint(result.checkpoint).files["weights.safetensors"]
+
+
 # ---------------------------------------------------------------------- signals
 
 
