@@ -224,6 +224,44 @@ def test_best_weights_are_the_weights_at_the_episode_in_best_json(tmp_path):
     assert best_weights != read_checkpoint(result.checkpoint).files["weights.safetensors"]
 
 
+def test_tensorboard_rows_of_a_lost_session_are_purged_from_the_step_after_the_checkpoint(tmp_path):
+    """One-step episodes (CartPole truncated after 1 step): the episode after the checkpoint at step 3 ends at
+    step 4. A session killed after logging it (flushed) leaves a row at step 4 that the resumed session
+    writes again: the purge must start exactly at checkpoint step + 1, or the row is doubled."""
+    from agents.runner import runner as runner_module
+    from agents.runner.tensorboard_log import ScalarWriter
+    from tests.reliability.reliability_faults import run_forked
+
+    config = RunConfig(
+        agent="random", episodes=8, checkpoint_every=3, checkpoint_min_interval=0.0, seed=5,
+        env_kwargs={"max_episode_steps": 1},
+    )
+    reference = tmp_path / "reference"
+    train(reference, config)
+    run_dir = tmp_path / "killed"
+
+    def child():
+        ScalarWriter.maybe_flush = lambda self, every_seconds=0.0: self.flush()  # the rows reach the file
+        submit = runner_module._BackgroundWriter.submit
+
+        def submit_and_wait(self, job):  # the checkpoint at step 3 is complete before the kill
+            submit(self, job)
+            self.wait()
+
+        runner_module._BackgroundWriter.submit = submit_and_wait
+
+        def on_episode(event):
+            if event.episode == 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        Runner(run_dir, config, log=None, on_episode=on_episode).train()
+
+    assert run_forked(child) == -signal.SIGKILL
+    assert inspect_checkpoint(run_dir)["global_step"] == 3
+    assert resume(run_dir).status == "completed"
+    assert_same_run(run_fingerprint(reference), run_fingerprint(run_dir))
+
+
 # ---------------------------------------------------------------------- signals
 
 
