@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
@@ -89,15 +89,35 @@ def test_disk_full_at_any_write_of_a_checkpoint(tmp_path, reference):
         count("disk full inside a checkpoint write", f"ENOSPC at {name.split(':', 1)[0]}: reported, resumed exactly")
 
 
-def test_a_failed_periodic_checkpoint_stops_the_run_at_the_next_episode(tmp_path):
-    """Periodic checkpoints are written in the background; a failure must not go unnoticed until the next one."""
+def test_a_failed_periodic_checkpoint_stops_the_run_at_the_next_episode(tmp_path, monkeypatch):
+    """Periodic checkpoints are written in the background; a failure must not go unnoticed until the next one.
+
+    No timing involved: the training thread's first step after episode 4's checkpoint was handed to the
+    background thread waits until that write has failed; the run must then stop at the end of episode 5.
+    """
+    from agents.runner import runner as runner_module
+
     config = CONFIG.replace(episodes=12, checkpoint_every=4)
-    with Faults(2, "enospc", at=1, real_fsync=False), pytest.raises(CheckpointError) as info:
-        # job 2 is episode 4's checkpoint; steps of ~3 ms give the background write time to fail
-        Runner(tmp_path, config, log=None, step_hook=lambda step: time.sleep(0.003)).train()
+    failed = threading.Event()
+    original_run = runner_module._BackgroundWriter._run
+
+    def run_job(self, job):
+        original_run(self, job)
+        if self._error is not None:
+            failed.set()
+
+    monkeypatch.setattr(runner_module._BackgroundWriter, "_run", run_job)
+    with Faults(2, "enospc", at=1, real_fsync=False) as faults, pytest.raises(CheckpointError) as info:
+
+        def step_hook(step):
+            if faults.job >= 2:  # job 2 (episode 4's checkpoint) is submitted
+                assert failed.wait(timeout=60), "the injected failure never happened"
+
+        Runner(tmp_path, config, log=None, step_hook=step_hook).train()
+    assert faults.fired
     _assert_clean_failure(tmp_path, str(info.value))
     rows = len((tmp_path / "episodes.csv").read_text().splitlines()) - 1
-    assert 5 <= rows < 8, rows  # stopped at the next episode end, not at episode 8's checkpoint
+    assert rows == 5, rows  # stopped at the next episode end, not at episode 8's checkpoint
     assert [p.name[:10] for p in list_checkpoints(tmp_path / "checkpoints")] == ["ep00000000"]
 
 
