@@ -223,6 +223,53 @@ def _assert_loaded_as_written(run_dir, written):
                 assert before[key].tobytes() == after[key].tobytes(), f"{file}[{key}] was not loaded as written"
 
 
+HIERARCHY_RUN = RUN.replace(agent="hierarchy", tensorboard=False)
+FUZZ_SMOKE = settings(FUZZ, max_examples=12)
+
+
+@pytest.fixture(scope="module")
+def hierarchy_runs(tmp_path_factory):
+    """``runs`` with the hierarchy agent, whose weights and state files have content."""
+    base = tmp_path_factory.mktemp("hierarchy_runs")
+    Runner(base / "stopped", HIERARCHY_RUN, log=None).train()
+    Runner(base / "reference", HIERARCHY_RUN.replace(steps=END), log=None).train()
+    return base / "stopped", run_fingerprint(base / "reference")
+
+
+@FUZZ_SMOKE
+@given(data=st.data(), name=st.sampled_from(["weights.safetensors", "state.safetensors"]), resign=st.booleans())
+def test_damaged_hierarchy_checkpoint_smoke(tmp_path_factory, hierarchy_runs, no_fsync, data, name, resign):
+    """The hierarchy agent's own files damaged (smoke size): unsigned damage falls back to the previous
+    checkpoint and resumes exactly; re-signed damage is refused naming the file, or loaded exactly as written."""
+    stopped, reference = hierarchy_runs
+    work = tmp_path_factory.mktemp("hierarchy_damage")
+    shutil.copytree(stopped, work, dirs_exist_ok=True)
+    latest = sorted((work / "checkpoints").iterdir())[-1]
+    kind, new = data.draw(damage((latest / name).read_bytes()))
+    if not resign:
+        (latest / name).write_bytes(new)
+        with pytest.warns():
+            result = _guarded(lambda: Runner(work, resume=True, log=None, handle_signals=False).train(steps=END))
+        assert not isinstance(result, Exception), repr(result)
+        assert_same_run(reference, run_fingerprint(work))
+        count("hierarchy agent: checkpoint files damaged (smoke)", "unsigned: fell back, resumed exactly")
+        return
+    for older in sorted((work / "checkpoints").iterdir())[:-1]:
+        shutil.rmtree(older)
+    _resign(latest, name, new)
+    written = read_checkpoint(latest)
+    probe = tmp_path_factory.mktemp("hierarchy_probe")
+    shutil.copytree(work, probe, dirs_exist_ok=True)
+    result = _guarded(lambda: Runner(work, resume=True, log=None, handle_signals=False).train(steps=END))
+    if isinstance(result, Exception):
+        assert isinstance(result, (CheckpointError, IncompatibleCheckpointError, RunnerError)), repr(result)
+        assert name in str(result), str(result)
+        count("hierarchy agent: checkpoint files damaged (smoke)", "re-signed: refused naming the file")
+    else:
+        _assert_loaded_as_written(probe, written)
+        count("hierarchy agent: checkpoint files damaged (smoke)", "re-signed: loaded exactly as written")
+
+
 def _other_rng_json() -> bytes:
     """rng.json content of other, valid global RNG states (this process's own states are put back)."""
     import random

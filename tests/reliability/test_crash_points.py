@@ -60,13 +60,13 @@ def points(tmp_path_factory):
     return names
 
 
-def _crash_and_resume(run_dir, mode, at, reference, monkeypatch):
+def _crash_and_resume(run_dir, mode, at, reference, monkeypatch, config=CONFIG):
     log = run_dir.parent / f"{run_dir.name}.fsyncs"
     kill_mode = "kill" if mode == "power" else mode
 
     def child():
         faults = Faults(TARGET_JOB, kill_mode, at=at, real_fsync=False, fsync_log=log).install()
-        Runner(run_dir, CONFIG, log=None).train()
+        Runner(run_dir, config, log=None).train()
         raise AssertionError(f"the fault at point {at} never fired ({len(faults.points)} points)")
 
     code = run_forked(child)
@@ -174,3 +174,39 @@ def test_a_power_cut_after_the_run_ended_loses_no_checkpoint(tmp_path, reference
     assert [p.name for p in list_checkpoints(run_dir / "checkpoints")][-1] == reference["checkpoint_id"]
     assert_same_run(expected, run_fingerprint(run_dir))
     count("power cut after a finished run", "final checkpoint, best/ and logs kept")
+
+
+# ---------------------------------------------------------------------- the hierarchy agent (smoke size)
+
+HIERARCHY = CONFIG.replace(agent="hierarchy", tensorboard=False)
+
+
+def test_hierarchy_agent_crash_smoke(tmp_path, monkeypatch):
+    """The random agent's weights file is empty; the hierarchy's is not (and its state holds its RNG and replay
+    memory). Smoke size: a kill before, and a torn write of, each operation on its weights and state files, and
+    a power cut at each rename and directory fsync of the checkpoint."""
+    Runner(tmp_path / "reference", HIERARCHY, log=None).train()
+    reference = run_fingerprint(tmp_path / "reference")
+    with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
+        Runner(tmp_path / "record", HIERARCHY, log=None).train()
+    points = faults.points
+    agent_files = [
+        i
+        for i, name in enumerate(points, 1)
+        if name.startswith(("open:", "write:", "fsync:")) and name.endswith(("/weights.safetensors", "/state.safetensors"))
+    ]
+    assert len(agent_files) == 6, points  # open, write, fsync of each
+    files = (".json", ".safetensors", "COMPLETE", ".csv")
+    directory_ops = [
+        i for i, name in enumerate(points, 1) if name.startswith(("rename:", "fsync:")) and not name.endswith(files)
+    ]
+    assert len(directory_ops) >= 5, points  # fsync of the new checkpoint, rename, fsync of checkpoints/ and run/
+    cases = [("kill", i) for i in agent_files]
+    cases += [("torn", i) for i in agent_files if points[i - 1].startswith("write:")]
+    cases += [("power", i) for i in directory_ops]
+    for mode, at in cases:
+        try:
+            _crash_and_resume(tmp_path / f"{mode}-{at}", mode, at, reference, monkeypatch, HIERARCHY)
+        except AssertionError as exc:
+            raise AssertionError(f"{mode} before point {at} ({points[at - 1]}): {exc}") from exc
+        count("hierarchy agent: crash inside a checkpoint write (smoke)", f"{mode}, resumed exactly")

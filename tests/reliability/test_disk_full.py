@@ -89,6 +89,32 @@ def test_disk_full_at_any_write_of_a_checkpoint(tmp_path, reference):
         count("disk full inside a checkpoint write", f"ENOSPC at {name.split(':', 1)[0]}: reported, resumed exactly")
 
 
+def test_disk_full_with_the_hierarchy_agent_smoke(tmp_path):
+    """The hierarchy's weights and state files have content (the random agent's weights are empty): ENOSPC at
+    each operation on them and at the checkpoint's rename is reported and resumed exactly (smoke size)."""
+    config = CONFIG.replace(agent="hierarchy", tensorboard=False)
+    Runner(tmp_path / "reference", config, log=None).train()
+    reference = run_fingerprint(tmp_path / "reference")
+    with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
+        Runner(tmp_path / "record", config, log=None).train()
+    points = [
+        (i, name)
+        for i, name in enumerate(faults.points, 1)
+        if (name.startswith(("open:", "write:", "fsync:")) and name.endswith(("/weights.safetensors", "/state.safetensors")))
+        or name.startswith("rename:")
+    ]
+    assert len(points) >= 7, faults.points
+    for at, name in points:
+        run_dir = tmp_path / f"enospc-{at}"
+        with Faults(TARGET_JOB, "enospc", at=at, real_fsync=False) as faults, pytest.raises(CheckpointError) as info:
+            Runner(run_dir, config, log=None).train()
+        assert faults.fired, name
+        _assert_clean_failure(run_dir, str(info.value))
+        Runner(run_dir, resume=True, log=None).train()
+        assert_same_run(reference, run_fingerprint(run_dir))
+        count("hierarchy agent: disk full inside a checkpoint write (smoke)", "reported, resumed exactly")
+
+
 def test_a_failed_periodic_checkpoint_stops_the_run_at_the_next_episode(tmp_path, monkeypatch):
     """Periodic checkpoints are written in the background; a failure must not go unnoticed until the next one.
 
