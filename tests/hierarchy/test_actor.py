@@ -272,7 +272,8 @@ def test_learning_off_changes_no_weight():
             MID,
             td=td,
         )
-    for name, before, after in zip(("value", "policy", "delayed policy", "td scales"), w, (vw, pw, pwd, td), strict=True):
+    names = ("value", "policy", "delayed policy", "td scales")
+    for name, before, after in zip(names, w, (vw, pw, pwd, td), strict=True):
         np.testing.assert_array_equal(after, before, err_msg=f"{name} moved with learning off")
     assert int(ring["h_meta"][1]) == 20  # the steps ran (samples are still recorded with learning off)
 

@@ -218,6 +218,15 @@ def _keep_replaced_file(fsync_log: Path, destination: Path) -> None:
             os.link(destination, graveyard / str(st.st_ino))
 
 
+AGENT_FILES = ("/weights.safetensors", "/state.safetensors")
+
+
+def agent_file_points(points: list[str]) -> list[int]:
+    """Point numbers (from 1) of the opens, writes and fsyncs of a checkpoint's agent weights and state files."""
+    kinds = ("open:", "write:", "fsync:")
+    return [i for i, name in enumerate(points, 1) if name.startswith(kinds) and name.endswith(AGENT_FILES)]
+
+
 def run_forked(body: Callable[[], None]) -> int:
     """Run ``body`` in a forked child; returns the child's wait status as a returncode (-SIG if killed)."""
     pid = os.fork()

@@ -27,7 +27,7 @@ import pytest
 from agents.runner import RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, list_checkpoints, parse_checkpoint_id
 from tests.agents.runner_helpers import assert_same_run, run_fingerprint
-from tests.reliability.reliability_faults import Faults, durable_state, power_cut, run_forked
+from tests.reliability.reliability_faults import Faults, agent_file_points, durable_state, power_cut, run_forked
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
@@ -190,11 +190,7 @@ def test_hierarchy_agent_crash_smoke(tmp_path, monkeypatch):
     with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
         Runner(tmp_path / "record", HIERARCHY, log=None).train()
     points = faults.points
-    agent_files = [
-        i
-        for i, name in enumerate(points, 1)
-        if name.startswith(("open:", "write:", "fsync:")) and name.endswith(("/weights.safetensors", "/state.safetensors"))
-    ]
+    agent_files = agent_file_points(points)
     assert len(agent_files) == 6, points  # open, write, fsync of each
     files = (".json", ".safetensors", "COMPLETE", ".csv")
     directory_ops = [

@@ -19,7 +19,7 @@ from agents.runner import CheckpointError, RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, list_checkpoints
 from agents.runner.episode_log import EpisodeLog
 from tests.agents.runner_helpers import REPO, assert_same_run, run_fingerprint
-from tests.reliability.reliability_faults import Faults
+from tests.reliability.reliability_faults import Faults, agent_file_points
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
@@ -97,12 +97,8 @@ def test_disk_full_with_the_hierarchy_agent_smoke(tmp_path):
     reference = run_fingerprint(tmp_path / "reference")
     with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
         Runner(tmp_path / "record", config, log=None).train()
-    points = [
-        (i, name)
-        for i, name in enumerate(faults.points, 1)
-        if (name.startswith(("open:", "write:", "fsync:")) and name.endswith(("/weights.safetensors", "/state.safetensors")))
-        or name.startswith("rename:")
-    ]
+    wanted = set(agent_file_points(faults.points))
+    points = [(i, name) for i, name in enumerate(faults.points, 1) if i in wanted or name.startswith("rename:")]
     assert len(points) >= 7, faults.points
     for at, name in points:
         run_dir = tmp_path / f"enospc-{at}"
@@ -168,7 +164,7 @@ def test_disk_full_while_appending_to_the_episode_log(tmp_path, reference, monke
 LAUNCHER = """
 import sys
 sys.path.insert(0, {repo!r})
-from tests.reliability.reliability_faults import Faults
+from tests.reliability.reliability_faults import Faults, agent_file_points
 from tests.reliability.reliability_stats import count
 Faults({job}, "enospc", at={at}).install()
 from agents.cli.main import main
