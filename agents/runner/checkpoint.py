@@ -16,7 +16,8 @@ chronologically):
 =====================  ===============================================================================
 
 A checkpoint is written into ``.tmp-<id>-<pid>/`` (each file fsynced), the directory fsynced, renamed into
-place and the parent fsynced: a crash leaves either no checkpoint or a complete one. On read every file's size
+place and the parent and the run folder fsynced: a crash (or a power cut) leaves either no checkpoint or a
+complete one, and one that ``write_checkpoint`` returned from survives a power cut. On read every file's size
 and digest is checked against ``meta.json`` and ``meta.json`` against ``COMPLETE``.
 """
 
