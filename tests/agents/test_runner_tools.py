@@ -154,6 +154,8 @@ def test_verify_passes_on_a_good_run(run):
     assert {c[0] for c in report.checks} >= {"weights_sha256", "state_sha256", "env.json"}
     assert tree_digest(run) == before
     assert verify_run(run, start=report.start).ok
+    assert verify_run(str(run)).ok  # a path given as text (the CLI's) works the same
+    assert read_checkpoint(str(run / "checkpoints" / report.end)).id == report.end
 
 
 def test_verify_fails_on_a_tampered_but_well_formed_checkpoint(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 import subprocess
 import sys
 
@@ -187,6 +188,26 @@ def test_terminated_step_marks_boundary_and_clear_keeps_it():
     h.step([obs, act])
     assert a.h_flags[a.h_meta[0]] == 0
     assert int(a.h_meta[1]) == 8
+
+
+@pytest.mark.parametrize(
+    ("suffix", "bad"),
+    [("decoder.hidden_cis", 8), ("encoder.hidden_cis", 12), ("decoder.valid", 2), ("actor.history_flags", 9)],
+)
+def test_a_state_buffer_with_out_of_range_values_is_refused_and_changes_nothing(suffix, bad):
+    """Well-formed buffers (sizes and checksum right) whose values no hierarchy could hold: refused by name
+    before anything is assigned (a kernel would index out of bounds with them)."""
+    h = every_kind(0)
+    drive(h, 10)
+    arrays = dict(_state_arrays(h))
+    name = next(n for n in arrays if n.endswith(suffix))
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = bad
+    buffer = ser.write_buffer(ser.KIND_STATE, h._shape_json, list(arrays.items()))
+    before = _bufs(h)
+    with pytest.raises(ValueError, match=f"{re.escape(name)}.*out-of-range"):
+        h.set_state_from_buffer(buffer)
+    assert _bufs(h) == before
 
 
 # ------------------------------------------------------------------------------------------ persistence
