@@ -281,8 +281,9 @@ def mutants_of(target: Target, all_operators: bool = False) -> list[Mutant]:
     return out
 
 
-def mutated_source(mutant: Mutant) -> str:
-    tree = ast.parse((REPO / mutant.module).read_text())
+def mutated_source(mutant: Mutant, source: str) -> str:
+    """``source`` (the module's unmutated text) with ``mutant`` applied."""
+    tree = ast.parse(source)
     func = _functions(tree)[mutant.function]
     node, operator = _sites(func)[mutant.site]
     assert operator == mutant.operator
@@ -323,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=1800.0, help="seconds of mutant runs (default 1800)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant's tests count as hung")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N mutants of the round-robin queue")
     parser.add_argument("--baseline", action="store_true", help="first check each target's tests pass unmutated")
     parser.add_argument("--only", default="", help="run the targets whose name contains this text")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
@@ -361,12 +363,12 @@ def main(argv: list[str] | None = None) -> int:
                     queue.append(mutant)
         started = time.monotonic()
         by_target = {t.name: t for t in targets}
-        for mutant in queue:
+        for mutant in queue[args.start :]:
             if time.monotonic() - started > args.budget:
                 break
             module = workdir / mutant.module
             original = module.read_text()
-            module.write_text(mutated_source(mutant))
+            module.write_text(mutated_source(mutant, original))
             try:
                 outcome, seconds = run_tests(workdir, by_target[mutant.target].tests, timeout=args.timeout)
             finally:
