@@ -262,6 +262,36 @@ def test_tensorboard_rows_of_a_lost_session_are_purged_from_the_step_after_the_c
     assert_same_run(run_fingerprint(reference), run_fingerprint(run_dir))
 
 
+def test_the_episode_log_is_on_disk_before_the_checkpoint_covering_it_is_written(tmp_path, monkeypatch):
+    """Each checkpoint job fsyncs episodes.csv first; the rows it counts must be in the file (flushed by the
+    training thread) by then, or a power cut could leave a checkpoint ahead of its log. Checkpoint jobs run
+    synchronously here, so no later flush of the training thread can hide a missing one."""
+    from agents.runner import runner as runner_module
+
+    submit = runner_module._BackgroundWriter.submit
+
+    def submit_and_wait(self, job):
+        submit(self, job)
+        self.wait()
+
+    monkeypatch.setattr(runner_module._BackgroundWriter, "submit", submit_and_wait)
+    seen, checked = [], []
+    real_fsync = os.fsync
+    csv_path = str(tmp_path / "episodes.csv")
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}") == csv_path:
+            with open(csv_path, "rb") as handle:
+                rows = handle.read().count(b"\n") - 1
+            checked.append((rows, len(seen)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    train(tmp_path, CARTPOLE.replace(episodes=6, checkpoint_every=2), on_episode=seen.append)
+    monkeypatch.undo()
+    assert len(checked) >= 3 and all(rows == episodes for rows, episodes in checked), checked
+
+
 # ---------------------------------------------------------------------- signals
 
 
