@@ -57,6 +57,8 @@ def _assert_clean_failure(run_dir, error: str):
     assert f"({latest.id}) is intact" in error and f"sphgym resume {run_dir}" in error, error
     # no partial checkpoint left (a .trash- copy of a rotated-out one may stay: the next session removes it)
     assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+    # nor a temporary file of an atomic replacement (best/, config.json, episodes.csv)
+    assert not [str(p) for p in run_dir.rglob("*") if ".tmp-" in p.name and "checkpoints" not in p.parts]
     assert not (run_dir / "run.lock").exists()  # the lock was released
     return latest
 
