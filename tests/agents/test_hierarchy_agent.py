@@ -91,11 +91,14 @@ def test_clear_state_resets_last_action_pending_reward_and_context_but_not_weigh
     np.testing.assert_array_equal(agent.get_state()["last_action"], fresh.get_state()["last_action"])
 
 
-@pytest.mark.parametrize(("terminated", "truncated", "flag"), [(True, False, 1), (False, True, 2), (True, True, 1)])
-def test_terminal_step_closes_the_episode(terminated, truncated, flag):
-    """The final observation is stepped at once with the final reward and the episode's end flag (1 terminated:
-    V=0; 2 truncated: bootstrap), so nothing carries over into the next episode's first step."""
-    agent, env = make(seed=1)
+@pytest.mark.parametrize(
+    ("terminated", "truncated", "flag", "scale"),
+    [(True, False, 1, 1.0), (False, True, 2, 1.0), (True, True, 1, 1.0), (True, False, 1, 0.5)],
+)
+def test_terminal_step_closes_the_episode(terminated, truncated, flag, scale):
+    """The final observation is stepped at once with the final (scaled) reward and the episode's end flag (1
+    terminated: V=0; 2 truncated: bootstrap), so nothing carries over into the next episode's first step."""
+    agent, env = make(seed=1, reward_scale=scale)
     obs, _ = env.reset(seed=0)
     agent.clear_state()
     actor = agent.hierarchy._actors[0]

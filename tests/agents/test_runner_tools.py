@@ -97,6 +97,9 @@ def test_evaluate_checkpoint_choices(run):
     assert tree_digest(run) == before  # read-only for a named checkpoint and a checkpoint path too
     with pytest.raises(ValueError, match="episodes must be an integer >= 1"):
         evaluate(run, episodes=0)
+    for seed in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+            evaluate(run, episodes=1, seed=seed)
     with pytest.raises(FileNotFoundError):
         evaluate(run / "nope")
 
