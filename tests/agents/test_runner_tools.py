@@ -159,6 +159,8 @@ def test_verify_passes_on_a_good_run(run):
     assert verify_run(run, start=report.start).ok
     assert verify_run(str(run)).ok  # a path given as text (the CLI's) works the same
     assert read_checkpoint(str(run / "checkpoints" / report.end)).id == report.end
+    with pytest.raises(CheckpointError, match="is not a checkpoint directory"):
+        read_checkpoint(run / "checkpoints" / "ep00000099-st0000009999")
 
 
 def test_verify_fails_on_a_tampered_but_well_formed_checkpoint(tmp_path):
