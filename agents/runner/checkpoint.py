@@ -16,7 +16,8 @@ chronologically):
 =====================  ===============================================================================
 
 A checkpoint is written into ``.tmp-<id>-<pid>/`` (each file fsynced), the directory fsynced, renamed into
-place and the parent fsynced: a crash leaves either no checkpoint or a complete one. On read every file's size
+place and the parent and the run folder fsynced: a crash (or a power cut) leaves either no checkpoint or a
+complete one, and one that ``write_checkpoint`` returned from survives a power cut. On read every file's size
 and digest is checked against ``meta.json`` and ``meta.json`` against ``COMPLETE``.
 """
 
@@ -187,6 +188,9 @@ def write_checkpoint(root: Path, ckpt_id: str, files: dict[str, bytes], meta_ext
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(root)
+    # The run folder too: its entries made since the last fsync (checkpoints/ itself, best/, this session's
+    # TensorBoard file) would otherwise be lost with the checkpoint on a power cut.
+    fsync_dir(root.parent)
     return final
 
 

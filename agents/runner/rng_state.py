@@ -90,7 +90,10 @@ def restore_global_rng(snapshot: dict[str, Any]) -> list[str]:
         if torch is None:
             # The saved run had torch loaded but nothing uses it now: import it only to keep its stream exact.
             import torch
-        torch.set_rng_state(torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy()))
+        state = torch.from_numpy(np.frombuffer(bytes.fromhex(saved_torch["cpu"]), dtype=np.uint8).copy())
+        torch.set_rng_state(state)
+        if not torch.equal(torch.get_rng_state(), state):  # torch normalises a malformed state silently
+            raise ValueError("the torch CPU generator state is malformed (torch would not restore it as saved)")
         if "cuda" in saved_torch:
             if torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(

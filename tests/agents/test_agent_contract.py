@@ -7,14 +7,12 @@ Each case drives an agent through real CartPole episodes with the runner's call 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from agents.protocol import Agent, ArrayDict
-from agents.registry import make_agent
+from agents.registry import AGENTS, make_agent
 
 # name -> small config overrides that make learning happen within a few hundred steps.
 CASES: dict[str, dict] = {
@@ -23,21 +21,6 @@ CASES: dict[str, dict] = {
     "dqn": {"learning_starts": 32, "train_freq": 16, "gradient_steps": 2, "batch_size": 16},
     "ppo": {"n_steps": 64, "batch_size": 32, "n_epochs": 2},
 }
-
-
-def _available(name: str) -> bool:
-    modules = {
-        "hierarchy": "agents.hierarchy_agent",
-        "dqn": "agents.torch_agents.dqn",
-        "ppo": "agents.torch_agents.ppo",
-    }
-    module = modules.get(name)
-    if module is None:
-        return True
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _digest(arrays: ArrayDict) -> str:
@@ -74,7 +57,13 @@ def _run(agent: Agent, env: gym.Env, steps: int, obs=None, reset_seed: int | Non
     return actions, obs
 
 
-names = [pytest.param(n, marks=pytest.mark.skipif(not _available(n), reason=f"{n} not built yet")) for n in CASES]
+names = list(CASES)
+# Agents without weights: the learning-off case checks they really hold none instead.
+WEIGHTLESS = {"random"}
+
+
+def test_every_registered_agent_is_covered():
+    assert set(CASES) == set(AGENTS)
 
 
 @pytest.mark.parametrize("name", names)
@@ -114,12 +103,21 @@ def test_mid_episode_restore_continues_bit_identically(name):
 
 @pytest.mark.parametrize("name", names)
 def test_learning_disabled_leaves_weights_untouched(name):
+    """Learning off: the weights keep their bytes over 300 steps, where a twin with learning on changes them
+    (so the case can fail); a weightless agent must hold no weight arrays at all."""
     agent, env = _build(name, seed=2)
+    twin, twin_env = _build(name, seed=2)
     _run(agent, env, 100)
+    _run(twin, twin_env, 100)
     before = _digest(agent.get_weights())
     agent.learn_enabled = False
     _run(agent, env, 300, obs=None, reset_seed=7)
+    _run(twin, twin_env, 300, obs=None, reset_seed=7)
     assert _digest(agent.get_weights()) == before
+    if name in WEIGHTLESS:
+        assert all(np.asarray(a).size == 0 for a in agent.get_weights().values())
+    else:
+        assert _digest(twin.get_weights()) != before, "learning on changed nothing: the case proves nothing"
 
 
 @pytest.mark.parametrize("name", names)

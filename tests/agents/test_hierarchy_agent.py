@@ -53,9 +53,28 @@ def test_learns_cartpole_within_a_small_budget():
     assert late > 3 * early, (early, late)
 
 
-def test_terminal_step_closes_the_episode_and_clear_state_resets_context():
+def _mid_episode_with_context(agent: HierarchyAgent, env: gym.Env):
+    """Step until the agent holds a non-zero last action and a pending reward (so clearing them is visible)."""
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    for _ in range(200):
+        agent.act(obs)
+        obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs, _ = env.reset()
+            agent.clear_state()
+            continue
+        agent.observe(obs, 1.0, False, False)
+        state = agent.get_state()
+        if state["last_action"].any() and state["pending_reward"][0] != 0.0 and agent.hierarchy.get_hidden_cis(0).any():
+            return obs
+    raise AssertionError("the agent never chose action 1 in 200 steps")
+
+
+def test_clear_state_resets_last_action_pending_reward_and_context_but_not_weights():
     agent, env = make(seed=1)
-    episode_returns(agent, env, 3)
+    env.action_space.seed(0)
+    obs = _mid_episode_with_context(agent, env)
     weights = agent.get_weights()["hierarchy"].tobytes()
     agent.clear_state()
     state = agent.get_state()
@@ -63,6 +82,39 @@ def test_terminal_step_closes_the_episode_and_clear_state_resets_context():
     assert state["pending_reward"][0] == 0.0
     assert not agent.hierarchy.get_hidden_cis(0).any()
     assert agent.get_weights()["hierarchy"].tobytes() == weights
+    # The next step sees the action port as a fresh agent with these weights would: the same action follows.
+    fresh, _ = make(seed=1)
+    fresh.set_weights(agent.get_weights())
+    fresh.learn_enabled = agent.learn_enabled = False
+    fresh.hierarchy.set_state_from_buffer(agent.get_state()["hierarchy"])
+    assert agent.act(obs) == fresh.act(obs)
+    np.testing.assert_array_equal(agent.get_state()["last_action"], fresh.get_state()["last_action"])
+
+
+@pytest.mark.parametrize(
+    ("terminated", "truncated", "flag", "scale"),
+    [(True, False, 1, 1.0), (False, True, 2, 1.0), (True, True, 1, 1.0), (True, False, 1, 0.5)],
+)
+def test_terminal_step_closes_the_episode(terminated, truncated, flag, scale):
+    """The final observation is stepped at once with the final (scaled) reward and the episode's end flag (1
+    terminated: V=0; 2 truncated: bootstrap), so nothing carries over into the next episode's first step."""
+    agent, env = make(seed=1, reward_scale=scale)
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    actor = agent.hierarchy._actors[0]
+    for _ in range(3):
+        agent.act(obs)
+        agent.observe(obs, 1.0, False, False)
+    agent.act(obs)
+    size = int(actor.h_meta[1])
+    agent.observe(obs, 1.0, terminated, truncated)
+    assert int(actor.h_meta[1]) == size + 1  # one more replay sample: the closing step
+    newest = int(actor.h_meta[0])
+    assert actor.h_flags[newest] == flag
+    config = agent.config
+    expected = 1.0 * config.reward_scale + (config.terminal_reward if terminated else 0.0)
+    assert actor.h_rewards[newest] == np.float32(expected)
+    assert agent.get_state()["pending_reward"][0] == 0.0
 
 
 def test_reward_waits_in_state_until_the_next_observation():

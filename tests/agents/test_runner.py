@@ -206,18 +206,114 @@ def test_best_weights_copy_follows_the_best_metric(tmp_path):
     }
 
 
+def test_best_weights_are_the_weights_at_the_episode_in_best_json(tmp_path):
+    """best/ holds the weights as they were at the end of the episode best.json names, not those at the
+    (later) checkpoint that wrote them: a run trained to exactly that episode ends with the same bytes."""
+    config = RunConfig(
+        agent="hierarchy", episodes=30, checkpoint_every=1000, checkpoint_min_interval=0.0, best_every=1,
+        metric_window=3, seed=4, tensorboard=False,
+    )
+    result = train(tmp_path / "long", config)
+    best = json.loads((tmp_path / "long" / "best" / "best.json").read_text())
+    assert best["episode"] < result.episode  # else the checkpoint's weights and the best ones coincide
+    short = train(tmp_path / "short", config.replace(episodes=best["episode"]))
+    assert short.episode == best["episode"] and short.global_step == best["global_step"]
+    best_weights = (tmp_path / "long" / "best" / "weights.safetensors").read_bytes()
+    assert best_weights == read_checkpoint(short.checkpoint).files["weights.safetensors"]
+    assert best_weights != read_checkpoint(result.checkpoint).files["weights.safetensors"]
+
+
+def test_tensorboard_rows_of_a_lost_session_are_purged_from_the_step_after_the_checkpoint(tmp_path):
+    """One-step episodes (CartPole truncated after 1 step): the episode after the checkpoint at step 3 ends at
+    step 4. A session killed after logging it (flushed) leaves a row at step 4 that the resumed session
+    writes again: the purge must start exactly at checkpoint step + 1, or the row is doubled."""
+    from agents.runner import runner as runner_module
+    from agents.runner.tensorboard_log import ScalarWriter
+    from tests.reliability.reliability_faults import run_forked
+
+    config = RunConfig(
+        agent="random", episodes=8, checkpoint_every=3, checkpoint_min_interval=0.0, seed=5,
+        env_kwargs={"max_episode_steps": 1},
+    )
+    reference = tmp_path / "reference"
+    train(reference, config)
+    run_dir = tmp_path / "killed"
+
+    def child():
+        ScalarWriter.maybe_flush = lambda self, every_seconds=0.0: self.flush()  # the rows reach the file
+        submit = runner_module._BackgroundWriter.submit
+
+        def submit_and_wait(self, job):  # the checkpoint at step 3 is complete before the kill
+            submit(self, job)
+            self.wait()
+
+        runner_module._BackgroundWriter.submit = submit_and_wait
+
+        def on_episode(event):
+            if event.episode == 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        Runner(run_dir, config, log=None, on_episode=on_episode).train()
+
+    assert run_forked(child) == -signal.SIGKILL
+    assert inspect_checkpoint(run_dir)["global_step"] == 3
+    assert resume(run_dir).status == "completed"
+    assert_same_run(run_fingerprint(reference), run_fingerprint(run_dir))
+
+
+def test_the_episode_log_is_on_disk_before_the_checkpoint_covering_it_is_written(tmp_path, monkeypatch):
+    """Each checkpoint job fsyncs episodes.csv first; the rows it counts must be in the file (flushed by the
+    training thread) by then, or a power cut could leave a checkpoint ahead of its log. Checkpoint jobs run
+    synchronously here, so no later flush of the training thread can hide a missing one."""
+    from agents.runner import runner as runner_module
+
+    submit = runner_module._BackgroundWriter.submit
+
+    def submit_and_wait(self, job):
+        submit(self, job)
+        self.wait()
+
+    monkeypatch.setattr(runner_module._BackgroundWriter, "submit", submit_and_wait)
+    seen, checked = [], []
+    real_fsync = os.fsync
+    csv_path = str(tmp_path / "episodes.csv")
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}") == csv_path:
+            with open(csv_path, "rb") as handle:
+                rows = handle.read().count(b"\n") - 1
+            checked.append((rows, len(seen)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    train(tmp_path, CARTPOLE.replace(episodes=6, checkpoint_every=2), on_episode=seen.append)
+    monkeypatch.undo()
+    assert len(checked) >= 3 and all(rows == episodes for rows, episodes in checked), checked
+
+
 # ---------------------------------------------------------------------- signals
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_episode_checkpoints_there_and_resume_is_exact(tmp_path, reference, sig):
     messages = []
-    result = Runner(tmp_path, CARTPOLE, log=messages.append, step_hook=signal_at(123, sig)).train()
+    # The handlers in place before (SIG_IGN when pytest runs as a background job, Python's default otherwise).
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    during = []
+    send = signal_at(123, sig)
+
+    def hook(step):
+        if step == 1:
+            during.append({s: signal.getsignal(s) for s in before})
+        send(step)
+
+    result = Runner(tmp_path, CARTPOLE, log=messages.append, step_hook=hook).train()
     assert result.status == "interrupted" and result.signal == sig.name
     assert result.exit_code == 128 + sig and result.global_step == 123
     assert any("Resume with: sphgym resume" in m for m in messages)
     assert inspect_checkpoint(tmp_path)["in_episode"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert all(during[0][s] is not before[s] for s in before)  # the runner's own handlers while training
+    assert {s: signal.getsignal(s) for s in before} == before  # and the previous ones restored after
     assert resume(tmp_path).status == "completed"
     assert_same_run(reference[1], run_fingerprint(tmp_path))
 

@@ -43,14 +43,63 @@ def test_evaluate_is_reproducible_and_leaves_the_run_folder_byte_identical(run):
     assert json.loads(json.dumps(first.to_dict()))["returns"] == list(first.returns)
 
 
+@pytest.fixture(scope="module")
+def hierarchy_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("hierarchy_run")
+    config = RunConfig(agent="hierarchy", episodes=12, checkpoint_every=6, checkpoint_min_interval=0.0, seed=1)
+    Runner(run_dir, config, log=None).train()
+    return run_dir
+
+
+def test_evaluate_a_hierarchy_run_clears_the_agent_before_every_episode(hierarchy_run, monkeypatch):
+    """A hierarchy agent (weights and temporal state, unlike the random agent): each episode starts with
+    clear_state() before its first act, so no context leaks from one evaluation episode into the next; the
+    weights loaded are the checkpoint's and never move; the same seed gives the same returns."""
+    import agents.runner.evaluation as evaluate_module
+
+    events, built = [], []
+    original = evaluate_module.build_agent
+
+    def spy(config, env, seed):
+        agent = original(config, env, seed)
+        built.append(agent)
+        for method in ("clear_state", "act"):
+            real = getattr(agent, method)
+
+            def wrapped(*args, _real=real, _name=method):
+                events.append(_name)
+                return _real(*args)
+
+            setattr(agent, method, wrapped)
+        return agent
+
+    monkeypatch.setattr(evaluate_module, "build_agent", spy)
+    before = tree_digest(hierarchy_run)
+    result = evaluate(hierarchy_run, episodes=4, seed=5)
+    assert tree_digest(hierarchy_run) == before
+    starts = [i for i, event in enumerate(events) if event == "clear_state"]
+    assert len(starts) == 4 and starts[0] == 0
+    runs = [events[a + 1 : b] for a, b in zip(starts, [*starts[1:], len(events)], strict=True)]
+    assert [len(r) for r in runs] == list(result.lengths) and all(set(r) == {"act"} for r in runs)
+    ckpt = read_checkpoint(sorted((hierarchy_run / "checkpoints").iterdir())[-1])
+    assert arrays_to_bytes(built[0].get_weights()) == ckpt.files["weights.safetensors"]
+    monkeypatch.undo()
+    assert evaluate(hierarchy_run, episodes=4, seed=5).returns == result.returns
+
+
 def test_evaluate_checkpoint_choices(run):
+    before = tree_digest(run)
     best = evaluate(run, episodes=2, seed=0, checkpoint="best")
     assert best.checkpoint == run / "best"
     older = sorted((run / "checkpoints").iterdir())[0]
     assert evaluate(run, episodes=2, seed=0, checkpoint=str(older)).checkpoint == older
     assert evaluate(older, episodes=2, seed=0).checkpoint_episode == int(older.name[2:10])
+    assert tree_digest(run) == before  # read-only for a named checkpoint and a checkpoint path too
     with pytest.raises(ValueError, match="episodes must be an integer >= 1"):
         evaluate(run, episodes=0)
+    for seed in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+            evaluate(run, episodes=1, seed=seed)
     with pytest.raises(FileNotFoundError):
         evaluate(run / "nope")
 
@@ -108,6 +157,10 @@ def test_verify_passes_on_a_good_run(run):
     assert {c[0] for c in report.checks} >= {"weights_sha256", "state_sha256", "env.json"}
     assert tree_digest(run) == before
     assert verify_run(run, start=report.start).ok
+    assert verify_run(str(run)).ok  # a path given as text (the CLI's) works the same
+    assert read_checkpoint(str(run / "checkpoints" / report.end)).id == report.end
+    with pytest.raises(CheckpointError, match="is not a checkpoint directory"):
+        read_checkpoint(run / "checkpoints" / "ep00000099-st0000009999")
 
 
 def test_verify_fails_on_a_tampered_but_well_formed_checkpoint(tmp_path):
@@ -125,6 +178,39 @@ def test_verify_fails_on_a_tampered_but_well_formed_checkpoint(tmp_path):
     write_checkpoint(newest.parent, newest.name, files, meta)
     report = verify_run(tmp_path)
     assert not report.ok and "state_sha256" in report.message
+
+
+def _tamper_json(data: bytes) -> bytes:
+    value = json.loads(data)
+    value["tampered"] = 1  # still valid JSON, another digest
+    return json.dumps(value).encode()
+
+
+def _tamper_runner_arrays(data: bytes) -> bytes:
+    arrays = arrays_from_bytes(data, "runner.safetensors")
+    key = sorted(k for k, a in arrays.items() if a.size and a.dtype.kind == "f")[0]
+    arrays[key] = arrays[key].copy()
+    arrays[key].flat[0] += 1.0  # a different recorded return
+    return arrays_to_bytes(arrays)
+
+
+@pytest.mark.parametrize(
+    ("name", "tamper"),
+    [("runner.safetensors", _tamper_runner_arrays), ("rng.json", _tamper_json), ("env.json", _tamper_json)],
+)
+def test_verify_reports_a_mismatch_in_each_compared_file(tmp_path, name, tamper):
+    """The newest checkpoint's file is changed and re-signed (digests recomputed): verify must report that
+    file, and only it, as differing from the re-run."""
+    Runner(tmp_path, CONFIG, log=None).train()
+    newest = sorted((tmp_path / "checkpoints").iterdir())[-1]
+    ckpt = read_checkpoint(newest)
+    files = dict(ckpt.files)
+    files[name] = tamper(files[name])
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("files", "format_version", "id")}
+    write_checkpoint(newest.parent, newest.name, files, meta)
+    report = verify_run(tmp_path)
+    assert not report.ok and name in report.message
+    assert [check[0] for check in report.checks if not check[3]] == [name]
 
 
 def test_verify_needs_two_checkpoints(tmp_path):

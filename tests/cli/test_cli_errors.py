@@ -46,11 +46,25 @@ def test_run_folder_already_used_suggests_resume_and_overwrite(trained_run, tmp_
 
 
 def test_overwrite_replaces_a_used_run_folder(tmp_path):
-    run_dir = tmp_path / "r"
-    for _ in range(2):
-        result = sphgym("train", "--agent", "random", "--episodes", "2", "--run-dir", str(run_dir),
-                        "--overwrite", "--no-progress")
-        assert result.returncode == 0, result.stderr
+    """The old run is gone entirely (checkpoints, best/, episodes, TensorBoard file): the folder then holds
+    exactly what a fresh run of the new config writes into an empty folder."""
+    run_dir, fresh = tmp_path / "r", tmp_path / "fresh"
+    common = ("train", "--agent", "random", "--checkpoint-every", "1", "--no-progress")
+    old = sphgym(*common, "--seed", "1", "--episodes", "5", "--run-dir", str(run_dir))
+    assert old.returncode == 0, old.stderr
+    new = sphgym(*common, "--seed", "2", "--episodes", "2", "--run-dir", str(run_dir), "--overwrite")
+    assert new.returncode == 0, new.stderr
+    again = sphgym(*common, "--seed", "2", "--episodes", "2", "--run-dir", str(fresh))
+    assert again.returncode == 0, again.stderr
+
+    def listing(folder):
+        names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+        return [name for name in names if not name.startswith("events.out.tfevents.")]
+
+    assert listing(run_dir) == listing(fresh)
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
+    for name in ("episodes.csv", "config.json"):
+        assert (run_dir / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

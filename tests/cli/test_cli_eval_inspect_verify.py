@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
-from cli_helpers import sphgym, tree_digest
+from cli_helpers import cli_env, sphgym, sphgym_argv, tree_digest
 
 INSPECT_KEYS = {"episode", "global_step", "weights_sha256", "state_sha256", "best_metric", "early_stopping",
                 "sizes", "rng_states", "versions"}
@@ -34,10 +36,46 @@ def test_eval_json_is_reproducible_for_a_seed(trained_run):
 
 
 def test_eval_of_a_named_checkpoint_id(trained_run):
+    before = tree_digest(trained_run)
     oldest = sorted((trained_run / "checkpoints").iterdir())[0].name  # ep<episodes>-st<steps>
     result = sphgym("eval", str(trained_run), "--episodes", "1", "--checkpoint", oldest, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["checkpoint_episode"] == int(oldest[2:10])
+    assert tree_digest(trained_run) == before
+
+
+def test_eval_inspect_and_verify_while_the_run_is_training(tmp_path):
+    """The README's promise: eval, inspect and verify are safe on a run that is still training (they take no
+    lock and write nothing), here with the hierarchy agent, checkpoints every 2 episodes and rotation on."""
+    run_dir = tmp_path / "live"
+    trainer = subprocess.Popen(
+        sphgym_argv("train", "--agent", "hierarchy", "--episodes", "1000000", "--checkpoint-every", "2",
+                    "--keep", "3", "--set", "checkpoint_min_interval=0", "--run-dir", str(run_dir),
+                    "--no-progress"),
+        env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and trainer.poll() is None:
+            if len(list((run_dir / "checkpoints").glob("ep*"))) >= 3:
+                break
+            time.sleep(0.05)
+        assert trainer.poll() is None, trainer.stderr.read()
+        evaluated = sphgym("eval", str(run_dir), "--episodes", "2", "--seed", "1", "--json")
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert json.loads(evaluated.stdout)["episodes"] == 2
+        inspected = sphgym("inspect", str(run_dir), "--json")
+        assert inspected.returncode == 0, inspected.stderr
+        assert json.loads(inspected.stdout)["valid"]
+        verified = sphgym("verify", str(run_dir), "--json")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert json.loads(verified.stdout)["ok"]
+        assert trainer.poll() is None, "the trainer stopped while the tools ran"
+    finally:
+        trainer.terminate()
+        _, err = trainer.communicate(timeout=60)
+    assert trainer.returncode == 143, err
+    assert "Traceback" not in err
 
 
 def test_inspect_json_has_the_contract_keys(trained_run):

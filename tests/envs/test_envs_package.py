@@ -2,8 +2,10 @@
 
 import doctest
 import importlib
+import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,14 +20,25 @@ MODULES = [
     "envs.observation_encoders",
     "envs.pixel_catch",
     "envs.port_layout",
-    "envs.registration",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no doctest to run"
     assert result.failed == 0
+
+
+def test_every_module_with_examples_is_doctested():
+    import envs
+
+    with_examples = {
+        f"envs.{info.name}"
+        for info in pkgutil.iter_modules(envs.__path__)
+        if ">>>" in Path(envs.__path__[0], f"{info.name}.py").read_text()
+    }
+    assert with_examples == set(MODULES)
 
 
 def test_envs_imports_only_gymnasium_and_numpy():

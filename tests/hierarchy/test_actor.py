@@ -167,9 +167,10 @@ def _actor_arrays(seed, cap=24):
     return con, vw, pw, pw.copy(), ring, rng
 
 
-def _step(con, vw, pw, pwd, ring, rng_state, inp, taken, learn, reward, flag, iters=8, min_steps=4):
+def _step(con, vw, pw, pwd, ring, rng_state, inp, taken, learn, reward, flag, iters=8, min_steps=4, td=None):
     cap = ring["h_flags"].shape[0]
-    cis, acts, td = np.zeros(2, np.int32), np.zeros(2 * AZ, np.float32), np.zeros(2, np.float32)
+    cis, acts = np.zeros(2, np.int32), np.zeros(2 * AZ, np.float32)
+    td = np.zeros(2, np.float32) if td is None else td
     actor_step(
         inp,
         taken,
@@ -246,9 +247,14 @@ def test_boundary_samples_are_never_reinforced():
 
 
 def test_learning_off_changes_no_weight():
+    """Value, policy and delayed-policy weights and the TD scales stay put with learning off. The delayed policy
+    starts away from the policy (equal, its EMA step would be a no-op) and the TD scales persist across
+    steps and start non-zero, so a move of either is visible."""
     con, vw, pw, pwd, ring, rng = _actor_arrays(4)
+    pwd[:] = pw * np.float32(0.5) + np.float32(0.25)
+    td = np.array([0.75, 1.5], np.float32)
     r = np.array([3], np.uint64)
-    w = (vw.copy(), pw.copy(), pwd.copy())
+    w = (vw.copy(), pw.copy(), pwd.copy(), td.copy())
     for _ in range(20):
         _step(
             con,
@@ -262,8 +268,12 @@ def test_learning_off_changes_no_weight():
             False,
             1.0,
             MID,
+            td=td,
         )
-    assert all(np.array_equal(a, b) for a, b in zip(w, (vw, pw, pwd), strict=True))
+    names = ("value", "policy", "delayed policy", "td scales")
+    for name, before, after in zip(names, w, (vw, pw, pwd, td), strict=True):
+        np.testing.assert_array_equal(after, before, err_msg=f"{name} moved with learning off")
+    assert int(ring["h_meta"][1]) == 20  # the steps ran (samples are still recorded with learning off)
 
 
 def test_actor_step_matches_reference_over_many_steps():

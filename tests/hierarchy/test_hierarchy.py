@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from conftest import cartpole_like, drive, every_kind
 
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
+from hierarchy import serialization as ser
 
 
 def _bufs(h: Hierarchy) -> tuple[bytes, bytes]:
@@ -137,6 +139,40 @@ def test_clear_state_resets_context_keeps_weights_and_replay():
     np.testing.assert_array_equal(h.get_prediction_cis(0), fresh.get_prediction_cis(0))
 
 
+def _state_arrays(h: Hierarchy) -> dict[str, np.ndarray]:
+    return ser.read_buffer(h.serialize_state_to_buffer(), ser.KIND_STATE)[1]
+
+
+def test_cleared_context_equals_a_fresh_hierarchys_and_learns_like_it():
+    """Every context array (hidden states, decoder predictions, inputs remembered for learning, the decoders'
+    "last forward is valid" flags) is a fresh hierarchy's after clear_state; with learning ON the next steps
+    then learn exactly like a fresh hierarchy holding the same weights, RNG and replay memory (a decoder
+    still flagged valid would learn across the reset from the previous episode's inputs)."""
+    h = every_kind(0)
+    drive(h, 40)
+    h.clear_state()
+    fresh = every_kind(0)
+    cleared, new = _state_arrays(h), _state_arrays(fresh)
+    valid_flags = [name for name in new if name.endswith("decoder.valid")]
+    assert valid_flags and all(new[name].tolist() == [0] for name in valid_flags)
+    for name, array in new.items():
+        if not (name == "rng" or ".history_" in name):
+            np.testing.assert_array_equal(cleared[name], array, err_msg=f"{name} not cleared")
+    # Same weights and kept arrays in a fresh hierarchy; learning on from here must match step by step.
+    hybrid = [(n, cleared[n] if (n == "rng" or ".history_" in n) else a) for n, a in new.items()]
+    fresh.set_state_from_buffer(ser.write_buffer(ser.KIND_STATE, fresh._shape_json, hybrid))
+    fresh.set_weights_from_buffer(h.serialize_weights_to_buffer())
+    assert _bufs(fresh) == _bufs(h)
+    steps = [
+        [np.arange(6, dtype=np.int32) * k % 8, np.array([k % 5, 4], np.int32), np.array([k % 3], np.int32)]
+        for k in range(1, 6)
+    ]
+    for inputs in steps:
+        h.step(inputs, learn_enabled=True, reward=1.0)
+        fresh.step(inputs, learn_enabled=True, reward=1.0)
+    assert _bufs(fresh) == _bufs(h)
+
+
 def test_terminated_step_marks_boundary_and_clear_keeps_it():
     h = cartpole_like()
     obs, act = np.zeros(4, np.int32), np.zeros(1, np.int32)
@@ -152,6 +188,26 @@ def test_terminated_step_marks_boundary_and_clear_keeps_it():
     h.step([obs, act])
     assert a.h_flags[a.h_meta[0]] == 0
     assert int(a.h_meta[1]) == 8
+
+
+@pytest.mark.parametrize(
+    ("suffix", "bad"),
+    [("decoder.hidden_cis", 8), ("encoder.hidden_cis", 12), ("decoder.valid", 2), ("actor.history_flags", 9)],
+)
+def test_a_state_buffer_with_out_of_range_values_is_refused_and_changes_nothing(suffix, bad):
+    """Well-formed buffers (sizes and checksum right) whose values no hierarchy could hold: refused by name
+    before anything is assigned (a kernel would index out of bounds with them)."""
+    h = every_kind(0)
+    drive(h, 10)
+    arrays = dict(_state_arrays(h))
+    name = next(n for n in arrays if n.endswith(suffix))
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = bad
+    buffer = ser.write_buffer(ser.KIND_STATE, h._shape_json, list(arrays.items()))
+    before = _bufs(h)
+    with pytest.raises(ValueError, match=f"{re.escape(name)}.*out-of-range"):
+        h.set_state_from_buffer(buffer)
+    assert _bufs(h) == before
 
 
 # ------------------------------------------------------------------------------------------ persistence

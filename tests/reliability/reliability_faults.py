@@ -13,9 +13,10 @@ the first checkpoint job, i.e. the start of a session). At point ``at`` the faul
 
 ``real_fsync=False`` skips the fsync system call (it is still a point and is still logged): a killed process
 loses nothing from the page cache, so durability does not matter to these tests, and fsyncs are most of a
-checkpoint's cost on a busy disk. Every fsync is logged as ``(inode, size)`` to ``fsync_log`` (unbuffered
-``os.write``, so the log survives the SIGKILL): ``power_cut`` uses it to model a power failure after the kill,
-where every byte not yet fsynced is lost.
+checkpoint's cost on a busy disk. Every fsync is logged to ``fsync_log`` (unbuffered ``os.write``, so the log
+survives the SIGKILL): a file's ``(inode, size)``, a directory's inode and its entries ``name -> inode`` at that
+moment. ``power_cut`` uses it to model a power failure after the kill: every byte not yet fsynced is lost, and
+every directory entry (create, rename) made since its directory's last fsync is lost.
 
 Use in a forked child (``run_forked``) for kills, in-process (as a context manager) for ENOSPC and recording.
 """
@@ -24,10 +25,14 @@ from __future__ import annotations
 
 import builtins
 import errno
+import json
 import os
+import shutil
 import signal
+import stat
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.runner import checkpoint as checkpoint_module
@@ -133,8 +138,7 @@ class Faults:
     def _fsync(self, fd):
         self._point(f"fsync:{_fd_path(fd)}")
         if self._log_fd is not None:
-            st = os.fstat(fd)
-            os.write(self._log_fd, f"{st.st_ino} {st.st_size}\n".encode())
+            os.write(self._log_fd, _fsync_record(fd))
         if self.real_fsync:
             _REAL["fsync"](fd)
 
@@ -143,6 +147,8 @@ class Faults:
 
         def wrapper(*args, **kwargs):
             self._point(f"{name}:{args[0] if args else ''}" + (f"->{args[1]}" if len(args) > 1 else ""))
+            if name in ("rename", "replace") and self.fsync_log is not None and len(args) > 1:
+                _keep_replaced_file(self.fsync_log, Path(args[1]))
             return real(*args, **kwargs)
 
         return wrapper
@@ -185,6 +191,42 @@ class Faults:
         self.remove()
 
 
+def _fsync_record(fd: int) -> bytes:
+    """One JSON line of the fsync log: ``[inode, size]`` for a file, ``[inode, {name: inode}]`` for a directory."""
+    st = os.fstat(fd)
+    if not stat.S_ISDIR(st.st_mode):
+        return f"[{st.st_ino}, {st.st_size}]\n".encode()
+    entries = {name: os.stat(name, dir_fd=fd, follow_symlinks=False).st_ino for name in os.listdir(fd)}
+    return (json.dumps([st.st_ino, entries]) + "\n").encode()
+
+
+def _graveyard(fsync_log: Path) -> Path:
+    return fsync_log.with_name(fsync_log.name + ".replaced")
+
+
+def _keep_replaced_file(fsync_log: Path, destination: Path) -> None:
+    """Before a rename over a file: hard-link the file it replaces (by inode), so that ``power_cut`` can bring it
+    back if the rename is lost (the link also keeps its inode number from being reused)."""
+    try:
+        st = os.lstat(destination)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        graveyard = _graveyard(fsync_log)
+        graveyard.mkdir(exist_ok=True)
+        if not (graveyard / str(st.st_ino)).exists():
+            os.link(destination, graveyard / str(st.st_ino))
+
+
+AGENT_FILES = ("/weights.safetensors", "/state.safetensors")
+
+
+def agent_file_points(points: list[str]) -> list[int]:
+    """Point numbers (from 1) of the opens, writes and fsyncs of a checkpoint's agent weights and state files."""
+    kinds = ("open:", "write:", "fsync:")
+    return [i for i, name in enumerate(points, 1) if name.startswith(kinds) and name.endswith(AGENT_FILES)]
+
+
 def run_forked(body: Callable[[], None]) -> int:
     """Run ``body`` in a forked child; returns the child's wait status as a returncode (-SIG if killed)."""
     pid = os.fork()
@@ -200,31 +242,78 @@ def run_forked(body: Callable[[], None]) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def durable_sizes(run_dir: Path) -> dict[int, int]:
-    """``inode -> size`` of every file under ``run_dir``: the state taken as already on disk (``power_cut``)."""
-    return {p.stat().st_ino: p.stat().st_size for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink()}
+@dataclass(frozen=True)
+class DiskState:
+    """What is taken as already on disk: file sizes and directory entries, by inode."""
+
+    sizes: dict[int, int] = field(default_factory=dict)
+    entries: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def power_cut(run_dir: Path, fsync_log: Path, durable: dict[int, int] | None = None) -> int:
-    """Model a power failure after the process died: every file loses what was not fsynced.
+def durable_state(run_dir: Path) -> DiskState:
+    """The state of ``run_dir`` now, taken as durable (what an earlier crash left is on disk already)."""
+    state = DiskState()
+    for path in [run_dir, *run_dir.rglob("*")]:
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            state.entries[path.stat().st_ino] = {p.name: p.lstat().st_ino for p in path.iterdir()}
+        elif path.is_file():
+            state.sizes[path.stat().st_ino] = path.stat().st_size
+    return state
 
-    For each regular file under ``run_dir``: the size at its last fsync (by inode; ``durable`` gives the sizes
-    that were on disk before the process started) is kept, the rest is cut; a file never fsynced is emptied.
-    Directory entries (creates, renames, deletes) are kept: the model covers lost file data, not lost directory
-    updates. Returns the number of files changed.
-    """
-    synced: dict[int, int] = dict(durable or {})
+
+def read_fsync_log(fsync_log: Path, durable: DiskState | None = None) -> DiskState:
+    """``durable`` updated with every fsync in the log (the last fsync of an inode wins)."""
+    state = DiskState(dict(durable.sizes), {k: dict(v) for k, v in durable.entries.items()}) if durable else DiskState()
     if fsync_log.exists():
         for line in fsync_log.read_text().splitlines():
-            inode, size = map(int, line.split())
-            synced[inode] = size
+            inode, value = json.loads(line)
+            if isinstance(value, dict):
+                state.entries[inode] = value
+            else:
+                state.sizes[inode] = value
+    return state
+
+
+def power_cut(run_dir: Path, fsync_log: Path, durable: DiskState | None = None) -> int:
+    """Model a power failure after the process died: what was not fsynced is lost.
+
+    * Directory entries: a directory keeps only the entries it had at its last fsync (or in ``durable``, the
+      state before the process started; a directory in neither has none). An entry created or renamed into
+      place since then is removed, with everything under it; a file that such a rename replaced comes back
+      (``Faults`` hard-links it aside before the rename). Deletes are kept (a lost delete only brings back
+      older data, which the runner ignores or cleans up).
+    * File data: each remaining regular file is cut to its size at its last fsync; a file never fsynced is
+      emptied.
+
+    ``run_dir`` itself is taken as durable (it was created before the fault window). Returns the number of
+    entries removed plus files cut.
+    """
+    state = read_fsync_log(fsync_log, durable)
+    graveyard = _graveyard(fsync_log)
     changed = 0
-    for path in sorted(run_dir.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        st = path.stat()
-        keep = synced.get(st.st_ino, 0)
-        if st.st_size > keep:
-            os.truncate(path, keep)
-            changed += 1
+    pending = [run_dir]
+    while pending:
+        directory = pending.pop()
+        kept = state.entries.get(directory.stat().st_ino, {})
+        for path in sorted(directory.iterdir()):
+            st = path.lstat()
+            if kept.get(path.name) != st.st_ino:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                changed += 1
+        for name, inode in kept.items():  # a lost rename over a file brings the replaced file back
+            if not (directory / name).exists() and (graveyard / str(inode)).exists():
+                os.link(graveyard / str(inode), directory / name)
+                changed += 1
+        for path in sorted(directory.iterdir()):
+            st = path.lstat()
+            if path.is_dir() and not path.is_symlink():
+                pending.append(path)
+            elif path.is_file() and not path.is_symlink() and st.st_size > state.sizes.get(st.st_ino, 0):
+                os.truncate(path, state.sizes.get(st.st_ino, 0))
+                changed += 1
     return changed

@@ -170,6 +170,12 @@ def test_resigned_damage_is_refused_clearly_or_loaded_as_written(tmp_path_factor
     latest = sorted((work / "checkpoints").iterdir())[-1]
     _, new = data.draw(damage((latest / name).read_bytes()))
     _resign(latest, name, new)
+    try:
+        written = read_checkpoint(latest)
+    except CheckpointError:
+        written = None  # refused before any content is used (the run below must refuse it too)
+    probe = tmp_path_factory.mktemp("probe")
+    shutil.copytree(work, probe, dirs_exist_ok=True)
     result = _guarded(lambda: Runner(work, resume=True, log=None, handle_signals=False).train(steps=END))
     if isinstance(result, Exception):
         assert isinstance(result, (CheckpointError, IncompatibleCheckpointError, RunnerError)), repr(result)
@@ -177,12 +183,125 @@ def test_resigned_damage_is_refused_clearly_or_loaded_as_written(tmp_path_factor
         count("checkpoint files, resigned damage -> resume", "refused")
     else:
         assert result.status == "completed" and result.global_step == END, result
+        assert written is not None
+        _assert_loaded_as_written(probe, written)
         try:
             assert_same_run(reference, run_fingerprint(work))
             outcome = "loaded, same run (harmless change)"
         except AssertionError:
             outcome = "loaded as written (a different, valid content)"
         count("checkpoint files, resigned damage -> resume", outcome)
+
+
+def _assert_loaded_as_written(run_dir, written):
+    """Resume ``run_dir`` and stop before its first step: the checkpoint the runner then writes of what it
+    loaded must hold the same content as ``written`` (the accepted file), value for value: nothing was
+    silently dropped, defaulted or altered on the way in. Formatting may differ (the runner writes canonical
+    JSON); ``runner.json``'s status is the stop's own."""
+    runner = Runner(run_dir, resume=True, log=None, handle_signals=False)
+    step = int(written.json("runner.json")["global_step"])
+    runner._stop_at_step = step
+    result = runner.train(steps=END)  # the run had reached its target: raise it, or nothing is loaded
+    assert result.status == "stopped" and result.global_step == step, result
+    again = read_checkpoint(result.checkpoint)
+    assert again.id == written.id
+    for file in DATA_FILES:
+        if file not in written.files:
+            continue
+        if file.endswith(".json"):
+            before, after = written.json(file), again.json(file)
+            if file == "runner.json":
+                before, after = dict(before, status=None), dict(after, status=None)
+            if file == "config.json":  # the target raised above
+                after = dict(after, steps=before.get("steps"))
+            assert after == before, f"{file} was not loaded as written"
+        else:
+            before, after = written.arrays(file), again.arrays(file)
+            assert before.keys() == after.keys(), f"{file} was not loaded as written"
+            for key in before:
+                assert (before[key].dtype, before[key].shape) == (after[key].dtype, after[key].shape), (file, key)
+                assert before[key].tobytes() == after[key].tobytes(), f"{file}[{key}] was not loaded as written"
+
+
+HIERARCHY_RUN = RUN.replace(agent="hierarchy", tensorboard=False)
+FUZZ_SMOKE = settings(FUZZ, max_examples=12)
+
+
+@pytest.fixture(scope="module")
+def hierarchy_runs(tmp_path_factory):
+    """``runs`` with the hierarchy agent, whose weights and state files have content."""
+    base = tmp_path_factory.mktemp("hierarchy_runs")
+    Runner(base / "stopped", HIERARCHY_RUN, log=None).train()
+    Runner(base / "reference", HIERARCHY_RUN.replace(steps=END), log=None).train()
+    return base / "stopped", run_fingerprint(base / "reference")
+
+
+@FUZZ_SMOKE
+@given(data=st.data(), name=st.sampled_from(["weights.safetensors", "state.safetensors"]), resign=st.booleans())
+def test_damaged_hierarchy_checkpoint_smoke(tmp_path_factory, hierarchy_runs, no_fsync, data, name, resign):
+    """The hierarchy agent's own files damaged (smoke size): unsigned damage falls back to the previous
+    checkpoint and resumes exactly; re-signed damage is refused naming the file, or loaded exactly as written."""
+    stopped, reference = hierarchy_runs
+    work = tmp_path_factory.mktemp("hierarchy_damage")
+    shutil.copytree(stopped, work, dirs_exist_ok=True)
+    latest = sorted((work / "checkpoints").iterdir())[-1]
+    kind, new = data.draw(damage((latest / name).read_bytes()))
+    if not resign:
+        (latest / name).write_bytes(new)
+        with pytest.warns():
+            result = _guarded(lambda: Runner(work, resume=True, log=None, handle_signals=False).train(steps=END))
+        assert not isinstance(result, Exception), repr(result)
+        assert_same_run(reference, run_fingerprint(work))
+        count("hierarchy agent: checkpoint files damaged (smoke)", "unsigned: fell back, resumed exactly")
+        return
+    for older in sorted((work / "checkpoints").iterdir())[:-1]:
+        shutil.rmtree(older)
+    _resign(latest, name, new)
+    written = read_checkpoint(latest)
+    probe = tmp_path_factory.mktemp("hierarchy_probe")
+    shutil.copytree(work, probe, dirs_exist_ok=True)
+    result = _guarded(lambda: Runner(work, resume=True, log=None, handle_signals=False).train(steps=END))
+    if isinstance(result, Exception):
+        assert isinstance(result, (CheckpointError, IncompatibleCheckpointError, RunnerError)), repr(result)
+        assert name in str(result), str(result)
+        count("hierarchy agent: checkpoint files damaged (smoke)", "re-signed: refused naming the file")
+    else:
+        _assert_loaded_as_written(probe, written)
+        count("hierarchy agent: checkpoint files damaged (smoke)", "re-signed: loaded exactly as written")
+
+
+def _other_rng_json() -> bytes:
+    """rng.json content of other, valid global RNG states (this process's own states are put back)."""
+    import random
+
+    from agents.runner.rng_state import capture_global_rng
+
+    saved = random.getstate(), np.random.get_state()  # put back without the code under test
+    try:
+        random.seed(7)
+        np.random.seed(7)
+        return json_bytes(capture_global_rng(), pretty=False)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("runner.json", lambda data: json.dumps(json.loads(data)).encode()),  # other formatting, same values
+        ("config.json", lambda data: json.dumps(json.loads(data), indent=3).encode()),
+        ("rng.json", lambda data: _other_rng_json()),  # other valid states
+    ],
+)
+def test_resigned_valid_content_is_loaded_exactly_as_written(tmp_path, runs, no_fsync, name, edit):
+    """The "loaded as written" half of the property above, on edits that are always accepted."""
+    stopped, _ = runs
+    shutil.copytree(stopped, tmp_path / "run")
+    latest = sorted((tmp_path / "run" / "checkpoints").iterdir())[-1]
+    _resign(latest, name, edit((latest / name).read_bytes()))
+    _assert_loaded_as_written(tmp_path / "run", read_checkpoint(latest))
+    count("checkpoint files, resigned valid edits", "loaded exactly as written")
 
 
 # ---------------------------------------------------------------------- hierarchy buffers

@@ -9,7 +9,8 @@ child that trains the same run and is killed right before it:
 
 * ``kill``: SIGKILL (process death);
 * ``torn``: at each data write, half of the bytes are written, then SIGKILL;
-* ``power``: SIGKILL, then a modelled power cut: every byte not yet fsynced is lost (see ``power_cut``).
+* ``power``: SIGKILL, then a modelled power cut: every byte not yet fsynced, and every directory entry
+  (create, rename) made since its directory was last fsynced, is lost (see ``power_cut``).
 
 After each crash a valid checkpoint (the previous or the new one) must exist, and resuming must end exactly
 like the uninterrupted run (weights, state, counters, RNGs, env snapshot, episodes.csv, best/, TensorBoard).
@@ -26,7 +27,7 @@ import pytest
 from agents.runner import RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, list_checkpoints, parse_checkpoint_id
 from tests.agents.runner_helpers import assert_same_run, run_fingerprint
-from tests.reliability.reliability_faults import Faults, durable_sizes, power_cut, run_forked
+from tests.reliability.reliability_faults import Faults, agent_file_points, durable_state, power_cut, run_forked
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
@@ -59,13 +60,13 @@ def points(tmp_path_factory):
     return names
 
 
-def _crash_and_resume(run_dir, mode, at, reference, monkeypatch):
+def _crash_and_resume(run_dir, mode, at, reference, monkeypatch, config=CONFIG):
     log = run_dir.parent / f"{run_dir.name}.fsyncs"
     kill_mode = "kill" if mode == "power" else mode
 
     def child():
         faults = Faults(TARGET_JOB, kill_mode, at=at, real_fsync=False, fsync_log=log).install()
-        Runner(run_dir, CONFIG, log=None).train()
+        Runner(run_dir, config, log=None).train()
         raise AssertionError(f"the fault at point {at} never fired ({len(faults.points)} points)")
 
     code = run_forked(child)
@@ -140,7 +141,7 @@ def test_a_crash_while_resuming_a_crashed_run_loses_nothing(tmp_path, reference,
                 Faults(0, "kill", at=at, real_fsync=False, fsync_log=log, thread="MainThread").install()
                 Runner(run_dir, resume=True, log=None).train()
 
-            durable = durable_sizes(run_dir)  # what the earlier crash left is on disk already
+            durable = durable_state(run_dir)  # what the earlier crash left is on disk already
             assert run_forked(child) == -signal.SIGKILL, (mode, at, points[at - 1])
             if mode == "power":
                 power_cut(run_dir, log, durable)
@@ -152,3 +153,56 @@ def test_a_crash_while_resuming_a_crashed_run_loses_nothing(tmp_path, reference,
             except (AssertionError, Exception) as exc:
                 raise AssertionError(f"{mode} before resume operation {at} ({points[at - 1]}): {exc!r}") from exc
             count(f"crash while resuming ({len(points)} operations)", f"{mode}, resumed exactly")
+
+
+def test_a_power_cut_after_the_run_ended_loses_no_checkpoint(tmp_path, reference):
+    """Every rename of a finished checkpoint write is made durable (its directories fsynced): a power cut
+    right after a completed run keeps the final checkpoint, best/ and the logs, exactly as written. With
+    ``keep`` large no rotation follows the last rename (a rotation fsyncs checkpoints/ and would hide a
+    missing directory fsync)."""
+    run_dir, log = tmp_path / "run", tmp_path / "run.fsyncs"
+    config = CONFIG.replace(keep=100)
+
+    def child():
+        Faults(0, "record", real_fsync=False, fsync_log=log).install()
+        Runner(run_dir, config, log=None).train()
+
+    assert run_forked(child) == 0
+    expected = run_fingerprint(run_dir)
+    assert expected["checkpoint_id"] == reference["checkpoint_id"]
+    power_cut(run_dir, log)
+    assert [p.name for p in list_checkpoints(run_dir / "checkpoints")][-1] == reference["checkpoint_id"]
+    assert_same_run(expected, run_fingerprint(run_dir))
+    count("power cut after a finished run", "final checkpoint, best/ and logs kept")
+
+
+# ---------------------------------------------------------------------- the hierarchy agent (smoke size)
+
+HIERARCHY = CONFIG.replace(agent="hierarchy", tensorboard=False)
+
+
+def test_hierarchy_agent_crash_smoke(tmp_path, monkeypatch):
+    """The random agent's weights file is empty; the hierarchy's is not (and its state holds its RNG and replay
+    memory). Smoke size: a kill before, and a torn write of, each operation on its weights and state files, and
+    a power cut at each rename and directory fsync of the checkpoint."""
+    Runner(tmp_path / "reference", HIERARCHY, log=None).train()
+    reference = run_fingerprint(tmp_path / "reference")
+    with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
+        Runner(tmp_path / "record", HIERARCHY, log=None).train()
+    points = faults.points
+    agent_files = agent_file_points(points)
+    assert len(agent_files) == 6, points  # open, write, fsync of each
+    files = (".json", ".safetensors", "COMPLETE", ".csv")
+    directory_ops = [
+        i for i, name in enumerate(points, 1) if name.startswith(("rename:", "fsync:")) and not name.endswith(files)
+    ]
+    assert len(directory_ops) >= 5, points  # fsync of the new checkpoint, rename, fsync of checkpoints/ and run/
+    cases = [("kill", i) for i in agent_files]
+    cases += [("torn", i) for i in agent_files if points[i - 1].startswith("write:")]
+    cases += [("power", i) for i in directory_ops]
+    for mode, at in cases:
+        try:
+            _crash_and_resume(tmp_path / f"{mode}-{at}", mode, at, reference, monkeypatch, HIERARCHY)
+        except AssertionError as exc:
+            raise AssertionError(f"{mode} before point {at} ({points[at - 1]}): {exc}") from exc
+        count("hierarchy agent: crash inside a checkpoint write (smoke)", f"{mode}, resumed exactly")

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
@@ -19,7 +19,7 @@ from agents.runner import CheckpointError, RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, list_checkpoints
 from agents.runner.episode_log import EpisodeLog
 from tests.agents.runner_helpers import REPO, assert_same_run, run_fingerprint
-from tests.reliability.reliability_faults import Faults
+from tests.reliability.reliability_faults import Faults, agent_file_points
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
@@ -57,6 +57,8 @@ def _assert_clean_failure(run_dir, error: str):
     assert f"({latest.id}) is intact" in error and f"sphgym resume {run_dir}" in error, error
     # no partial checkpoint left (a .trash- copy of a rotated-out one may stay: the next session removes it)
     assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+    # nor a temporary file of an atomic replacement (best/, config.json, episodes.csv)
+    assert not [str(p) for p in run_dir.rglob("*") if ".tmp-" in p.name and "checkpoints" not in p.parts]
     assert not (run_dir / "run.lock").exists()  # the lock was released
     return latest
 
@@ -89,15 +91,57 @@ def test_disk_full_at_any_write_of_a_checkpoint(tmp_path, reference):
         count("disk full inside a checkpoint write", f"ENOSPC at {name.split(':', 1)[0]}: reported, resumed exactly")
 
 
-def test_a_failed_periodic_checkpoint_stops_the_run_at_the_next_episode(tmp_path):
-    """Periodic checkpoints are written in the background; a failure must not go unnoticed until the next one."""
+def test_disk_full_with_the_hierarchy_agent_smoke(tmp_path):
+    """The hierarchy's weights and state files have content (the random agent's weights are empty): ENOSPC at
+    each operation on them and at the checkpoint's rename is reported and resumed exactly (smoke size)."""
+    config = CONFIG.replace(agent="hierarchy", tensorboard=False)
+    Runner(tmp_path / "reference", config, log=None).train()
+    reference = run_fingerprint(tmp_path / "reference")
+    with Faults(TARGET_JOB, "record", real_fsync=False) as faults:
+        Runner(tmp_path / "record", config, log=None).train()
+    wanted = set(agent_file_points(faults.points))
+    points = [(i, name) for i, name in enumerate(faults.points, 1) if i in wanted or name.startswith("rename:")]
+    assert len(points) >= 7, faults.points
+    for at, name in points:
+        run_dir = tmp_path / f"enospc-{at}"
+        with Faults(TARGET_JOB, "enospc", at=at, real_fsync=False) as faults, pytest.raises(CheckpointError) as info:
+            Runner(run_dir, config, log=None).train()
+        assert faults.fired, name
+        _assert_clean_failure(run_dir, str(info.value))
+        Runner(run_dir, resume=True, log=None).train()
+        assert_same_run(reference, run_fingerprint(run_dir))
+        count("hierarchy agent: disk full inside a checkpoint write (smoke)", "reported, resumed exactly")
+
+
+def test_a_failed_periodic_checkpoint_stops_the_run_at_the_next_episode(tmp_path, monkeypatch):
+    """Periodic checkpoints are written in the background; a failure must not go unnoticed until the next one.
+
+    No timing involved: the training thread's first step after episode 4's checkpoint was handed to the
+    background thread waits until that write has failed; the run must then stop at the end of episode 5.
+    """
+    from agents.runner import runner as runner_module
+
     config = CONFIG.replace(episodes=12, checkpoint_every=4)
-    with Faults(2, "enospc", at=1, real_fsync=False), pytest.raises(CheckpointError) as info:
-        # job 2 is episode 4's checkpoint; steps of ~3 ms give the background write time to fail
-        Runner(tmp_path, config, log=None, step_hook=lambda step: time.sleep(0.003)).train()
+    failed = threading.Event()
+    original_run = runner_module._BackgroundWriter._run
+
+    def run_job(self, job):
+        original_run(self, job)
+        if self._error is not None:
+            failed.set()
+
+    monkeypatch.setattr(runner_module._BackgroundWriter, "_run", run_job)
+    with Faults(2, "enospc", at=1, real_fsync=False) as faults, pytest.raises(CheckpointError) as info:
+
+        def step_hook(step):
+            if faults.job >= 2:  # job 2 (episode 4's checkpoint) is submitted
+                assert failed.wait(timeout=60), "the injected failure never happened"
+
+        Runner(tmp_path, config, log=None, step_hook=step_hook).train()
+    assert faults.fired
     _assert_clean_failure(tmp_path, str(info.value))
     rows = len((tmp_path / "episodes.csv").read_text().splitlines()) - 1
-    assert 5 <= rows < 8, rows  # stopped at the next episode end, not at episode 8's checkpoint
+    assert rows == 5, rows  # stopped at the next episode end, not at episode 8's checkpoint
     assert [p.name[:10] for p in list_checkpoints(tmp_path / "checkpoints")] == ["ep00000000"]
 
 
@@ -122,7 +166,7 @@ def test_disk_full_while_appending_to_the_episode_log(tmp_path, reference, monke
 LAUNCHER = """
 import sys
 sys.path.insert(0, {repo!r})
-from tests.reliability.reliability_faults import Faults
+from tests.reliability.reliability_faults import Faults, agent_file_points
 from tests.reliability.reliability_stats import count
 Faults({job}, "enospc", at={at}).install()
 from agents.cli.main import main

@@ -12,6 +12,7 @@ import random
 import signal
 
 import numpy as np
+import pytest
 
 from agents.runner import RunConfig, Runner
 from agents.runner.checkpoint import list_checkpoints
@@ -59,3 +60,19 @@ def test_the_global_rng_seeds_are_derived_from_the_run_seed_and_recorded(tmp_pat
 
     # nothing drew from them before the initial checkpoint: its rng.json is the freshly seeded state
     assert json.loads((first / "rng.json").read_text()) == json.loads(json.dumps(capture_global_rng()))
+
+
+def test_torch_global_rng_is_seeded_too_when_torch_is_loaded(tmp_path):
+    """In a process that has imported torch, a fresh run seeds torch's global generator from the run seed as
+    well: two runs of one seed record the same torch state, whatever torch drew before each."""
+    torch = pytest.importorskip("torch")
+    config = RunConfig(agent="random", episodes=1, checkpoint_every=1, checkpoint_min_interval=0.0, seed=21)
+    states = []
+    for name, draw in (("a", 3), ("b", 7)):
+        torch.rand(draw)  # a different prior state for each run
+        Runner(tmp_path / name, config, log=None).train()
+        first = list_checkpoints(tmp_path / name / "checkpoints")[0]
+        states.append(json.loads((first / "rng.json").read_text())["torch"])
+    assert states[0] == states[1]
+    torch.manual_seed(derive_seeds(21)["torch_global"])
+    assert states[0]["cpu"] == torch.get_rng_state().numpy().tobytes().hex()
