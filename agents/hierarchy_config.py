@@ -63,13 +63,23 @@ class HierarchyAgentConfig:
     obs_resolution: int = 16
     """Cells per observation dimension."""
     obs_squash_scale: float = 1.0
-    """Sigmoid scale for observation dimensions without finite bounds."""
+    """Sigmoid scale for observation dimensions without finite bounds (applied to the standardised value when
+    ``obs_normalize`` is on: values about one standard deviation from the mean fill the middle bins)."""
+    obs_squash_scales: tuple[float, ...] = ()
+    """Optional per-Box-element squash scales overriding ``obs_squash_scale``; () = the same everywhere."""
+    obs_normalize: bool = False
+    """Centre and scale the sigmoid of unbounded Box elements by their running mean and standard deviation
+    (learned from the observations seen while learning, part of the weights). Only for a Box observation space."""
     obs_low: tuple[float, ...] = ()
     """Optional per-dimension lower bounds (-inf: squash); () = the space's."""
     obs_high: tuple[float, ...] = ()
     """Optional per-dimension upper bounds; () = the space's."""
     action_bins: int = 9
     """Cells per Box action dimension (bin centres are the actions)."""
+    action_low: tuple[float, ...] = ()
+    """Optional per-element lower bounds of a Box action space (required where the space is unbounded)."""
+    action_high: tuple[float, ...] = ()
+    """Optional per-element upper bounds of a Box action space; same length as ``action_low``."""
 
     # --- learning ----------------------------------------------------------------------------------
     discount: float = 0.99
@@ -98,6 +108,9 @@ class HierarchyAgentConfig:
     """Fraction of columns that may learn per step (second-stage inhibition)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before the actor sees them."""
+    reward_normalize: bool = False
+    """Divide rewards by the running root-mean-square of the discounted return (learned while learning, part of
+    the weights), so the value head sees returns of order 1 whatever the env's reward scale."""
     episodic: bool = True
     """True: episode ends are boundaries (terminated = no future value). False: one continuing stream, as
     PyAOgmaNeo's env runner does (clear_state is then a no-op and terminal_reward is added on termination)."""
@@ -112,7 +125,7 @@ class HierarchyAgentConfig:
                 "e.g. layers = [[5, 5, 64]]"
             )
         object.__setattr__(self, "layers", layers)
-        for name in ("obs_low", "obs_high"):
+        for name in ("obs_low", "obs_high", "obs_squash_scales", "action_low", "action_high"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         for name in ("obs_radius", "action_radius", "up_radius", "down_radius"):
             if int(getattr(self, name)) < 0:
@@ -142,5 +155,8 @@ class HierarchyAgentConfig:
             "encoder_active_ratio",
         ):
             _unit(name, getattr(self, name))
+        for name in ("obs_normalize", "reward_normalize", "episodic"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"HierarchyAgentConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if not math.isfinite(self.terminal_reward):
             raise ValueError(f"HierarchyAgentConfig.terminal_reward must be finite, got {self.terminal_reward}")

@@ -8,13 +8,13 @@ import sys
 import pytest
 
 MODULES = [
-    "envs.action_decoders",
+    "envs.action_codecs",
     "envs.capture",
     "envs.cartpole_no_velocity",
     "envs.delayed_cue",
     "envs.exact_values",
     "envs.make",
-    "envs.observation_encoders",
+    "envs.observation_codecs",
     "envs.port_layout",
     "envs.registration",
 ]

@@ -1,4 +1,4 @@
-"""Action decoders: column indices from the hierarchy's action port in, a valid env action out (and back).
+"""Action codecs (decoders): column indices from the hierarchy's action port in, a valid env action out (and back).
 
 * ``Discrete(n, start)``: one column of ``n`` cells; cell ``i`` is action ``start + i``.
 * ``MultiDiscrete(nvec, start)``: one column per element, ``z = max(nvec)``; cell ``i`` of column ``d`` is
@@ -33,7 +33,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.errors import UnsupportedSpaceError
-from envs.observation_encoders import UNBOUNDED_MAGNITUDE
+from envs.observation_codecs import UNBOUNDED_MAGNITUDE
 from envs.port_layout import grid_shape
 
 __all__ = [
