@@ -28,11 +28,9 @@ def _unit(name: str, value: float) -> None:
 class HierarchyAgentConfig:
     """Everything that shapes a hierarchy agent. Plain data: round-trips through TOML/JSON.
 
-    Defaults are our own, tuned on CartPole-v1 (see BENCHMARKS.md); PyAOgmaNeo's values are noted where
-    they differ. Tuning (median episodes to solve, seeds 0-3 unless noted): PyAOgmaNeo's values 303;
-    policy_lr 0.03 269; delay_rate 0.01 235; both 198 (6 seeds); plus encoder_vigilance 0.95 178.5
-    (10 seeds, 10/10 solved). Worse: value_lr 0.01 or 0.003, obs_resolution 8 or 32, history_iters 32,
-    policy_clip 0.3, delay_rate 0.1.
+    Defaults are our own, one set for every env (no per-env table): PyAOgmaNeo's values are noted where they
+    differ. How they were tuned, with every variant tried, is in BENCHMARKS.md ("CartPole-v1: sample efficiency"
+    and "Hierarchy agent beyond CartPole (issue 12): tuning log").
     """
 
     # --- network shape ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import json
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,18 @@ def run_one(env_id: str, seed: int, agent_config: dict[str, Any], budget_scale: 
     solved: dict[str, int] = {}
     best = -np.inf
 
+    first_good: list[int] = []
+    curve: list[float] = []  # mean of the last 100 episodes at each tenth of the budget
+    budget = steps if steps is not None else episodes
+
     def on_episode(event: Any) -> bool:
         nonlocal best
         returns.append(event.episode_return)
+        if event.episode_return >= target and not first_good:
+            first_good.append(event.episode)
+        done = event.global_step if steps is not None else event.episode
+        while len(curve) < 10 and done >= budget * (len(curve) + 1) / 10:
+            curve.append(round(float(np.mean(returns[-WINDOW:])), 2))
         if len(returns) >= WINDOW:
             mean = float(np.mean(returns[-WINDOW:]))
             best = max(best, mean)
@@ -102,6 +111,8 @@ def run_one(env_id: str, seed: int, agent_config: dict[str, Any], budget_scale: 
         "solved_step": solved.get("step"),
         "best_mean100": None if best == -np.inf else round(best, 3),
         "last_mean100": round(float(np.mean(returns[-WINDOW:])), 3) if returns else None,
+        "first_episode_at_target": first_good[0] if first_good else None,
+        "curve": curve,
         "episodes": len(returns),
         "steps": result.global_step,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -120,15 +131,18 @@ def main() -> None:
     args = ap.parse_args()
     agent_config = parse_sets(args.set)
     seeds = parse_seeds(args.seeds)
+    rows = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_one, args.env, s, agent_config, args.budget_scale) for s in seeds]
-        rows = [f.result() for f in futures]
-    for row in rows:
-        row["label"] = args.label
-        print(json.dumps(row), flush=True)
-        if args.out:
-            with args.out.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+        for future in as_completed(futures):
+            row = future.result()
+            row["label"] = args.label
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.out:
+                with args.out.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+    rows.sort(key=lambda r: r["seed"])
     solved_eps = [r["solved_episode"] for r in rows if r["solved_episode"] is not None]
     solved_steps = [r["solved_step"] for r in rows if r["solved_step"] is not None]
     bests = [r["best_mean100"] for r in rows if r["best_mean100"] is not None]

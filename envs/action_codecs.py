@@ -314,8 +314,8 @@ class BoxActionDecoder(ActionDecoder):
                 d = int(unbounded[0])
                 raise UnsupportedSpaceError(
                     f"cannot bin element {d} of action space {space}: its range [{low[d]}, {high[d]}] "
-                    "is unbounded; "
-                    "pass ActionDecoderConfig(low=(...), high=(...)) with one finite range per element"
+                    "is unbounded; give one finite range per element: the hierarchy agent's action_low/action_high "
+                    "(e.g. --agent.action_low [-1.0] --agent.action_high [1.0]), or ActionDecoderConfig(low=, high=)"
                 )
         self.low = low
         self.high = high
