@@ -50,8 +50,9 @@ class HierarchyAgentConfig:
     """Weight of the recurrent input relative to the observation."""
     action_importance: float = 1.0
     """Weight of the fed-back action relative to the observation."""
-    history_capacity: int = 512
-    """Actor replay length (steps): the credit-assignment horizon."""
+    history_capacity: int = 2048
+    """Actor replay length (steps): the credit-assignment horizon and the memory replayed from. Longer than one
+    full CartPole episode, so a good episode does not push the failures out of the replay (PyAOgmaNeo: 512)."""
     policy_dendrites: int = 4
     """Dendrites per action cell of the actor's policy head."""
     value_dendrites: int = 8

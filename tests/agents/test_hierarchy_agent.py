@@ -28,7 +28,7 @@ def episode_returns(agent: HierarchyAgent, env: gym.Env, episodes: int, seed: in
         ("layers", ((5, 5),), "layers must be a non-empty list"),
         ("policy_lr", 0.0, "policy_lr must be finite and > 0"),
         ("discount", 1.5, r"discount must be in \[0, 1\]"),
-        ("min_steps", 600, "min_steps must be in"),
+        ("min_steps", 5000, "min_steps must be in"),
         ("recurrent_radius", -2, "recurrent_radius must be >= -1"),
     ],
 )
