@@ -8,6 +8,7 @@ the median; ``--out`` appends one JSON line per seed.
     python benchmarks/hierarchy_envs_probe.py --env CartPole-v1 --seeds 0-9
     python benchmarks/hierarchy_envs_probe.py --env Acrobot-v1 --seeds 0-2 --set layers=[[5,5,64],[4,4,32]]
     python benchmarks/hierarchy_envs_probe.py --env Pendulum-v1 --seeds 0-2 --set action_bins=15 --jobs 2
+    python benchmarks/hierarchy_envs_probe.py --speed --set history_capacity=512   # steps/s, defaults vs variant
 
 ``--set FIELD=VALUE`` overrides a ``HierarchyAgentConfig`` field (VALUE parsed as JSON, else a string).
 """
@@ -27,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.sweep.spec import parse_seeds  # noqa: E402
+
 # (target mean of the last 100 episodes, episode budget, step budget): issue 12's goal table.
 TARGETS: dict[str, tuple[float, int | None, int | None]] = {
     "CartPole-v1": (475.0, 1000, None),
@@ -38,14 +41,6 @@ TARGETS: dict[str, tuple[float, int | None, int | None]] = {
     "sphgym/CartPoleNoVelocity-v0": (475.0, 1000, None),
 }
 WINDOW = 100
-
-
-def parse_seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        seeds.extend(range(int(lo), int(hi or lo) + 1))
-    return seeds
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -119,6 +114,35 @@ def run_one(env_id: str, seed: int, agent_config: dict[str, Any], budget_scale: 
     }
 
 
+def speed(env_id: str, agent_config: dict[str, Any], repeats: int = 5, steps: int = 4000) -> None:
+    """CPU-time train steps/s (env + agent, learning on) of the defaults vs ``agent_config``, interleaved."""
+    import envs
+    from agents.registry import make_agent
+
+    rates: dict[str, list[float]] = {"defaults": [], "variant": []}
+    runs = {}
+    for name, cfg in (("defaults", {}), ("variant", agent_config)):
+        env = envs.make_env(env_id)
+        agent = make_agent("hierarchy", env.observation_space, env.action_space, cfg, seed=0)
+        obs, _ = env.reset(seed=0)
+        runs[name] = [env, agent, obs]
+    for _ in range(repeats + 1):  # the first round warms up (kernels, full replay)
+        for name, run in runs.items():
+            env, agent, obs = run
+            t0 = time.process_time()
+            for _ in range(steps):
+                obs, r, term, trunc, _ = env.step(agent.act(obs))
+                agent.observe(obs, float(r), term, trunc)
+                if term or trunc:
+                    obs, _ = env.reset()
+                    agent.clear_state()
+            run[2] = obs
+            rates[name].append(steps / (time.process_time() - t0))
+    for name, values in rates.items():
+        print(f"{env_id} {name}: {np.median(values[1:]):,.0f} train steps/s by CPU time (median of {repeats})")
+    print(f"ratio variant/defaults: {np.median(rates['variant'][1:]) / np.median(rates['defaults'][1:]):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="CartPole-v1", choices=sorted(TARGETS))
@@ -128,8 +152,12 @@ def main() -> None:
     ap.add_argument("--budget-scale", type=float, default=1.0, help="multiply the step/episode budget")
     ap.add_argument("--out", type=Path, default=None, help="append one JSON line per seed here")
     ap.add_argument("--label", default="", help="free text stored with each JSON line")
+    ap.add_argument("--speed", action="store_true", help="measure steps/s of the defaults vs --set instead")
     args = ap.parse_args()
     agent_config = parse_sets(args.set)
+    if args.speed:
+        speed(args.env, agent_config)
+        return
     seeds = parse_seeds(args.seeds)
     rows = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
