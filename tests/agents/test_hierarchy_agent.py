@@ -204,8 +204,10 @@ def test_obs_normalize_centres_the_sigmoid_on_the_running_mean():
 def test_unbounded_box_actions_take_their_range_from_the_config():
     from gymnasium import spaces
 
+    from envs import UnsupportedSpaceError
+
     obs_space, act_space = spaces.Box(-1.0, 1.0, (2,)), spaces.Box(-np.inf, np.inf, (1,))
-    with pytest.raises(Exception, match="action_low/action_high"):
+    with pytest.raises(UnsupportedSpaceError, match="action_low/action_high"):
         HierarchyAgent(obs_space, act_space, HierarchyAgentConfig(), 0)
     config = HierarchyAgentConfig(action_low=(-3.0,), action_high=(3.0,), action_bins=3, obs_squash_scales=(1.0, 1.0))
     agent = HierarchyAgent(obs_space, act_space, config, 0)
