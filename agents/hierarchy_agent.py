@@ -4,6 +4,12 @@ Observations are encoded into one input port, the action taken last is fed back 
 whose actor samples the next action. Unlike the anchor's env runner, episode ends are real: a terminated
 episode has no future value, a truncated one bootstraps from the value of its final observation, and the
 replay memory never computes a return across two episodes.
+
+Scales come from experience, not from per-env settings: with ``obs_normalize`` the sigmoid of each unbounded
+observation element is centred on its running mean and scaled by its running standard deviation, and with
+``reward_normalize`` rewards are divided by the running root-mean-square of the discounted return. Both
+statistics are updated only while learning and live in the weights (``obs_moments``, ``return_moments``), so
+evaluation from saved weights and an exactly resumed run see the same numbers.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ import numpy as np
 from agents.hierarchy_config import HierarchyAgentConfig
 from agents.pixel_frontend import make_pixel_frontend, pixel_arrays, pixel_keys, pixel_restore, pixel_size  # imgenc
 from agents.protocol import ArrayDict
+from agents.running_moments import RunningMoments
 from envs import (
     ActionDecoderConfig,
     ObservationEncoderConfig,
     make_action_decoder,
     make_observation_encoder,
 )
+from envs.observation_codecs import BoxEncoder
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 
 
@@ -29,8 +37,9 @@ class HierarchyAgent:
     """An SPH actor-critic behind the Agent protocol.
 
     State (``get_state``): the hierarchy's state buffer (temporal context, replay memory, RNG), the action
-    last fed back and the reward waiting to be passed with the next observation. Weights
-    (``get_weights``): the hierarchy's weights buffer (including slow policy copies and learned statistics).
+    last fed back, the reward waiting to be passed with the next observation and (with ``reward_normalize``)
+    the episode's discounted return so far. Weights (``get_weights``): the hierarchy's weights buffer
+    (including slow policy copies and learned statistics) and the running observation/return moments.
     Image observations (a Box of 2 or 3 dims) go through an image encoder first (`agents.pixel_frontend`),
     whose buffers are under ``"image_encoder"`` in both.
     """
@@ -57,9 +66,21 @@ class HierarchyAgent:
                 squash_scale=config.obs_squash_scale,
                 low=config.obs_low,
                 high=config.obs_high,
+                squash_scales=config.obs_squash_scales,
             ),
         )
-        self._decoder = make_action_decoder(action_space, ActionDecoderConfig(bins=config.action_bins))
+        self._decoder = make_action_decoder(
+            action_space, ActionDecoderConfig(bins=config.action_bins, low=config.action_low, high=config.action_high)
+        )
+        # Running statistics (None when switched off or not applicable).
+        self._squashed: np.ndarray | None = None  # indices of the unbounded Box elements
+        self._obs_moments: RunningMoments | None = None
+        if config.obs_normalize and isinstance(self._encoder, BoxEncoder) and not self._encoder.ranged.all():
+            self._squashed = np.flatnonzero(~self._encoder.ranged)
+            self._obs_moments = RunningMoments(self._squashed.size)
+            self._base_scale = self._encoder.scale[self._squashed].copy()
+        self._return_moments = RunningMoments(1) if config.reward_normalize else None
+        self._return_acc = 0.0
         io_descs = [
             IODesc(self._encoder.port_size, IOType.NONE, up_radius=config.obs_radius, down_radius=config.obs_radius),
             IODesc(
@@ -105,20 +126,44 @@ class HierarchyAgent:
 
     # --- the protocol --------------------------------------------------------------------------------
     def act(self, obs: Any) -> Any:
-        self.hierarchy.step(
-            [self._encoder.encode(obs), self._last_action],
-            learn_enabled=self.learn_enabled,
-            reward=self._pending_reward,
-        )
+        cis = self._encoder.encode(obs)  # checks obs (shape, finiteness) before the statistics see it
+        if self._obs_moments is not None and self.learn_enabled:
+            self._obs_moments.update(np.asarray(obs, dtype=np.float64).reshape(-1)[self._squashed])
+            self._recentre()
+        self.hierarchy.step([cis, self._last_action], learn_enabled=self.learn_enabled, reward=self._pending_reward)
         self._pending_reward = 0.0
         self._last_action = self.hierarchy.get_prediction_cis(self.ACTION_PORT)
         return self._decoder.decode(self._last_action)
+
+    def _recentre(self) -> None:
+        """Place the squashing sigmoid of the unbounded elements on their running mean and spread."""
+        moments, encoder = self._obs_moments, self._encoder
+        if moments.count < 2:
+            centre, scale = np.zeros(moments.size), self._base_scale
+        else:
+            centre, scale = moments.mean, self._base_scale / np.maximum(moments.std(), _MIN_STD)
+        full_centre = np.zeros(encoder.num_dims)
+        full_scale = np.ones(encoder.num_dims)
+        full_centre[self._squashed] = centre
+        full_scale[self._squashed] = scale
+        encoder.recentre(full_centre, full_scale)
+
+    def _normalise_reward(self, reward: float) -> float:
+        """Divide by the running RMS of the discounted return (updating it first while learning)."""
+        moments = self._return_moments
+        if self.learn_enabled:
+            self._return_acc = self._return_acc * self.config.discount + reward
+            moments.update(np.array([self._return_acc]))
+        rms = float(np.sqrt(moments.m2[0] / max(moments.count, 1) + moments.mean[0] ** 2))
+        return reward / rms if rms > _MIN_STD else reward
 
     def observe(self, next_obs: Any, reward: float, terminated: bool, truncated: bool) -> None:
         c = self.config
         reward = float(reward) * c.reward_scale
         if terminated:
             reward += c.terminal_reward
+        if self._return_moments is not None:
+            reward = self._normalise_reward(reward)
         if c.episodic and (terminated or truncated):
             # The final observation closes the episode: V = 0 if terminated, V(final obs) if truncated.
             self.hierarchy.step(
@@ -138,29 +183,51 @@ class HierarchyAgent:
         self.hierarchy.clear_state()
         self._last_action = np.zeros_like(self._last_action)
         self._pending_reward = 0.0
+        self._return_acc = 0.0
 
     # --- serialisation -----------------------------------------------------------------------------
+    def _moments(self) -> dict[str, RunningMoments]:
+        found = {"obs_moments": self._obs_moments, "return_moments": self._return_moments}
+        return {name: m for name, m in found.items() if m is not None}
+
     def get_weights(self) -> ArrayDict:
-        return {
+        weights = {
             "hierarchy": self.hierarchy.serialize_weights_to_buffer(),
             **pixel_arrays(self._pixels, "weights"),  # imgenc
         }
+        weights.update({name: m.array.copy() for name, m in self._moments().items()})
+        return weights
 
     def set_weights(self, arrays: ArrayDict) -> None:
-        _expect_keys("weights", arrays, {"hierarchy"} | pixel_keys(self._pixels))  # imgenc
+        moments = self._moments()
+        _expect_keys("weights", arrays, {"hierarchy", *moments} | pixel_keys(self._pixels))  # imgenc
+        loaded = {}
+        for name, m in moments.items():  # checked before anything changes
+            loaded[name] = RunningMoments(m.size)
+            loaded[name].load(arrays[name], f"weights[{name!r}]")
         with pixel_restore(self._pixels, arrays, "weights"):  # imgenc: both or neither
             self.hierarchy.set_weights_from_buffer(arrays["hierarchy"])
+        for name, m in moments.items():
+            m.array[:] = loaded[name].array
+        if self._obs_moments is not None:
+            self._recentre()
 
     def get_state(self) -> ArrayDict:
-        return {
+        state = {
             "hierarchy": self.hierarchy.serialize_state_to_buffer(),
             "last_action": self._last_action.copy(),
             "pending_reward": np.array([self._pending_reward], dtype=np.float64),
             **pixel_arrays(self._pixels, "state"),  # imgenc
         }
+        if self._return_moments is not None:
+            state["return_acc"] = np.array([self._return_acc], dtype=np.float64)
+        return state
 
     def set_state(self, arrays: ArrayDict) -> None:
-        _expect_keys("state", arrays, {"hierarchy", "last_action", "pending_reward"} | pixel_keys(self._pixels))
+        keys = {"hierarchy", "last_action", "pending_reward"} | pixel_keys(self._pixels)  # imgenc
+        if self._return_moments is not None:
+            keys.add("return_acc")
+        _expect_keys("state", arrays, keys)
         last_action = np.asarray(arrays["last_action"])
         if last_action.shape != self._last_action.shape or last_action.dtype.kind not in "iu":
             raise ValueError(
@@ -177,10 +244,17 @@ class HierarchyAgent:
         pending = np.asarray(arrays["pending_reward"], dtype=np.float64).reshape(-1)
         if pending.shape != (1,):
             raise ValueError(f"state['pending_reward'] must hold one float, got shape {pending.shape}")
+        return_acc = 0.0
+        if "return_acc" in arrays:
+            acc = np.asarray(arrays["return_acc"])
+            if acc.shape != (1,) or acc.dtype != np.float64 or not np.isfinite(acc).all():
+                raise ValueError(f"state['return_acc'] must hold one finite float64, got {acc.dtype} {acc.shape}")
+            return_acc = float(acc[0])
         with pixel_restore(self._pixels, arrays, "state"):  # imgenc: both or neither
             self.hierarchy.set_state_from_buffer(arrays["hierarchy"])
         self._last_action = last_action.astype(np.int32)
         self._pending_reward = float(pending[0])
+        self._return_acc = return_acc
 
     @property
     def weights_size(self) -> int:
@@ -191,6 +265,10 @@ class HierarchyAgent:
     def state_size(self) -> int:
         """Bytes of the hierarchy's state buffer (plus the image encoder's, for pixel observations)."""
         return self.hierarchy.get_state_size() + pixel_size(self._pixels, "state")  # imgenc
+
+
+_MIN_STD = 1e-6
+"""Spreads below this count as zero (a constant element or return stays at the middle / unscaled)."""
 
 
 def _expect_keys(kind: str, arrays: ArrayDict, expected: set[str]) -> None:

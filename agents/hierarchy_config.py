@@ -28,11 +28,9 @@ def _unit(name: str, value: float) -> None:
 class HierarchyAgentConfig:
     """Everything that shapes a hierarchy agent. Plain data: round-trips through TOML/JSON.
 
-    Defaults are our own, tuned on CartPole-v1 (see BENCHMARKS.md); PyAOgmaNeo's values are noted where
-    they differ. Tuning (median episodes to solve, seeds 0-3 unless noted): PyAOgmaNeo's values 303;
-    policy_lr 0.03 269; delay_rate 0.01 235; both 198 (6 seeds); plus encoder_vigilance 0.95 178.5
-    (10 seeds, 10/10 solved). Worse: value_lr 0.01 or 0.003, obs_resolution 8 or 32, history_iters 32,
-    policy_clip 0.3, delay_rate 0.1.
+    Defaults are our own, one set for every env (no per-env table): PyAOgmaNeo's values are noted where they
+    differ. How they were tuned, with every variant tried, is in BENCHMARKS.md ("CartPole-v1: sample efficiency"
+    and "Hierarchy agent beyond CartPole (issue 12): tuning log").
     """
 
     # --- network shape ------------------------------------------------------------------------------
@@ -52,8 +50,9 @@ class HierarchyAgentConfig:
     """Weight of the recurrent input relative to the observation."""
     action_importance: float = 1.0
     """Weight of the fed-back action relative to the observation."""
-    history_capacity: int = 512
-    """Actor replay length (steps): the credit-assignment horizon."""
+    history_capacity: int = 2048
+    """Actor replay length (steps): the credit-assignment horizon and the memory replayed from. Longer than one
+    full CartPole episode, so a good episode does not push the failures out of the replay (PyAOgmaNeo: 512)."""
     policy_dendrites: int = 4
     """Dendrites per action cell of the actor's policy head."""
     value_dendrites: int = 8
@@ -63,13 +62,23 @@ class HierarchyAgentConfig:
     obs_resolution: int = 16
     """Cells per observation dimension."""
     obs_squash_scale: float = 1.0
-    """Sigmoid scale for observation dimensions without finite bounds."""
+    """Sigmoid scale for observation dimensions without finite bounds (applied to the standardised value when
+    ``obs_normalize`` is on: values about one standard deviation from the mean fill the middle bins)."""
+    obs_squash_scales: tuple[float, ...] = ()
+    """Optional per-Box-element squash scales overriding ``obs_squash_scale``; () = the same everywhere."""
+    obs_normalize: bool = False
+    """Centre and scale the sigmoid of unbounded Box elements by their running mean and standard deviation
+    (learned from the observations seen while learning, part of the weights). Only for a Box observation space."""
     obs_low: tuple[float, ...] = ()
     """Optional per-dimension lower bounds (-inf: squash); () = the space's."""
     obs_high: tuple[float, ...] = ()
     """Optional per-dimension upper bounds; () = the space's."""
     action_bins: int = 9
     """Cells per Box action dimension (bin centres are the actions)."""
+    action_low: tuple[float, ...] = ()
+    """Optional per-element lower bounds of a Box action space (required where the space is unbounded)."""
+    action_high: tuple[float, ...] = ()
+    """Optional per-element upper bounds of a Box action space; same length as ``action_low``."""
 
     # --- learning ----------------------------------------------------------------------------------
     discount: float = 0.99
@@ -98,6 +107,9 @@ class HierarchyAgentConfig:
     """Fraction of columns that may learn per step (second-stage inhibition)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before the actor sees them."""
+    reward_normalize: bool = False
+    """Divide rewards by the running root-mean-square of the discounted return (learned while learning, part of
+    the weights), so the value head sees returns of order 1 whatever the env's reward scale."""
     episodic: bool = True
     """True: episode ends are boundaries (terminated = no future value). False: one continuing stream, as
     PyAOgmaNeo's env runner does (clear_state is then a no-op and terminal_reward is added on termination)."""
@@ -125,7 +137,7 @@ class HierarchyAgentConfig:
                 "e.g. layers = [[5, 5, 64]]"
             )
         object.__setattr__(self, "layers", layers)
-        for name in ("obs_low", "obs_high"):
+        for name in ("obs_low", "obs_high", "obs_squash_scales", "action_low", "action_high"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         for name in ("obs_radius", "action_radius", "up_radius", "down_radius"):
             if int(getattr(self, name)) < 0:
@@ -155,6 +167,9 @@ class HierarchyAgentConfig:
             "encoder_active_ratio",
         ):
             _unit(name, getattr(self, name))
+        for name in ("obs_normalize", "reward_normalize", "episodic"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"HierarchyAgentConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if not math.isfinite(self.terminal_reward):
             raise ValueError(f"HierarchyAgentConfig.terminal_reward must be finite, got {self.terminal_reward}")
         self._check_image_fields()

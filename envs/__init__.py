@@ -6,8 +6,8 @@ Imports only gymnasium and numpy. Importing this package registers sphgym's own 
 Modules, one job each:
 
 * :mod:`envs.make` -- :func:`make_env`, :func:`list_env_ids`.
-* :mod:`envs.observation_encoders` -- observations -> column indices (:func:`make_observation_encoder`).
-* :mod:`envs.action_decoders` -- column indices <-> actions (:func:`make_action_decoder`).
+* :mod:`envs.observation_codecs` -- observations -> column indices (:func:`make_observation_encoder`).
+* :mod:`envs.action_codecs` -- column indices <-> actions (:func:`make_action_decoder`).
 * :mod:`envs.capture` -- env RNG, wrapper and episode state as JSON-able snapshots for exact resume.
 * :mod:`envs.image_observations` -- image observations -> small flat uint8 images (:class:`ImageObservationCodec`).
 * :mod:`envs.cartpole_no_velocity`, :mod:`envs.delayed_cue` -- memory tasks; :mod:`envs.pixel_catch` -- a tiny
@@ -19,7 +19,7 @@ from envs.registration import SPHGYM_ENV_IDS, register_envs
 
 register_envs()
 
-from envs.action_decoders import ActionDecoder, ActionDecoderConfig, make_action_decoder  # noqa: E402
+from envs.action_codecs import ActionDecoder, ActionDecoderConfig, make_action_decoder  # noqa: E402
 from envs.capture import (  # noqa: E402
     EnvSnapshot,
     can_capture_episode_state,
@@ -37,7 +37,7 @@ from envs.errors import (  # noqa: E402
 )
 from envs.image_observations import ImageObservationCodec, ImageObservationConfig, is_image_space  # noqa: E402
 from envs.make import list_env_ids, make_env  # noqa: E402
-from envs.observation_encoders import (  # noqa: E402
+from envs.observation_codecs import (  # noqa: E402
     ObservationEncoder,
     ObservationEncoderConfig,
     make_observation_encoder,

@@ -1,6 +1,6 @@
 """Image observations: a Box of 2 or 3 dimensions in, a small flat uint8 image out (for an image encoder).
 
-Per-element codecs (:mod:`envs.observation_encoders`) give every scalar its own column, which no hierarchy can
+Per-element codecs (:mod:`envs.observation_codecs`) give every scalar its own column, which no hierarchy can
 use for thousands of pixels. An *image* observation is instead downscaled here and handed, as bytes, to an
 image encoder (``hierarchy.ImageEncoder``, wired up by the agent) whose hidden codes feed the hierarchy.
 

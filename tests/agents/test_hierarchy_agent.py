@@ -28,7 +28,7 @@ def episode_returns(agent: HierarchyAgent, env: gym.Env, episodes: int, seed: in
         ("layers", ((5, 5),), "layers must be a non-empty list"),
         ("policy_lr", 0.0, "policy_lr must be finite and > 0"),
         ("discount", 1.5, r"discount must be in \[0, 1\]"),
-        ("min_steps", 600, "min_steps must be in"),
+        ("min_steps", 5000, "min_steps must be in"),
         ("recurrent_radius", -2, "recurrent_radius must be >= -1"),
     ],
 )
@@ -185,3 +185,82 @@ def test_inspect_reports_the_rng_inside_the_hierarchy_state(tmp_path):
     run_dir = tmp_path / "run"
     Runner(run_dir, RunConfig(agent="hierarchy", episodes=2, seed=0, tensorboard=False), log=None).train()
     assert "agent" in inspect_checkpoint(run_dir)["rng_states"]
+
+
+def _run_steps(agent: HierarchyAgent, env: gym.Env, steps: int, seed: int = 0) -> None:
+    obs, _ = env.reset(seed=seed)
+    agent.clear_state()
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
+        agent.observe(obs, float(reward), terminated, truncated)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            agent.clear_state()
+
+
+def test_running_statistics_live_in_the_weights_and_move_only_while_learning():
+    agent, env = make(seed=4, obs_normalize=True, reward_normalize=True)
+    _run_steps(agent, env, 200)
+    weights = agent.get_weights()
+    assert set(weights) == {"hierarchy", "obs_moments", "return_moments"}
+    assert weights["obs_moments"][0] == 200  # one update per act(): count, then mean/m2 of the 2 velocities
+    assert weights["obs_moments"].shape == (1 + 2 * 2,)
+    assert "return_acc" in agent.get_state()
+    agent.learn_enabled = False
+    _run_steps(agent, env, 50)
+    after = agent.get_weights()
+    assert all(after[k].tobytes() == weights[k].tobytes() for k in ("obs_moments", "return_moments"))
+
+
+def test_running_statistics_restore_exactly():
+    """A copy made from get_weights/get_state continues byte-identically (the runner's resume relies on it)."""
+    agent, env = make(seed=5, obs_normalize=True, reward_normalize=True)
+    _run_steps(agent, env, 150)
+    twin, twin_env = make(seed=99, obs_normalize=True, reward_normalize=True)
+    twin.set_weights(agent.get_weights())
+    twin.set_state(agent.get_state())
+    obs = np.array([0.1, 0.5, -0.02, -0.7], dtype=np.float32)
+    for a in (agent, twin):
+        for _ in range(20):
+            a.act(obs)
+            a.observe(obs, 1.0, False, False)
+    for kind in ("get_weights", "get_state"):
+        mine, theirs = getattr(agent, kind)(), getattr(twin, kind)()
+        assert {k: v.tobytes() for k, v in mine.items()} == {k: v.tobytes() for k, v in theirs.items()}
+
+
+def test_running_statistics_are_checked_on_load():
+    agent, _ = make(obs_normalize=True, reward_normalize=True)
+    weights = agent.get_weights()
+    with pytest.raises(ValueError, match="obs_moments.*NaN"):
+        agent.set_weights({**weights, "obs_moments": np.full(5, np.nan)})
+    with pytest.raises(ValueError, match="return_moments.*shape"):
+        agent.set_weights({**weights, "return_moments": np.zeros(7)})
+    with pytest.raises(ValueError, match="must hold exactly"):
+        agent.set_weights({"hierarchy": weights["hierarchy"]})
+    with pytest.raises(ValueError, match="return_acc"):
+        agent.set_state({**agent.get_state(), "return_acc": np.array([np.inf])})
+
+
+def test_obs_normalize_centres_the_sigmoid_on_the_running_mean():
+    agent, _ = make(obs_normalize=True)
+    obs = [np.array([0.0, v, 0.0, 10.0 + v], dtype=np.float32) for v in (-1.0, 1.0)]
+    for o in obs * 50:
+        agent.act(o)
+    # Velocities are centred (mean 0 and 10) and scaled by their spread (1): +1 sd lands above the middle bin.
+    cis = agent._encoder.encode(np.array([0.0, 0.0, 0.0, 10.0], dtype=np.float32))
+    assert cis[1] == cis[3] == 8
+    assert agent._encoder.encode(np.array([0.0, 1.0, 0.0, 11.0], dtype=np.float32))[[1, 3]].tolist() == [11, 11]
+
+
+def test_unbounded_box_actions_take_their_range_from_the_config():
+    from gymnasium import spaces
+
+    from envs import UnsupportedSpaceError
+
+    obs_space, act_space = spaces.Box(-1.0, 1.0, (2,)), spaces.Box(-np.inf, np.inf, (1,))
+    with pytest.raises(UnsupportedSpaceError, match="action_low/action_high"):
+        HierarchyAgent(obs_space, act_space, HierarchyAgentConfig(), 0)
+    config = HierarchyAgentConfig(action_low=(-3.0,), action_high=(3.0,), action_bins=3, obs_squash_scales=(1.0, 1.0))
+    agent = HierarchyAgent(obs_space, act_space, config, 0)
+    assert float(agent.act(np.zeros(2, np.float32))[0]) in (-2.0, 0.0, 2.0)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from envs.action_decoders import ActionDecoderConfig, make_action_decoder
+from envs.action_codecs import ActionDecoderConfig, make_action_decoder
 from envs.errors import UnsupportedSpaceError
 
 

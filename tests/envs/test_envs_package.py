@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 MODULES = [
-    "envs.action_decoders",
+    "envs.action_codecs",
     "envs.capture",
     "envs.cartpole_no_velocity",
     "envs.delayed_cue",
     "envs.exact_values",
     "envs.image_observations",
     "envs.make",
-    "envs.observation_encoders",
+    "envs.observation_codecs",
     "envs.pixel_catch",
     "envs.port_layout",
 ]

@@ -7,7 +7,7 @@ import pytest
 from gymnasium import spaces
 
 from envs.errors import NonFiniteObservationError, UnsupportedSpaceError
-from envs.observation_encoders import (
+from envs.observation_codecs import (
     BoxEncoder,
     CompositeEncoder,
     ObservationEncoderConfig,

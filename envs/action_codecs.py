@@ -1,4 +1,4 @@
-"""Action decoders: column indices from the hierarchy's action port in, a valid env action out (and back).
+"""Action codecs (decoders): column indices from the hierarchy's action port in, a valid env action out (and back).
 
 * ``Discrete(n, start)``: one column of ``n`` cells; cell ``i`` is action ``start + i``.
 * ``MultiDiscrete(nvec, start)``: one column per element, ``z = max(nvec)``; cell ``i`` of column ``d`` is
@@ -33,7 +33,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.errors import UnsupportedSpaceError
-from envs.observation_encoders import UNBOUNDED_MAGNITUDE
+from envs.observation_codecs import UNBOUNDED_MAGNITUDE
 from envs.port_layout import grid_shape
 
 __all__ = [
@@ -314,8 +314,8 @@ class BoxActionDecoder(ActionDecoder):
                 d = int(unbounded[0])
                 raise UnsupportedSpaceError(
                     f"cannot bin element {d} of action space {space}: its range [{low[d]}, {high[d]}] "
-                    "is unbounded; "
-                    "pass ActionDecoderConfig(low=(...), high=(...)) with one finite range per element"
+                    "is unbounded; give one finite range per element: the hierarchy agent's action_low/action_high "
+                    "(e.g. --agent.action_low [-1.0] --agent.action_high [1.0]), or ActionDecoderConfig(low=, high=)"
                 )
         self.low = low
         self.high = high

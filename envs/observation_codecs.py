@@ -1,4 +1,4 @@
-"""Observation encoders: Gymnasium observations in, column indices (a CSDR) out.
+"""Observation codecs (encoders): Gymnasium observations in, column indices (a CSDR) out.
 
 An encoder turns one observation into an ``int32`` array with one entry per column of its port, each entry in
 ``[0, z)`` where the port size is ``(x, y, z)``. Every scalar of the observation gets its own column:
@@ -306,19 +306,39 @@ class BoxEncoder(ObservationEncoder):
         self.low = np.where(ranged, low, 0.0)
         self.high = np.where(ranged, high, 1.0)
         self.scale = np.where(ranged, 1.0, scale)
+        self.centre = np.zeros(n)
+        """Per squashed element: the value that lands in the middle (0 until :meth:`recentre`)."""
         self._span = self.high - self.low
-        self._half_scale = 0.5 * self.scale
         self._all_ranged = bool(ranged.all())
         self._any_ranged = bool(ranged.any())
         self._use_loop = n <= _LOOP_MAX_ELEMENTS
         self._padding = [0] * (self.num_columns - n)
+        self._refresh_columns()
+
+    def recentre(self, centre: np.ndarray, scale: np.ndarray) -> None:
+        """Squash element ``i`` as ``sigmoid(scale[i] * (v - centre[i]))`` from now on (ranged elements ignore it).
+
+        Lets a caller place the sigmoid where the values actually are, e.g. from running statistics
+        (``centre`` = mean, ``scale`` = squash scale / standard deviation).
+
+        Args:
+            centre: One finite value per element.
+            scale: One finite value > 0 per element.
+        """
+        self.centre = np.where(self.ranged, 0.0, np.asarray(centre, dtype=np.float64))
+        self.scale = np.where(self.ranged, 1.0, np.asarray(scale, dtype=np.float64))
+        self._refresh_columns()
+
+    def _refresh_columns(self) -> None:
+        self._half_scale = 0.5 * self.scale
         # Per-element parameters as Python lists, for the loop.
         self._columns = (
-            ranged.tolist(),
+            self.ranged.tolist(),
             self.low.tolist(),
             self.high.tolist(),
             self._span.tolist(),
             self._half_scale.tolist(),
+            self.centre.tolist(),
         )
 
     def encode(self, obs: Any) -> np.ndarray:
@@ -358,11 +378,11 @@ class BoxEncoder(ObservationEncoder):
         top = resolution - 1
         tanh = math.tanh
         cis = []
-        for x, ranged, lo, hi, span, half_scale in zip(values, *self._columns, strict=True):
+        for x, ranged, lo, hi, span, half_scale, centre in zip(values, *self._columns, strict=True):
             if ranged:
                 u = ((hi if x > hi else x if x > lo else lo) - lo) / span  # clip to [lo, hi]
             else:
-                u = 0.5 + 0.5 * tanh(half_scale * x)
+                u = 0.5 + 0.5 * tanh(half_scale * (x - centre))
             k = int(u * resolution)
             cis.append(k if k < top else top)
         return cis
@@ -376,7 +396,7 @@ class BoxEncoder(ObservationEncoder):
             u = (np.clip(v, self.low, self.high) - self.low) / self._span
         else:
             # sigmoid(s * v) written with tanh, which cannot overflow for large |v|.
-            u = 0.5 + 0.5 * np.tanh(self._half_scale * v)
+            u = 0.5 + 0.5 * np.tanh(self._half_scale * (v - self.centre))
             if self._any_ranged:
                 u = np.where(self.ranged, (np.clip(v, self.low, self.high) - self.low) / self._span, u)
         return np.minimum((u * self.resolution).astype(np.int32), self.resolution - 1)
@@ -390,7 +410,7 @@ class BoxEncoder(ObservationEncoder):
     def _decode_from(self, cis: np.ndarray) -> np.ndarray:
         u = (cis + 0.5) / self.resolution
         ranged_value = self.low + u * self._span
-        squashed_value = np.log(u / (1.0 - u)) / self.scale
+        squashed_value = self.centre + np.log(u / (1.0 - u)) / self.scale
         value = np.where(self.ranged, ranged_value, squashed_value)
         return value.astype(self.space.dtype).reshape(self._shape)
 
