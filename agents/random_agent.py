@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,29 +9,12 @@ import gymnasium as gym
 import numpy as np
 
 from agents.protocol import ArrayDict
+from agents.rng_arrays import generator_state_from_array, generator_state_to_array
 
 
 @dataclass(frozen=True)
 class RandomAgentConfig:
     """The random agent has nothing to configure."""
-
-
-def generator_state_to_array(generator: np.random.Generator) -> np.ndarray:
-    """Encode a Generator's full ``bit_generator.state`` (128-bit ints included) as JSON bytes."""
-    return np.frombuffer(json.dumps(generator.bit_generator.state).encode(), dtype=np.uint8).copy()
-
-
-def generator_state_from_array(generator: np.random.Generator, array: np.ndarray) -> None:
-    """Inverse of ``generator_state_to_array``: restore the generator in place.
-
-    Raises:
-        ValueError: ``array`` does not hold a state of this generator's kind (the generator is unchanged).
-    """
-    try:
-        generator.bit_generator.state = json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode())
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        kind = type(generator.bit_generator).__name__
-        raise ValueError(f"not a saved {kind} generator state ({type(exc).__name__}: {exc})") from None
 
 
 class RandomAgent:

@@ -254,7 +254,7 @@ def test_mismatched_arrays_name_the_key():
 @pytest.mark.parametrize(
     ("observation_space", "action_space", "named"),
     [
-        (gym.spaces.Discrete(4), gym.spaces.Discrete(2), "Discrete"),
+        (gym.spaces.MultiBinary(4), gym.spaces.Discrete(2), "MultiBinary"),
         (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (1,)), "Box"),
         (gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([2, 2]), "MultiDiscrete"),
     ],

@@ -201,8 +201,8 @@ def test_mismatched_arrays_name_the_key():
 @pytest.mark.parametrize(
     ("observation_space", "action_space", "named"),
     [
-        (gym.spaces.Discrete(4), gym.spaces.Discrete(2), "Discrete"),
-        (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (1,)), "Box"),
+        (gym.spaces.MultiBinary(4), gym.spaces.Discrete(2), "MultiBinary"),
+        (gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([2, 2]), "MultiDiscrete"),
     ],
 )
 def test_unsupported_spaces_raise_naming_the_space(observation_space, action_space, named):
