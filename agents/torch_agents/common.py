@@ -129,6 +129,15 @@ def init_orthogonal(net: nn.Sequential, generator: torch.Generator, hidden_gain:
         layer.bias.zero_()
 
 
+@torch.no_grad()
+def polyak_update(network: nn.Module, target_network: nn.Module, tau: float) -> None:
+    for param, target_param in zip(network.parameters(), target_network.parameters(), strict=True):
+        if tau == 1.0:
+            target_param.copy_(param)
+        else:
+            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
+
+
 class NumpyMLP:
     """A CPU float32 numpy copy of an MLP for acting: a small forward costs ~10 us instead of ~60 us in torch.
 
@@ -288,3 +297,8 @@ def check_arrays(owner: str, what: str, arrays: ArrayDict, expected: ArrayDict) 
 def load_module(prefix: str, module: nn.Module, arrays: ArrayDict) -> None:
     state = {name: torch.from_numpy(np.array(arrays[f"{prefix}.{name}"])) for name in module.state_dict()}
     module.load_state_dict(state)
+
+
+def linear_or_constant(schedule: str, initial: float, progress_remaining: float) -> float:
+    """The Zoo's ``lin_<x>``: ``x * progress_remaining``; ``constant``: ``x``."""
+    return initial * progress_remaining if schedule == "linear" else initial

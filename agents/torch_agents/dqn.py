@@ -76,15 +76,6 @@ def dqn_update(
     return {"losses/td_loss": float(loss.detach()), "losses/q_values": float(mb_q.detach().mean())}
 
 
-@torch.no_grad()
-def polyak_update(network: nn.Module, target_network: nn.Module, tau: float) -> None:
-    for param, target_param in zip(network.parameters(), target_network.parameters(), strict=True):
-        if tau == 1.0:
-            target_param.copy_(param)
-        else:
-            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
-
-
 class DQNAgent(TorchAgent):
     """DQN for Box (flattened) or Discrete (one-hot) observations and Discrete actions.
 
@@ -145,7 +136,7 @@ class DQNAgent(TorchAgent):
         self.has_pending = False
         self.num_timesteps += 1
         if self.num_timesteps % config.target_update_interval == 0:
-            polyak_update(self.q_network, self.target_network, config.tau)
+            common.polyak_update(self.q_network, self.target_network, config.tau)
         if (
             self.num_timesteps % config.train_freq == 0
             and self.num_timesteps > config.learning_starts

@@ -88,11 +88,6 @@ class LogStd(nn.Module):
         self.weight = nn.Parameter(torch.full((action_dim,), float(initial)))
 
 
-def linear_or_constant(schedule: str, initial: float, progress_remaining: float) -> float:
-    """The Zoo's ``lin_<x>``: ``x * progress_remaining``; ``constant``: ``x``."""
-    return initial * progress_remaining if schedule == "linear" else initial
-
-
 def compute_gae(
     rewards: np.ndarray,
     values: np.ndarray,
@@ -306,8 +301,8 @@ class PPOAgent(TorchAgent):
                 self.rollout,
                 self.torch_rng,
                 config,
-                linear_or_constant(config.learning_rate_schedule, config.learning_rate, progress),
-                linear_or_constant(config.clip_range_schedule, config.clip_range, progress),
+                common.linear_or_constant(config.learning_rate_schedule, config.learning_rate, progress),
+                common.linear_or_constant(config.clip_range_schedule, config.clip_range, progress),
                 self.device,
             )
             self.rollout.clear()
