@@ -298,3 +298,15 @@ def test_config_accepts_lists_from_toml_and_runtime_info_is_plain():
     info = agent.runtime_info()
     assert info["torch_threads"] == 1 and info["device"] == "cpu" and info["deterministic_algorithms"]
     assert all(isinstance(v, (str, int, bool)) for v in info.values())
+
+
+def test_discrete_observations_are_one_hot():
+    agent = DQNAgent(gym.spaces.Discrete(6, start=-1), gym.spaces.Discrete(2), FAST, 0)
+    agent.act(-1)
+    agent.observe(4, 0.0, False, False)
+    assert agent.buffer.obs[0].tolist() == [1, 0, 0, 0, 0, 0] and agent.buffer.next_obs[0].tolist() == [0] * 5 + [1]
+
+
+def test_a_buffer_that_cannot_fit_is_refused_before_allocation():
+    with pytest.raises(ValueError, match=r"DQNConfig\.buffer_size = 10000000000000 needs about .* available"):
+        DQNAgent(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), DQNConfig(buffer_size=10**13), 0)
