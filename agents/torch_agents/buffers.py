@@ -120,7 +120,9 @@ class Transitions:
     def load_arrays(self, owner: str, prefix: str, arrays: ArrayDict, pos: int, size: int) -> None:
         """Inverse of ``to_arrays`` with the saved positions; ``ValueError`` if rows and counters disagree."""
         if not (0 <= size <= self.capacity and 0 <= pos < self.capacity):
-            raise ValueError(f"{owner}.set_state: {prefix} pos {pos} / size {size} do not fit capacity {self.capacity}.")
+            raise ValueError(
+                f"{owner}.set_state: {prefix} pos {pos} / size {size} do not fit capacity {self.capacity}."
+            )
         for name in self.columns:
             column = arrays[f"{prefix}.{name}"]
             if len(column) != size:

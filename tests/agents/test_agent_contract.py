@@ -27,8 +27,16 @@ CASES: dict[str, tuple[str, str, dict]] = {
         "Pendulum-v1",
         {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "normalize_observations": True, "normalize_rewards": True},
     ),
-    "sac": ("sac", "Pendulum-v1", {"learning_starts": 32, "batch_size": 16, "net_arch": (32, 32), "buffer_size": 250}),
-    "dqn-onehot": ("dqn", "FrozenLake-v1", {"learning_starts": 16, "train_freq": 8, "batch_size": 8, "net_arch": (16,)}),
+    "sac": (
+        "sac",
+        "Pendulum-v1",
+        {"learning_starts": 32, "batch_size": 16, "net_arch": (32, 32), "buffer_size": 250},
+    ),
+    "dqn-onehot": (
+        "dqn",
+        "FrozenLake-v1",
+        {"learning_starts": 16, "train_freq": 8, "batch_size": 8, "net_arch": (16,)},
+    ),
     "ppo-onehot": ("ppo", "FrozenLake-v1", {"n_steps": 32, "batch_size": 16, "n_epochs": 2}),
 }
 
