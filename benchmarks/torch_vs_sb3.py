@@ -235,6 +235,17 @@ def _median_with_unsolved(results: list[Result], attr: str) -> str:
     return "never" if m == float("inf") else f"{m:,.0f}"
 
 
+def _by_impl(results: list[Result], algo: str) -> tuple[dict[str, list[Result]], list[float]]:
+    """``algo``'s results per implementation (by seed) and the ours/SB3 steps/s ratio of each paired seed."""
+    by_impl = {
+        impl: sorted((r for r in results if r.algo == algo and r.impl == impl), key=lambda r: r.seed)
+        for impl in ("ours", "sb3")
+    }
+    paired = {r.seed: r for r in by_impl["sb3"]}
+    ratios = [r.steps_per_second / paired[r.seed].steps_per_second for r in by_impl["ours"] if r.seed in paired]
+    return by_impl, ratios
+
+
 def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
     lines = []
     if any(not TASKS[r.algo].train_to_budget for r in results):
@@ -251,12 +262,7 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
     for algo in ("ppo", "dqn"):
         if not any(r.algo == algo for r in results):
             continue
-        by_impl = {
-            impl: sorted((r for r in results if r.algo == algo and r.impl == impl), key=lambda r: r.seed)
-            for impl in ("ours", "sb3")
-        }
-        paired = {r.seed: r for r in by_impl["sb3"]}
-        ratios = [r.steps_per_second / paired[r.seed].steps_per_second for r in by_impl["ours"] if r.seed in paired]
+        by_impl, ratios = _by_impl(results, algo)
         for impl, rs in by_impl.items():
             if not rs:
                 continue
@@ -280,12 +286,7 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
     for algo in budget_tasks:
-        by_impl = {
-            impl: sorted((r for r in results if r.algo == algo and r.impl == impl), key=lambda r: r.seed)
-            for impl in ("ours", "sb3")
-        }
-        paired = {r.seed: r for r in by_impl["sb3"]}
-        ratios = [r.steps_per_second / paired[r.seed].steps_per_second for r in by_impl["ours"] if r.seed in paired]
+        by_impl, ratios = _by_impl(results, algo)
         for impl, rs in by_impl.items():
             if not rs:
                 continue

@@ -13,7 +13,8 @@ The base owns:
   generators, restored last so that a failed ``set_state`` leaves the RNG untouched.
 
 Subclasses set the class attributes below and fill ``modules()``, ``optimizers()`` and, where they keep
-more, ``extra_weights``/``load_extra_weights`` and ``extra_state``/``load_extra_state``.
+more, ``extra_weights``/``load_extra_weights`` and ``extra_state``/``load_extra_state``; ``ReplayAgent``
+(below) fills the latter for agents with a replay ring.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch import nn
 from agents.protocol import ArrayDict
 from agents.rng_arrays import generator_state_from_array, generator_state_to_array
 from agents.torch_agents import common
+from agents.torch_agents.buffers import ReplayBuffer
 
 
 class ObservationEncoder:
@@ -228,3 +230,24 @@ class TorchAgent:
         generator_state_from_array(self.np_rng, arrays["np_rng"])
         common.torch_generator_from_array(self.torch_rng, arrays["torch_rng"])
 
+
+
+class ReplayAgent(TorchAgent):
+    """A ``TorchAgent`` whose state holds a replay ring ``self.buffer`` (DQN, SAC): its filled rows as
+    ``buffer.*`` and its position and size as counters."""
+
+    counter_names = ("buffer_pos", "buffer_size")
+    buffer: ReplayBuffer
+
+    def _counters(self) -> dict[str, int]:
+        return {"buffer_pos": self.buffer.pos, "buffer_size": self.buffer.size}
+
+    def extra_state(self) -> ArrayDict:
+        return self.buffer.to_arrays("buffer")
+
+    def state_reference(self, arrays: ArrayDict) -> ArrayDict:
+        return self.buffer.reference_arrays("buffer", arrays)
+
+    def load_extra_state(self, arrays: ArrayDict, counters: dict[str, int]) -> None:
+        pos, size = counters["buffer_pos"], counters["buffer_size"]
+        self.buffer.load_arrays(type(self).__name__, "buffer", arrays, pos, size)

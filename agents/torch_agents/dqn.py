@@ -22,9 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.protocol import ArrayDict
 from agents.torch_agents import common
-from agents.torch_agents.base import TorchAgent
+from agents.torch_agents.base import ReplayAgent
 from agents.torch_agents.buffers import ReplayBuffer, Transitions, check_memory
 from agents.torch_agents.config import DQNConfig
 
@@ -76,7 +75,7 @@ def dqn_update(
     return {"losses/td_loss": float(loss.detach()), "losses/q_values": float(mb_q.detach().mean())}
 
 
-class DQNAgent(TorchAgent):
+class DQNAgent(ReplayAgent):
     """DQN for Box (flattened) or Discrete (one-hot) observations and Discrete actions.
 
     Weights: ``q_network.*``, ``target_network.*``, ``optimizer.*`` (Adam moments and step counts).
@@ -85,7 +84,6 @@ class DQNAgent(TorchAgent):
     """
 
     config_class = DQNConfig
-    counter_names = ("buffer_pos", "buffer_size")
     loss_names = ("losses/td_loss", "losses/q_values")
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: DQNConfig, seed: int) -> None:
@@ -164,15 +162,3 @@ class DQNAgent(TorchAgent):
 
     def refresh_acting_copies(self) -> None:
         self.q_numpy.refresh(self.q_network)
-
-    def _counters(self) -> dict[str, int]:
-        return {"buffer_pos": self.buffer.pos, "buffer_size": self.buffer.size}
-
-    def extra_state(self) -> ArrayDict:
-        return self.buffer.to_arrays("buffer")
-
-    def state_reference(self, arrays: ArrayDict) -> ArrayDict:
-        return self.buffer.reference_arrays("buffer", arrays)
-
-    def load_extra_state(self, arrays: ArrayDict, counters: dict[str, int]) -> None:
-        self.buffer.load_arrays("DQNAgent", "buffer", arrays, counters["buffer_pos"], counters["buffer_size"])

@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.protocol import ArrayDict
 from agents.torch_agents import common
-from agents.torch_agents.base import TorchAgent
+from agents.torch_agents.base import ReplayAgent
 from agents.torch_agents.buffers import ReplayBuffer, Transitions, check_memory
 from agents.torch_agents.config import SACConfig
 
@@ -138,7 +137,7 @@ def sac_update(
     }
 
 
-class SACAgent(TorchAgent):
+class SACAgent(ReplayAgent):
     """SAC for Box (flattened) or Discrete (one-hot) observations and bounded Box actions.
 
     Weights: ``actor.*``, ``critic.*``, ``critic_target.*``, (autotuned) ``log_ent_coef.weight``, and the
@@ -149,7 +148,6 @@ class SACAgent(TorchAgent):
 
     config_class = SACConfig
     action_spaces = (gym.spaces.Box,)
-    counter_names = ("buffer_pos", "buffer_size")
     loss_names = (
         "losses/qf_loss",
         "losses/actor_loss",
@@ -267,15 +265,3 @@ class SACAgent(TorchAgent):
 
     def refresh_acting_copies(self) -> None:
         self.actor_numpy.refresh(self.actor)
-
-    def _counters(self) -> dict[str, int]:
-        return {"buffer_pos": self.buffer.pos, "buffer_size": self.buffer.size}
-
-    def extra_state(self) -> ArrayDict:
-        return self.buffer.to_arrays("buffer")
-
-    def state_reference(self, arrays: ArrayDict) -> ArrayDict:
-        return self.buffer.reference_arrays("buffer", arrays)
-
-    def load_extra_state(self, arrays: ArrayDict, counters: dict[str, int]) -> None:
-        self.buffer.load_arrays("SACAgent", "buffer", arrays, counters["buffer_pos"], counters["buffer_size"])

@@ -3,7 +3,6 @@ observe), learn-off, pickle-free arrays, space and config errors, SB3 semantics 
 
 from __future__ import annotations
 
-import hashlib
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +12,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import DQNConfig
 from agents.torch_agents.dqn import DQNAgent, linear_epsilon
+from tests.agents.torch_helpers import digest
 
 # Small enough to train for a few hundred gradient steps in well under a second.
 FAST = DQNConfig(
@@ -24,15 +24,6 @@ FAST = DQNConfig(
     buffer_size=500,
     total_timesteps=1000,
 )
-
-
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def make(config: DQNConfig = FAST, seed: int = 0) -> tuple[DQNAgent, gym.Env]:

@@ -4,7 +4,6 @@ between act and observe), learn-off, pickle-free arrays, space and config errors
 from __future__ import annotations
 
 import copy
-import hashlib
 
 import gymnasium as gym
 import numpy as np
@@ -14,17 +13,9 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import PPOConfig
 from agents.torch_agents.ppo import PPOAgent, compute_gae
+from tests.agents.torch_helpers import digest
 
 FAST = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(32, 32), total_timesteps=2000)
-
-
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def make(config: PPOConfig = FAST, seed: int = 0) -> tuple[PPOAgent, gym.Env]:

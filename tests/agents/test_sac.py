@@ -5,7 +5,6 @@ refusals (spaces, unbounded actions, memory, config values)."""
 from __future__ import annotations
 
 import copy
-import hashlib
 
 import gymnasium as gym
 import numpy as np
@@ -13,17 +12,9 @@ import pytest
 
 from agents.torch_agents.config import SACConfig
 from agents.torch_agents.sac import SACAgent
+from tests.agents.torch_helpers import digest
 
 FAST = SACConfig(learning_starts=32, batch_size=16, net_arch=(32, 32), buffer_size=200, total_timesteps=2000)
-
-
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 class Target(gym.Env):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from agents.registry import make_agent
+from tests.agents.torch_helpers import digest
 
 SMALL_DQN = {
     "learning_starts": 64,
@@ -70,15 +71,6 @@ GOLDEN = {
 }
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 @pytest.mark.parametrize("case", list(GOLDEN))
 def test_cartpole_digests_are_unchanged(case):
     agent_name, overrides, steps, expected = GOLDEN[case]
@@ -95,5 +87,5 @@ def test_cartpole_digests_are_unchanged(case):
         if terminated or truncated:
             obs, _ = env.reset()
             agent.clear_state()
-    got = (_digest(agent.get_weights()), _digest(agent.get_state()), hashlib.sha256(bytes(actions)).hexdigest())
+    got = (digest(agent.get_weights()), digest(agent.get_state()), hashlib.sha256(bytes(actions)).hexdigest())
     assert got == expected
