@@ -98,6 +98,7 @@ class Result:
     mean100_at_zoo_budget: float  # mean of the last 100 training episodes when the Zoo's n_timesteps ran out
     best_mean100: float  # best mean over a full 100-episode window
     eval_mean100: float | None = None  # train_to_budget tasks: final policy, 100 deterministic episodes
+    cpu_seconds: float | None = None  # process CPU time of the training (less load-sensitive than wall time)
 
     @property
     def steps_per_second(self) -> float:
@@ -140,7 +141,7 @@ def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
     config = make_agent_config(task.agent, {"torch_threads": threads}, env_id=task.env_id)
     agent = make_agent(task.agent, env.observation_space, env.action_space, config, seed=seed)
     tracker = SolveTracker(ZOO_BUDGET[algo], task.solved_mean)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     obs, _ = env.reset(seed=seed)
     agent.clear_state()
     episode_return, steps = 0.0, 0
@@ -156,8 +157,9 @@ def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
             episode_return = 0.0
             obs, _ = env.reset()
             agent.clear_state()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     result = _result(algo, "ours", seed, tracker, steps, seconds)
+    result.cpu_seconds = cpu_seconds
     if task.train_to_budget:
         agent.learn_enabled = False
         result.eval_mean100 = evaluate(lambda o: agent.act(o), task.env_id, agent.clear_state)
@@ -196,10 +198,11 @@ def run_sb3(algo: str, seed: int, max_steps: int, threads: int) -> Result:
             return True
 
     model = zoo_model(algo, task.env_id, seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=max_steps, callback=StopWhenSolved())
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     result = _result(algo, "sb3", seed, tracker, model.num_timesteps, seconds)
+    result.cpu_seconds = cpu_seconds
     if task.train_to_budget:
         result.eval_mean100 = evaluate(lambda o: model.predict(o, deterministic=True)[0], task.env_id)
     return result
@@ -308,7 +311,8 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
             f"  {r.algo} {r.impl:4s} seed {r.seed}: "
             f"{r.steps_to_solve or '-':>7} / {r.episodes_to_solve or '-':>4}; "
             f"{r.mean100_at_zoo_budget:6.1f}; {r.best_mean100:6.1f}; "
-            f"{r.steps_per_second:6.0f} steps/s ({r.steps:,} steps in {r.seconds:.0f} s)"
+            f"{r.steps_per_second:6.0f} steps/s ({r.steps:,} steps in {r.seconds:.0f} s"
+            + (f", {r.steps / r.cpu_seconds:.0f} steps per CPU second)" if r.cpu_seconds else ")")
             + (f"; eval mean100 {r.eval_mean100:.1f}" if r.eval_mean100 is not None else "")
         )
     return "\n".join(lines)

@@ -15,6 +15,12 @@ The base owns:
 Subclasses set the class attributes below and fill ``modules()``, ``optimizers()`` and, where they keep
 more, ``extra_weights``/``load_extra_weights`` and ``extra_state``/``load_extra_state``; ``ReplayAgent``
 (below) fills the latter for agents with a replay ring.
+
+Vectorised envs (not wired yet): the batched path is ``act_batch(obs[N]) -> actions[N]`` and
+``observe_batch(next_obs[N], rewards[N], terminated[N], truncated[N])`` beside today's per-env calls, with the
+pending pair shaped (N, ...), ``ReplayBuffer`` writing N rows per call, ``Rollout`` holding (n_steps, N)
+columns with GAE run per env column, and ``RunningMeanStd`` updated from batch moments. N = 1 keeps the
+present calls, so the default digests do not move.
 """
 
 from __future__ import annotations
