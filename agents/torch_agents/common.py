@@ -1,4 +1,4 @@
-"""Helpers shared by the torch agents: space checks, torch runtime pinning, seeding, array (de)serialisation.
+"""Helpers shared by the torch agents: torch runtime pinning, seeding, networks, Adam, array (de)serialisation.
 
 Everything an agent saves goes through here as flat ``name -> numpy array`` dicts: tensors become arrays of
 the same dtype, RNG states and small counters become arrays, anything structured becomes JSON bytes
@@ -15,28 +15,11 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 from agents.protocol import ArrayDict
-
-
-# ------------------------------------------------------------------------------------------------ spaces
-def check_spaces(agent: str, observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
-    """Return (flat observation size, number of actions); unsupported spaces: ``ValueError`` naming them."""
-    if not isinstance(observation_space, gym.spaces.Box):
-        raise ValueError(
-            f"{agent} needs a Box observation space (flattened to a vector), got {observation_space!r}. "
-            "Wrap the env (e.g. gymnasium.wrappers.FlattenObservation) or use the hierarchy agent."
-        )
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise ValueError(
-            f"{agent} needs a Discrete action space, got {action_space!r}. "
-            "Discretise the actions (e.g. a DiscretizeAction wrapper) or use another agent."
-        )
-    return int(np.prod(observation_space.shape, dtype=np.int64)), int(action_space.n)
 
 
 # ------------------------------------------------------------------------------------------------ runtime
