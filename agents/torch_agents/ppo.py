@@ -286,8 +286,8 @@ class PPOAgent(TorchAgent):
         next_x = self._normalized(self.encode(next_obs), update=False)
         done = bool(terminated) or bool(truncated)
         reward = self._scaled_reward(float(reward), done)
-        self.rollout.add(self.pending_obs, self.pending_action[0] if self.discrete else self.pending_action,
-                         reward, next_x, bool(terminated), done)  # fmt: skip
+        action = self.pending_action[0] if self.discrete else self.pending_action
+        self.rollout.add(self.pending_obs, action, reward, next_x, bool(terminated), done)
         self.has_pending = False
         self.num_timesteps += 1
         if self.rollout.full:
