@@ -30,12 +30,12 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "sac": (
         "sac",
         "Pendulum-v1",
-        {"learning_starts": 32, "batch_size": 16, "net_arch": (32, 32), "buffer_size": 250},
+        {"learning_starts": 32, "train_freq": 4, "batch_size": 16, "net_arch": (32, 32), "buffer_size": 250},
     ),
     "dqn-onehot": (
         "dqn",
         "FrozenLake-v1",
-        {"learning_starts": 16, "train_freq": 8, "batch_size": 8, "net_arch": (16,)},
+        {"learning_starts": 16, "train_freq": 8, "gradient_steps": 2, "batch_size": 8, "net_arch": (16,)},
     ),
     "ppo-onehot": ("ppo", "FrozenLake-v1", {"n_steps": 32, "batch_size": 16, "n_epochs": 2}),
 }
