@@ -55,6 +55,12 @@ AGENTS: dict[str, AgentSpec] = {
             "Proximal Policy Optimisation (torch), RL Zoo CartPole defaults",
         ),
         AgentSpec(
+            "sac",
+            "agents.torch_agents.sac:SACAgent",
+            "agents.torch_agents.config:SACConfig",
+            "Soft Actor-Critic (torch), Box actions, RL Zoo Pendulum defaults",
+        ),
+        AgentSpec(
             "random",
             "agents.random_agent:RandomAgent",
             "agents.random_agent:RandomAgentConfig",
@@ -79,10 +85,17 @@ def get_agent_spec(name: str) -> AgentSpec:
         raise ValueError(f"Unknown agent {name!r}.{hint} Known agents: {', '.join(sorted(AGENTS))}.") from None
 
 
-def make_agent_config(name: str, values: dict[str, Any] | None = None) -> Any:
-    """Build the config dataclass of agent ``name`` from plain values (unknown keys are an error)."""
+def make_agent_config(name: str, values: dict[str, Any] | None = None, env_id: str | None = None) -> Any:
+    """Build the config dataclass of agent ``name`` from plain values (unknown keys are an error).
+
+    With ``env_id``, a config class that offers ``env_defaults(env_id)`` (the torch baselines: their RL Zoo
+    table) gets those values first and ``values`` on top; without it, the dataclass defaults apply.
+    """
     config_cls = get_agent_spec(name).config_class()
     values = dict(values or {})
+    env_defaults = getattr(config_cls, "env_defaults", None)
+    if env_id is not None and env_defaults is not None:
+        values = {**env_defaults(env_id), **values}
     fields = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - fields)
     if unknown:

@@ -1,4 +1,5 @@
-"""Stable-Baselines3 models with RL Zoo's tuned CartPole hyperparameters, shared by the benchmarks.
+"""Stable-Baselines3 models with RL Zoo's tuned hyperparameters (CartPole-v1 PPO/DQN, Pendulum-v1 PPO/SAC),
+shared by the benchmarks.
 
 The Zoo's schedules (linear learning rate and clip range for PPO, epsilon for DQN) run over the Zoo's own
 horizon (``total_timesteps`` of our configs, which default to the Zoo's ``n_timesteps``), whatever budget
@@ -17,8 +18,9 @@ from agents.torch_agents.config import DQNConfig, PPOConfig
 
 
 def zoo_model(algo: str, env_id: str, seed: int) -> Any:
-    """An SB3 ``PPO`` (8 envs) or ``DQN`` (1 env) on ``env_id`` with the Zoo's CartPole hyperparameters."""
-    from stable_baselines3 import DQN, PPO
+    """An SB3 ``PPO`` (8 envs) or ``DQN`` (1 env) on ``env_id`` with the Zoo's CartPole hyperparameters;
+    ``algo`` ``ppo-pendulum`` / ``sac-pendulum``: the Zoo's Pendulum-v1 PPO (4 envs, gSDE) / SAC (1 env)."""
+    from stable_baselines3 import DQN, PPO, SAC
     from stable_baselines3.common.env_util import make_vec_env
 
     holder: dict[str, Any] = {}
@@ -69,7 +71,25 @@ def zoo_model(algo: str, env_id: str, seed: int) -> Any:
             return final_eps if done > fraction else start_eps + done * (final_eps - start_eps) / fraction
 
         model.exploration_schedule = epsilon
+    elif algo == "ppo-pendulum":  # constant schedules: nothing to pin to a horizon
+        model = PPO(
+            "MlpPolicy",
+            make_vec_env(env_id, n_envs=4, seed=seed),
+            n_steps=1024,
+            gae_lambda=0.95,
+            gamma=0.9,
+            n_epochs=10,
+            ent_coef=0.0,
+            learning_rate=1e-3,
+            clip_range=0.2,
+            use_sde=True,
+            sde_sample_freq=4,
+            seed=seed,
+            device="cpu",
+        )
+    elif algo == "sac-pendulum":
+        model = SAC("MlpPolicy", make_vec_env(env_id, n_envs=1, seed=seed), learning_rate=1e-3, seed=seed, device="cpu")
     else:
-        raise ValueError(f"algo must be 'ppo' or 'dqn', got {algo!r}")
+        raise ValueError(f"algo must be 'ppo', 'dqn', 'ppo-pendulum' or 'sac-pendulum', got {algo!r}")
     holder["model"] = model
     return model

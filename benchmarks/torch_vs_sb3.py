@@ -1,4 +1,12 @@
-"""Our torch DQN/PPO against Stable-Baselines3 with the same RL Zoo CartPole-v1 hyperparameters.
+"""Our torch DQN/PPO/SAC against Stable-Baselines3 with the same RL Zoo hyperparameters.
+
+Tasks (``--algos``): ``ppo`` and ``dqn`` on CartPole-v1 (below); ``sac-pendulum`` (SAC, Pendulum-v1, the Zoo's
+20k steps) and ``ppo-pendulum`` (PPO, Pendulum-v1, the Zoo's 100k steps). The Pendulum tasks train for their
+whole budget and then evaluate the final policy for 100 episodes (deterministic actions, no learning; the
+same 100 evaluation env seeds for both implementations): ``eval mean100``, the goal being >= -200. Their
+hyperparameters come from our RL Zoo table (``agents/torch_agents/config.py``, via the registry's env
+hook); SB3 gets the Zoo entry from ``benchmarks/sb3_zoo.py``. SB3's PPO Pendulum entry uses gSDE with 4
+envs, ours a plain Gaussian with one env x 4096 steps (no gSDE, no vectorised envs yet).
 
 For every algorithm and seed, both implementations train on CartPole-v1 until *solved* (the mean return of
 the last 100 training episodes reaches 475) or a step budget runs out, and we record the env steps and
@@ -28,6 +36,7 @@ seeds interleaved (ours, SB3, ours, ...) so machine load hits both alike.
     python benchmarks/torch_vs_sb3.py                      # seeds 0-9, dqn and ppo
     python benchmarks/torch_vs_sb3.py --seeds 0-1 --algos ppo
     python benchmarks/torch_vs_sb3.py --seeds 0-9 --json r.json   # then: --table-from r.json (partial ok)
+    python benchmarks/torch_vs_sb3.py --seeds 0-2 --algos sac-pendulum ppo-pendulum
 """
 
 from __future__ import annotations
@@ -47,13 +56,31 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.registry import make_agent
+from agents.registry import make_agent, make_agent_config
 from benchmarks.sb3_zoo import zoo_model
 
 ENV_ID = "CartPole-v1"
 SOLVED_MEAN = 475.0
 WINDOW = 100
-ZOO_BUDGET = {"dqn": 50_000, "ppo": 100_000}  # the Zoo's n_timesteps
+ZOO_BUDGET = {"dqn": 50_000, "ppo": 100_000, "sac-pendulum": 20_000, "ppo-pendulum": 100_000}  # n_timesteps
+
+
+@dataclass(frozen=True)
+class Task:
+    agent: str
+    env_id: str
+    solved_mean: float
+    train_to_budget: bool  # False: stop when solved (CartPole); True: train the budget, then evaluate
+
+
+TASKS = {
+    "ppo": Task("ppo", ENV_ID, SOLVED_MEAN, False),
+    "dqn": Task("dqn", ENV_ID, SOLVED_MEAN, False),
+    "sac-pendulum": Task("sac", "Pendulum-v1", -200.0, True),
+    "ppo-pendulum": Task("ppo", "Pendulum-v1", -200.0, True),
+}
+EVAL_EPISODES = 100
+EVAL_SEED = 10_000  # evaluation episode i resets with seed EVAL_SEED + i, for both implementations
 
 
 @dataclass
@@ -70,6 +97,8 @@ class Result:
     final_mean100: float
     mean100_at_zoo_budget: float  # mean of the last 100 training episodes when the Zoo's n_timesteps ran out
     best_mean100: float  # best mean over a full 100-episode window
+    eval_mean100: float | None = None  # train_to_budget tasks: final policy, 100 deterministic episodes
+    cpu_seconds: float | None = None  # process CPU time of the training (less load-sensitive than wall time)
 
     @property
     def steps_per_second(self) -> float:
@@ -79,7 +108,8 @@ class Result:
 class SolveTracker:
     """Mean of the last 100 training episode returns; remembers when it first reaches 475."""
 
-    def __init__(self, zoo_budget: int) -> None:
+    def __init__(self, zoo_budget: int, solved_mean: float = SOLVED_MEAN) -> None:
+        self.solved_mean = solved_mean
         self.returns: deque[float] = deque(maxlen=WINDOW)
         self.episodes = 0
         self.solved_at: tuple[int, int] | None = None
@@ -95,7 +125,7 @@ class SolveTracker:
         if len(self.returns) == WINDOW:
             mean = float(np.mean(self.returns))
             self.best_mean = mean if not self.best_mean >= mean else self.best_mean
-            if self.solved_at is None and mean >= SOLVED_MEAN:
+            if self.solved_at is None and mean >= self.solved_mean:
                 self.solved_at = (steps, self.episodes)
         return self.solved_at is not None
 
@@ -106,10 +136,12 @@ class SolveTracker:
 # ------------------------------------------------------------------------------------------------- ours
 def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
     """The runner's loop (agents/protocol.py) around our agent, on one env."""
-    env = gym.make(ENV_ID)
-    agent = make_agent(algo, env.observation_space, env.action_space, {"torch_threads": threads}, seed=seed)
-    tracker = SolveTracker(ZOO_BUDGET[algo])
-    start = time.perf_counter()
+    task = TASKS[algo]
+    env = gym.make(task.env_id)
+    config = make_agent_config(task.agent, {"torch_threads": threads}, env_id=task.env_id)
+    agent = make_agent(task.agent, env.observation_space, env.action_space, config, seed=seed)
+    tracker = SolveTracker(ZOO_BUDGET[algo], task.solved_mean)
+    start, cpu_start = time.perf_counter(), time.process_time()
     obs, _ = env.reset(seed=seed)
     agent.clear_state()
     episode_return, steps = 0.0, 0
@@ -120,13 +152,34 @@ def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
         episode_return += float(reward)
         steps += 1
         if terminated or truncated:
-            if tracker.episode_end(episode_return, steps):
+            if tracker.episode_end(episode_return, steps) and not task.train_to_budget:
                 break
             episode_return = 0.0
             obs, _ = env.reset()
             agent.clear_state()
-    seconds = time.perf_counter() - start
-    return _result(algo, "ours", seed, tracker, steps, seconds)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    result = _result(algo, "ours", seed, tracker, steps, seconds)
+    result.cpu_seconds = cpu_seconds
+    if task.train_to_budget:
+        agent.learn_enabled = False
+        result.eval_mean100 = evaluate(lambda o: agent.act(o), task.env_id, agent.clear_state)
+    return result
+
+
+def evaluate(policy, env_id: str, clear_state=lambda: None) -> float:
+    """Mean return of the policy over EVAL_EPISODES episodes with fixed reset seeds."""
+    env = gym.make(env_id)
+    returns = []
+    for i in range(EVAL_EPISODES):
+        obs, _ = env.reset(seed=EVAL_SEED + i)
+        clear_state()
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
 
 
 # -------------------------------------------------------------------------------------------------- sb3
@@ -134,20 +187,25 @@ def run_sb3(algo: str, seed: int, max_steps: int, threads: int) -> Result:
     from stable_baselines3.common.callbacks import BaseCallback
 
     torch.set_num_threads(threads)
-    tracker = SolveTracker(ZOO_BUDGET[algo])
+    task = TASKS[algo]
+    tracker = SolveTracker(ZOO_BUDGET[algo], task.solved_mean)
 
     class StopWhenSolved(BaseCallback):
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
                 if "episode" in info and tracker.episode_end(float(info["episode"]["r"]), self.num_timesteps):
-                    return False
+                    return task.train_to_budget
             return True
 
-    model = zoo_model(algo, ENV_ID, seed)
-    start = time.perf_counter()
+    model = zoo_model(algo, task.env_id, seed)
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=max_steps, callback=StopWhenSolved())
-    seconds = time.perf_counter() - start
-    return _result(algo, "sb3", seed, tracker, model.num_timesteps, seconds)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    result = _result(algo, "sb3", seed, tracker, model.num_timesteps, seconds)
+    result.cpu_seconds = cpu_seconds
+    if task.train_to_budget:
+        result.eval_mean100 = evaluate(lambda o: model.predict(o, deterministic=True)[0], task.env_id)
+    return result
 
 
 def _result(algo: str, impl: str, seed: int, tracker: SolveTracker, steps: int, seconds: float) -> Result:
@@ -180,8 +238,21 @@ def _median_with_unsolved(results: list[Result], attr: str) -> str:
     return "never" if m == float("inf") else f"{m:,.0f}"
 
 
+def _by_impl(results: list[Result], algo: str) -> tuple[dict[str, list[Result]], list[float]]:
+    """``algo``'s results per implementation (by seed) and the ours/SB3 steps/s ratio of each paired seed."""
+    by_impl = {
+        impl: sorted((r for r in results if r.algo == algo and r.impl == impl), key=lambda r: r.seed)
+        for impl in ("ours", "sb3")
+    }
+    paired = {r.seed: r for r in by_impl["sb3"]}
+    ratios = [r.steps_per_second / paired[r.seed].steps_per_second for r in by_impl["ours"] if r.seed in paired]
+    return by_impl, ratios
+
+
 def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
-    lines = [
+    lines = []
+    if any(not TASKS[r.algo].train_to_budget for r in results):
+        lines += [
         f"CartPole-v1; solved = mean return of the last {WINDOW} training episodes >= {SOLVED_MEAN:g}; "
         f"torch threads {threads}; medians over seeds (an unsolved run counts as never solving);",
         "mean100@zoo = that mean when the Zoo's n_timesteps ran out (or at the solve point, if earlier);",
@@ -190,14 +261,11 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
         "| algo | impl | solved | env steps to solve | episodes to solve | mean100@zoo | best mean100 | "
         "steps/s | speed ratio |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+        ]
     for algo in ("ppo", "dqn"):
-        by_impl = {
-            impl: sorted((r for r in results if r.algo == algo and r.impl == impl), key=lambda r: r.seed)
-            for impl in ("ours", "sb3")
-        }
-        paired = {r.seed: r for r in by_impl["sb3"]}
-        ratios = [r.steps_per_second / paired[r.seed].steps_per_second for r in by_impl["ours"] if r.seed in paired]
+        if not any(r.algo == algo for r in results):
+            continue
+        by_impl, ratios = _by_impl(results, algo)
         for impl, rs in by_impl.items():
             if not rs:
                 continue
@@ -210,14 +278,42 @@ def table(results: list[Result], threads: int, budgets: dict[str, int]) -> str:
                 f"{_median([r.best_mean100 for r in rs]):.0f} | "
                 f"{_median([r.steps_per_second for r in rs]):,.0f} | {ratio} |"
             )
+    budget_tasks = [t for t in TASKS if TASKS[t].train_to_budget and any(r.algo == t for r in results)]
+    if budget_tasks:
+        lines += [
+            "",
+            f"Pendulum-v1: train the budget, then {EVAL_EPISODES} deterministic evaluation episodes (goal >= -200); "
+            "medians over seeds.",
+            "",
+            "| task | impl | budget | eval mean100 | seeds >= -200 | train mean100 at end | steps/s | speed ratio |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+    for algo in budget_tasks:
+        by_impl, ratios = _by_impl(results, algo)
+        for impl, rs in by_impl.items():
+            if not rs:
+                continue
+            ratio = f"{_median(ratios):.2f}x" if impl == "ours" and ratios else ""
+            evals = [r.eval_mean100 for r in rs if r.eval_mean100 is not None]
+            lines.append(
+                f"| {algo} | {impl} | {budgets[algo]:,} | {_median(evals):.0f} | "
+                f"{sum(e >= TASKS[algo].solved_mean for e in evals)}/{len(rs)} | "
+                f"{_median([r.final_mean100 for r in rs]):.0f} | "
+                f"{_median([r.steps_per_second for r in rs]):,.0f} | {ratio} |"
+            )
     lines.append("")
-    lines.append("per seed: env steps / episodes to solve ('-' = not solved), mean100@zoo, best mean100, steps/s")
+    lines.append(
+        "per seed: env steps / episodes to solve ('-' = not solved), mean100@zoo, best mean100, steps/s"
+        + (" [, eval mean100]" if budget_tasks else "")
+    )
     for r in sorted(results, key=lambda r: (r.algo, r.impl, r.seed)):
         lines.append(
             f"  {r.algo} {r.impl:4s} seed {r.seed}: "
             f"{r.steps_to_solve or '-':>7} / {r.episodes_to_solve or '-':>4}; "
             f"{r.mean100_at_zoo_budget:6.1f}; {r.best_mean100:6.1f}; "
-            f"{r.steps_per_second:6.0f} steps/s ({r.steps:,} steps in {r.seconds:.0f} s)"
+            f"{r.steps_per_second:6.0f} steps/s ({r.steps:,} steps in {r.seconds:.0f} s"
+            + (f", {r.steps / r.cpu_seconds:.0f} steps per CPU second)" if r.cpu_seconds else ")")
+            + (f"; eval mean100 {r.eval_mean100:.1f}" if r.eval_mean100 is not None else "")
         )
     return "\n".join(lines)
 
@@ -233,16 +329,23 @@ def parse_seeds(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
-    parser.add_argument("--algos", nargs="+", default=["ppo", "dqn"], choices=["dqn", "ppo"])
+    parser.add_argument("--algos", nargs="+", default=["ppo", "dqn"], choices=list(TASKS))
     parser.add_argument("--impls", nargs="+", default=["ours", "sb3"], choices=["ours", "sb3"])
     parser.add_argument("--dqn-budget", type=int, default=150_000, help="max env steps per DQN run")
     parser.add_argument("--ppo-budget", type=int, default=150_000, help="max env steps per PPO run")
+    parser.add_argument("--sac-pendulum-budget", type=int, default=20_000, help="env steps per SAC Pendulum run")
+    parser.add_argument("--ppo-pendulum-budget", type=int, default=100_000, help="env steps per PPO Pendulum run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both implementations")
     parser.add_argument("--json", type=Path, help="also write every per-seed result here (after each run)")
     parser.add_argument("--table-from", type=Path, help="only print the table of a --json file (partial ok)")
     args = parser.parse_args(argv)
 
-    budgets = {"dqn": args.dqn_budget, "ppo": args.ppo_budget}
+    budgets = {
+        "dqn": args.dqn_budget,
+        "ppo": args.ppo_budget,
+        "sac-pendulum": args.sac_pendulum_budget,
+        "ppo-pendulum": args.ppo_pendulum_budget,
+    }
     if args.table_from:
         results = [Result(**r) for r in json.loads(args.table_from.read_text())]
         print(table(results, args.threads, budgets))
@@ -259,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 print(
                     f"{algo} {impl} seed {seed}: solved={result.solved} at {result.steps_to_solve} steps "
-                    f"/ {result.episodes_to_solve} episodes, {result.steps_per_second:.0f} steps/s",
+                    f"/ {result.episodes_to_solve} episodes, {result.steps_per_second:.0f} steps/s, "
+                    f"eval mean100 {result.eval_mean100}",
                     flush=True,
                 )
                 if args.json:

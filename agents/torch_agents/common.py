@@ -1,4 +1,4 @@
-"""Helpers shared by the torch agents: space checks, torch runtime pinning, seeding, array (de)serialisation.
+"""Helpers shared by the torch agents: torch runtime pinning, seeding, networks, Adam, array (de)serialisation.
 
 Everything an agent saves goes through here as flat ``name -> numpy array`` dicts: tensors become arrays of
 the same dtype, RNG states and small counters become arrays, anything structured becomes JSON bytes
@@ -15,28 +15,11 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 from agents.protocol import ArrayDict
-
-
-# ------------------------------------------------------------------------------------------------ spaces
-def check_spaces(agent: str, observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
-    """Return (flat observation size, number of actions); unsupported spaces: ``ValueError`` naming them."""
-    if not isinstance(observation_space, gym.spaces.Box):
-        raise ValueError(
-            f"{agent} needs a Box observation space (flattened to a vector), got {observation_space!r}. "
-            "Wrap the env (e.g. gymnasium.wrappers.FlattenObservation) or use the hierarchy agent."
-        )
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise ValueError(
-            f"{agent} needs a Discrete action space, got {action_space!r}. "
-            "Discretise the actions (e.g. a DiscretizeAction wrapper) or use another agent."
-        )
-    return int(np.prod(observation_space.shape, dtype=np.int64)), int(action_space.n)
 
 
 # ------------------------------------------------------------------------------------------------ runtime
@@ -127,6 +110,15 @@ def init_orthogonal(net: nn.Sequential, generator: torch.Generator, hidden_gain:
         gain = head_gain if i == len(layers) - 1 else hidden_gain
         nn.init.orthogonal_(layer.weight, gain=gain, generator=generator)
         layer.bias.zero_()
+
+
+@torch.no_grad()
+def polyak_update(network: nn.Module, target_network: nn.Module, tau: float) -> None:
+    for param, target_param in zip(network.parameters(), target_network.parameters(), strict=True):
+        if tau == 1.0:
+            target_param.copy_(param)
+        else:
+            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
 
 
 class NumpyMLP:
@@ -288,3 +280,8 @@ def check_arrays(owner: str, what: str, arrays: ArrayDict, expected: ArrayDict) 
 def load_module(prefix: str, module: nn.Module, arrays: ArrayDict) -> None:
     state = {name: torch.from_numpy(np.array(arrays[f"{prefix}.{name}"])) for name in module.state_dict()}
     module.load_state_dict(state)
+
+
+def linear_or_constant(schedule: str, initial: float, progress_remaining: float) -> float:
+    """The Zoo's ``lin_<x>``: ``x * progress_remaining``; ``constant``: ``x``."""
+    return initial * progress_remaining if schedule == "linear" else initial

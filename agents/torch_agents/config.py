@@ -1,8 +1,15 @@
-"""Config dataclasses of the torch agents (DQN, PPO). This module never imports torch.
+"""Config dataclasses of the torch agents (DQN, PPO, SAC) and their RL Zoo table. This module never imports torch.
 
-Defaults are the RL Baselines3 Zoo's tuned CartPole-v1 hyperparameters (``hyperparams/dqn.yml`` and
-``hyperparams/ppo.yml``), with Stable-Baselines3's defaults for everything the Zoo leaves unset. Names follow
-SB3 where one exists, so a Zoo entry can be copied field by field.
+Defaults are the RL Baselines3 Zoo's tuned hyperparameters (``hyperparams/dqn.yml``, ``ppo.yml``: CartPole-v1;
+``sac.yml``: Pendulum-v1), with Stable-Baselines3's defaults for everything the Zoo leaves unset. Names follow
+SB3 where one exists, so a Zoo entry can be copied field by field. ``ZOO`` below holds the Zoo's entries for
+the other envs it tunes; ``<Config>.env_defaults(env_id)`` returns the entry for an env id (the registry
+applies it under the user's own values). Unlike the hierarchy agent's "no per-env table" rule, baselines
+keep one: their peers (SB3 + Zoo) do, and the comparison is only fair with the same settings.
+
+Validation is one rule for every field of every config (``_check_fields``): the type must match the
+annotation, every float must be finite, and each numeric field must lie in the range declared in the
+class's ``_RANGES``; an error is one line naming the field, the value and the fix.
 
 The runner steps **one** env, so PPO collects its rollout from a single env stream: ``n_steps`` is the
 number of consecutive steps of that stream per update. The Zoo's CartPole PPO runs 8 envs x 32 steps = 256
@@ -18,50 +25,73 @@ differs from the Zoo's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 DEVICES = ("cpu", "cuda")
 SCHEDULES = ("constant", "linear")
+_INF = float("inf")
 
 
 def _fail(cls: str, name: str, value: object, fix: str) -> None:
     raise ValueError(f"{cls}.{name} = {value!r} is invalid: {fix}.")
 
 
-def _check_common(config: object) -> None:
-    """Checks shared by both configs: numeric types, net_arch, device, threads."""
+def _check_fields(config: Any) -> None:
+    """The one validation rule of the torch configs (see the module docstring)."""
     cls = type(config).__name__
-    for f in fields(config):  # type: ignore[arg-type]
+    for f in fields(config):
         value = getattr(config, f.name)
         annotation = str(f.type)
         if annotation == "int" and (isinstance(value, bool) or not isinstance(value, int)):
             _fail(cls, f.name, value, "use a whole number")
-        if annotation == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            _fail(cls, f.name, value, "use a number")
+        if annotation == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                _fail(cls, f.name, value, "use a number")
+            if not math.isfinite(value):
+                _fail(cls, f.name, value, "use a finite number")
         if annotation == "bool" and not isinstance(value, bool):
             _fail(cls, f.name, value, "use true or false")
-    net_arch = config.net_arch  # type: ignore[attr-defined]
+        if annotation == "str" and f.name.endswith("_schedule") and value not in SCHEDULES:
+            _fail(cls, f.name, value, f"use one of {', '.join(SCHEDULES)}")
+    names = {f.name for f in fields(config)}
+    for name, (low, high, low_open, fix) in config._RANGES.items():
+        if name not in names:  # a shared range of a field this config does not have
+            continue
+        value = getattr(config, name)
+        if value < low or value > high or (low_open and value == low):
+            _fail(cls, name, value, fix)
+    net_arch = config.net_arch
     if isinstance(net_arch, list):  # TOML/JSON give lists; keep the frozen config hashable
         object.__setattr__(config, "net_arch", tuple(net_arch))
-        net_arch = config.net_arch  # type: ignore[attr-defined]
+        net_arch = config.net_arch
     if (
         not isinstance(net_arch, tuple)
         or not net_arch
         or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in net_arch)
     ):
         _fail(cls, "net_arch", net_arch, "give hidden layer widths as positive integers, e.g. (64, 64)")
-    if config.device not in DEVICES:  # type: ignore[attr-defined]
-        _fail(cls, "device", config.device, f"use one of {', '.join(DEVICES)}")  # type: ignore[attr-defined]
-    if config.torch_threads < 1:  # type: ignore[attr-defined]
-        _fail(cls, "torch_threads", config.torch_threads, "use 1 or more (1 is fastest for small nets)")  # type: ignore[attr-defined]
-    if config.total_timesteps < 1:  # type: ignore[attr-defined]
-        _fail(cls, "total_timesteps", config.total_timesteps, "use the run's step budget (>= 1)")  # type: ignore[attr-defined]
+    if config.device not in DEVICES:
+        _fail(cls, "device", config.device, f"use one of {', '.join(DEVICES)}")
 
 
-def _check_range(config: object, name: str, low: float, high: float, fix: str, low_open: bool = False) -> None:
-    value = getattr(config, name)
-    if value < low or value > high or (low_open and value == low):
-        _fail(type(config).__name__, name, value, fix)
+# name -> (low, high, low end open, fix): shared by the configs, refined in each class's _RANGES
+_COMMON_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "learning_rate": (0.0, _INF, True, "use a step size > 0, e.g. 3e-4"),
+    "gamma": (0.0, 1.0, False, "use a discount in [0, 1]"),
+    "max_grad_norm": (0.0, _INF, True, "use a norm > 0, e.g. 0.5"),
+    "torch_threads": (1, _INF, False, "use 1 or more (1 is fastest for small nets)"),
+    "total_timesteps": (1, _INF, False, "use the run's step budget (>= 1)"),
+}
+_STEPS = (1, _INF, False, "use 1 or more env steps")
+
+
+def _env_defaults(cls: type, agent: str, env_id: str | None) -> dict[str, Any]:
+    """The Zoo entry of ``agent`` for ``env_id`` as field values ({} for an env the Zoo does not tune)."""
+    entry = ZOO[agent].get(env_id or "", {})
+    defaults = {f.name: f.default for f in fields(cls)}
+    return {k: v for k, v in entry.items() if defaults[k] != v}
 
 
 @dataclass(frozen=True)
@@ -110,23 +140,31 @@ class DQNConfig:
     device: str = "cpu"
     """``cpu`` or ``cuda`` (acting always runs on a CPU copy of the network)."""
 
+    _RANGES: ClassVar[dict[str, tuple[float, float, bool, str]]] = {
+        **_COMMON_RANGES,
+        "learning_rate": (0.0, _INF, True, "use a step size > 0, e.g. 2.3e-3"),
+        "buffer_size": (1, _INF, False, "use a capacity >= batch_size, e.g. 100000"),
+        "learning_starts": (0, _INF, False, "use 0 or more env steps"),
+        "batch_size": (1, _INF, False, "use 1 or more, e.g. 64"),
+        "tau": (0.0, 1.0, True, "use a value in (0, 1]; 1.0 copies the network"),
+        "train_freq": _STEPS,
+        "gradient_steps": (0, _INF, False, "use 0 or more"),
+        "target_update_interval": _STEPS,
+        "exploration_fraction": (0.0, 1.0, True, "use a fraction in (0, 1]"),
+        "exploration_initial_eps": (0.0, 1.0, False, "use a probability in [0, 1]"),
+        "exploration_final_eps": (0.0, 1.0, False, "use a probability in [0, 1]"),
+        "max_grad_norm": (0.0, _INF, True, "use a norm > 0, e.g. 10"),
+    }
+
     def __post_init__(self) -> None:
-        _check_common(self)
-        _check_range(self, "learning_rate", 0.0, float("inf"), "use a step size > 0, e.g. 2.3e-3", True)
-        _check_range(self, "buffer_size", 1, float("inf"), "use a capacity >= batch_size, e.g. 100000")
+        _check_fields(self)
         if self.buffer_size < self.batch_size:
             _fail("DQNConfig", "buffer_size", self.buffer_size, f"use at least batch_size ({self.batch_size})")
-        _check_range(self, "learning_starts", 0, float("inf"), "use 0 or more env steps")
-        _check_range(self, "batch_size", 1, float("inf"), "use 1 or more, e.g. 64")
-        _check_range(self, "tau", 0.0, 1.0, "use a value in (0, 1]; 1.0 copies the network", True)
-        _check_range(self, "gamma", 0.0, 1.0, "use a discount in [0, 1]")
-        _check_range(self, "train_freq", 1, float("inf"), "use 1 or more env steps")
-        _check_range(self, "gradient_steps", 0, float("inf"), "use 0 or more")
-        _check_range(self, "target_update_interval", 1, float("inf"), "use 1 or more env steps")
-        _check_range(self, "exploration_fraction", 0.0, 1.0, "use a fraction in (0, 1]", True)
-        for name in ("exploration_initial_eps", "exploration_final_eps"):
-            _check_range(self, name, 0.0, 1.0, "use a probability in [0, 1]")
-        _check_range(self, "max_grad_norm", 0.0, float("inf"), "use a norm > 0, e.g. 10", True)
+
+    @classmethod
+    def env_defaults(cls, env_id: str | None) -> dict[str, Any]:
+        """Zoo values for ``env_id`` that differ from the defaults (DQN: none beyond CartPole-v1's)."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -162,6 +200,12 @@ class PPOConfig:
     """Clip the global gradient norm to this value."""
     normalize_advantage: bool = True
     """Normalise advantages per minibatch."""
+    normalize_observations: bool = False
+    """Normalise observations by running mean/std (SB3's VecNormalize norm_obs; the Zoo's ``normalize``)."""
+    normalize_rewards: bool = False
+    """Scale rewards by the running std of the discounted return (VecNormalize norm_reward)."""
+    log_std_init: float = 0.0
+    """Box actions: initial log standard deviation of the Gaussian policy (state-independent, learned)."""
     net_arch: tuple[int, ...] = (64, 64)
     """Hidden widths of the separate policy and value MLPs (tanh), SB3's MlpPolicy."""
     ortho_init: bool = True
@@ -179,21 +223,178 @@ class PPOConfig:
     device: str = "cpu"
     """``cpu`` or ``cuda`` (acting always runs on a CPU copy of the policy)."""
 
+    _RANGES: ClassVar[dict[str, tuple[float, float, bool, str]]] = {
+        **_COMMON_RANGES,
+        "n_steps": (2, _INF, False, "use 2 or more env steps per rollout, e.g. 256"),
+        "batch_size": (2, _INF, False, "use 2 or more (advantages are normalised)"),
+        "n_epochs": (1, _INF, False, "use 1 or more"),
+        "learning_rate": (0.0, _INF, True, "use a step size > 0, e.g. 1e-3"),
+        "clip_range": (0.0, _INF, True, "use a clip coefficient > 0, e.g. 0.2"),
+        "gae_lambda": (0.0, 1.0, False, "use a lambda in [0, 1]"),
+        "ent_coef": (0.0, _INF, False, "use 0 or more"),
+        "vf_coef": (0.0, _INF, False, "use 0 or more"),
+        "adam_eps": (0.0, _INF, True, "use a small positive number, e.g. 1e-5"),
+        "log_std_init": (-20.0, 2.0, False, "use a log standard deviation in [-20, 2], e.g. 0"),
+    }
+
     def __post_init__(self) -> None:
-        _check_common(self)
-        _check_range(self, "n_steps", 2, float("inf"), "use 2 or more env steps per rollout, e.g. 256")
-        _check_range(self, "batch_size", 2, float("inf"), "use 2 or more (advantages are normalised)")
+        _check_fields(self)
         if self.batch_size > self.n_steps:
             _fail("PPOConfig", "batch_size", self.batch_size, f"use at most n_steps ({self.n_steps})")
-        _check_range(self, "n_epochs", 1, float("inf"), "use 1 or more")
-        _check_range(self, "learning_rate", 0.0, float("inf"), "use a step size > 0, e.g. 1e-3", True)
-        _check_range(self, "clip_range", 0.0, float("inf"), "use a clip coefficient > 0, e.g. 0.2", True)
-        for name in ("learning_rate_schedule", "clip_range_schedule"):
-            if getattr(self, name) not in SCHEDULES:
-                _fail("PPOConfig", name, getattr(self, name), f"use one of {', '.join(SCHEDULES)}")
-        _check_range(self, "gamma", 0.0, 1.0, "use a discount in [0, 1]")
-        _check_range(self, "gae_lambda", 0.0, 1.0, "use a lambda in [0, 1]")
-        _check_range(self, "ent_coef", 0.0, float("inf"), "use 0 or more")
-        _check_range(self, "vf_coef", 0.0, float("inf"), "use 0 or more")
-        _check_range(self, "max_grad_norm", 0.0, float("inf"), "use a norm > 0, e.g. 0.5", True)
-        _check_range(self, "adam_eps", 0.0, float("inf"), "use a small positive number, e.g. 1e-5", True)
+
+    @classmethod
+    def env_defaults(cls, env_id: str | None) -> dict[str, Any]:
+        """The RL Zoo's PPO values for ``env_id`` that differ from the (CartPole-v1) defaults."""
+        return _env_defaults(cls, "ppo", env_id)
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """Soft Actor-Critic (Haarnoja et al. 2018) with SB3's details: twin Q, polyak targets, tanh-squashed
+    Gaussian policy, automatic entropy tuning towards -dim(actions). Box actions only.
+
+    Defaults: RL Zoo ``sac.yml`` Pendulum-v1 (learning_rate 1e-3, n_timesteps 2e4) over SB3's SAC defaults.
+    """
+
+    learning_rate: float = 1e-3
+    """Adam step size of actor, critics and entropy coefficient (see ``learning_rate_schedule``)."""
+    learning_rate_schedule: str = "constant"
+    """``constant`` or ``linear`` (the Zoo's ``lin_<x>``: falls to 0 at ``total_timesteps``)."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in transitions (a ring; its memory is checked before allocation)."""
+    learning_starts: int = 100
+    """Env steps of uniformly random actions before learning starts."""
+    batch_size: int = 256
+    """Transitions per gradient step, sampled uniformly with replacement."""
+    tau: float = 0.005
+    """Polyak coefficient of the target critics (1.0 = hard copy)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    train_freq: int = 1
+    """Env steps between training phases."""
+    gradient_steps: int = 1
+    """Gradient steps per training phase."""
+    target_update_interval: int = 1
+    """Gradient steps between target updates."""
+    ent_coef: float = 1.0
+    """Entropy coefficient: the initial value when ``autotune_entropy`` (SB3's ``auto``), else fixed."""
+    autotune_entropy: bool = True
+    """Learn the entropy coefficient so the policy's entropy tracks -dim(actions) (SB3's ``ent_coef='auto'``)."""
+    net_arch: tuple[int, ...] = (256, 256)
+    """Hidden widths of the actor and of each critic (ReLU)."""
+    total_timesteps: int = 20_000
+    """Horizon of the linear learning-rate schedule in env steps (the Zoo's n_timesteps)."""
+    deterministic_when_not_learning: bool = True
+    """With ``learn_enabled = False`` act with the mean action (SB3's ``deterministic=True``)."""
+    fused_adam: bool = True
+    """Use torch's fused Adam kernel (same maths, faster; results differ from unfused in the last bits)."""
+    torch_threads: int = 1
+    """torch intra-op threads, pinned for bit-reproducibility (results depend on it)."""
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` (acting always runs on a CPU copy of the actor)."""
+
+    _RANGES: ClassVar[dict[str, tuple[float, float, bool, str]]] = {
+        **_COMMON_RANGES,
+        "learning_rate": (0.0, _INF, True, "use a step size > 0, e.g. 3e-4"),
+        "buffer_size": (1, _INF, False, "use a capacity >= batch_size, e.g. 1000000"),
+        "learning_starts": (0, _INF, False, "use 0 or more env steps"),
+        "batch_size": (1, _INF, False, "use 1 or more, e.g. 256"),
+        "tau": (0.0, 1.0, True, "use a value in (0, 1], e.g. 0.005"),
+        "train_freq": _STEPS,
+        "gradient_steps": (0, _INF, False, "use 0 or more"),
+        "target_update_interval": (1, _INF, False, "use 1 or more gradient steps"),
+        "ent_coef": (0.0, _INF, True, "use a coefficient > 0, e.g. 1.0 (autotuned) or 0.1 (fixed)"),
+    }
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.buffer_size < self.batch_size:
+            _fail("SACConfig", "buffer_size", self.buffer_size, f"use at least batch_size ({self.batch_size})")
+
+    @classmethod
+    def env_defaults(cls, env_id: str | None) -> dict[str, Any]:
+        """The RL Zoo's SAC values for ``env_id`` that differ from the (Pendulum-v1) defaults."""
+        return _env_defaults(cls, "sac", env_id)
+
+
+# ---------------------------------------------------------------------------------------- RL Zoo table
+def _sb3_ppo(**zoo: Any) -> dict[str, Any]:
+    """SB3's PPO defaults under a Zoo entry, with the Zoo's n_envs x n_steps collected from one env."""
+    n_envs = zoo.pop("n_envs", 1)
+    values = {
+        "learning_rate": 3e-4,
+        "learning_rate_schedule": "constant",
+        "n_steps": 2048,
+        "batch_size": 64,
+        "n_epochs": 10,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "clip_range": 0.2,
+        "clip_range_schedule": "constant",
+        "ent_coef": 0.0,
+        "vf_coef": 0.5,
+        "max_grad_norm": 0.5,
+        "normalize_observations": False,
+        "normalize_rewards": False,
+        **zoo,
+    }
+    values["n_steps"] *= n_envs
+    return values
+
+
+def _sb3_sac(**zoo: Any) -> dict[str, Any]:
+    """SB3's SAC defaults under a Zoo entry."""
+    return {
+        "learning_rate": 3e-4,
+        "learning_rate_schedule": "constant",
+        "buffer_size": 1_000_000,
+        "learning_starts": 100,
+        "batch_size": 256,
+        "tau": 0.005,
+        "gamma": 0.99,
+        "train_freq": 1,
+        "gradient_steps": 1,
+        "ent_coef": 1.0,
+        "autotune_entropy": True,
+        "net_arch": (256, 256),
+        **zoo,
+    }
+
+
+# agent -> Gymnasium env id -> field values. Copied from rl-baselines3-zoo hyperparams/{ppo,sac}.yml; the
+# Zoo's use_sde / sde_sample_freq / log_std_init-for-gSDE are left out (no gSDE here) and its
+# LunarLander*-v2 entries are keyed by the v3 ids Gymnasium 1.x registers.
+ZOO: dict[str, dict[str, dict[str, Any]]] = {
+    "ppo": {
+        "CartPole-v1": _sb3_ppo(
+            n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
+            learning_rate=1e-3, learning_rate_schedule="linear", clip_range=0.2, clip_range_schedule="linear",
+            total_timesteps=100_000,
+        ),
+        "Pendulum-v1": _sb3_ppo(
+            n_envs=4, n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10, learning_rate=1e-3,
+            clip_range=0.2, total_timesteps=100_000,
+        ),
+        "Acrobot-v1": _sb3_ppo(
+            normalize_observations=True, normalize_rewards=True, n_envs=16, n_steps=256, gae_lambda=0.94,
+            gamma=0.99, n_epochs=4, total_timesteps=1_000_000,
+        ),
+        "LunarLander-v3": _sb3_ppo(
+            n_envs=16, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01,
+            total_timesteps=1_000_000,
+        ),
+    },
+    "sac": {
+        "Pendulum-v1": _sb3_sac(learning_rate=1e-3, total_timesteps=20_000),
+        "LunarLanderContinuous-v3": _sb3_sac(
+            batch_size=256, learning_rate=7.3e-4, learning_rate_schedule="linear", buffer_size=1_000_000,
+            gamma=0.99, tau=0.01, train_freq=1, gradient_steps=1, learning_starts=10_000, net_arch=(400, 300),
+            total_timesteps=500_000,
+        ),
+        "MountainCarContinuous-v0": _sb3_sac(
+            learning_rate=3e-4, buffer_size=50_000, batch_size=512, ent_coef=0.1, autotune_entropy=False,
+            train_freq=32, gradient_steps=32, gamma=0.9999, tau=0.01, learning_starts=0, net_arch=(64, 64),
+            total_timesteps=50_000,
+        ),
+    },
+}  # fmt: skip

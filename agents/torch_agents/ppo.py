@@ -1,5 +1,12 @@
 """Proximal Policy Optimisation behind the Agent protocol, with Stable-Baselines3's details.
 
+Discrete actions: a categorical policy over the actor's logits. Box actions (CleanRL's
+``ppo_continuous_action``): a diagonal Gaussian whose mean is the actor's output and whose log-std is one
+state-independent parameter vector; the sampled action is stored and trained on as sampled, and clipped to
+the space's bounds only on its way to the env (as SB3 does). Observation and reward normalisation
+(``normalize_observations`` / ``normalize_rewards``) are SB3's ``VecNormalize``, with the statistics in the
+weights and the running discounted return in the state.
+
 The runner steps one env, so the rollout is ``n_steps`` consecutive transitions of that env (the Zoo's
 CartPole setting of 8 envs x 32 steps becomes 1 env x 256 steps: same batch, minibatch and update counts).
 When the rollout is full, ``observe`` runs ``ppo_update`` (below, reads top to bottom): GAE(lambda)
@@ -19,6 +26,8 @@ gradient.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -28,11 +37,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.protocol import ArrayDict
-from agents.random_agent import generator_state_from_array, generator_state_to_array
 from agents.torch_agents import common
+from agents.torch_agents.base import TorchAgent
+from agents.torch_agents.buffers import Rollout
 from agents.torch_agents.config import PPOConfig
+from agents.torch_agents.normalization import RunningMeanStd
 
-_COUNTERS = ("num_timesteps", "n_updates", "rollout_pos", "has_pending")
 _LOSSES = (
     "losses/policy_loss",
     "losses/value_loss",
@@ -41,44 +51,41 @@ _LOSSES = (
     "losses/clipfrac",
     "charts/learning_rate",
 )
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+# evaluate(obs, actions) -> (log-probability of each action, entropy of each policy distribution)
+Evaluate = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-class Rollout:
-    """``n_steps`` transitions of one env stream, in numpy arrays."""
+def categorical_evaluate(actor: nn.Module) -> Evaluate:
+    """Log-probabilities and entropy of the categorical policy with logits ``actor(obs)``."""
 
-    def __init__(self, n_steps: int, obs_size: int) -> None:
-        self.n_steps = n_steps
-        self.obs = np.zeros((n_steps, obs_size), dtype=np.float32)
-        self.next_obs = np.zeros((n_steps, obs_size), dtype=np.float32)
-        self.actions = np.zeros(n_steps, dtype=np.int64)
-        self.rewards = np.zeros(n_steps, dtype=np.float32)
-        self.terminated = np.zeros(n_steps, dtype=np.float32)  # no bootstrap from next_obs
-        self.dones = np.zeros(n_steps, dtype=np.float32)  # episode boundary after this step (GAE chain cut)
-        self.pos = 0
+    def evaluate(obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_probs_all = F.log_softmax(actor(obs), dim=-1)
+        log_prob = log_probs_all.gather(1, actions.unsqueeze(1)).squeeze(1)
+        return log_prob, -(log_probs_all.exp() * log_probs_all).sum(dim=1)
 
-    def add(
-        self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool, done: bool
-    ) -> None:
-        i = self.pos
-        self.obs[i] = obs
-        self.next_obs[i] = next_obs
-        self.actions[i] = action
-        self.rewards[i] = reward
-        self.terminated[i] = terminated
-        self.dones[i] = done
-        self.pos = i + 1
-
-    @property
-    def full(self) -> bool:
-        return self.pos == self.n_steps
-
-    def columns(self) -> tuple[str, ...]:
-        return ("obs", "next_obs", "actions", "rewards", "terminated", "dones")
+    return evaluate
 
 
-def linear_or_constant(schedule: str, initial: float, progress_remaining: float) -> float:
-    """The Zoo's ``lin_<x>``: ``x * progress_remaining``; ``constant``: ``x``."""
-    return initial * progress_remaining if schedule == "linear" else initial
+def gaussian_evaluate(actor: nn.Module, log_std: torch.Tensor) -> Evaluate:
+    """Log-probabilities and entropy of N(actor(obs), exp(log_std)^2), independent dimensions summed."""
+
+    def evaluate(obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = actor(obs)
+        log_prob = (-((actions - mean) ** 2) / (2.0 * torch.exp(2.0 * log_std)) - log_std - _LOG_SQRT_2PI).sum(1)
+        entropy = (0.5 + _LOG_SQRT_2PI + log_std).sum().expand(len(mean))
+        return log_prob, entropy
+
+    return evaluate
+
+
+class LogStd(nn.Module):
+    """The state-independent log standard deviation of the Gaussian policy (saved as ``log_std.weight``)."""
+
+    def __init__(self, action_dim: int, initial: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((action_dim,), float(initial)))
 
 
 def compute_gae(
@@ -104,7 +111,7 @@ def compute_gae(
 
 
 def ppo_update(
-    actor: nn.Module,
+    evaluate: Evaluate,
     critic: nn.Module,
     optimizer: common.Adam,
     rollout: Rollout,
@@ -114,11 +121,15 @@ def ppo_update(
     clip_coef: float,
     device: torch.device,
 ) -> dict[str, float]:
-    """One PPO update on a full rollout; returns the last minibatch's losses and statistics."""
+    """One PPO update on a full rollout; returns the last minibatch's losses and statistics.
+
+    ``evaluate(obs, actions)`` gives the policy's log-probabilities of the actions and its entropies
+    (``categorical_evaluate`` or ``gaussian_evaluate``).
+    """
     b_obs = torch.from_numpy(rollout.obs).to(device)
     b_actions = torch.from_numpy(rollout.actions).to(device)
     with torch.no_grad():
-        b_logprobs = F.log_softmax(actor(b_obs), dim=-1).gather(1, b_actions.unsqueeze(1)).squeeze(1)
+        b_logprobs = evaluate(b_obs, b_actions)[0]
         b_values = critic(b_obs).squeeze(1)
         b_next_values = critic(torch.from_numpy(rollout.next_obs).to(device)).squeeze(1)
     b_advantages = torch.from_numpy(
@@ -140,9 +151,7 @@ def ppo_update(
         b_inds = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n, config.batch_size):
             mb_inds = b_inds[start : start + config.batch_size]
-            mb_log_probs_all = F.log_softmax(actor(b_obs[mb_inds]), dim=-1)
-            newlogprob = mb_log_probs_all.gather(1, b_actions[mb_inds].unsqueeze(1)).squeeze(1)
-            entropy = -(mb_log_probs_all.exp() * mb_log_probs_all).sum(dim=1)
+            newlogprob, entropy = evaluate(b_obs[mb_inds], b_actions[mb_inds])
             newvalue = critic(b_obs[mb_inds]).squeeze(1)
             logratio = newlogprob - b_logprobs[mb_inds]
             ratio = logratio.exp()
@@ -178,26 +187,27 @@ def ppo_update(
     }
 
 
-class PPOAgent:
-    """PPO for Box observations (flattened) and Discrete actions; separate policy and value MLPs.
+class PPOAgent(TorchAgent):
+    """PPO for Box (flattened) or Discrete (one-hot) observations, Discrete or Box actions; separate policy
+    and value MLPs.
 
-    Weights: ``actor.*``, ``critic.*``, ``optimizer.*`` (Adam moments and step counts; the learning rate
-    follows from the step counter).
+    Weights: ``actor.*``, ``critic.*``, (Box actions) ``log_std.weight``, ``optimizer.*`` (Adam moments and
+    step counts; the learning rate follows from the step counter), and with normalisation ``obs_rms.*`` /
+    ``ret_rms.*``.
     State: the partial rollout's filled rows (``rollout.*``), counters, the pending (obs, action) of an
-    ``act`` not yet followed by ``observe``, the numpy and torch generator states, and the last losses.
+    ``act`` not yet followed by ``observe``, the numpy and torch generator states, the last losses and, with
+    reward normalisation, the running discounted return.
     """
 
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: PPOConfig, seed: int) -> None:
-        if not isinstance(config, PPOConfig):
-            raise ValueError(f"PPOAgent needs a PPOConfig, got {type(config).__name__}.")
-        self.obs_size, self.n_actions = common.check_spaces("PPOAgent", observation_space, action_space)
-        self.action_start = int(action_space.start)
-        self.config = config
-        self.learn_enabled = True
-        self.device = common.pin_torch_runtime(config.torch_threads, config.device)
-        self.np_rng, self.torch_rng = common.seed_generators(seed)
+    config_class = PPOConfig
+    action_spaces = (gym.spaces.Discrete, gym.spaces.Box)
+    counter_names = ("rollout_pos",)
+    loss_names = _LOSSES
 
-        self.actor = common.mlp([self.obs_size, *config.net_arch, self.n_actions], nn.Tanh)
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: PPOConfig, seed: int) -> None:
+        super().__init__(observation_space, action_space, config, seed)
+        n_out = self.n_actions if self.discrete else self.action_dim
+        self.actor = common.mlp([self.obs_size, *config.net_arch, n_out], nn.Tanh)
         self.critic = common.mlp([self.obs_size, *config.net_arch, 1], nn.Tanh)
         if config.ortho_init:
             common.init_orthogonal(self.actor, self.torch_rng, hidden_gain=2**0.5, head_gain=0.01)
@@ -207,50 +217,77 @@ class PPOAgent:
             common.init_default(self.critic, self.torch_rng)
         self.actor.to(self.device)
         self.critic.to(self.device)
-        self.optimizer = common.Adam(
-            {
-                **{f"actor.{k}": p for k, p in self.actor.named_parameters()},
-                **{f"critic.{k}": p for k, p in self.critic.named_parameters()},
-            },
-            config.learning_rate,
-            config.adam_eps,
-            config.fused_adam,
-        )
+        params = {f"actor.{k}": p for k, p in self.actor.named_parameters()}
+        if self.discrete:
+            self.log_std: LogStd | None = None
+            self.evaluate = categorical_evaluate(self.actor)
+        else:
+            self.log_std = LogStd(self.action_dim, config.log_std_init).to(self.device)
+            params["log_std.weight"] = self.log_std.weight
+            self.evaluate = gaussian_evaluate(self.actor, self.log_std.weight)
+        params.update({f"critic.{k}": p for k, p in self.critic.named_parameters()})
+        self.optimizer = common.Adam(params, config.learning_rate, config.adam_eps, config.fused_adam)
         self.actor_numpy = common.NumpyMLP(self.actor, "tanh")
+        self.std_numpy = np.ones(0)
+        self.refresh_acting_copies()
 
-        self.rollout = Rollout(config.n_steps, self.obs_size)
-        self.num_timesteps = 0
-        self.n_updates = 0
-        self.pending_obs = np.zeros(self.obs_size, dtype=np.float32)
-        self.pending_action = 0
-        self.has_pending = False
-        self.last_losses = dict.fromkeys(_LOSSES, 0.0)
+        self.obs_rms = RunningMeanStd((self.obs_size,)) if config.normalize_observations else None
+        self.ret_rms = RunningMeanStd(()) if config.normalize_rewards else None
+        self.running_return = 0.0  # discounted return of the episode so far (reward normalisation)
+        self.rollout = Rollout(config.n_steps, self.obs_size, self.action_shape, self.action_dtype)
 
     # -------------------------------------------------------------------------------------------- acting
     @property
     def progress_remaining(self) -> float:
         return max(0.0, 1.0 - self.num_timesteps / self.config.total_timesteps)
 
-    def act(self, obs: Any) -> int:
-        x = np.asarray(obs, dtype=np.float32).reshape(self.obs_size)
-        logits = self.actor_numpy(x).astype(np.float64)
-        if not self.learn_enabled and self.config.deterministic_when_not_learning:
-            action = int(np.argmax(logits))
+    def _normalized(self, x: np.ndarray, update: bool) -> np.ndarray:
+        if self.obs_rms is None:
+            return x
+        if update:  # every observation acted on while learning, as VecNormalize counts them
+            self.obs_rms.update(x)
+        return self.obs_rms.normalize(x).astype(np.float32)
+
+    def act(self, obs: Any) -> Any:
+        x = self._normalized(self.encode(obs), update=self.learn_enabled)
+        deterministic = not self.learn_enabled and self.config.deterministic_when_not_learning
+        if self.discrete:
+            logits = self.actor_numpy(x).astype(np.float64)
+            if deterministic:
+                action = int(np.argmax(logits))
+            else:
+                cdf = np.cumsum(np.exp(logits - logits.max()))
+                u = self.np_rng.random() * cdf[-1]
+                action = min(int(np.searchsorted(cdf, u, side="right")), self.n_actions - 1)
+            self.remember(x, action)
+            return self.env_action(action)
+        mean = self.actor_numpy(x)
+        if deterministic:
+            sample = mean
         else:
-            cdf = np.cumsum(np.exp(logits - logits.max()))
-            action = min(int(np.searchsorted(cdf, self.np_rng.random() * cdf[-1], side="right")), self.n_actions - 1)
-        if self.learn_enabled:
-            self.pending_obs[:] = x
-            self.pending_action = action
-            self.has_pending = True
-        return self.action_start + action
+            noise = self.np_rng.standard_normal(self.action_dim)
+            sample = (mean.astype(np.float64) + self.std_numpy * noise).astype(np.float32)
+        self.remember(x, sample)  # trained on as sampled; clipped only for the env
+        return self.env_action(np.clip(sample, self.action_low, self.action_high))
+
+    def _scaled_reward(self, reward: float, done: bool) -> float:
+        if self.ret_rms is None:
+            return reward
+        self.running_return = self.running_return * self.config.gamma + reward
+        self.ret_rms.update(self.running_return)
+        scaled = self.ret_rms.scale(reward)
+        if done:
+            self.running_return = 0.0
+        return scaled
 
     def observe(self, next_obs: Any, reward: float, terminated: bool, truncated: bool) -> None:
         if not self.learn_enabled or not self.has_pending:
             return  # learning off (or switched on between act and observe): nothing to store
-        next_x = np.asarray(next_obs, dtype=np.float32).reshape(self.obs_size)
+        next_x = self._normalized(self.encode(next_obs), update=False)
         done = bool(terminated) or bool(truncated)
-        self.rollout.add(self.pending_obs, self.pending_action, float(reward), next_x, bool(terminated), done)
+        reward = self._scaled_reward(float(reward), done)
+        action = self.pending_action[0] if self.discrete else self.pending_action
+        self.rollout.add(self.pending_obs, action, reward, next_x, bool(terminated), done)
         self.has_pending = False
         self.num_timesteps += 1
         if self.rollout.full:
@@ -258,19 +295,19 @@ class PPOAgent:
             common.pin_torch_runtime(config.torch_threads, config.device)
             progress = self.progress_remaining
             self.last_losses = ppo_update(
-                self.actor,
+                self.evaluate,
                 self.critic,
                 self.optimizer,
                 self.rollout,
                 self.torch_rng,
                 config,
-                linear_or_constant(config.learning_rate_schedule, config.learning_rate, progress),
-                linear_or_constant(config.clip_range_schedule, config.clip_range, progress),
+                common.linear_or_constant(config.learning_rate_schedule, config.learning_rate, progress),
+                common.linear_or_constant(config.clip_range_schedule, config.clip_range, progress),
                 self.device,
             )
-            self.rollout.pos = 0
+            self.rollout.clear()
             self.n_updates += 1
-            self.actor_numpy.refresh(self.actor)
+            self.refresh_acting_copies()
 
     def clear_state(self) -> None:
         # A new episode starts: the last stored step ends the GAE chain (bootstrapping from its next_obs
@@ -278,64 +315,51 @@ class PPOAgent:
         if self.rollout.pos > 0:
             self.rollout.dones[self.rollout.pos - 1] = 1.0
         self.has_pending = False
+        self.running_return = 0.0
 
     # ------------------------------------------------------------------------------------------ saving
-    def runtime_info(self) -> dict[str, Any]:
-        return common.runtime_info(self.config.torch_threads, self.device)
+    def modules(self) -> dict[str, nn.Module]:
+        modules: dict[str, nn.Module] = {"actor": self.actor, "critic": self.critic}
+        if self.log_std is not None:
+            modules["log_std"] = self.log_std
+        return modules
 
-    def get_weights(self) -> ArrayDict:
-        return {
-            **common.module_to_arrays("actor", self.actor),
-            **common.module_to_arrays("critic", self.critic),
-            **self.optimizer.to_arrays("optimizer"),
-        }
+    def optimizers(self) -> dict[str, common.Adam]:
+        return {"optimizer": self.optimizer}
 
-    def set_weights(self, arrays: ArrayDict) -> None:
-        common.check_arrays("PPOAgent", "weights", arrays, self.get_weights())
-        common.load_module("actor", self.actor, arrays)
-        common.load_module("critic", self.critic, arrays)
-        self.optimizer.load_arrays("optimizer", arrays)
+    def refresh_acting_copies(self) -> None:
         self.actor_numpy.refresh(self.actor)
+        if self.log_std is not None:
+            self.std_numpy = np.exp(self.log_std.weight.detach().to("cpu", torch.float64).numpy())
 
-    def get_state(self) -> ArrayDict:
-        n = self.rollout.pos
-        state = {f"rollout.{name}": getattr(self.rollout, name)[:n].copy() for name in self.rollout.columns()}
-        counters = (self.num_timesteps, self.n_updates, self.rollout.pos, int(self.has_pending))
-        state.update(
-            {
-                "counters": np.array(counters, dtype=np.int64),
-                "pending_obs": self.pending_obs.copy(),
-                "pending_action": np.array([self.pending_action], dtype=np.int64),
-                "last_losses": np.array([self.last_losses[k] for k in _LOSSES], dtype=np.float64),
-                "np_rng": generator_state_to_array(self.np_rng),
-                "torch_rng": common.torch_generator_to_array(self.torch_rng),
-            }
-        )
+    def extra_weights(self) -> ArrayDict:
+        arrays: ArrayDict = {}
+        if self.obs_rms is not None:
+            arrays.update(self.obs_rms.to_arrays("obs_rms"))
+        if self.ret_rms is not None:
+            arrays.update(self.ret_rms.to_arrays("ret_rms"))
+        return arrays
+
+    def load_extra_weights(self, arrays: ArrayDict) -> None:
+        if self.obs_rms is not None:
+            self.obs_rms.load_arrays("PPOAgent", "obs_rms", arrays)
+        if self.ret_rms is not None:
+            self.ret_rms.load_arrays("PPOAgent", "ret_rms", arrays)
+
+    def _counters(self) -> dict[str, int]:
+        return {"rollout_pos": self.rollout.pos}
+
+    def extra_state(self) -> ArrayDict:
+        state = self.rollout.to_arrays("rollout")
+        if self.ret_rms is not None:
+            state["running_return"] = np.array([self.running_return], dtype=np.float64)
         return state
 
-    def set_state(self, arrays: ArrayDict) -> None:
-        reference = self.get_state()
-        for name in self.rollout.columns():  # the filled length varies; checked against rollout_pos below
-            key = f"rollout.{name}"
-            if key in arrays and isinstance(arrays[key], np.ndarray):
-                reference[key] = np.zeros((len(arrays[key]), *reference[key].shape[1:]), reference[key].dtype)
-        common.check_arrays("PPOAgent", "state", arrays, reference)
-        counters = dict(zip(_COUNTERS, (int(v) for v in arrays["counters"]), strict=True))
+    def state_reference(self, arrays: ArrayDict) -> ArrayDict:
+        return self.rollout.reference_arrays("rollout", arrays)
+
+    def load_extra_state(self, arrays: ArrayDict, counters: dict[str, int]) -> None:
         pos = counters["rollout_pos"]
-        if not 0 <= pos < self.rollout.n_steps:
-            raise ValueError(f"PPOAgent.set_state: rollout_pos {pos} does not fit n_steps {self.rollout.n_steps}.")
-        for name in self.rollout.columns():
-            column = arrays[f"rollout.{name}"]
-            if len(column) != pos:
-                raise ValueError(f"PPOAgent.set_state: 'rollout.{name}' holds {len(column)} rows, expected {pos}.")
-            getattr(self.rollout, name)[:pos] = column
-        self.rollout.pos = pos
-        self.num_timesteps = counters["num_timesteps"]
-        self.n_updates = counters["n_updates"]
-        self.has_pending = bool(counters["has_pending"])
-        self.pending_obs[:] = arrays["pending_obs"]
-        self.pending_action = int(arrays["pending_action"][0])
-        self.last_losses = dict(zip(_LOSSES, (float(v) for v in arrays["last_losses"]), strict=True))
-        # RNG last (after everything that could fail)
-        generator_state_from_array(self.np_rng, arrays["np_rng"])
-        common.torch_generator_from_array(self.torch_rng, arrays["torch_rng"])
+        self.rollout.load_arrays("PPOAgent", "rollout", arrays, pos, pos)
+        if self.ret_rms is not None:
+            self.running_return = float(arrays["running_return"][0])

@@ -1,7 +1,7 @@
 """The contract every registered agent passes (dm_env style): one test body, every agent.
 
-Each case drives an agent through real CartPole episodes with the runner's call order
-(clear_state, act, observe, ...) and compares bytes, never sums.
+Each case drives an agent through real episodes (CartPole; Pendulum for Box actions; FrozenLake for Discrete
+observations) with the runner's call order (clear_state, act, observe, ...) and compares bytes, never sums.
 """
 
 from __future__ import annotations
@@ -14,12 +14,28 @@ import pytest
 from agents.protocol import Agent, ArrayDict
 from agents.registry import AGENTS, make_agent
 
-# name -> small config overrides that make learning happen within a few hundred steps.
-CASES: dict[str, dict] = {
-    "random": {},
-    "hierarchy": {},
-    "dqn": {"learning_starts": 32, "train_freq": 16, "gradient_steps": 2, "batch_size": 16},
-    "ppo": {"n_steps": 64, "batch_size": 32, "n_epochs": 2},
+# case -> (agent, env id, small config overrides that make learning happen within a few hundred steps).
+CASES: dict[str, tuple[str, str, dict]] = {
+    "random": ("random", "CartPole-v1", {}),
+    "hierarchy": ("hierarchy", "CartPole-v1", {}),
+    "dqn": ("dqn", "CartPole-v1", {"learning_starts": 32, "train_freq": 16, "gradient_steps": 2, "batch_size": 16}),
+    "ppo": ("ppo", "CartPole-v1", {"n_steps": 64, "batch_size": 32, "n_epochs": 2}),
+    "ppo-box": (
+        "ppo",
+        "Pendulum-v1",
+        {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "normalize_observations": True, "normalize_rewards": True},
+    ),
+    "sac": (
+        "sac",
+        "Pendulum-v1",
+        {"learning_starts": 32, "train_freq": 4, "batch_size": 16, "net_arch": (32, 32), "buffer_size": 250},
+    ),
+    "dqn-onehot": (
+        "dqn",
+        "FrozenLake-v1",
+        {"learning_starts": 16, "train_freq": 8, "gradient_steps": 2, "batch_size": 8, "net_arch": (16,)},
+    ),
+    "ppo-onehot": ("ppo", "FrozenLake-v1", {"n_steps": 32, "batch_size": 16, "n_epochs": 2}),
 }
 
 
@@ -35,8 +51,9 @@ def _digest(arrays: ArrayDict) -> str:
 
 
 def _build(name: str, seed: int = 0) -> tuple[Agent, gym.Env]:
-    env = gym.make("CartPole-v1")
-    agent = make_agent(name, env.observation_space, env.action_space, CASES[name], seed=seed)
+    agent_name, env_id, overrides = CASES[name]
+    env = gym.make(env_id)
+    agent = make_agent(agent_name, env.observation_space, env.action_space, overrides, seed=seed)
     return agent, env
 
 
@@ -63,7 +80,7 @@ WEIGHTLESS = {"random"}
 
 
 def test_every_registered_agent_is_covered():
-    assert set(CASES) == set(AGENTS)
+    assert {agent for agent, _, _ in CASES.values()} == set(AGENTS)
 
 
 @pytest.mark.parametrize("name", names)
@@ -86,7 +103,7 @@ def test_mid_episode_restore_continues_bit_identically(name):
     original, env = _build(name, seed=1)
     _, obs = _run(original, env, 150)
     weights, state = original.get_weights(), original.get_state()
-    env_copy = __import__("copy").deepcopy(env)  # CartPole continues identically after deepcopy
+    env_copy = __import__("copy").deepcopy(env)  # these envs continue identically after deepcopy
 
     restored, _ = _build(name, seed=99)  # a different seed: everything must come from the buffers
     restored.set_weights(weights)

@@ -3,7 +3,6 @@ observe), learn-off, pickle-free arrays, space and config errors, SB3 semantics 
 
 from __future__ import annotations
 
-import hashlib
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +12,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import DQNConfig
 from agents.torch_agents.dqn import DQNAgent, linear_epsilon
+from tests.agents.torch_helpers import digest
 
 # Small enough to train for a few hundred gradient steps in well under a second.
 FAST = DQNConfig(
@@ -24,15 +24,6 @@ FAST = DQNConfig(
     buffer_size=500,
     total_timesteps=1000,
 )
-
-
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def make(config: DQNConfig = FAST, seed: int = 0) -> tuple[DQNAgent, gym.Env]:
@@ -265,7 +256,7 @@ def test_mismatched_arrays_name_the_key():
 @pytest.mark.parametrize(
     ("observation_space", "action_space", "named"),
     [
-        (gym.spaces.Discrete(4), gym.spaces.Discrete(2), "Discrete"),
+        (gym.spaces.MultiBinary(4), gym.spaces.Discrete(2), "MultiBinary"),
         (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (1,)), "Box"),
         (gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([2, 2]), "MultiDiscrete"),
     ],
@@ -309,3 +300,15 @@ def test_config_accepts_lists_from_toml_and_runtime_info_is_plain():
     info = agent.runtime_info()
     assert info["torch_threads"] == 1 and info["device"] == "cpu" and info["deterministic_algorithms"]
     assert all(isinstance(v, (str, int, bool)) for v in info.values())
+
+
+def test_discrete_observations_are_one_hot():
+    agent = DQNAgent(gym.spaces.Discrete(6, start=-1), gym.spaces.Discrete(2), FAST, 0)
+    agent.act(-1)
+    agent.observe(4, 0.0, False, False)
+    assert agent.buffer.obs[0].tolist() == [1, 0, 0, 0, 0, 0] and agent.buffer.next_obs[0].tolist() == [0] * 5 + [1]
+
+
+def test_a_buffer_that_cannot_fit_is_refused_before_allocation():
+    with pytest.raises(ValueError, match=r"DQNConfig\.buffer_size = 10000000000000 needs about .* available"):
+        DQNAgent(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), DQNConfig(buffer_size=10**13), 0)

@@ -4,7 +4,6 @@ between act and observe), learn-off, pickle-free arrays, space and config errors
 from __future__ import annotations
 
 import copy
-import hashlib
 
 import gymnasium as gym
 import numpy as np
@@ -14,17 +13,9 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import PPOConfig
 from agents.torch_agents.ppo import PPOAgent, compute_gae
+from tests.agents.torch_helpers import digest
 
 FAST = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(32, 32), total_timesteps=2000)
-
-
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{a.dtype}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def make(config: PPOConfig = FAST, seed: int = 0) -> tuple[PPOAgent, gym.Env]:
@@ -201,8 +192,8 @@ def test_mismatched_arrays_name_the_key():
 @pytest.mark.parametrize(
     ("observation_space", "action_space", "named"),
     [
-        (gym.spaces.Discrete(4), gym.spaces.Discrete(2), "Discrete"),
-        (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (1,)), "Box"),
+        (gym.spaces.MultiBinary(4), gym.spaces.Discrete(2), "MultiBinary"),
+        (gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([2, 2]), "MultiDiscrete"),
     ],
 )
 def test_unsupported_spaces_raise_naming_the_space(observation_space, action_space, named):
@@ -226,3 +217,115 @@ def test_config_errors_name_field_and_value(field, value):
     with pytest.raises(ValueError, match=field) as info:
         PPOConfig(**{field: value})
     assert repr(value) in str(info.value)
+
+
+# ------------------------------------------------------------------------------------ Box actions (Gaussian)
+BOX = PPOConfig(
+    n_steps=64,
+    batch_size=32,
+    n_epochs=2,
+    net_arch=(16, 16),
+    total_timesteps=2000,
+    normalize_observations=True,
+    normalize_rewards=True,
+)
+
+
+def make_box(config: PPOConfig = BOX, seed: int = 0, space=None) -> PPOAgent:
+    env = gym.make("Pendulum-v1")
+    return PPOAgent(env.observation_space, space or env.action_space, config, seed)
+
+
+def test_gaussian_log_prob_and_entropy_match_torch_distributions():
+    import torch
+
+    from agents.torch_agents.ppo import gaussian_evaluate
+
+    actor = torch.nn.Linear(3, 2)
+    log_std = torch.tensor([-0.5, 0.3])
+    obs, actions = torch.randn(5, 3), torch.randn(5, 2)
+    log_prob, entropy = gaussian_evaluate(actor, log_std)(obs, actions)
+    normal = torch.distributions.Normal(actor(obs), log_std.exp())
+    assert torch.allclose(log_prob, normal.log_prob(actions).sum(1), atol=1e-6)
+    assert torch.allclose(entropy, normal.entropy().sum(1), atol=1e-6)
+
+
+def test_box_actions_are_clipped_for_the_env_but_stored_as_sampled():
+    space = gym.spaces.Box(np.float32(-0.1), np.float32(0.1), (1,))
+    agent = make_box(PPOConfig(**{**BOX.__dict__, "log_std_init": 1.0}), space=space)
+    actions, obs = [], np.zeros(3, np.float32)
+    for _ in range(40):
+        actions.append(agent.act(obs))
+        agent.observe(obs, -1.0, False, False)
+    actions = np.array(actions)
+    assert actions.dtype == np.float32 and actions.shape == (40, 1)
+    assert np.all(np.abs(actions) <= 0.1)
+    stored = agent.rollout.actions[:40, 0]
+    assert np.abs(stored).max() > 0.5  # std e^1: the stored (trained-on) samples exceed the bounds
+
+
+def test_box_restore_continues_bit_identically_with_normalisation():
+    env = gym.make("Pendulum-v1")
+    original = PPOAgent(env.observation_space, env.action_space, BOX, 0)
+    driver = Driver(original, env)
+    for _ in range(150):  # mid-rollout, after two updates
+        driver.finish(original.act(driver.obs))
+    restored = PPOAgent(env.observation_space, env.action_space, BOX, 99)
+    restored.set_weights(original.get_weights())
+    restored.set_state(original.get_state())
+    env_copy, obs = copy.deepcopy(env), driver.obs.copy()
+    expected = []
+    for _ in range(100):
+        expected.append(original.act(driver.obs).tobytes())
+        driver.finish(np.frombuffer(expected[-1], np.float32))
+    clone = Driver.__new__(Driver)
+    clone.agent, clone.env, clone.obs, clone.returns, clone.episode_return = restored, env_copy, obs, [], 0.0
+    got = []
+    for _ in range(100):
+        got.append(restored.act(clone.obs).tobytes())
+        clone.finish(np.frombuffer(got[-1], np.float32))
+    assert got == expected
+    assert digest(restored.get_weights()) == digest(original.get_weights())
+    assert digest(restored.get_state()) == digest(original.get_state())
+
+
+def test_normalisation_statistics_are_weights_and_frozen_when_not_learning():
+    agent = make_box()
+    env = gym.make("Pendulum-v1")
+    driver = Driver(agent, env)
+    for _ in range(30):
+        driver.finish(agent.act(driver.obs))
+    weights = agent.get_weights()
+    assert weights["obs_rms.count"].tolist() == pytest.approx([30 + 1e-4])
+    assert weights["ret_rms.mean"].shape == (1,) and "running_return" in agent.get_state()
+    agent.learn_enabled = False
+    for _ in range(30):
+        driver.finish(agent.act(driver.obs))
+    assert digest(agent.get_weights()) == digest(weights)
+    plain = make_box(PPOConfig(**{**BOX.__dict__, "normalize_observations": False, "normalize_rewards": False}))
+    assert not any("rms" in k for k in plain.get_weights()) and "running_return" not in plain.get_state()
+
+
+def test_running_mean_std_matches_the_batch_statistics():
+    from agents.torch_agents.normalization import RunningMeanStd
+
+    data = np.random.default_rng(0).normal(3.0, 2.0, (500, 2))
+    rms = RunningMeanStd((2,))
+    for row in data:
+        rms.update(row)
+    assert rms.mean == pytest.approx(data.mean(0), rel=1e-5)
+    assert rms.var == pytest.approx(data.var(0), rel=1e-3)
+
+
+def test_discrete_observations_are_one_hot():
+    agent = PPOAgent(gym.spaces.Discrete(4), gym.spaces.Discrete(2), FAST, 0)
+    agent.act(2)
+    agent.observe(3, 0.0, False, False)
+    assert agent.rollout.obs[0].tolist() == [0, 0, 1, 0] and agent.rollout.next_obs[0].tolist() == [0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("field", ["learning_rate", "clip_range", "gamma", "gae_lambda", "ent_coef", "log_std_init"])
+def test_non_finite_floats_are_refused(field):
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"PPOConfig.{field} = {value!r} is invalid: use a finite number"):
+            PPOConfig(**{field: value})

@@ -129,3 +129,91 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 
     with pytest.raises(ValueError, match="CUDA"):
         PPOAgent(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), PPOConfig(device="cuda"), 0)
+
+
+# ------------------------------------------------------------------------------ configs: one validation rule
+def _torch_configs():
+    from agents.torch_agents.config import DQNConfig, PPOConfig, SACConfig
+
+    return (DQNConfig, PPOConfig, SACConfig)
+
+
+def _fields_of_type(cls, annotation: str) -> list[str]:
+    import dataclasses
+
+    return [f.name for f in dataclasses.fields(cls) if str(f.type) == annotation]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_every_float_field_of_every_torch_config_refuses_non_finite_values(value):
+    for cls in _torch_configs():
+        floats = _fields_of_type(cls, "float")
+        assert floats
+        for name in floats:
+            with pytest.raises(ValueError) as info:
+                cls(**{name: value})
+            message = str(info.value)
+            assert message == f"{cls.__name__}.{name} = {value!r} is invalid: use a finite number.", message
+
+
+def test_every_numeric_field_has_a_declared_range():
+    for cls in _torch_configs():
+        for name in _fields_of_type(cls, "float") + _fields_of_type(cls, "int"):
+            assert name in cls._RANGES, f"{cls.__name__}.{name} has no range"
+
+
+def test_out_of_range_values_name_field_value_and_fix():
+    from agents.torch_agents.config import SACConfig
+
+    with pytest.raises(ValueError, match=r"^SACConfig\.tau = 1\.5 is invalid: use a value in \(0, 1\]"):
+        SACConfig(tau=1.5)
+    with pytest.raises(ValueError, match=r"^SACConfig\.ent_coef = 0\.0 is invalid"):
+        SACConfig(ent_coef=0.0)
+    with pytest.raises(ValueError, match="learning_rate_schedule"):
+        SACConfig(learning_rate_schedule="cosine")
+
+
+# ------------------------------------------------------------------------------------------- RL Zoo table
+def test_zoo_table_entries_build_valid_configs_and_cartpole_ppo_is_the_default():
+    from agents.torch_agents.config import ZOO, PPOConfig, SACConfig
+
+    classes = {"ppo": PPOConfig, "sac": SACConfig}
+    for agent, table in ZOO.items():
+        for env_id in table:
+            classes[agent](**classes[agent].env_defaults(env_id))
+    assert PPOConfig.env_defaults("CartPole-v1") == {}  # default digests unchanged
+    assert SACConfig.env_defaults("Pendulum-v1") == {}
+    assert PPOConfig.env_defaults("NoSuchEnv-v0") == {}
+
+
+def test_registry_applies_the_zoo_entry_under_the_users_values():
+    from agents.registry import make_agent_config
+
+    config = make_agent_config("ppo", {"n_epochs": 3}, env_id="Pendulum-v1")
+    assert (config.n_steps, config.gamma, config.learning_rate_schedule, config.n_epochs) == (4096, 0.9, "constant", 3)
+    assert make_agent_config("ppo", {}, env_id="Acrobot-v1").normalize_observations
+    sac = make_agent_config("sac", {}, env_id="MountainCarContinuous-v0")
+    assert (sac.ent_coef, sac.autotune_entropy, sac.net_arch) == (0.1, False, (64, 64))
+    assert make_agent_config("ppo", {}) == make_agent_config("ppo", {}, env_id="CartPole-v1")
+    assert make_agent_config("random", {}, env_id="Pendulum-v1") is not None  # no table: defaults
+
+
+# ------------------------------------------------------------------------------------------- buffers
+def test_memory_check_names_the_estimate_and_what_is_available():
+    from agents.torch_agents.buffers import available_memory_bytes, check_memory
+
+    assert check_memory("X", "buffer_size", 1000, 40, available=10**9) == 80_000
+    with pytest.raises(ValueError, match=r"X\.buffer_size = 1000 needs about .* has 0\.00 GiB available.*at most"):
+        check_memory("X", "buffer_size", 1000, 40, available=1000)
+    assert (available_memory_bytes() or 1) > 0
+
+
+def test_rng_helpers_live_in_one_shared_module():
+    from agents import random_agent, rng_arrays
+
+    assert random_agent.generator_state_to_array is rng_arrays.generator_state_to_array
+    rng = np.random.default_rng(3)
+    saved = rng_arrays.generator_state_to_array(rng)
+    first = rng.random()
+    rng_arrays.generator_state_from_array(rng, saved)
+    assert rng.random() == first

@@ -1,8 +1,9 @@
 """Exact resume of the torch agents through the real runner, with real processes (the runner's own helpers).
 
-DQN and PPO train once uninterrupted; then the same run is cut by SIGTERM mid-episode (the checkpoint is
-taken right there: mid-rollout, with a partly filled replay ring), resumed, SIGKILLed mid-episode (resumes
-from the last periodic checkpoint), and resumed to the end. Final weights/state digests, counters, RNGs,
+DQN and PPO (CartPole), SAC and Box-action PPO with observation and reward normalisation (Pendulum) train
+once uninterrupted; then the same run is cut by SIGTERM mid-episode (the checkpoint is taken right there:
+mid-rollout, with a partly filled replay ring), resumed, SIGKILLed mid-episode (resumes from the last
+periodic checkpoint), and resumed to the end. Final weights/state digests, counters, RNGs,
 env snapshot, episodes.csv, best/ and TensorBoard series must equal the uninterrupted run's.
 """
 
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.slow
 
 CASES = [
     pytest.param(
+        "CartPole-v1",
+        40,
         "dqn",
         # small ring (wraps during the run), an update every 16 steps
         {
@@ -32,9 +35,42 @@ CASES = [
         id="dqn",
     ),
     pytest.param(
+        "CartPole-v1",
+        40,
         "ppo",
         {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [32, 32], "total_timesteps": 1500},
         id="ppo",
+    ),
+    pytest.param(
+        "Pendulum-v1",
+        6,
+        "sac",
+        # learning from step 64, 2 gradient steps every 4 env steps, a ring of 500 that wraps in the 1200 steps
+        {
+            "learning_starts": 64,
+            "train_freq": 4,
+            "gradient_steps": 2,
+            "target_update_interval": 2,
+            "batch_size": 32,
+            "net_arch": [32, 32],
+            "buffer_size": 500,
+        },
+        id="sac-pendulum",
+    ),
+    pytest.param(
+        "Pendulum-v1",
+        6,
+        "ppo",
+        {
+            "n_steps": 96,
+            "batch_size": 32,
+            "n_epochs": 2,
+            "net_arch": [32, 32],
+            "total_timesteps": 1200,
+            "normalize_observations": True,
+            "normalize_rewards": True,
+        },
+        id="ppo-box-pendulum",
     ),
 ]
 
@@ -50,14 +86,14 @@ def _mid_episode_step(ends: list[int], fraction: float) -> int:
     return step
 
 
-@pytest.mark.parametrize(("agent", "agent_config"), CASES)
-def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, agent, agent_config):
+@pytest.mark.parametrize(("env", "episodes", "agent", "agent_config"), CASES)
+def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, env, episodes, agent, agent_config):
     options = {
-        "env": "CartPole-v1",
+        "env": env,
         "agent": agent,
         "agent_config": agent_config,
-        "episodes": 40,
-        "checkpoint_every": 6,
+        "episodes": episodes,
+        "checkpoint_every": max(1, episodes // 6),
     }
     reference = tmp_path / "reference"
     code, result, err = run_proc(reference, seed=3, **options)
@@ -76,5 +112,5 @@ def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, agent, 
 
     code, result, err = run_proc(run, resume=True, **options)
     assert code == 0, err
-    assert result["episode"] == 40
+    assert result["episode"] == episodes
     assert_same_run(run_fingerprint(reference), run_fingerprint(run))

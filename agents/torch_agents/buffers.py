@@ -1,0 +1,166 @@
+"""Transition stores of the torch agents: a replay ring (DQN, SAC) and an on-policy rollout (PPO).
+
+Both keep one numpy array per column (cheap per-step writes; ``torch.from_numpy`` shares them) and save only
+their filled rows, so a checkpoint of a young run stays small. The action column's shape and dtype are
+parameters: ``()`` int64 for Discrete actions, ``(n,)`` float32 for Box actions.
+
+The memory estimate runs *before* anything is allocated: a buffer that would not fit (together with the copy
+a checkpoint makes of it) is refused with a ``ValueError`` naming both numbers, instead of swapping or being
+killed by the OOM killer hours into a run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from agents.protocol import ArrayDict
+
+# the checkpoint copies the filled rows once (get_state) while the buffer itself stays alive
+_CHECKPOINT_COPIES = 1
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the OS says a new allocation can use (Linux ``MemAvailable``), or None if it cannot tell."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def check_memory(owner: str, field: str, rows: int, row_bytes: int, available: int | None = None) -> int:
+    """Refuse a buffer of ``rows`` x ``row_bytes`` (plus its checkpoint copy) that would not fit in memory.
+
+    Args:
+        owner: config class name for the message, e.g. ``"SACConfig"``.
+        field: the config field that sets ``rows``, e.g. ``"buffer_size"``.
+        rows: buffer capacity in transitions.
+        row_bytes: bytes per transition (all columns).
+        available: bytes available; None reads the machine's (tests pass a number).
+
+    Returns:
+        The estimate in bytes.
+
+    Raises:
+        ValueError: the estimate exceeds the available memory; the message names both and the fix.
+    """
+    estimate = rows * row_bytes * (1 + _CHECKPOINT_COPIES)
+    available = available_memory_bytes() if available is None else available
+    if available is not None and estimate > available:
+        raise ValueError(
+            f"{owner}.{field} = {rows} needs about {_gib(estimate)} (buffer + its checkpoint copy, "
+            f"{row_bytes} bytes per transition) but this machine has {_gib(available)} available; "
+            f"use a smaller {field} (at most about {available // (row_bytes * (1 + _CHECKPOINT_COPIES))})."
+        )
+    return estimate
+
+
+class Transitions:
+    """Columns ``obs``, ``next_obs``, ``actions``, ``rewards``, ``terminated`` (+ subclasses' extras)."""
+
+    def __init__(
+        self,
+        capacity: int,
+        obs_size: int,
+        action_shape: tuple[int, ...],
+        action_dtype: type[np.generic],
+        extra_columns: tuple[str, ...] = (),
+    ) -> None:
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_size), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, obs_size), dtype=np.float32)
+        self.actions = np.zeros((capacity, *action_shape), dtype=action_dtype)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.float32)  # no bootstrap from next_obs
+        self.columns: tuple[str, ...] = ("obs", "next_obs", "actions", "rewards", "terminated", *extra_columns)
+        for name in extra_columns:
+            setattr(self, name, np.zeros(capacity, dtype=np.float32))
+        self.pos = 0
+        self.size = 0
+
+    @staticmethod
+    def row_bytes(obs_size: int, action_shape: tuple[int, ...], action_dtype: type[np.generic], extra: int = 0) -> int:
+        """Bytes per transition of a store with these columns (for ``check_memory``)."""
+        action = int(np.prod(action_shape, dtype=np.int64)) * np.dtype(action_dtype).itemsize
+        return 2 * obs_size * 4 + action + (2 + extra) * 4
+
+    def write(self, i: int, obs: np.ndarray, action: object, reward: float, next_obs: np.ndarray, terminated: bool):
+        self.obs[i] = obs
+        self.next_obs[i] = next_obs
+        self.actions[i] = action
+        self.rewards[i] = reward
+        self.terminated[i] = terminated
+
+    def to_arrays(self, prefix: str) -> ArrayDict:
+        """The filled rows only (the whole ring once full); positions go in the owner's counters."""
+        n = self.size
+        return {f"{prefix}.{name}": getattr(self, name)[:n].copy() for name in self.columns}
+
+    def reference_arrays(self, prefix: str, arrays: ArrayDict) -> ArrayDict:
+        """What ``to_arrays`` would return with as many rows as ``arrays`` holds (for key/dtype/shape checks)."""
+        reference = {}
+        for name in self.columns:
+            key, column = f"{prefix}.{name}", getattr(self, name)
+            rows = len(arrays[key]) if isinstance(arrays.get(key), np.ndarray) and arrays[key].ndim else 0
+            reference[key] = np.zeros((rows, *column.shape[1:]), column.dtype)
+        return reference
+
+    def load_arrays(self, owner: str, prefix: str, arrays: ArrayDict, pos: int, size: int) -> None:
+        """Inverse of ``to_arrays`` with the saved positions; ``ValueError`` if rows and counters disagree."""
+        if not (0 <= size <= self.capacity and 0 <= pos < self.capacity):
+            raise ValueError(
+                f"{owner}.set_state: {prefix} pos {pos} / size {size} do not fit capacity {self.capacity}."
+            )
+        for name in self.columns:
+            column = arrays[f"{prefix}.{name}"]
+            if len(column) != size:
+                raise ValueError(f"{owner}.set_state: '{prefix}.{name}' holds {len(column)} rows, expected {size}.")
+        for name in self.columns:
+            getattr(self, name)[:size] = arrays[f"{prefix}.{name}"]
+        self.pos, self.size = pos, size
+
+
+class ReplayBuffer(Transitions):
+    """A ring of transitions: once full, the oldest are overwritten."""
+
+    def add(self, obs: np.ndarray, action: object, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+        self.write(self.pos, obs, action, reward, next_obs, terminated)
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+
+class Rollout(Transitions):
+    """``n_steps`` consecutive transitions of one env stream, plus ``dones`` (the GAE chain is cut after them)."""
+
+    def __init__(
+        self, n_steps: int, obs_size: int, action_shape: tuple[int, ...], action_dtype: type[np.generic]
+    ) -> None:
+        super().__init__(n_steps, obs_size, action_shape, action_dtype, extra_columns=("dones",))
+        self.n_steps = n_steps
+
+    def add(
+        self, obs: np.ndarray, action: object, reward: float, next_obs: np.ndarray, terminated: bool, done: bool
+    ) -> None:
+        self.write(self.pos, obs, action, reward, next_obs, terminated)
+        self.dones[self.pos] = done
+        self.pos += 1
+        self.size = self.pos
+
+    @property
+    def full(self) -> bool:
+        return self.pos == self.n_steps
+
+    def clear(self) -> None:
+        self.pos = self.size = 0
