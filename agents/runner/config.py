@@ -163,10 +163,13 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def make_agent_config(self) -> Any:
-        """The agent's config dataclass built from ``agent_config`` (the one place it is built; validates)."""
+        """The agent's config dataclass built from ``agent_config`` (the one place it is built; validates).
+
+        Baselines with a per-env table (the RL Zoo's) take its entry for ``env_id`` under the given values.
+        """
         from agents.registry import make_agent_config
 
-        return make_agent_config(self.agent, self.agent_config)
+        return make_agent_config(self.agent, self.agent_config, env_id=self.env_id)
 
     def resolved(self) -> RunConfig:
         """Same config with ``agent_config`` completed with the agent dataclass defaults (validates it)."""

@@ -446,7 +446,7 @@ def make_run_config(values: dict[str, Any], check_env: bool = True) -> RunConfig
     from agents.registry import make_agent_config
 
     try:
-        agent_config = make_agent_config(agent_name, agent_values)
+        agent_config = make_agent_config(agent_name, agent_values, env_id=values.get("env_id", RunConfig.env_id))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid {agent_name} agent config: {_lower_first(str(exc))}") from None
     values["agent_config"] = json.loads(json.dumps(dataclasses.asdict(agent_config)))

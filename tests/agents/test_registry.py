@@ -27,3 +27,17 @@ def test_random_agent_fits_protocol_and_restores_rng():
 
 def test_every_registered_agent_has_a_summary():
     assert all(spec.summary for spec in AGENTS.values())
+
+
+def test_run_configs_take_the_baselines_env_table_under_explicit_values():
+    """`sphgym train --env Acrobot-v1 --agent ppo` gets the RL Zoo's Acrobot entry; the user's values win."""
+    from agents.runner import RunConfig
+    from agents.torch_agents.config import PPOConfig
+
+    zoo = PPOConfig.env_defaults("Acrobot-v1")
+    assert zoo, "the Zoo table has an Acrobot-v1 PPO entry"
+    resolved = RunConfig(env_id="Acrobot-v1", agent="ppo").resolved().agent_config
+    assert all(resolved[key] == (list(v) if isinstance(v, tuple) else v) for key, v in zoo.items())
+    assert RunConfig(env_id="CartPole-v1", agent="ppo").resolved().agent_config["n_steps"] != resolved["n_steps"]
+    mine = RunConfig(env_id="Acrobot-v1", agent="ppo", agent_config={"n_steps": 128}).resolved()
+    assert mine.agent_config["n_steps"] == 128
