@@ -53,7 +53,7 @@ class Target:
     tests: tuple[str, ...]  # pytest arguments: node ids, files, ``-k`` expressions
 
 
-CHECKPOINT_FAST = ("tests/agents/test_runner_checkpoint.py", "-k", "not sigkill")
+CHECKPOINT_FAST = ("tests/runner/test_runner_checkpoint.py", "-k", "not sigkill")
 POWER_CUT = "tests/reliability/test_crash_points.py::test_a_power_cut_after_the_run_ended_loses_no_checkpoint"
 TARGETS = (
     Target(
@@ -80,7 +80,7 @@ TARGETS = (
         ("seed_global_rng", "capture_global_rng", "restore_global_rng", "_words_hex", "_hex_words"),
         (
             "tests/reliability/test_global_rng.py",
-            "tests/agents/test_runner.py",
+            "tests/runner/test_runner.py",
             "tests/reliability/test_corruption.py::test_resigned_valid_content_is_loaded_exactly_as_written",
             "-k",
             "rng or loaded_exactly",
@@ -90,19 +90,19 @@ TARGETS = (
         "env_state",
         "agents/runner/env_state.py",
         ("capture_env_state", "restore_env_state", "reconstruct_env_rng", "can_capture_episode_state"),
-        ("tests/agents/test_runner.py", "tests/envs/test_env_capture.py", "-k", "signal or env or cartpole"),
+        ("tests/runner/test_runner.py", "tests/envs/test_env_capture.py", "-k", "signal or env or cartpole"),
     ),
     Target(
         "runner.resume",
         "agents/runner/runner.py",
         ("_Session._prepare_resume", "_Session._already_finished", "_Session._target_reached"),
-        ("tests/agents/test_runner.py", *CHECKPOINT_FAST),
+        ("tests/runner/test_runner.py", *CHECKPOINT_FAST),
     ),
     Target(
         "runner.checkpoint_and_best",
         "agents/runner/runner.py",
         ("_Session._checkpoint", "_Session._note_best", "_Session._write_best", "_Session._snapshot_files"),
-        ("tests/agents/test_runner.py", POWER_CUT, *CHECKPOINT_FAST),
+        ("tests/runner/test_runner.py", POWER_CUT, *CHECKPOINT_FAST),
     ),
     Target(
         "hierarchy.clear",
@@ -144,7 +144,7 @@ TARGETS = (
         "agents/runner/evaluation.py",
         ("evaluate", "load_weights_for_eval"),
         (
-            "tests/agents/test_runner_tools.py",
+            "tests/runner/test_runner_tools.py",
             "tests/cli/test_cli_eval_inspect_verify.py::test_eval_inspect_and_verify_while_the_run_is_training",
         ),
     ),
@@ -152,7 +152,7 @@ TARGETS = (
         "verify",
         "agents/runner/verify.py",
         ("verify_run", "_runner_json_without_status"),
-        ("tests/agents/test_runner_tools.py", "-k", "verify"),
+        ("tests/runner/test_runner_tools.py", "-k", "verify"),
     ),
 )
 

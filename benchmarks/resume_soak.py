@@ -4,7 +4,7 @@
                                      [--agent random] [--env CartPole-v1] [--seed 0]
                                      [--rss-every 1000] [--tmp-dir DIR] [--json OUT]
 
-1. Trains the run uninterrupted once (the real training process, tests/agents/runner_proc.py), sampling its
+1. Trains the run uninterrupted once (the real training process, tests/runner/runner_proc.py), sampling its
    resident memory (RSS) every ``--rss-every`` episodes.
 2. Trains it again while SIGKILLing it ``--kills`` times, resuming after each kill. Kills are drawn at random
    (seeded): half are sent by the benchmark after a random wall-clock delay (they land anywhere: start-up,
@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.runner.checkpoint import list_checkpoints
-from tests.agents.runner_helpers import REPO, assert_same_run, count_rows, proc_args, run_fingerprint, run_proc
+from tests.runner.runner_helpers import REPO, assert_same_run, count_rows, proc_args, run_fingerprint, run_proc
 
 
 def _last_step(run_dir: Path) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cli_helpers import sphgym
+from tests.cli.cli_helpers import sphgym
 
 
 def assert_user_error(result, *needles: str) -> None:

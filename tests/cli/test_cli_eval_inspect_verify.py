@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from cli_helpers import cli_env, sphgym, sphgym_argv, tree_digest
+from tests.cli.cli_helpers import cli_env, sphgym, sphgym_argv, tree_digest
 
 INSPECT_KEYS = {"episode", "global_step", "weights_sha256", "state_sha256", "best_metric", "early_stopping",
                 "sizes", "rng_states", "versions"}

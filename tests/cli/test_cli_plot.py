@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli_helpers import sphgym
+from tests.cli.cli_helpers import sphgym
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli_env, sphgym, sphgym_argv
+from tests.cli.cli_helpers import cli_env, sphgym, sphgym_argv
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import cartpole_like, drive, every_kind
+from tests.hierarchy.hierarchy_helpers import cartpole_like, drive, every_kind
 
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 from hierarchy import serialization as ser

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from conftest import cartpole_like, drive, every_kind
+from tests.hierarchy.hierarchy_helpers import cartpole_like, drive, every_kind
 
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 

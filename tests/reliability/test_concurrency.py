@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from agents.runner.checkpoint import list_checkpoints
-from tests.agents.runner_helpers import REPO
+from tests.runner.runner_helpers import REPO
 
 TRAIN = ["--agent", "random", "--set", "checkpoint_min_interval=0", "--checkpoint-every", "1", "--no-progress"]
 

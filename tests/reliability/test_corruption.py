@@ -36,7 +36,7 @@ from agents.runner.checkpoint import (
 )
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 from hierarchy import serialization as ser
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint
 from tests.reliability.reliability_stats import count
 
 MAX_BYTES = 32 << 20  # peak Python/numpy allocation allowed while loading one damaged file

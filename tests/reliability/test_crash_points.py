@@ -26,7 +26,7 @@ import pytest
 
 from agents.runner import RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, list_checkpoints, parse_checkpoint_id
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint
 from tests.reliability.reliability_faults import Faults, agent_file_points, durable_state, power_cut, run_forked
 from tests.reliability.reliability_stats import count
 

@@ -18,7 +18,7 @@ import pytest
 from agents.runner import CheckpointError, RunConfig, Runner
 from agents.runner.checkpoint import find_latest_valid, list_checkpoints
 from agents.runner.episode_log import EpisodeLog
-from tests.agents.runner_helpers import REPO, assert_same_run, run_fingerprint
+from tests.runner.runner_helpers import REPO, assert_same_run, run_fingerprint
 from tests.reliability.reliability_faults import Faults, agent_file_points
 from tests.reliability.reliability_stats import count
 

@@ -17,7 +17,7 @@ import pytest
 from agents.runner import RunConfig, Runner
 from agents.runner.checkpoint import list_checkpoints
 from agents.runner.config import derive_seeds
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint, run_proc
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint, run_proc
 
 ENV = "tests.reliability.bad_envs:sphgym-test/GlobalRNG-v0"
 TRUSTED = {"SPHGYM_TRUSTED_ENV_MODULES": "tests.reliability.bad_envs"}  # resume reads the env id from the folder

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agents.runner.checkpoint import json_bytes, list_checkpoints, sha256_bytes
-from tests.agents.runner_helpers import REPO
+from tests.runner.runner_helpers import REPO
 
 BAD_ENVS = "tests.reliability.bad_envs"
 

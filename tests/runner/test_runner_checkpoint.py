@@ -22,7 +22,7 @@ from agents.runner.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint, run_proc
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint, run_proc
 
 CONFIG = RunConfig(agent="random", episodes=40, checkpoint_every=5, checkpoint_min_interval=0.0, seed=5)
 

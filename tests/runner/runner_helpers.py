@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PROC = REPO / "tests" / "agents" / "runner_proc.py"
+PROC = REPO / "tests" / "runner" / "runner_proc.py"
 # Wall-clock derived, so never reproducible: excluded from exactness comparisons (documented in the README).
 NONDETERMINISTIC_TAGS = frozenset({"time/fps"})
 # rng.json (process-global Python/numpy/torch RNGs) is compared too: a fresh run seeds them from the run seed and a

@@ -11,7 +11,7 @@ import pytest
 from agents.registry import AGENTS
 from agents.runner import ConfigError, RunConfig, load_run_config
 from agents.runner.config_schema import build_run_values, config_to_toml, make_run_config
-from tests.agents.runner_helpers import REPO
+from tests.runner.runner_helpers import REPO
 
 
 @pytest.mark.parametrize("agent", sorted(AGENTS))

@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint, run_proc
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint, run_proc
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 
@@ -65,8 +64,3 @@ def drive(h: Hierarchy, steps: int, seed: int = 0, learn: bool = True, start: in
             np.concatenate([h.get_prediction_cis(i) for i in range(h.get_num_io()) if h.get_io_type(i) != IOType.NONE])
         )
     return outs
-
-
-@pytest.fixture
-def small() -> Hierarchy:
-    return every_kind(0)

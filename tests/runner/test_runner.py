@@ -26,7 +26,7 @@ from agents.runner import env_state
 from agents.runner.checkpoint import obs_from_arrays, obs_to_arrays, read_checkpoint, write_checkpoint
 from agents.runner.lock import RunLock
 from agents.runner.rng_state import capture_global_rng, restore_global_rng
-from tests.agents.runner_helpers import REPO, assert_same_run, run_fingerprint
+from tests.runner.runner_helpers import REPO, assert_same_run, run_fingerprint
 
 CARTPOLE = RunConfig(agent="random", episodes=40, checkpoint_every=5, checkpoint_min_interval=0.0, seed=11)
 

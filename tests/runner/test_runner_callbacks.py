@@ -9,8 +9,8 @@ import pytest
 
 from agents.runner import Callback, CheckpointEvent, EpisodeEvent, RunConfig, Runner
 from agents.runner.callbacks import StopAtStep
-from tests.agents import metric_agent
-from tests.agents.runner_helpers import assert_same_run, run_fingerprint, tb_scalars
+from tests.runner import metric_agent
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint, tb_scalars
 
 CONFIG = RunConfig(agent="random", episodes=24, checkpoint_every=5, checkpoint_min_interval=0.0, seed=5)
 

@@ -12,7 +12,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import DQNConfig
 from agents.torch_agents.dqn import DQNAgent, linear_epsilon
-from tests.agents.torch_helpers import digest
+from tests.torch_agents.torch_helpers import digest
 
 # Small enough to train for a few hundred gradient steps in well under a second.
 FAST = DQNConfig(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from agents.registry import make_agent
-from tests.agents.torch_helpers import digest
+from tests.torch_agents.torch_helpers import digest
 
 SMALL_DQN = {
     "learning_starts": 64,

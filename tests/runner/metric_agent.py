@@ -24,7 +24,7 @@ def register() -> None:
     """Make ``metric-random`` a known agent in this process (the registry is a plain dict)."""
     AGENTS[NAME] = AgentSpec(
         NAME,
-        "tests.agents.metric_agent:MetricRandomAgent",
+        "tests.runner.metric_agent:MetricRandomAgent",
         "agents.random_agent:RandomAgentConfig",
         "random agent with metrics() (tests only)",
     )

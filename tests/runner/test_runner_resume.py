@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from tests.agents.runner_helpers import (
+from tests.runner.runner_helpers import (
     assert_same_run,
     count_rows,
     run_and_kill_when,

@@ -12,7 +12,7 @@ import pytest
 
 from agents.torch_agents.config import SACConfig
 from agents.torch_agents.sac import SACAgent
-from tests.agents.torch_helpers import digest
+from tests.torch_agents.torch_helpers import digest
 
 FAST = SACConfig(learning_starts=32, batch_size=16, net_arch=(32, 32), buffer_size=200, total_timesteps=2000)
 

@@ -1,6 +1,6 @@
 """Test helper: one training process, as the CLI would run it, with deterministic fault injection.
 
-    python tests/agents/runner_proc.py --run-dir D --seed 0 --episodes 60 [--resume] [--env ID] [--agent NAME]
+    python tests/runner/runner_proc.py --run-dir D --seed 0 --episodes 60 [--resume] [--env ID] [--agent NAME]
 
 Environment variables (fault injection; none changes what is computed):
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agents.runner import RunConfig, Runner, env_state
 from agents.runner import checkpoint as checkpoint_module
-from tests.agents import metric_agent
+from tests.runner import metric_agent
 
 
 def _kill_at_call(module, name: str, n: int) -> None:

@@ -13,7 +13,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import PPOConfig
 from agents.torch_agents.ppo import PPOAgent, compute_gae
-from tests.agents.torch_helpers import digest
+from tests.torch_agents.torch_helpers import digest
 
 FAST = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(32, 32), total_timesteps=2000)
 
