@@ -8,12 +8,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.generator_state import generator_state_from_array, generator_state_to_array
 from agents.protocol import ArrayDict
 from agents.rng_arrays import generator_state_from_array, generator_state_to_array
 
-# The generator helpers were defined here first; torch agents still import them from this module.
-__all__ = ["RandomAgent", "RandomAgentConfig", "generator_state_from_array", "generator_state_to_array"]
+__all__ = ["RandomAgent", "RandomAgentConfig"]
 
 
 @dataclass(frozen=True)
