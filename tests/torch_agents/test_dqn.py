@@ -12,7 +12,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import DQNConfig
 from agents.torch_agents.dqn import DQNAgent, linear_epsilon
-from tests.torch_agents.torch_helpers import digest
+from tests.torch_agents.torch_helpers import Driver, digest
 
 # Small enough to train for a few hundred gradient steps in well under a second.
 FAST = DQNConfig(
@@ -31,51 +31,9 @@ def make(config: DQNConfig = FAST, seed: int = 0) -> tuple[DQNAgent, gym.Env]:
     return DQNAgent(env.observation_space, env.action_space, config, seed), env
 
 
-class Driver:
-    """The runner's loop, resumable: holds the env and the observation to act on next."""
-
-    def __init__(self, agent, env, reset_seed: int = 0) -> None:
-        self.agent, self.env = agent, env
-        self.obs, _ = env.reset(seed=reset_seed)
-        agent.clear_state()
-        self.returns: list[float] = []
-        self.lengths: list[int] = []
-        self.episode_return, self.episode_length = 0.0, 0
-
-    def step(self, n: int) -> list[int]:
-        actions = []
-        for _ in range(n):
-            action = self.agent.act(self.obs)
-            actions.append(int(action))
-            self.finish(action)
-        return actions
-
-    def finish(self, action: int) -> None:
-        """Step the env with ``action`` and let the agent observe the outcome."""
-        self.obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.agent.observe(self.obs, float(reward), terminated, truncated)
-        self.episode_return += float(reward)
-        self.episode_length += 1
-        if terminated or truncated:
-            self.returns.append(self.episode_return)
-            self.lengths.append(self.episode_length)
-            self.episode_return, self.episode_length = 0.0, 0
-            self.obs, _ = self.env.reset()
-            self.agent.clear_state()
-
-
 def fork(driver: Driver, config: DQNConfig = FAST) -> Driver:
     """A fresh agent (other seed) restored from ``driver``'s weights and state, on a copy of its env."""
-    import copy
-
-    agent, _ = make(config, seed=1234)
-    agent.set_weights(driver.agent.get_weights())
-    agent.set_state(driver.agent.get_state())
-    clone = object.__new__(Driver)
-    clone.agent, clone.env, clone.obs = agent, copy.deepcopy(driver.env), driver.obs.copy()
-    clone.returns, clone.lengths = [], []
-    clone.episode_return, clone.episode_length = driver.episode_return, driver.episode_length
-    return clone
+    return driver.fork(make(config, seed=1234)[0])
 
 
 class Chain(gym.Env):

@@ -13,7 +13,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import PPOConfig
 from agents.torch_agents.ppo import PPOAgent, compute_gae
-from tests.torch_agents.torch_helpers import digest
+from tests.torch_agents.torch_helpers import Driver, digest
 
 FAST = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(32, 32), total_timesteps=2000)
 
@@ -23,43 +23,9 @@ def make(config: PPOConfig = FAST, seed: int = 0) -> tuple[PPOAgent, gym.Env]:
     return PPOAgent(env.observation_space, env.action_space, config, seed), env
 
 
-class Driver:
-    """The runner's loop, resumable: holds the env and the observation to act on next."""
-
-    def __init__(self, agent, env, reset_seed: int = 0) -> None:
-        self.agent, self.env = agent, env
-        self.obs, _ = env.reset(seed=reset_seed)
-        agent.clear_state()
-        self.returns: list[float] = []
-        self.episode_return = 0.0
-
-    def step(self, n: int) -> list[int]:
-        actions = []
-        for _ in range(n):
-            action = self.agent.act(self.obs)
-            actions.append(int(action))
-            self.finish(action)
-        return actions
-
-    def finish(self, action: int) -> None:
-        self.obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.agent.observe(self.obs, float(reward), terminated, truncated)
-        self.episode_return += float(reward)
-        if terminated or truncated:
-            self.returns.append(self.episode_return)
-            self.episode_return = 0.0
-            self.obs, _ = self.env.reset()
-            self.agent.clear_state()
-
-    def fork(self, config: PPOConfig = FAST) -> Driver:
-        """A fresh agent (other seed) restored from this one's weights and state, on a copy of the env."""
-        agent, _ = make(config, seed=4321)
-        agent.set_weights(self.agent.get_weights())
-        agent.set_state(self.agent.get_state())
-        clone = object.__new__(Driver)
-        clone.agent, clone.env, clone.obs = agent, copy.deepcopy(self.env), self.obs.copy()
-        clone.returns, clone.episode_return = [], self.episode_return
-        return clone
+def fork(driver: Driver, config: PPOConfig = FAST) -> Driver:
+    """A fresh agent (other seed) restored from ``driver``'s weights and state, on a copy of its env."""
+    return driver.fork(make(config, seed=4321)[0])
 
 
 def test_learns_cartpole_on_a_tiny_budget():
@@ -89,7 +55,7 @@ def test_learns_cartpole_on_a_tiny_budget():
 def test_restore_continues_bit_identically(steps):
     original = Driver(*make())
     original.step(steps)
-    restored = original.fork()
+    restored = fork(original)
     assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
     assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
     assert restored.step(300) == original.step(300)
@@ -101,7 +67,7 @@ def test_restore_between_act_and_observe():
     original = Driver(*make())
     original.step(FAST.n_steps - 1)
     action = original.agent.act(original.obs)  # the pending step completes the rollout
-    restored = original.fork()
+    restored = fork(original)
     original.finish(action)
     restored.finish(action)
     assert original.agent.n_updates == restored.agent.n_updates == 1
@@ -279,7 +245,8 @@ def test_box_restore_continues_bit_identically_with_normalisation():
         expected.append(original.act(driver.obs).tobytes())
         driver.finish(np.frombuffer(expected[-1], np.float32))
     clone = Driver.__new__(Driver)
-    clone.agent, clone.env, clone.obs, clone.returns, clone.episode_return = restored, env_copy, obs, [], 0.0
+    clone.agent, clone.env, clone.obs, clone.returns, clone.lengths = restored, env_copy, obs, [], []
+    clone.episode_return, clone.episode_length = 0.0, 0
     got = []
     for _ in range(100):
         got.append(restored.act(clone.obs).tobytes())
