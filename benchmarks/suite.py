@@ -249,13 +249,15 @@ def _peer_ports(env: SuiteEnv) -> tuple[Any, Any]:
 
 
 def _pyaogmaneo_settings(env: SuiteEnv) -> dict[str, Any]:
+    import importlib.metadata
+
     try:
-        import pyaogmaneo as neo
-    except ImportError as exc:
+        version = importlib.metadata.version("pyaogmaneo")
+    except importlib.metadata.PackageNotFoundError as exc:
         raise NotApplicable("pyaogmaneo not installed: pip install -e '.[bench]'") from exc
     (obs_size, _), (act_size, _) = _peer_ports(env)
     return {
-        "version": getattr(neo, "__version__", "2.14.4"), "layers": PEER_LAYERS, "obs_port": obs_size,
+        "version": version, "layers": PEER_LAYERS, "obs_port": obs_size,
         "action_port": act_size, "terminal_reward": env.peer_terminal_reward, "budget": [env.episodes, env.steps],
         "target": env.target, "env_kwargs": env.env_kwargs,
     }  # fmt: skip
@@ -439,6 +441,10 @@ def report_rows(envs: list[SuiteEnv], systems: list[str], seeds: list[int]) -> l
             if not done:
                 lines.append(f"| {label} | {system} | not run yet | | | |")
                 continue
+            if any(r["settings"].get("zoo") == "SB3 defaults" for r in done.values()):
+                label_system = f"{system} (SB3 defaults: no Zoo entry)"
+            else:
+                label_system = system
             hit = [r for r in done.values() if r["steps_to_target"] is not None]
             per_seed = lambda key, none="✗": ", ".join(  # noqa: E731
                 _fmt(r[key]) if r[key] is not None else none for r in done.values()
@@ -462,7 +468,9 @@ def report_rows(envs: list[SuiteEnv], systems: list[str], seeds: list[int]) -> l
             mean_label = "final" if env.target is None else ""
             mean_cell = f"{_fmt(statistics.median(means)) if means else '–'} ({per_seed(mean_key, '–')}){mean_label}"
             reached = f"{len(hit)}/{len(done)}" if env.target is not None else f"–/{len(done)}"
-            lines.append(f"| {label} | {system} | {reached}{seeds_note} | {steps_cell} | {episodes_cell} | {mean_cell} |")
+            lines.append(
+                f"| {label} | {label_system} | {reached}{seeds_note} | {steps_cell} | {episodes_cell} | {mean_cell} |"
+            )
     return lines
 
 
