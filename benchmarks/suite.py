@@ -547,9 +547,13 @@ def main(argv: list[str] | None = None) -> int:
         tasks = [(system, env.env_id, seed, args.rerun) for seed in seeds for env in envs for system in systems]
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-            futures = [pool.submit(run_one, *task) for task in tasks]
+            futures = {pool.submit(run_one, *task): task for task in tasks}
             for future in concurrent.futures.as_completed(futures):
-                print(future.result(), flush=True)
+                try:
+                    print(future.result(), flush=True)
+                except Exception as exc:  # one broken run must not stop the others; it is not cached
+                    system, env_id, seed, _ = futures[future]
+                    print(f"{system} {env_id} seed {seed}: FAILED {type(exc).__name__}: {exc}", flush=True)
     print(write_report(envs, systems, seeds))
     return 0
 
