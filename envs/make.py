@@ -11,6 +11,9 @@ from envs.errors import UnknownEnvironmentError
 
 __all__ = ["list_env_ids", "make_env"]
 
+# gymnasium's DependencyNotInstalled names its own extra; ours installs the same packages with sphgym.
+_SPHGYM_EXTRAS = {"box2d": 'pip install "sphgym[box2d]" (from a checkout: pip install -e ".[box2d]")'}
+
 _HOW_TO_LIST = 'list every id with: python -c "import envs, gymnasium; gymnasium.pprint_registry()"'
 
 
@@ -47,6 +50,8 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     Raises:
         UnknownEnvironmentError: If ``env_id`` is not registered; the message lists close matches and how to
             list all ids.
+        gymnasium.error.DependencyNotInstalled: If the env needs an optional package (Box2D for
+            LunarLander); the message names sphgym's extra that installs it.
         TypeError: If ``env_id`` is not a string.
 
     Example:
@@ -63,4 +68,11 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
         matches = _close_matches(env_id)
         hint = f"did you mean {', '.join(repr(m) for m in matches)}?" if matches else "no close matches"
         raise UnknownEnvironmentError(f"unknown environment id {env_id!r}; {hint} ({_HOW_TO_LIST})")
-    return gym.make(env_id, **kwargs)
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as exc:
+        for extra, command in _SPHGYM_EXTRAS.items():
+            if extra in str(exc).lower():
+                message = f"{env_id} needs {extra}, which is not installed: {command}"
+                raise gym.error.DependencyNotInstalled(message) from exc
+        raise
