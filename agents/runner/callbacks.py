@@ -7,13 +7,14 @@ a stopped run resumes exactly like any other).
 
 Hooks (override the ones you need; returning ``None`` or ``True`` means "go on"):
 
+- ``on_start(global_step)``: once, when the loop starts (fresh or resumed), before any env step of the session.
 - ``on_step(global_step)``: after every env step (keep it cheap: it runs in the training loop). Only callbacks
   that override it are called per step.
 - ``on_episode_end(event)``: after every finished episode, with a frozen ``EpisodeEvent``.
 - ``on_checkpoint(event)``: once a checkpoint is durable on disk (``CheckpointEvent``). Periodic checkpoints
   are written in the background; their event comes at the first episode end after the write finished.
 
-A stop requested by ``on_step`` or ``on_checkpoint`` takes effect at the next step boundary, one requested by
+A stop requested by ``on_start``, ``on_step`` or ``on_checkpoint`` takes effect at the next step boundary, one requested by
 ``on_episode_end`` at that episode's end; either way the run ends with status ``"stopped"`` after writing a
 checkpoint.
 """
@@ -69,6 +70,9 @@ class CheckpointEvent:
 class Callback:
     """Base class: every hook does nothing and lets the run go on."""
 
+    def on_start(self, global_step: int) -> bool | None:
+        return None
+
     def on_step(self, global_step: int) -> bool | None:
         return None
 
@@ -97,6 +101,9 @@ class CallbackList:
             if callback.on_step(global_step) is False:
                 go_on = False
         return go_on
+
+    def on_start(self, global_step: int) -> bool:
+        return self._every("on_start", global_step)
 
     def on_episode_end(self, event: EpisodeEvent) -> bool:
         return self._every("on_episode_end", event)
@@ -139,6 +146,9 @@ class StopAtStep(Callback):
 
     def __init__(self, step: int) -> None:
         self.step = step
+
+    def on_start(self, global_step: int) -> bool | None:
+        return global_step < self.step
 
     def on_step(self, global_step: int) -> bool | None:
         return global_step < self.step

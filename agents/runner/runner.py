@@ -603,6 +603,8 @@ class _Session:
         env, agent, tracker = self.env, self.agent, self.tracker
         session_start_step, session_start_time = self.global_step, time.perf_counter()
         watch_steps = bool(callbacks.step_callbacks)
+        if callbacks.on_start(self.global_step) is False:
+            self.stop_requested = True
         status, signal_name = "running", None
         while True:
             # ---- step boundary: the only place where the run stops or is checkpointed

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.runner import CheckpointError, IncompatibleCheckpointError, RunConfig, Runner, RunnerError
+from agents.runner.callbacks import StopAtStep
 from agents.runner.checkpoint import (
     DATA_FILES,
     arrays_from_bytes,
@@ -198,9 +199,8 @@ def _assert_loaded_as_written(run_dir, written):
     loaded must hold the same content as ``written`` (the accepted file), value for value: nothing was
     silently dropped, defaulted or altered on the way in. Formatting may differ (the runner writes canonical
     JSON); ``runner.json``'s status is the stop's own."""
-    runner = Runner(run_dir, resume=True, log=None, handle_signals=False)
     step = int(written.json("runner.json")["global_step"])
-    runner._stop_at_step = step
+    runner = Runner(run_dir, resume=True, log=None, handle_signals=False, callbacks=[StopAtStep(step)])
     result = runner.train(steps=END)  # the run had reached its target: raise it, or nothing is loaded
     assert result.status == "stopped" and result.global_step == step, result
     again = read_checkpoint(result.checkpoint)

@@ -116,26 +116,36 @@ def test_disk_full_with_the_hierarchy_agent_smoke(tmp_path):
 def test_a_failed_periodic_checkpoint_stops_the_run_at_the_next_episode(tmp_path, monkeypatch):
     """Periodic checkpoints are written in the background; a failure must not go unnoticed until the next one.
 
-    No timing involved: the training thread's first step after episode 4's checkpoint was handed to the
-    background thread waits until that write has failed; the run must then stop at the end of episode 5.
+    No timing involved: every background job waits until the training thread has taken its first step after
+    handing the job over (so episode 4's end, which submitted it, has passed), and that step then waits until
+    the write has failed; the run must stop at the end of episode 5.
     """
-    from agents.runner import runner as runner_module
+    from agents.runner import checkpoint as checkpoint_module
 
     config = CONFIG.replace(episodes=12, checkpoint_every=4)
-    failed = threading.Event()
-    original_run = runner_module._BackgroundWriter._run
+    submitted, released, failed = [], threading.Event(), threading.Event()
+    original_submit, original_run = checkpoint_module.BackgroundWriter.submit, checkpoint_module.BackgroundWriter._run
+
+    def submit(self, job):
+        released.clear()
+        submitted.append(job)
+        original_submit(self, job)
 
     def run_job(self, job):
+        assert released.wait(timeout=60), "the training thread never stepped after submitting"
         original_run(self, job)
         if self._error is not None:
             failed.set()
 
-    monkeypatch.setattr(runner_module._BackgroundWriter, "_run", run_job)
+    monkeypatch.setattr(checkpoint_module.BackgroundWriter, "submit", submit)
+    monkeypatch.setattr(checkpoint_module.BackgroundWriter, "_run", run_job)
     with Faults(2, "enospc", at=1, real_fsync=False) as faults, pytest.raises(CheckpointError) as info:
 
         def step_hook(step):
-            if faults.job >= 2:  # job 2 (episode 4's checkpoint) is submitted
-                assert failed.wait(timeout=60), "the injected failure never happened"
+            if not released.is_set():
+                released.set()
+                if len(submitted) >= 2:  # episode 4's checkpoint (job 2) was handed over: let it fail first
+                    assert failed.wait(timeout=60), "the injected failure never happened"
 
         Runner(tmp_path, config, log=None, step_hook=step_hook).train()
     assert faults.fired

@@ -212,6 +212,7 @@ def test_best_weights_are_the_weights_at_the_episode_in_best_json(tmp_path):
     config = RunConfig(
         agent="hierarchy", episodes=30, checkpoint_every=1000, checkpoint_min_interval=0.0, best_every=1,
         metric_window=3, seed=4, tensorboard=False,
+        agent_config={"history_capacity": 512},  # pinned: a run whose best 3-episode window is not its last
     )
     result = train(tmp_path / "long", config)
     best = json.loads((tmp_path / "long" / "best" / "best.json").read_text())
@@ -227,7 +228,6 @@ def test_tensorboard_rows_of_a_lost_session_are_purged_from_the_step_after_the_c
     """One-step episodes (CartPole truncated after 1 step): the episode after the checkpoint at step 3 ends at
     step 4. A session killed after logging it (flushed) leaves a row at step 4 that the resumed session
     writes again: the purge must start exactly at checkpoint step + 1, or the row is doubled."""
-    from agents.runner import runner as runner_module
     from agents.runner.tensorboard_log import ScalarWriter
     from tests.reliability.reliability_faults import run_forked
 
@@ -241,13 +241,13 @@ def test_tensorboard_rows_of_a_lost_session_are_purged_from_the_step_after_the_c
 
     def child():
         ScalarWriter.maybe_flush = lambda self, every_seconds=0.0: self.flush()  # the rows reach the file
-        submit = runner_module._BackgroundWriter.submit
+        submit = checkpoint_module.BackgroundWriter.submit
 
         def submit_and_wait(self, job):  # the checkpoint at step 3 is complete before the kill
             submit(self, job)
             self.wait()
 
-        runner_module._BackgroundWriter.submit = submit_and_wait
+        checkpoint_module.BackgroundWriter.submit = submit_and_wait
 
         def on_episode(event):
             if event.episode == 4:
@@ -265,15 +265,14 @@ def test_the_episode_log_is_on_disk_before_the_checkpoint_covering_it_is_written
     """Each checkpoint job fsyncs episodes.csv first; the rows it counts must be in the file (flushed by the
     training thread) by then, or a power cut could leave a checkpoint ahead of its log. Checkpoint jobs run
     synchronously here, so no later flush of the training thread can hide a missing one."""
-    from agents.runner import runner as runner_module
 
-    submit = runner_module._BackgroundWriter.submit
+    submit = checkpoint_module.BackgroundWriter.submit
 
     def submit_and_wait(self, job):
         submit(self, job)
         self.wait()
 
-    monkeypatch.setattr(runner_module._BackgroundWriter, "submit", submit_and_wait)
+    monkeypatch.setattr(checkpoint_module.BackgroundWriter, "submit", submit_and_wait)
     seen, checked = [], []
     real_fsync = os.fsync
     csv_path = str(tmp_path / "episodes.csv")

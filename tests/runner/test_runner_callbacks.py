@@ -112,3 +112,15 @@ def test_a_finished_runs_result_describes_its_last_checkpoint_like_the_final_eve
     Runner(tmp_path, CONFIG, log=None, callbacks=[recorder]).train()
     again = Runner(tmp_path, resume=True, log=None, callbacks=[Recorder()]).train()
     assert again.already_finished and again.checkpoint_event() == recorder.checkpoints[-1]
+
+
+def test_stop_at_step_already_reached_stops_before_any_step(tmp_path):
+    """A resumed run told to stop at the step it resumes from stops there (on_start), before stepping."""
+    run_dir = tmp_path / "run"
+    first = Runner(run_dir, dataclasses.replace(CONFIG, episodes=3), log=None, handle_signals=False).train()
+    resumed = Runner(
+        run_dir, resume=True, log=None, handle_signals=False, callbacks=[StopAtStep(first.global_step)]
+    ).train(episodes=6)
+    assert resumed.status == "stopped"
+    assert (resumed.global_step, resumed.episode) == (first.global_step, first.episode)
+    assert resumed.weights_sha256 == first.weights_sha256 and resumed.state_sha256 == first.state_sha256
