@@ -182,7 +182,8 @@ class Runner:
                     f"Nothing to resume from: {str(self.run_dir)!r} has no checkpoints "
                     f"(expected {str(self.run_dir / CHECKPOINTS_DIR)!r}). Start a new run instead."
                 )
-            self.config = self._merge_resume_config(read_run_config(self.run_dir), config)
+            self.folder_config = read_run_config(self.run_dir)
+            self.config = self._merge_resume_config(self.folder_config, config)
         else:
             if config is None:
                 raise ValueError("A fresh run needs a RunConfig (or pass resume=True to continue a run).")
@@ -376,6 +377,7 @@ class _Session:
             raise IncompatibleCheckpointError(
                 f"Checkpoint {ckpt.path} was made with a different config: " + "; ".join(diffs)
             )
+        config = self._adopt_checkpoint_targets(saved_config)
         with loading(where / RUNNER_JSON, "counters"):
             saved = RunState.from_dict(ckpt.json(RUNNER_JSON))
             if parse_checkpoint_id(ckpt.id) != (saved.episode, saved.global_step):
@@ -412,13 +414,44 @@ class _Session:
         restore_global_rngs(ckpt, self.runner._warn)  # last: building the env and agent may have drawn from them
         return not self._already_finished()
 
+    def _adopt_checkpoint_targets(self, saved: RunConfig) -> RunConfig:
+        """The newest checkpoint's targets where this resume does not set its own.
+
+        A resume that raised the target (``--episodes 60``) and was interrupted wrote checkpoints with the new
+        target. A later plain ``resume`` reads ``config.json``; if that still held the old target (a folder written
+        before ``config.json`` was updated on resume), the newest checkpoint's value is the run's latest choice.
+        """
+        runner = self.runner
+        folder = getattr(runner, "folder_config", None)
+        if folder is None:
+            return runner.config
+        adopted = {
+            name: getattr(saved, name)
+            for name in RESUME_MUTABLE_FIELDS
+            if getattr(runner.config, name) == getattr(folder, name) and getattr(saved, name) != getattr(folder, name)
+        }
+        if adopted:
+            runner.config = runner.config.replace(**adopted)
+        return runner.config
+
+    def _record_resume_config(self) -> None:
+        """Write ``config.json`` when this resume changed a target, so the printed resume command continues it."""
+        folder = getattr(self.runner, "folder_config", None)
+        if folder is not None and folder.to_dict() != self.runner.config.to_dict():
+            write_config(self.run_dir, self.runner.config)
+
     def _already_finished(self) -> bool:
+        """True if the checkpoint ended the run: a final status and nothing left to do under this config.
+
+        A checkpoint at the target whose status is not final (written by a signal that landed as the last
+        episode ended) is not finished: the loop ends it at once and writes the final checkpoint it lacks.
+        """
         config = self.runner.config
         if self.status == "stopped_early":
             return True
         if self.status == "solved" and config.stop_when_solved:
             return True
-        return self._target_reached()
+        return self.status in FINAL_STATUSES and self._target_reached()
 
     def _target_reached(self) -> bool:
         config = self.runner.config
@@ -588,6 +621,7 @@ class _Session:
             if not self._prepare_resume():
                 runner._log(f"{self.run_dir} already finished ({self.status}); nothing to do.")
                 return self._result(self.status, None, already_finished=True)
+            self._record_resume_config()
             self.last_checkpoint = self.loaded.path
             self.last_checkpoint_episode = self.episode
             self._open_tensorboard(purge_step=self.global_step + 1)
@@ -605,18 +639,19 @@ class _Session:
         watch_steps = bool(callbacks.step_callbacks)
         status, signal_name = "running", None
         while True:
-            # ---- step boundary: the only place where the run stops or is checkpointed
-            if self.flag.raised:
-                status, signal_name = "interrupted", self.flag.signal_name
-                break
-            if self.stop_requested:
-                status = "stopped"
-                break
+            # ---- step boundary: the only place where the run stops or is checkpointed. A run that has ended
+            # ends with its final status even if a signal arrived meanwhile: the status is part of the run.
             if self.status in ("solved", "stopped_early"):
                 status = self.status
                 break
             if self._target_reached():
                 status = "completed"
+                break
+            if self.flag.raised:
+                status, signal_name = "interrupted", self.flag.signal_name
+                break
+            if self.stop_requested:
+                status = "stopped"
                 break
             if not self.in_episode:
                 if self.env_reset_done:
