@@ -18,6 +18,7 @@ checkpoint files are ``checkpoint``'s, applying one is ``restore``'s; whatever w
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -66,6 +67,7 @@ from agents.runner.run_folder import (
     CHECKPOINTS_DIR,
     check_entries,
     holds_a_run,
+    read_config,
     read_run_config,
     remove_run,
     resume_command,
@@ -176,12 +178,22 @@ class Runner:
         self.handle_signals = handle_signals
         if self.run_dir.is_dir():
             check_entries(self.run_dir)
-        if resume:
-            if not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
+        if resume and not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
+            recorded = read_config(self.run_dir) if self.run_dir.is_dir() else None
+            if recorded is None:
                 raise FileNotFoundError(
                     f"Nothing to resume from: {str(self.run_dir)!r} has no checkpoints "
                     f"(expected {str(self.run_dir / CHECKPOINTS_DIR)!r}). Start a new run instead."
                 )
+            # The run stopped (crash, full disk) before its first checkpoint: nothing was trained that could be
+            # kept, so "resume" starts it over from its recorded config; the result is the uninterrupted run's.
+            self._log(
+                f"{self.run_dir} has no checkpoint yet (its first session stopped before writing one): "
+                "starting the run over from its recorded config."
+            )
+            self.config = self._merge_resume_config(recorded, config)
+            self.resume, self.overwrite = False, True
+        elif resume:
             self.folder_config = read_run_config(self.run_dir)
             self.config = self._merge_resume_config(self.folder_config, config)
         else:
@@ -231,6 +243,7 @@ class Runner:
         if changes:
             self.config = self.config.replace(**changes)
         lock = RunLock(self.run_dir)
+        created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             lock.acquire()
@@ -265,6 +278,8 @@ class Runner:
                 return result
         finally:
             lock.release()
+            if created and not holds_a_run(self.run_dir):
+                _remove_if_empty(self.run_dir)  # failed before writing anything (e.g. the env could not be made)
 
     def _log_failure(self, session: _Session) -> None:
         """Where training stopped when the env or agent raised (the error itself is re-raised)."""
@@ -276,11 +291,46 @@ class Runner:
 
     def _disk_error(self, exc: OSError) -> CheckpointError:
         """A clear message for a full (or read-only, or failing) disk met outside the checkpoint write."""
+        root = self.run_dir / CHECKPOINTS_DIR
+        if newest_valid_id(root) != "none" and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return CheckpointError(  # the README's row pins this wording
+                f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. The newest checkpoint "
+                f"({newest_valid_id(root)}) is intact; free space, then resume with: {resume_command(self.run_dir)}"
+            )
         return CheckpointError(
-            f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. The newest checkpoint "
-            f"({newest_valid_id(self.run_dir / CHECKPOINTS_DIR)}) is intact; free space, then resume with: "
-            f"{resume_command(self.run_dir)}"
+            f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. "
+            f"{_after_write_failure(root, exc)}resume with: {resume_command(self.run_dir)}"
         )
+
+
+def _after_write_failure(root: Path, exc: OSError) -> str:
+    """What is kept and what to do after a failed write, up to "resume with: ".
+
+    The advice follows the errno: free space only for a full disk or quota, permissions for a refused write, the
+    named path for a file in the way; with no checkpoint yet, the resume starts the run over.
+    """
+    latest = newest_valid_id(root)
+    if latest == "none":
+        return f"No checkpoint was written yet (a resume starts the run over); {_advice_for(exc)}, then "
+    return f"The newest valid checkpoint ({latest}) is intact; {_advice_for(exc)}, then "
+
+
+def _advice_for(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free space (or fix the folder's permissions)"  # the README's disk-full row pins this wording
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make the run folder writable"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"remove or rename what is in the way{where}"
+    return "check the disk"
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (the user's files, TensorBoard events) or already gone: leave it
 
 
 def _is_disk_error(exc: BaseException) -> bool:
@@ -542,8 +592,7 @@ class _Session:
                 rotate(root, keep, protect=path)
             except OSError as exc:
                 raise CheckpointError(
-                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The newest valid checkpoint "
-                    f"({newest_valid_id(root)}) is intact; free space (or fix the folder's permissions), then "
+                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. {_after_write_failure(root, exc)}"
                     f"resume with: {resume}"
                 ) from exc
 

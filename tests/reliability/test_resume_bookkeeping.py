@@ -94,3 +94,44 @@ def test_a_signal_as_the_last_episode_ends_keeps_the_final_status(tmp_path, sig)
     assert code == 0 and result["already_finished"] and _status(result) == "completed", err
     assert "(running" not in err
     count("resume bookkeeping", f"{sig} on the last step")
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_resumable(tmp_path):
+    """SIGKILL inside the first checkpoint write: `resume` starts the run over; `train` and `resume` agree."""
+    reference = tmp_path / "reference"
+    assert run_proc(reference, episodes=6, **OPTIONS)[0] == 0
+    run = tmp_path / "run"
+    code, _, err = run_proc(run, episodes=6, environ={"SPHGYM_TEST_KILL_IN_WRITE": "1"}, **OPTIONS)
+    assert code == -signal.SIGKILL, err
+    assert (run / "config.json").exists() and not any((run / "checkpoints").glob("ep*"))
+
+    again = sphgym("train", "--run-dir", str(run), "--no-progress")
+    assert again.returncode == 1 and "continue it with `sphgym resume" in again.stderr
+    done = sphgym("resume", str(run), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "no checkpoint yet" in done.stderr and "starting the run over" in done.stderr
+    assert "finished the budget (episode 6," in done.stdout
+    assert_same_run(run_fingerprint(reference), run_fingerprint(run))
+    count("resume bookkeeping", "killed before the first checkpoint")
+
+
+def test_a_failed_env_creation_leaves_no_run_folder(tmp_path):
+    run = tmp_path / "new" / "run"
+    result = sphgym("train", "--set", "env_kwargs.no_such_argument=1", "--run-dir", str(run), "--no-progress")
+    assert result.returncode != 0
+    assert not run.exists()
+    count("resume bookkeeping", "failed env creation")
+
+
+def test_advice_after_a_failed_write_follows_the_errno(tmp_path):
+    import errno
+
+    from agents.runner.runner import _after_write_failure
+
+    full = _after_write_failure(tmp_path, OSError(errno.ENOSPC, "No space left on device"))
+    assert "No checkpoint was written yet (a resume starts the run over); free space" in full
+    in_the_way = _after_write_failure(tmp_path, NotADirectoryError(errno.ENOTDIR, "Not a directory", "x/ep1"))
+    assert "free space" not in in_the_way and "remove or rename what is in the way (x/ep1)" in in_the_way
+    read_only = _after_write_failure(tmp_path, OSError(errno.EROFS, "Read-only file system"))
+    assert "free space" not in read_only and "make the run folder writable" in read_only
+    count("resume bookkeeping", "errno advice")
