@@ -23,7 +23,8 @@ from agents.runner.checkpoint import (
 )
 from agents.runner.config import RunConfig, build_agent, derive_seeds
 from agents.runner.fsutil import refuse_symlink
-from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, is_best_dir, read_best
+from agents.runner.errors import RunnerError
+from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, is_best_dir, read_best, read_config
 
 EVAL_SEED_PURPOSE = 0xE7A1  # keeps evaluation seeds apart from the training seeds of the same number
 
@@ -55,6 +56,21 @@ class EvalResult:
         return out
 
 
+def _no_best_yet(run_dir: Path) -> str:
+    """Why a run has no ``best/`` yet, in the run's own numbers (best_every, metric_window)."""
+    try:
+        config = read_config(run_dir)
+    except (OSError, RunnerError):
+        config = None
+    rule = (
+        f"best/ is written at episodes that are multiples of best_every ({config.best_every}) once a full window "
+        f"of metric_window ({config.metric_window}) episodes has finished"
+        if config is not None
+        else "best/ is written every best_every episodes once a full window of metric_window episodes has finished"
+    )
+    return f"{str(run_dir)!r} has no best/ weights yet: {rule}. Evaluate the newest checkpoint: --checkpoint latest"
+
+
 def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple[RunConfig, dict, Path, int, int]:
     """Resolve ``path``/``checkpoint`` to (config, weights, source dir, episode, global step), verified."""
     path = Path(path)
@@ -83,7 +99,7 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
                 raise FileNotFoundError(f"No valid checkpoint in {str(path)!r} ({detail}).")
     else:
         if checkpoint == "best":
-            raise FileNotFoundError(f"{str(path)!r} has no best/ weights yet (no episode finished).")
+            raise FileNotFoundError(_no_best_yet(path))
         ckpt = read_checkpoint(source)
     with loading(ckpt.path, "config and counters"):
         info = ckpt.json(RUNNER_JSON)

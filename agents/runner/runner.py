@@ -639,7 +639,8 @@ class _Session:
         tb.add_scalar("charts/episodic_length", length, step)
         tb.add_scalar("rollout/ep_rew_mean", update.rolling_mean, step)
         tb.add_scalar("rollout/ep_len_mean", update.rolling_length, step)
-        tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
+        if tracker.best_metric is not None:  # none until the first full window
+            tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
         tb.add_scalar("time/fps", fps, step)
         if self.agent_metrics is not None:
             for tag, value in self.agent_metrics().items():
