@@ -195,6 +195,12 @@ def _resume(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
     saved = _saved_config(run_dir)
     values = build_run_values(named_values(args), overrides, base=saved.to_dict())
     config = make_run_config(values, check_env=False)
+    if getattr(args, "print_config", False):
+        from agents.runner.config_schema import config_to_toml
+
+        # What the resume would run: the run's own config (its seed, not --seed) with the allowed changes.
+        sys.stdout.write(config_to_toml(config.replace(seed=saved.seed)))
+        return 0
     return _train(run_dir, config, resume=True, overwrite=False, no_progress=args.no_progress)
 
 
@@ -227,6 +233,7 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     previous_showwarning = _route_warnings(progress.say)
     runner = Runner(run_dir, config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=progress.say)
     verb = "resuming" if resume else "training"
+    config = runner.config  # on resume: the run's own (its seed, not an ignored --seed)
     progress.say(
         f"{verb} {config.agent} on {config.env_id} (seed {config.seed}, target {_budget(config)}) in {run_dir}"
     )
