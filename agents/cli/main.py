@@ -1,7 +1,8 @@
 """Entry point of the ``sphgym`` script: parse, dispatch to a command module, map errors to exit codes.
 
 Exit codes: 0 success; 1 user error (one-line message, traceback only with ``--debug``); 2 internal error (a
-bug: traceback printed); 130 / 143 when SIGINT / SIGTERM interrupted training after a successful checkpoint.
+bug: traceback printed); 130 / 143 / 129 when SIGINT / SIGTERM / SIGHUP interrupted training after a successful
+checkpoint (130 also for Ctrl-C while the command is starting).
 
 Only argparse and the command modules' parser definitions load at parse time; each command imports what it
 needs (runner, numpy, gymnasium, matplotlib, ...) when it runs, so ``sphgym --help`` and the start of
@@ -10,15 +11,28 @@ needs (runner, numpy, gymnasium, matplotlib, ...) when it runs, so ``sphgym --he
 
 from __future__ import annotations
 
+import signal
 import sys
 
-from agents.cli import eval as eval_cmd
-from agents.cli import inspect as inspect_cmd
-from agents.cli import plot as plot_cmd
-from agents.cli import sweep as sweep_cmd
-from agents.cli import train as train_cmd
-from agents.cli import verify as verify_cmd
-from agents.cli.common import (
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    """Ctrl-C while the command modules import: a one-line note and exit 130, never a traceback."""
+    sys.stderr.write("\nsphgym: interrupted\n")
+    raise SystemExit(130)
+
+
+# Installed before the (slower) imports below and replaced by Python's default in main(); only when SIGINT has
+# Python's default handler: an ignored SIGINT (a background job) stays ignored.
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+from agents.cli import eval as eval_cmd  # noqa: E402
+from agents.cli import inspect as inspect_cmd  # noqa: E402
+from agents.cli import plot as plot_cmd  # noqa: E402
+from agents.cli import sweep as sweep_cmd  # noqa: E402
+from agents.cli import train as train_cmd  # noqa: E402
+from agents.cli import verify as verify_cmd  # noqa: E402
+from agents.cli.common import (  # noqa: E402
     EXIT_INTERNAL_ERROR,
     EXIT_SIGINT,
     EXIT_USER_ERROR,
@@ -26,7 +40,7 @@ from agents.cli.common import (
     CLIError,
     HelpFormatter,
 )
-from agents.cli.config_loading import extract_agent_field_options
+from agents.cli.config_loading import extract_agent_field_options  # noqa: E402
 
 DESCRIPTION = """\
 sphgym: reinforcement learning on Gymnasium with a Sparse Predictive Hierarchy agent, torch DQN/PPO
@@ -78,6 +92,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on: KeyboardInterrupt, caught below
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug may appear anywhere (before or after the command); it only changes how errors are shown.
     debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
