@@ -441,6 +441,7 @@ def make_run_config(values: dict[str, Any], check_env: bool = True) -> RunConfig
         ConfigError: Naming the key and what it should be.
     """
     values = dict(values)
+    values.setdefault("episode_step_limit", RunConfig.episode_step_limit)  # a new run: the default limit
     agent_name = values.get("agent", RunConfig.agent)
     agent_values = check_table(dict(values.get("agent_config", {})), agent_config_class(agent_name), "agent")
     from agents.registry import make_agent_config

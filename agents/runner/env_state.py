@@ -45,6 +45,35 @@ def make_env(env_id: str, env_kwargs: dict[str, Any], *, from_file: bool = False
     return _make_env(env_id, **env_kwargs)
 
 
+def make_run_env(config: Any, *, from_file: bool = False, log: Any = None) -> gym.Env:
+    """``make_env`` for a run's config, with ``config.episode_step_limit`` applied if the env has no limit.
+
+    Args:
+        config: The ``RunConfig``.
+        from_file: As for ``make_env``.
+        log: Called with one line when the default limit is applied (``None``: silent).
+    """
+    env = make_env(config.env_id, dict(config.env_kwargs), from_file=from_file)
+    limit = config.episode_step_limit
+    if limit and not has_time_limit(env):
+        env = gym.wrappers.TimeLimit(env, max_episode_steps=limit)
+        if log is not None:
+            log(
+                f"Note: {config.env_id} has no episode step limit of its own: episodes are truncated after {limit} "
+                "steps (episode_step_limit; change it with --set episode_step_limit=N, 0 = none)."
+            )
+    return env
+
+
+def has_time_limit(env: gym.Env) -> bool:
+    """Whether a ``TimeLimit`` wrapper is anywhere in ``env``'s wrapper stack."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return True
+        env = env.env
+    return False
+
+
 def capture_env_state(env: gym.Env) -> dict[str, Any]:
     return dict(_capture.capture_env_state(env))
 

@@ -140,7 +140,7 @@ def evaluate(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
     config, weights, source, ckpt_episode, ckpt_step = load_weights_for_eval(path, checkpoint)
     seeds = derive_seeds(seed, purpose=EVAL_SEED_PURPOSE)
-    env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
+    env = env_state.make_run_env(config, from_file=True)
     try:
         env.action_space.seed(seeds["action_space"])
         env.observation_space.seed(seeds["observation_space"])

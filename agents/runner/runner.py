@@ -364,7 +364,7 @@ class _Session:
         seed_global_rng(self.seeds)
         # Env and agent before anything is written: an env or space they cannot handle leaves no half-made run
         # (and --overwrite deletes the previous run only once the new one can start).
-        self.env = env_state.make_env(config.env_id, dict(config.env_kwargs))
+        self.env = env_state.make_run_env(config, log=self.runner._log)
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
@@ -439,7 +439,7 @@ class _Session:
         self.episode, self.global_step, self.episode_step = saved.episode, saved.global_step, saved.episode_step
         self.in_episode, self.episode_return = saved.in_episode, saved.episode_return
         self.env_reset_done, self.status = saved.env_reset_done, saved.status
-        self.env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
+        self.env = env_state.make_run_env(config, from_file=True, log=self.runner._log)
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
