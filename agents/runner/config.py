@@ -206,9 +206,13 @@ def derive_seeds(seed: int, purpose: int | None = None) -> dict[str, int]:
 
 def build_agent(config: RunConfig, env: Any, seed: int) -> Any:
     """A fresh agent of ``config`` for ``env``'s spaces, seeded with ``seed``."""
+    from agents.memory import check_agent_memory
     from agents.registry import make_agent
 
-    return make_agent(config.agent, env.observation_space, env.action_space, config.make_agent_config(), seed)
+    agent_config = config.make_agent_config()
+    # Before allocating: a config that cannot fit (typed, or read from a crafted checkpoint) is refused in one line.
+    check_agent_memory(config.agent, agent_config, env.observation_space, env.action_space)
+    return make_agent(config.agent, env.observation_space, env.action_space, agent_config, seed)
 
 
 def config_differences(old: RunConfig, new: RunConfig, ignore: frozenset[str] = frozenset()) -> list[str]:
