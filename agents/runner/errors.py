@@ -19,6 +19,10 @@ class EnvCreationError(RunnerError):
     """The env could not be made: unknown or wrongly typed ``env_kwargs``, a module that is not installed, ..."""
 
 
+class TrainingDivergedError(RunnerError):
+    """The agent's weights or losses became NaN/inf: the run stops before saving them."""
+
+
 class RunLockedError(RunnerError):
     """Another live process is training in this run folder."""
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agents.protocol import agent_metrics_hook
 from agents.runner import env_state
 from agents.runner.callbacks import Callback, CheckpointEvent, EpisodeEvent, as_callbacks
@@ -53,11 +55,18 @@ from agents.runner.checkpoint import (
     parse_checkpoint_id,
     remove_tree,
     rotate,
+    stray_entries,
     write_checkpoint,
 )
 from agents.runner.config import RESUME_MUTABLE_FIELDS, RunConfig, build_agent, config_differences
 from agents.runner.episode_log import EpisodeLog
-from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError, RunnerWarning
+from agents.runner.errors import (
+    CheckpointError,
+    IncompatibleCheckpointError,
+    RunnerError,
+    RunnerWarning,
+    TrainingDivergedError,
+)
 from agents.runner.fsutil import DISK_ERRNOS, sha256_bytes
 from agents.runner.lock import RunLock
 from agents.runner.metadata import runtime_differences, static_meta, version_differences
@@ -321,7 +330,8 @@ def _advice_for(exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "make the run folder writable"
     if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-        where = f" ({exc.filename})" if exc.filename else ""
+        in_the_way = getattr(exc, "filename2", None) or exc.filename
+        where = f" ({in_the_way})" if in_the_way else ""
         return f"remove or rename what is in the way{where}"
     return "check the disk"
 
@@ -416,6 +426,12 @@ class _Session:
             )
         for path, problem in problems:
             self.runner._warn(f"Skipping checkpoint {path.name}: {problem}. Using an older one.")
+        for path in stray_entries(self.ckpt_root):
+            kind = "a symbolic link" if path.is_symlink() else "a file"
+            self.runner._warn(
+                f"{path} is {kind}, not a checkpoint folder: ignored (sphgym replaces it if it writes a checkpoint "
+                "of that name). Remove it if it is not yours to keep."
+            )
         for path, _ in problems:  # newer but broken: they would shadow the checkpoints this session writes
             remove_tree(path)
         self.loaded = ckpt
@@ -517,8 +533,29 @@ class _Session:
 
     # ------------------------------------------------------------------ snapshots and checkpoints
 
+    def _check_finite(self, arrays: Any, what: str) -> None:
+        """``TrainingDivergedError`` if any float value in ``arrays`` (name -> array or number) is NaN or inf.
+
+        Checked before anything non-finite is written: the newest checkpoint stays the last good one.
+        """
+        for name, value in arrays.items():
+            values = np.asarray(value)
+            if values.dtype.kind in "fc" and not np.isfinite(values).all():
+                bad = "NaN" if np.isnan(values).any() else "inf"
+                self.writer.wait()  # a periodic checkpoint still being written is a good one: name it
+                latest = newest_valid_id(self.ckpt_root)
+                raise TrainingDivergedError(
+                    f"Training diverged: the agent's {what} {name!r} holds {bad} after {self.episode} episodes, "
+                    f"global step {self.global_step}; nothing non-finite was saved and the newest checkpoint "
+                    f"({latest}) is the last good one. Resuming would repeat this: check the agent's "
+                    "hyperparameters (learning rate, clipping, discount) and the env's rewards, then start a new "
+                    "run (--overwrite or another --run-dir)."
+                )
+
     def _snapshot_files(self) -> dict[str, bytes]:
-        """Everything needed to continue from this step boundary, as file bytes."""
+        """Everything needed to continue from this step boundary, as file bytes (the weights checked finite)."""
+        weights = self.agent.get_weights()
+        self._check_finite(weights, "weights")
         obs_kind, obs_arrays = obs_to_arrays(self.obs if self.in_episode else None)
         runner_arrays = dict(self.tracker.state_arrays())
         runner_arrays.update(obs_arrays)
@@ -538,7 +575,7 @@ class _Session:
             episodes_csv_sha256=self.csv.sha256,
         )
         return {
-            WEIGHTS: arrays_to_bytes(self.agent.get_weights()),
+            WEIGHTS: arrays_to_bytes(weights),
             STATE: arrays_to_bytes(self.agent.get_state()),
             RUNNER_ARRAYS: arrays_to_bytes(runner_arrays),
             RUNNER_JSON: json_bytes(state.to_dict()),
@@ -643,7 +680,9 @@ class _Session:
             tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
         tb.add_scalar("time/fps", fps, step)
         if self.agent_metrics is not None:
-            for tag, value in self.agent_metrics().items():
+            metrics = self.agent_metrics()
+            self._check_finite(metrics, "metric")  # a NaN loss is divergence, not a value to plot
+            for tag, value in metrics.items():
                 tb.add_scalar(str(tag), float(value), step)
         tb.maybe_flush()
 
