@@ -181,7 +181,15 @@ class RunConfig:
         """The agent's config dataclass built from ``agent_config`` (the one place it is built; validates)."""
         from agents.registry import make_agent_config
 
-        return make_agent_config(self.agent, self.agent_config)
+        try:
+            return make_agent_config(self.agent, self.agent_config)
+        except TypeError as exc:  # a value of the wrong type compared or computed with in the agent's own checks
+            wrong = {k: v for k, v in self.agent_config.items() if isinstance(v, str)}
+            hint = f" (text values: {wrong})" if wrong else ""
+            raise ValueError(
+                f"agent_config for {self.agent!r} has a value of the wrong type{hint}: {exc}. Give numbers for "
+                "numeric fields (see `sphgym train --agent NAME --print-config`)."
+            ) from None
 
     def resolved(self) -> RunConfig:
         """Same config with ``agent_config`` completed with the agent dataclass defaults (validates it)."""
