@@ -11,6 +11,7 @@ needs (runner, numpy, gymnasium, matplotlib, ...) when it runs, so ``sphgym --he
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 
@@ -122,18 +123,41 @@ def main(argv: list[str] | None = None) -> int:
             PermissionError) as exc:
         # The library's own user-facing errors (bad config value, missing checkpoint, folder in use, ...).
         return _user_error(prog, exc, debug)
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            return _internal_error(prog, exc)
+        return _user_error(prog, _path_error(exc), debug)
     except Exception as exc:
         if _is_user_error_type(exc):
             return _user_error(prog, exc, debug)
-        import traceback
+        return _internal_error(prog, exc)
 
-        traceback.print_exc()
-        print(
-            f"{prog}: internal error: {type(exc).__name__}: {exc} (this is a bug in sphgym; "
-            "please report it with the traceback above)",
-            file=sys.stderr,
+
+def _internal_error(prog: str, exc: BaseException) -> int:
+    import traceback
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__)
+    print(
+        f"{prog}: internal error: {type(exc).__name__}: {exc} (this is a bug in sphgym; "
+        "please report it with the traceback above)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL_ERROR
+
+
+# OS errors that a path the user gave causes: reported as user errors.
+_USER_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS,
+                          errno.ENOSPC, errno.EDQUOT, errno.ENOENT, errno.EEXIST, errno.EISDIR})  # fmt: skip
+
+
+def _path_error(exc: OSError) -> CLIError:
+    if exc.errno == errno.ENAMETOOLONG:
+        name = exc.filename or ""
+        return CLIError(
+            f"a file name is too long: {name!r} (each part of a path may have at most 255 bytes on most file "
+            "systems): choose a shorter --run-dir or folder name"
         )
-        return EXIT_INTERNAL_ERROR
+    return CLIError(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 
 
 def _user_error(prog: str, exc: BaseException, debug: bool) -> int:

@@ -9,6 +9,7 @@ the closing summary.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,28 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     finally:
         progress.close()
         warnings.showwarning = previous_showwarning
-    print(summary_line(result))
+    return _print_summary(result)
+
+
+def _print_summary(result: Any) -> int:
+    """Print the closing line; a stdout that cannot take it loses nothing (the run is saved) and hides nothing."""
+    try:
+        print(summary_line(result), flush=True)
+    except BrokenPipeError:  # `sphgym train | head -1`: the reader left; the run and its exit code stand
+        from agents.cli.main import _silence_broken_pipe
+
+        _silence_broken_pipe()
+    except OSError as exc:
+        try:
+            sys.stdout = open(os.devnull, "w")  # nothing more is written to the failing stream at exit
+            print(
+                f"sphgym: error: the run finished ({result.status}, saved in {result.run_dir}) but its summary could "
+                f"not be written to stdout: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+        except OSError:
+            pass
+        return int(result.exit_code) or 1
     return int(result.exit_code)
 
 
