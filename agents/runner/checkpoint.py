@@ -337,6 +337,14 @@ def clean_temporaries(root: str | os.PathLike) -> None:
             remove_leftover(path)
 
 
+def is_checkpoint_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is (or was meant to be) one checkpoint directory rather than a run folder."""
+    path = Path(path)
+    return (path / MARKER).exists() or (path / META).exists() or (
+        bool(parse_checkpoint_id(path.name)) and path.parent.name == "checkpoints"
+    )
+
+
 def stray_entries(root: str | os.PathLike) -> list[Path]:
     """Entries of ``checkpoints/`` named like a checkpoint that are not checkpoint folders (files, links)."""
     root = Path(root)

@@ -76,6 +76,10 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
+    if not isinstance(checkpoint, str) or not checkpoint.strip():
+        raise ValueError(
+            f"checkpoint is empty ({checkpoint!r}): give latest, best, a checkpoint id or a checkpoint folder's path"
+        )
     if is_best_dir(path):
         checkpoint, path = str(path), path.parent
     if checkpoint == "best":

@@ -46,6 +46,7 @@ from agents.runner.checkpoint import (
     arrays_to_bytes,
     checkpoint_id,
     clean_temporaries,
+    is_checkpoint_dir,
     find_latest_valid,
     newest_valid_id,
     json_bytes,
@@ -187,6 +188,12 @@ class Runner:
         self.handle_signals = handle_signals
         if self.run_dir.is_dir():
             check_entries(self.run_dir)
+        if resume and is_checkpoint_dir(self.run_dir):
+            raise FileNotFoundError(
+                f"{str(self.run_dir)!r} is a checkpoint folder, not a run folder: pass the run folder "
+                f"(sphgym resume {self.run_dir.parent.parent}); a resume always continues from its newest valid "
+                "checkpoint"
+            )
         if resume and not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
             recorded = read_config(self.run_dir) if self.run_dir.is_dir() else None
             if recorded is None:

@@ -1,0 +1,44 @@
+"""The "Messages" list of issue 15: argparse errors in one line, resume of a checkpoint folder, an empty
+--checkpoint, plot --out without an extension."""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.cli.cli_helpers import sphgym, tree_digest
+from tests.reliability.reliability_stats import count
+
+
+def test_argument_errors_are_one_line():
+    for args in (["train", "--bogus"], [], ["train", "--episodes", "x"]):
+        result = sphgym(*args)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and ": error: " in lines[0] and "usage:" not in result.stderr, result.stderr
+    count("messages", "argparse one line")
+
+
+def test_resume_of_a_checkpoint_folder_asks_for_the_run_folder(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = tree_digest(run)
+    ckpt = sorted((run / "checkpoints").iterdir())[-1]
+    result = sphgym("resume", str(ckpt), "--no-progress")
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert "is a checkpoint folder, not a run folder: pass the run folder" in line and str(run) in line
+    assert tree_digest(run) == before  # nothing was trained into the checkpoint
+    count("messages", "resume of a checkpoint folder")
+
+
+def test_eval_with_an_empty_checkpoint_says_so(trained_run):
+    result = sphgym("eval", str(trained_run), "--checkpoint", "")
+    assert result.returncode == 1 and "--checkpoint is empty" in result.stderr and "COMPLETE" not in result.stderr
+    count("messages", "empty --checkpoint")
+
+
+def test_plot_out_without_an_extension_names_the_file_written(trained_run, tmp_path):
+    result = sphgym("plot", str(trained_run), "--out", str(tmp_path / "curves"))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path / 'curves.png'} " in result.stdout and (tmp_path / "curves.png").exists()
+    count("messages", "plot --out without extension")
