@@ -42,3 +42,27 @@ def test_plot_out_without_an_extension_names_the_file_written(trained_run, tmp_p
     assert result.returncode == 0, result.stderr
     assert f"wrote {tmp_path / 'curves.png'} " in result.stdout and (tmp_path / "curves.png").exists()
     count("messages", "plot --out without extension")
+
+
+def test_a_lock_taken_an_instant_ago_names_its_owner_not_question_marks(tmp_path):
+    import fcntl
+    import json
+    import os
+    import threading
+
+    import pytest
+
+    from agents.runner.errors import RunLockedError
+    from agents.runner.lock import RunLock
+
+    fd = os.open(tmp_path / "run.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other trainer holds the lock, its pid not yet written
+    timer = threading.Timer(0.2, lambda: os.write(fd, json.dumps({"pid": 4242, "host": "elsewhere"}).encode()))
+    timer.start()
+    try:
+        with pytest.raises(RunLockedError, match=r"pid 4242 on elsewhere"):
+            RunLock(tmp_path).acquire()
+    finally:
+        timer.join()
+        os.close(fd)
+    count("messages", "lock owner named")
