@@ -66,3 +66,12 @@ def test_a_lock_taken_an_instant_ago_names_its_owner_not_question_marks(tmp_path
         timer.join()
         os.close(fd)
     count("messages", "lock owner named")
+
+
+def test_verify_errors_carry_the_prefix(trained_run):
+    result = sphgym("verify", str(trained_run), "--start", "nope")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("sphgym verify: error: Cannot verify from 'nope'"), result.stderr
+    assert result.stdout == ""
+    count("messages", "verify prefix")
