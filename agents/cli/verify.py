@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from agents.cli.common import EXIT_USER_ERROR, HelpFormatter
+from agents.cli.common import HelpFormatter
 
 EXIT_MISMATCH = 3
 

@@ -27,7 +27,8 @@ def test_stray_files_and_links_named_like_checkpoints(tmp_path):
         warnings.simplefilter("always")
         result = Runner(run, resume=True, log=None).train(episodes=20)
     messages = " ".join(str(w.message) for w in caught)
-    assert "is a file, not a checkpoint folder" in messages and "is a symbolic link, not a checkpoint folder" in messages
+    assert "is a file, not a checkpoint folder" in messages
+    assert "is a symbolic link, not a checkpoint folder" in messages
     assert result.status == "completed" and result.episode == 20
     assert all(p.is_dir() and not p.is_symlink() for p in ckpts.iterdir())
     assert not [p for p in ckpts.iterdir() if p.name.startswith(".")]  # no .trash-* or .tmp-* left
