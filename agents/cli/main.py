@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"sphgym {command}".strip()
     try:
         argv, agent_assignments = extract_agent_field_options(argv)
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # reported under the command's own name (argparse would name the top-level parser)
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
         args.debug = debug
         if agent_assignments:
             if not hasattr(args, "set"):

@@ -75,3 +75,10 @@ def test_verify_errors_carry_the_prefix(trained_run):
     assert lines[-1].startswith("sphgym verify: error: Cannot verify from 'nope'"), result.stderr
     assert result.stdout == ""
     count("messages", "verify prefix")
+
+
+def test_an_unknown_flag_is_reported_under_the_commands_name():
+    result = sphgym("train", "--bogus")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "sphgym train: error: unrecognized arguments: --bogus (see 'sphgym train --help')"
+    count("messages", "argparse program name")
