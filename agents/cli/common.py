@@ -27,7 +27,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with sphgym's conventions: argument errors exit 1 (a user error), not argparse's 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
+        # One line, like every other user error (the usage is one `--help` away).
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

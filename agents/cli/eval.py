@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     existing_run_dir(path, "run folder or checkpoint")
+    if not args.checkpoint.strip():
+        raise CLIError("--checkpoint is empty: give latest, best, a checkpoint id or a checkpoint folder's path")
     if args.checkpoint not in ("latest", "best"):
         checkpoint_path = Path(args.checkpoint)
         from agents.runner.run_folder import CHECKPOINTS_DIR

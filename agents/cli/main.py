@@ -1,7 +1,8 @@
 """Entry point of the ``sphgym`` script: parse, dispatch to a command module, map errors to exit codes.
 
 Exit codes: 0 success; 1 user error (one-line message, traceback only with ``--debug``); 2 internal error (a
-bug: traceback printed); 130 / 143 when SIGINT / SIGTERM interrupted training after a successful checkpoint.
+bug: traceback printed); 130 / 143 / 129 when SIGINT / SIGTERM / SIGHUP interrupted training after a successful
+checkpoint (130 also for Ctrl-C while the command is starting).
 
 Only argparse and the command modules' parser definitions load at parse time; each command imports what it
 needs (runner, numpy, gymnasium, matplotlib, ...) when it runs, so ``sphgym --help`` and the start of
@@ -10,15 +11,29 @@ needs (runner, numpy, gymnasium, matplotlib, ...) when it runs, so ``sphgym --he
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
 
-from agents.cli import eval as eval_cmd
-from agents.cli import inspect as inspect_cmd
-from agents.cli import plot as plot_cmd
-from agents.cli import sweep as sweep_cmd
-from agents.cli import train as train_cmd
-from agents.cli import verify as verify_cmd
-from agents.cli.common import (
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    """Ctrl-C while the command modules import: a one-line note and exit 130, never a traceback."""
+    sys.stderr.write("\nsphgym: interrupted\n")
+    raise SystemExit(130)
+
+
+# Installed before the (slower) imports below and replaced by Python's default in main(); only when SIGINT has
+# Python's default handler: an ignored SIGINT (a background job) stays ignored.
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+from agents.cli import eval as eval_cmd  # noqa: E402
+from agents.cli import inspect as inspect_cmd  # noqa: E402
+from agents.cli import plot as plot_cmd  # noqa: E402
+from agents.cli import sweep as sweep_cmd  # noqa: E402
+from agents.cli import train as train_cmd  # noqa: E402
+from agents.cli import verify as verify_cmd  # noqa: E402
+from agents.cli.common import (  # noqa: E402
     EXIT_INTERNAL_ERROR,
     EXIT_SIGINT,
     EXIT_USER_ERROR,
@@ -26,7 +41,7 @@ from agents.cli.common import (
     CLIError,
     HelpFormatter,
 )
-from agents.cli.config_loading import extract_agent_field_options
+from agents.cli.config_loading import extract_agent_field_options  # noqa: E402
 
 DESCRIPTION = """\
 sphgym: reinforcement learning on Gymnasium with a Sparse Predictive Hierarchy agent, torch DQN/PPO
@@ -78,6 +93,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on: KeyboardInterrupt, caught below
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug may appear anywhere (before or after the command); it only changes how errors are shown.
     debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
@@ -86,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"sphgym {command}".strip()
     try:
         argv, agent_assignments = extract_agent_field_options(argv)
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # reported under the command's own name (argparse would name the top-level parser)
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
         args.debug = debug
         if agent_assignments:
             if not hasattr(args, "set"):
@@ -106,18 +125,41 @@ def main(argv: list[str] | None = None) -> int:
             PermissionError) as exc:
         # The library's own user-facing errors (bad config value, missing checkpoint, folder in use, ...).
         return _user_error(prog, exc, debug)
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            return _internal_error(prog, exc)
+        return _user_error(prog, _path_error(exc), debug)
     except Exception as exc:
         if _is_user_error_type(exc):
             return _user_error(prog, exc, debug)
-        import traceback
+        return _internal_error(prog, exc)
 
-        traceback.print_exc()
-        print(
-            f"{prog}: internal error: {type(exc).__name__}: {exc} (this is a bug in sphgym; "
-            "please report it with the traceback above)",
-            file=sys.stderr,
+
+def _internal_error(prog: str, exc: BaseException) -> int:
+    import traceback
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__)
+    print(
+        f"{prog}: internal error: {type(exc).__name__}: {exc} (this is a bug in sphgym; "
+        "please report it with the traceback above)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL_ERROR
+
+
+# OS errors that a path the user gave causes: reported as user errors.
+_USER_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS,
+                          errno.ENOSPC, errno.EDQUOT, errno.ENOENT, errno.EEXIST, errno.EISDIR})  # fmt: skip
+
+
+def _path_error(exc: OSError) -> CLIError:
+    if exc.errno == errno.ENAMETOOLONG:
+        name = exc.filename or ""
+        return CLIError(
+            f"a file name is too long: {name!r} (each part of a path may have at most 255 bytes on most file "
+            "systems): choose a shorter --run-dir or folder name"
         )
-        return EXIT_INTERNAL_ERROR
+    return CLIError(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 
 
 def _user_error(prog: str, exc: BaseException, debug: bool) -> int:

@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     curves = [c for c in curves if c.returns] or _no_data(run_dirs)
     if args.out:
         out = Path(args.out)
+        if not out.suffix:
+            out = out.with_suffix(".png")  # what matplotlib writes for a name without an extension
     elif len(run_dirs) == 1:
         out = run_dirs[0] / "learning_curve.png"
     else:

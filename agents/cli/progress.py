@@ -159,10 +159,14 @@ class ProgressCallback(Callback):
         self.bar: EpisodeProgress | None = None
 
     def say(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.write(message)
-        else:
-            print(message, file=sys.stderr, flush=True)
+        """Print a message; a stderr that cannot be written (full device, closed) never stops the training."""
+        try:
+            if self.bar is not None:
+                self.bar.write(message)
+            else:
+                print(message, file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            pass
 
     def on_episode_end(self, event: EpisodeEvent) -> bool:
         if self.bar is None:

@@ -9,6 +9,7 @@ the closing summary.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,12 @@ def _resume(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
     saved = _saved_config(run_dir)
     values = build_run_values(named_values(args), overrides, base=saved.to_dict())
     config = make_run_config(values, check_env=False)
+    if getattr(args, "print_config", False):
+        from agents.runner.config_schema import config_to_toml
+
+        # What the resume would run: the run's own config (its seed, not --seed) with the allowed changes.
+        sys.stdout.write(config_to_toml(config.replace(seed=saved.seed)))
+        return 0
     return _train(run_dir, config, resume=True, overwrite=False, no_progress=args.no_progress)
 
 
@@ -227,6 +234,7 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     previous_showwarning = _route_warnings(progress.say)
     runner = Runner(run_dir, config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=progress.say)
     verb = "resuming" if resume else "training"
+    config = runner.config  # on resume: the run's own (its seed, not an ignored --seed)
     progress.say(
         f"{verb} {config.agent} on {config.env_id} (seed {config.seed}, target {_budget(config)}) in {run_dir}"
     )
@@ -235,7 +243,28 @@ def _train(run_dir: Path, config: Any, resume: bool, overwrite: bool, no_progres
     finally:
         progress.close()
         warnings.showwarning = previous_showwarning
-    print(summary_line(result))
+    return _print_summary(result)
+
+
+def _print_summary(result: Any) -> int:
+    """Print the closing line; a stdout that cannot take it loses nothing (the run is saved) and hides nothing."""
+    try:
+        print(summary_line(result), flush=True)
+    except BrokenPipeError:  # `sphgym train | head -1`: the reader left; the run and its exit code stand
+        from agents.cli.main import _silence_broken_pipe
+
+        _silence_broken_pipe()
+    except OSError as exc:
+        try:
+            sys.stdout = open(os.devnull, "w")  # nothing more is written to the failing stream at exit
+            print(
+                f"sphgym: error: the run finished ({result.status}, saved in {result.run_dir}) but its summary could "
+                f"not be written to stdout: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+        except OSError:
+            pass
+        return int(result.exit_code) or 1
     return int(result.exit_code)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from agents.cli.common import EXIT_USER_ERROR, HelpFormatter
+from agents.cli.common import HelpFormatter
 
 EXIT_MISMATCH = 3
 
@@ -61,10 +61,15 @@ def run(args: argparse.Namespace) -> int:
                 _short(recorded) if equal else f"recorded {_short(recorded)} != re-run {_short(recomputed)}"
             )
             print(f"  {mark} {name:{width}s}  {detail}")
-        print(report.message)
+        if report.checks:
+            print(report.message)
     if report.ok:
         return 0
-    return EXIT_MISMATCH if report.checks else EXIT_USER_ERROR
+    if not report.checks:  # nothing could be compared: a user error, reported like every other one
+        from agents.cli.common import CLIError
+
+        raise CLIError(" ".join(report.message.split()))
+    return EXIT_MISMATCH
 
 
 def _short(digest: str) -> str:

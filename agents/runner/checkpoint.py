@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 
 from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError
-from agents.runner.fsutil import fsync_dir, refuse_symlink, remove_tree, sha256_bytes, write_file_synced
+from agents.runner.fsutil import (
+    fsync_dir,
+    refuse_symlink,
+    remove_leftover,
+    remove_tree,
+    sha256_bytes,
+    write_file_synced,
+)
 
 FORMAT_VERSION = 1
 MARKER = "COMPLETE"
@@ -156,6 +163,8 @@ def write_checkpoint(root: Path, ckpt_id: str, files: dict[str, bytes], meta_ext
     root.mkdir(parents=True, exist_ok=True)
     final = root / ckpt_id
     digests = {name: {"sha256": sha256_bytes(data), "size": len(data)} for name, data in files.items()}
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        remove_tree(final)  # a file or link named like this checkpoint (reported on resume): it is replaced
     if final.exists():
         try:
             existing = read_checkpoint(final)
@@ -329,7 +338,25 @@ def clean_temporaries(root: str | os.PathLike) -> None:
         return
     for path in root.iterdir():
         if path.name.startswith((".tmp-", ".trash-")):
-            shutil.rmtree(path, ignore_errors=True)
+            remove_leftover(path)
+
+
+def is_checkpoint_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is (or was meant to be) one checkpoint directory rather than a run folder."""
+    path = Path(path)
+    return (path / MARKER).exists() or (path / META).exists() or (
+        bool(parse_checkpoint_id(path.name)) and path.parent.name == "checkpoints"
+    )
+
+
+def stray_entries(root: str | os.PathLike) -> list[Path]:
+    """Entries of ``checkpoints/`` named like a checkpoint that are not checkpoint folders (files, links)."""
+    root = Path(root)
+    if not root.is_dir() or root.is_symlink():
+        return []
+    return sorted(
+        p for p in root.iterdir() if parse_checkpoint_id(p.name) and (p.is_symlink() or not p.is_dir())
+    )
 
 
 def rotate(root: str | os.PathLike, keep: int, protect: Path | None = None) -> list[Path]:

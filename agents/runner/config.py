@@ -18,6 +18,9 @@ from agents.suggest import close_matches
 
 # Fields that may differ between the original run and a resume: they change where the run stops or how often
 # it is saved, never the trajectory itself.
+# Steps after which an episode of an env without its own limit is truncated (RunConfig.episode_step_limit).
+DEFAULT_EPISODE_STEP_LIMIT = 10_000
+
 RESUME_MUTABLE_FIELDS = frozenset(
     {"episodes", "steps", "checkpoint_every", "checkpoint_min_interval", "keep", "stop_when_solved"}
 )
@@ -72,6 +75,11 @@ class RunConfig:
         early_stopping_min_delta: Minimum improvement that resets the patience counter.
         early_stopping_mode: ``"max"`` (higher is better) or ``"min"``; also decides what "best" means.
         tensorboard: Write TensorBoard scalars into the run folder.
+        episode_step_limit: Episodes of an env WITHOUT a step limit of its own (no ``TimeLimit``, e.g.
+            CliffWalking-v1) are truncated after this many steps, so training and checkpoints make progress;
+            the runner says so when it applies it. 0 = no limit. An env with its own limit (or
+            ``env_kwargs.max_episode_steps``) keeps it. A config read from a run folder written before this
+            field existed has no limit, as then (``from_dict`` of values without the key).
     """
 
     env_id: str = "CartPole-v1"
@@ -92,6 +100,7 @@ class RunConfig:
     early_stopping_min_delta: float = 0.0
     early_stopping_mode: str = "max"
     tensorboard: bool = True
+    episode_step_limit: int = DEFAULT_EPISODE_STEP_LIMIT
 
     def __post_init__(self) -> None:
         if not isinstance(self.env_id, str) or not self.env_id:
@@ -118,6 +127,10 @@ class RunConfig:
         _check_int("keep", self.keep, minimum=1, fix="keep at least the latest checkpoint (1)")
         _check_int("metric_window", self.metric_window, minimum=1, fix="use a window of at least 1 episode")
         _check_int("best_every", self.best_every, minimum=1, fix="refresh best/ at most every episode (1)")
+        _check_int(
+            "episode_step_limit", self.episode_step_limit, minimum=0,
+            fix=f"give a step count (default {DEFAULT_EPISODE_STEP_LIMIT}) or 0 for no limit",
+        )
         if not isinstance(self.stop_when_solved, bool):
             raise ValueError(f"stop_when_solved must be true or false, got {self.stop_when_solved!r}.")
         if self.reward_threshold is not None and not _is_finite_number(self.reward_threshold):
@@ -157,6 +170,8 @@ class RunConfig:
                 close = close_matches(key, names, n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ValueError(f"Unknown run config field(s): {', '.join(hints)}. Valid fields: {', '.join(names)}.")
+        values = dict(values)
+        values.setdefault("episode_step_limit", 0)  # written before the field existed: no limit, as then
         return cls(**values)
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -169,7 +184,15 @@ class RunConfig:
         """
         from agents.registry import make_agent_config
 
-        return make_agent_config(self.agent, self.agent_config, env_id=self.env_id)
+        try:
+            return make_agent_config(self.agent, self.agent_config, env_id=self.env_id)
+        except TypeError as exc:  # a value of the wrong type compared or computed with in the agent's own checks
+            wrong = {k: v for k, v in self.agent_config.items() if isinstance(v, str)}
+            hint = f" (text values: {wrong})" if wrong else ""
+            raise ValueError(
+                f"agent_config for {self.agent!r} has a value of the wrong type{hint}: {exc}. Give numbers for "
+                "numeric fields (see `sphgym train --agent NAME --print-config`)."
+            ) from None
 
     def resolved(self) -> RunConfig:
         """Same config with ``agent_config`` completed with the agent dataclass defaults (validates it)."""
@@ -194,9 +217,13 @@ def derive_seeds(seed: int, purpose: int | None = None) -> dict[str, int]:
 
 def build_agent(config: RunConfig, env: Any, seed: int) -> Any:
     """A fresh agent of ``config`` for ``env``'s spaces, seeded with ``seed``."""
+    from agents.memory import check_agent_memory
     from agents.registry import make_agent
 
-    return make_agent(config.agent, env.observation_space, env.action_space, config.make_agent_config(), seed)
+    agent_config = config.make_agent_config()
+    # Before allocating: a config that cannot fit (typed, or read from a crafted checkpoint) is refused in one line.
+    check_agent_memory(config.agent, agent_config, env.observation_space, env.action_space)
+    return make_agent(config.agent, env.observation_space, env.action_space, agent_config, seed)
 
 
 def config_differences(old: RunConfig, new: RunConfig, ignore: frozenset[str] = frozenset()) -> list[str]:

@@ -42,17 +42,64 @@ _FALSE = {"false", "no", "off", "0"}
 
 
 # --------------------------------------------------------------------------------------------- reading files
+# A config file is a few kB; anything larger is not one (and --config /dev/zero must not fill the memory).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_config_bytes(path: str | Path) -> bytes:
+    """A config file's bytes, read with a size cap and never blocking (a FIFO or terminal is refused).
+
+    Raises:
+        ConfigError: Missing, a directory, a FIFO/socket, larger than ``MAX_CONFIG_BYTES``, or unreadable.
+    """
+    import errno
+    import os
+    import stat
+
+    name = str(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {name!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {name!r}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"config file {name!r} is a directory, not a TOML file")
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
+            raise ConfigError(
+                f"config file {name!r} is not a regular file (a FIFO, socket or block device): write the config "
+                "to a file and pass that"
+            )
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES:
+            try:
+                chunk = os.read(fd, min(1 << 16, MAX_CONFIG_BYTES + 1 - size))
+            except BlockingIOError:
+                raise ConfigError(f"config file {name!r} has no data to read now (a terminal or device?)") from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config file {name!r} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a config file (a config "
+                "is a few lines of TOML; `sphgym train --print-config` writes a complete one)"
+            )
+        return b"".join(chunks)
+    except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            raise ConfigError(f"config file {name!r} is a directory, not a TOML file") from None
+        raise ConfigError(f"cannot read config file {name!r}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file; unreadable or malformed files are a ``ConfigError`` naming the file and line."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {str(path)!r} is a directory, not a TOML file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+    data = read_config_bytes(path)
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -306,10 +353,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     file_path = Path(path)
     if file_path.suffix.lower() == ".json":
         try:
-            data = json.loads(file_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path!r} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
+            data = json.loads(read_config_bytes(file_path).decode("utf-8"))
+        except UnicodeDecodeError as exc:
             raise ConfigError(f"cannot read config file {path!r}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config file {path!r} is not valid JSON: {exc}") from None
@@ -441,6 +486,7 @@ def make_run_config(values: dict[str, Any], check_env: bool = True) -> RunConfig
         ConfigError: Naming the key and what it should be.
     """
     values = dict(values)
+    values.setdefault("episode_step_limit", RunConfig.episode_step_limit)  # a new run: the default limit
     agent_name = values.get("agent", RunConfig.agent)
     agent_values = check_table(dict(values.get("agent_config", {})), agent_config_class(agent_name), "agent")
     from agents.registry import make_agent_config

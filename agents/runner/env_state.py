@@ -12,9 +12,10 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.runner.errors import RunnerError
+from agents.runner.errors import EnvCreationError, RunnerError
 from envs import capture as _capture
 from envs import make_env as _make_env
+from envs.errors import UnknownEnvironmentError
 
 # numpy bit generators an env snapshot may name (anything else is refused before envs.capture looks it up).
 BIT_GENERATORS = frozenset({"PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"})
@@ -42,7 +43,64 @@ def make_env(env_id: str, env_kwargs: dict[str, Any], *, from_file: bool = False
                 "(running its code). sphgym does not import modules named by files it reads. If you trust "
                 f"this run folder, allow it: {TRUSTED_MODULES_VAR}={module} and run the command again."
             )
-    return _make_env(env_id, **env_kwargs)
+    try:
+        return _make_env(env_id, **env_kwargs)
+    except (RunnerError, gym.error.Error, UnknownEnvironmentError):
+        raise  # already a clear message (unknown id, Box2D/MuJoCo not installed, ...)
+    except Exception as exc:
+        raise EnvCreationError(env_error_message(env_id, env_kwargs, exc)) from exc
+
+
+def env_error_message(env_id: str, env_kwargs: dict[str, Any], exc: BaseException) -> str:
+    """One line for an env that could not be made: a module that is missing, or arguments the env refused."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if isinstance(exc, ImportError):
+        module = getattr(exc, "name", None)
+        if ":" in env_id and isinstance(exc, ModuleNotFoundError):
+            return (
+                f"env id {env_id!r} names the Python module {env_id.split(':', 1)[0]!r}, which cannot be imported "
+                f"({detail}): check the part before ':' or install the package that provides it"
+            )
+        what = f"the Python module {module!r}" if module else "a Python package"
+        return (
+            f"env {env_id!r} needs {what}, which is not installed ({detail}): install it, or choose another env"
+        )
+    if env_kwargs:
+        return (
+            f"cannot make env {env_id!r} with env_kwargs {env_kwargs!r} ({detail}): give only arguments the env "
+            "accepts, with values of the right type (see the env's documentation); fix or drop them with "
+            "--set env_kwargs.NAME=VALUE or the [env_kwargs] table of the config file"
+        )
+    return f"cannot make env {env_id!r} ({detail}): check the env's documentation and dependencies"
+
+
+def make_run_env(config: Any, *, from_file: bool = False, log: Any = None) -> gym.Env:
+    """``make_env`` for a run's config, with ``config.episode_step_limit`` applied if the env has no limit.
+
+    Args:
+        config: The ``RunConfig``.
+        from_file: As for ``make_env``.
+        log: Called with one line when the default limit is applied (``None``: silent).
+    """
+    env = make_env(config.env_id, dict(config.env_kwargs), from_file=from_file)
+    limit = config.episode_step_limit
+    if limit and not has_time_limit(env):
+        env = gym.wrappers.TimeLimit(env, max_episode_steps=limit)
+        if log is not None:
+            log(
+                f"Note: {config.env_id} has no episode step limit of its own: episodes are truncated after {limit} "
+                "steps (episode_step_limit; change it with --set episode_step_limit=N, 0 = none)."
+            )
+    return env
+
+
+def has_time_limit(env: gym.Env) -> bool:
+    """Whether a ``TimeLimit`` wrapper is anywhere in ``env``'s wrapper stack."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return True
+        env = env.env
+    return False
 
 
 def capture_env_state(env: gym.Env) -> dict[str, Any]:

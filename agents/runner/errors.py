@@ -15,6 +15,14 @@ class IncompatibleCheckpointError(RunnerError):
     """A checkpoint was made by another config, agent, env or format version (the message names it)."""
 
 
+class EnvCreationError(RunnerError):
+    """The env could not be made: unknown or wrongly typed ``env_kwargs``, a module that is not installed, ..."""
+
+
+class TrainingDivergedError(RunnerError):
+    """The agent's weights or losses became NaN/inf: the run stops before saving them."""
+
+
 class RunLockedError(RunnerError):
     """Another live process is training in this run folder."""
 

@@ -23,7 +23,8 @@ from agents.runner.checkpoint import (
 )
 from agents.runner.config import RunConfig, build_agent, derive_seeds
 from agents.runner.fsutil import refuse_symlink
-from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, is_best_dir, read_best
+from agents.runner.errors import RunnerError
+from agents.runner.run_folder import BEST_DIR, CHECKPOINTS_DIR, is_best_dir, read_best, read_config
 
 EVAL_SEED_PURPOSE = 0xE7A1  # keeps evaluation seeds apart from the training seeds of the same number
 
@@ -55,11 +56,30 @@ class EvalResult:
         return out
 
 
+def _no_best_yet(run_dir: Path) -> str:
+    """Why a run has no ``best/`` yet, in the run's own numbers (best_every, metric_window)."""
+    try:
+        config = read_config(run_dir)
+    except (OSError, RunnerError):
+        config = None
+    rule = (
+        f"best/ is written at episodes that are multiples of best_every ({config.best_every}) once a full window "
+        f"of metric_window ({config.metric_window}) episodes has finished"
+        if config is not None
+        else "best/ is written every best_every episodes once a full window of metric_window episodes has finished"
+    )
+    return f"{str(run_dir)!r} has no best/ weights yet: {rule}. Evaluate the newest checkpoint: --checkpoint latest"
+
+
 def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple[RunConfig, dict, Path, int, int]:
     """Resolve ``path``/``checkpoint`` to (config, weights, source dir, episode, global step), verified."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run folder or a checkpoint directory).")
+    if not isinstance(checkpoint, str) or not checkpoint.strip():
+        raise ValueError(
+            f"checkpoint is empty ({checkpoint!r}): give latest, best, a checkpoint id or a checkpoint folder's path"
+        )
     if is_best_dir(path):
         checkpoint, path = str(path), path.parent
     if checkpoint == "best":
@@ -83,7 +103,7 @@ def load_weights_for_eval(path: str | Path, checkpoint: str = "latest") -> tuple
                 raise FileNotFoundError(f"No valid checkpoint in {str(path)!r} ({detail}).")
     else:
         if checkpoint == "best":
-            raise FileNotFoundError(f"{str(path)!r} has no best/ weights yet (no episode finished).")
+            raise FileNotFoundError(_no_best_yet(path))
         ckpt = read_checkpoint(source)
     with loading(ckpt.path, "config and counters"):
         info = ckpt.json(RUNNER_JSON)
@@ -124,7 +144,7 @@ def evaluate(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
     config, weights, source, ckpt_episode, ckpt_step = load_weights_for_eval(path, checkpoint)
     seeds = derive_seeds(seed, purpose=EVAL_SEED_PURPOSE)
-    env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
+    env = env_state.make_run_env(config, from_file=True)
     try:
         env.action_space.seed(seeds["action_space"])
         env.observation_space.seed(seeds["observation_space"])

@@ -107,11 +107,25 @@ def remove_tree(path: Path) -> None:
     The directory is first renamed to a hidden ``.trash-*`` name (atomic), then removed.
     """
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():  # a file or link in a folder's place: never follow it
+        path.unlink()
+        fsync_dir(path.parent)
         return
     trash = path.with_name(f".trash-{path.name}-{os.getpid()}")
-    if trash.exists():
-        shutil.rmtree(trash, ignore_errors=True)
+    remove_leftover(trash)
     os.rename(path, trash)
     fsync_dir(path.parent)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def remove_leftover(path: Path) -> None:
+    """Delete a temporary or trash entry, whatever it is (folder, file, link): best effort."""
+    try:
+        if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+    except OSError:
+        pass

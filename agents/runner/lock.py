@@ -63,11 +63,9 @@ class RunLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                owner = read_lock_owner(self.path.parent) or {}
                 raise RunLockedError(
                     f"Run folder {str(self.path.parent)!r} is in use by another process "
-                    f"(pid {owner.get('pid', '?')} on {owner.get('host', '?')}). Wait for it to finish or stop it "
-                    "first (Ctrl-C checkpoints it)."
+                    f"({self._owner_text()}). Wait for it to finish or stop it first (Ctrl-C checkpoints it)."
                 ) from None
             # The previous owner may have unlinked the file between our open and our flock: retry on a new file.
             try:
@@ -100,6 +98,20 @@ class RunLock:
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
         os.fsync(fd)
         self._fd = fd
+
+    def _owner_text(self) -> str:
+        """The lock holder as "pid P on HOST"; a holder that has just taken the lock writes its pid a moment
+        later, so wait for it briefly rather than print "pid ? on ?"."""
+        import time
+
+        deadline = time.monotonic() + 1.0
+        while True:
+            owner = read_lock_owner(self.path.parent) or {}
+            if "pid" in owner and "host" in owner:
+                return f"pid {owner['pid']} on {owner['host']}"
+            if time.monotonic() > deadline:
+                return "a process that is just starting; its pid is not recorded yet"
+            time.sleep(0.02)
 
     def release(self) -> None:
         if self._fd is None:

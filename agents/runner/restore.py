@@ -46,6 +46,13 @@ def restore_env(env: gym.Env, ckpt: Checkpoint, state: RunState, env_id: str, wa
     if ckpt.has(ENV_JSON):
         with loading(ckpt.path / ENV_JSON, "env snapshot"):
             snapshot = ckpt.json(ENV_JSON)
+            if snapshot is None and state.env_reset_done:
+                # The writer saves null only before the first reset; after it, null would restart the env from
+                # its seed and the resumed run would silently diverge from the one that was interrupted.
+                raise ValueError(
+                    "the env snapshot is null but runner.json says the env was already reset: the resumed run "
+                    "could not continue the same trajectory"
+                )
             if snapshot is not None:
                 if not isinstance(snapshot, dict):
                     raise ValueError("an env snapshot must be a JSON object")

@@ -18,6 +18,7 @@ checkpoint files are ``checkpoint``'s, applying one is ``restore``'s; whatever w
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -27,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from agents.protocol import agent_metrics_hook
 from agents.runner import env_state
@@ -43,6 +46,7 @@ from agents.runner.checkpoint import (
     arrays_to_bytes,
     checkpoint_id,
     clean_temporaries,
+    is_checkpoint_dir,
     find_latest_valid,
     newest_valid_id,
     json_bytes,
@@ -52,11 +56,18 @@ from agents.runner.checkpoint import (
     parse_checkpoint_id,
     remove_tree,
     rotate,
+    stray_entries,
     write_checkpoint,
 )
 from agents.runner.config import RESUME_MUTABLE_FIELDS, RunConfig, build_agent, config_differences
 from agents.runner.episode_log import EpisodeLog
-from agents.runner.errors import CheckpointError, IncompatibleCheckpointError, RunnerError, RunnerWarning
+from agents.runner.errors import (
+    CheckpointError,
+    IncompatibleCheckpointError,
+    RunnerError,
+    RunnerWarning,
+    TrainingDivergedError,
+)
 from agents.runner.fsutil import DISK_ERRNOS, sha256_bytes
 from agents.runner.lock import RunLock
 from agents.runner.metadata import runtime_differences, static_meta, version_differences
@@ -66,6 +77,7 @@ from agents.runner.run_folder import (
     CHECKPOINTS_DIR,
     check_entries,
     holds_a_run,
+    read_config,
     read_run_config,
     remove_run,
     resume_command,
@@ -176,13 +188,30 @@ class Runner:
         self.handle_signals = handle_signals
         if self.run_dir.is_dir():
             check_entries(self.run_dir)
-        if resume:
-            if not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
+        if resume and is_checkpoint_dir(self.run_dir):
+            raise FileNotFoundError(
+                f"{str(self.run_dir)!r} is a checkpoint folder, not a run folder: pass the run folder "
+                f"(sphgym resume {self.run_dir.parent.parent}); a resume always continues from its newest valid "
+                "checkpoint"
+            )
+        if resume and not list_checkpoints(self.run_dir / CHECKPOINTS_DIR):
+            recorded = read_config(self.run_dir) if self.run_dir.is_dir() else None
+            if recorded is None:
                 raise FileNotFoundError(
                     f"Nothing to resume from: {str(self.run_dir)!r} has no checkpoints "
                     f"(expected {str(self.run_dir / CHECKPOINTS_DIR)!r}). Start a new run instead."
                 )
-            self.config = self._merge_resume_config(read_run_config(self.run_dir), config)
+            # The run stopped (crash, full disk) before its first checkpoint: nothing was trained that could be
+            # kept, so "resume" starts it over from its recorded config; the result is the uninterrupted run's.
+            self._log(
+                f"{self.run_dir} has no checkpoint yet (its first session stopped before writing one): "
+                "starting the run over from its recorded config."
+            )
+            self.config = self._merge_resume_config(recorded, config)
+            self.resume, self.overwrite = False, True
+        elif resume:
+            self.folder_config = read_run_config(self.run_dir)
+            self.config = self._merge_resume_config(self.folder_config, config)
         else:
             if config is None:
                 raise ValueError("A fresh run needs a RunConfig (or pass resume=True to continue a run).")
@@ -230,6 +259,7 @@ class Runner:
         if changes:
             self.config = self.config.replace(**changes)
         lock = RunLock(self.run_dir)
+        created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             lock.acquire()
@@ -264,6 +294,8 @@ class Runner:
                 return result
         finally:
             lock.release()
+            if created and not holds_a_run(self.run_dir):
+                _remove_if_empty(self.run_dir)  # failed before writing anything (e.g. the env could not be made)
 
     def _log_failure(self, session: _Session) -> None:
         """Where training stopped when the env or agent raised (the error itself is re-raised)."""
@@ -275,11 +307,47 @@ class Runner:
 
     def _disk_error(self, exc: OSError) -> CheckpointError:
         """A clear message for a full (or read-only, or failing) disk met outside the checkpoint write."""
+        root = self.run_dir / CHECKPOINTS_DIR
+        if newest_valid_id(root) != "none" and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return CheckpointError(  # the README's row pins this wording
+                f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. The newest checkpoint "
+                f"({newest_valid_id(root)}) is intact; free space, then resume with: {resume_command(self.run_dir)}"
+            )
         return CheckpointError(
-            f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. The newest checkpoint "
-            f"({newest_valid_id(self.run_dir / CHECKPOINTS_DIR)}) is intact; free space, then resume with: "
-            f"{resume_command(self.run_dir)}"
+            f"Could not write {exc.filename or 'the run folder'}: {exc.strerror or exc}. "
+            f"{_after_write_failure(root, exc)}resume with: {resume_command(self.run_dir)}"
         )
+
+
+def _after_write_failure(root: Path, exc: OSError) -> str:
+    """What is kept and what to do after a failed write, up to "resume with: ".
+
+    The advice follows the errno: free space only for a full disk or quota, permissions for a refused write, the
+    named path for a file in the way; with no checkpoint yet, the resume starts the run over.
+    """
+    latest = newest_valid_id(root)
+    if latest == "none":
+        return f"No checkpoint was written yet (a resume starts the run over); {_advice_for(exc)}, then "
+    return f"The newest valid checkpoint ({latest}) is intact; {_advice_for(exc)}, then "
+
+
+def _advice_for(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free space (or fix the folder's permissions)"  # the README's disk-full row pins this wording
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make the run folder writable"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        in_the_way = getattr(exc, "filename2", None) or exc.filename
+        where = f" ({in_the_way})" if in_the_way else ""
+        return f"remove or rename what is in the way{where}"
+    return "check the disk"
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (the user's files, TensorBoard events) or already gone: leave it
 
 
 def _is_disk_error(exc: BaseException) -> bool:
@@ -313,7 +381,7 @@ class _Session:
         seed_global_rng(self.seeds)
         # Env and agent before anything is written: an env or space they cannot handle leaves no half-made run
         # (and --overwrite deletes the previous run only once the new one can start).
-        self.env = env_state.make_env(config.env_id, dict(config.env_kwargs))
+        self.env = env_state.make_run_env(config, log=self.runner._log)
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
@@ -365,6 +433,12 @@ class _Session:
             )
         for path, problem in problems:
             self.runner._warn(f"Skipping checkpoint {path.name}: {problem}. Using an older one.")
+        for path in stray_entries(self.ckpt_root):
+            kind = "a symbolic link" if path.is_symlink() else "a file"
+            self.runner._warn(
+                f"{path} is {kind}, not a checkpoint folder: ignored (sphgym replaces it if it writes a checkpoint "
+                "of that name). Remove it if it is not yours to keep."
+            )
         for path, _ in problems:  # newer but broken: they would shadow the checkpoints this session writes
             remove_tree(path)
         self.loaded = ckpt
@@ -376,6 +450,7 @@ class _Session:
             raise IncompatibleCheckpointError(
                 f"Checkpoint {ckpt.path} was made with a different config: " + "; ".join(diffs)
             )
+        config = self._adopt_checkpoint_targets(saved_config)
         with loading(where / RUNNER_JSON, "counters"):
             saved = RunState.from_dict(ckpt.json(RUNNER_JSON))
             if parse_checkpoint_id(ckpt.id) != (saved.episode, saved.global_step):
@@ -387,7 +462,7 @@ class _Session:
         self.episode, self.global_step, self.episode_step = saved.episode, saved.global_step, saved.episode_step
         self.in_episode, self.episode_return = saved.in_episode, saved.episode_return
         self.env_reset_done, self.status = saved.env_reset_done, saved.status
-        self.env = env_state.make_env(config.env_id, dict(config.env_kwargs), from_file=True)
+        self.env = env_state.make_run_env(config, from_file=True, log=self.runner._log)
         self.env.action_space.seed(self.seeds["action_space"])
         self.env.observation_space.seed(self.seeds["observation_space"])
         self.agent = build_agent(config, self.env, self.seeds["agent"])
@@ -412,13 +487,44 @@ class _Session:
         restore_global_rngs(ckpt, self.runner._warn)  # last: building the env and agent may have drawn from them
         return not self._already_finished()
 
+    def _adopt_checkpoint_targets(self, saved: RunConfig) -> RunConfig:
+        """The newest checkpoint's targets where this resume does not set its own.
+
+        A resume that raised the target (``--episodes 60``) and was interrupted wrote checkpoints with the new
+        target. A later plain ``resume`` reads ``config.json``; if that still held the old target (a folder written
+        before ``config.json`` was updated on resume), the newest checkpoint's value is the run's latest choice.
+        """
+        runner = self.runner
+        folder = getattr(runner, "folder_config", None)
+        if folder is None:
+            return runner.config
+        adopted = {
+            name: getattr(saved, name)
+            for name in RESUME_MUTABLE_FIELDS
+            if getattr(runner.config, name) == getattr(folder, name) and getattr(saved, name) != getattr(folder, name)
+        }
+        if adopted:
+            runner.config = runner.config.replace(**adopted)
+        return runner.config
+
+    def _record_resume_config(self) -> None:
+        """Write ``config.json`` when this resume changed a target, so the printed resume command continues it."""
+        folder = getattr(self.runner, "folder_config", None)
+        if folder is not None and folder.to_dict() != self.runner.config.to_dict():
+            write_config(self.run_dir, self.runner.config)
+
     def _already_finished(self) -> bool:
+        """True if the checkpoint ended the run: a final status and nothing left to do under this config.
+
+        A checkpoint at the target whose status is not final (written by a signal that landed as the last
+        episode ended) is not finished: the loop ends it at once and writes the final checkpoint it lacks.
+        """
         config = self.runner.config
         if self.status == "stopped_early":
             return True
         if self.status == "solved" and config.stop_when_solved:
             return True
-        return self._target_reached()
+        return self.status in FINAL_STATUSES and self._target_reached()
 
     def _target_reached(self) -> bool:
         config = self.runner.config
@@ -434,8 +540,29 @@ class _Session:
 
     # ------------------------------------------------------------------ snapshots and checkpoints
 
+    def _check_finite(self, arrays: Any, what: str) -> None:
+        """``TrainingDivergedError`` if any float value in ``arrays`` (name -> array or number) is NaN or inf.
+
+        Checked before anything non-finite is written: the newest checkpoint stays the last good one.
+        """
+        for name, value in arrays.items():
+            values = np.asarray(value)
+            if values.dtype.kind in "fc" and not np.isfinite(values).all():
+                bad = "NaN" if np.isnan(values).any() else "inf"
+                self.writer.wait()  # a periodic checkpoint still being written is a good one: name it
+                latest = newest_valid_id(self.ckpt_root)
+                raise TrainingDivergedError(
+                    f"Training diverged: the agent's {what} {name!r} holds {bad} after {self.episode} episodes, "
+                    f"global step {self.global_step}; nothing non-finite was saved and the newest checkpoint "
+                    f"({latest}) is the last good one. Resuming would repeat this: check the agent's "
+                    "hyperparameters (learning rate, clipping, discount) and the env's rewards, then start a new "
+                    "run (--overwrite or another --run-dir)."
+                )
+
     def _snapshot_files(self) -> dict[str, bytes]:
-        """Everything needed to continue from this step boundary, as file bytes."""
+        """Everything needed to continue from this step boundary, as file bytes (the weights checked finite)."""
+        weights = self.agent.get_weights()
+        self._check_finite(weights, "weights")
         obs_kind, obs_arrays = obs_to_arrays(self.obs if self.in_episode else None)
         runner_arrays = dict(self.tracker.state_arrays())
         runner_arrays.update(obs_arrays)
@@ -455,7 +582,7 @@ class _Session:
             episodes_csv_sha256=self.csv.sha256,
         )
         return {
-            WEIGHTS: arrays_to_bytes(self.agent.get_weights()),
+            WEIGHTS: arrays_to_bytes(weights),
             STATE: arrays_to_bytes(self.agent.get_state()),
             RUNNER_ARRAYS: arrays_to_bytes(runner_arrays),
             RUNNER_JSON: json_bytes(state.to_dict()),
@@ -509,8 +636,7 @@ class _Session:
                 rotate(root, keep, protect=path)
             except OSError as exc:
                 raise CheckpointError(
-                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. The newest valid checkpoint "
-                    f"({newest_valid_id(root)}) is intact; free space (or fix the folder's permissions), then "
+                    f"Could not write checkpoint {ckpt_id}: {exc.strerror or exc}. {_after_write_failure(root, exc)}"
                     f"resume with: {resume}"
                 ) from exc
 
@@ -557,10 +683,13 @@ class _Session:
         tb.add_scalar("charts/episodic_length", length, step)
         tb.add_scalar("rollout/ep_rew_mean", update.rolling_mean, step)
         tb.add_scalar("rollout/ep_len_mean", update.rolling_length, step)
-        tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
+        if tracker.best_metric is not None:  # none until the first full window
+            tb.add_scalar("charts/best_mean_return", tracker.best_metric, step)
         tb.add_scalar("time/fps", fps, step)
         if self.agent_metrics is not None:
-            for tag, value in self.agent_metrics().items():
+            metrics = self.agent_metrics()
+            self._check_finite(metrics, "metric")  # a NaN loss is divergence, not a value to plot
+            for tag, value in metrics.items():
                 tb.add_scalar(str(tag), float(value), step)
         tb.maybe_flush()
 
@@ -588,6 +717,7 @@ class _Session:
             if not self._prepare_resume():
                 runner._log(f"{self.run_dir} already finished ({self.status}); nothing to do.")
                 return self._result(self.status, None, already_finished=True)
+            self._record_resume_config()
             self.last_checkpoint = self.loaded.path
             self.last_checkpoint_episode = self.episode
             self._open_tensorboard(purge_step=self.global_step + 1)
@@ -607,18 +737,19 @@ class _Session:
             self.stop_requested = True
         status, signal_name = "running", None
         while True:
-            # ---- step boundary: the only place where the run stops or is checkpointed
-            if self.flag.raised:
-                status, signal_name = "interrupted", self.flag.signal_name
-                break
-            if self.stop_requested:
-                status = "stopped"
-                break
+            # ---- step boundary: the only place where the run stops or is checkpointed. A run that has ended
+            # ends with its final status even if a signal arrived meanwhile: the status is part of the run.
             if self.status in ("solved", "stopped_early"):
                 status = self.status
                 break
             if self._target_reached():
                 status = "completed"
+                break
+            if self.flag.raised:
+                status, signal_name = "interrupted", self.flag.signal_name
+                break
+            if self.stop_requested:
+                status = "stopped"
                 break
             if not self.in_episode:
                 if self.env_reset_done:

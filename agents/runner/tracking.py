@@ -26,6 +26,10 @@ class EpisodeTracker:
 
     Means use ``math.fsum`` (exactly rounded, independent of summation order), so a restored tracker continues
     bit-identically.
+
+    The best metric (and the ``best/`` copy) counts only rolling means over a FULL window of ``window`` episodes:
+    a mean over the first few episodes is noise (on FrozenLake the first success is a mean of 1.0 at episode 1,
+    which no full window would beat). A run shorter than its window has no best yet.
     """
 
     def __init__(
@@ -63,7 +67,7 @@ class EpisodeTracker:
         self.lengths.append(int(length))
         mean = math.fsum(self.returns) / len(self.returns)
         mean_length = math.fsum(self.lengths) / len(self.lengths)
-        is_best = self._better(mean, self.best_metric, 0.0)
+        is_best = self.window_full and self._better(mean, self.best_metric, 0.0)
         if is_best:
             self.best_metric, self.best_episode, self.best_global_step = mean, episode, global_step
         if self._better(mean, self.reference, self.min_delta):
@@ -80,10 +84,15 @@ class EpisodeTracker:
     def offer_saved_best(self, episode: int) -> bool:
         """Whether the current rolling mean beats the best/ copy (and becomes it)."""
         mean = self.rolling_mean
-        if mean is None or not self._better(mean, self.saved_best_metric, 0.0):
+        if not self.window_full or not self._better(mean, self.saved_best_metric, 0.0):
             return False
         self.saved_best_metric, self.saved_best_episode = mean, episode
         return True
+
+    @property
+    def window_full(self) -> bool:
+        """Whether the last ``window`` episodes have all finished (only then does a mean count as a best)."""
+        return len(self.returns) >= self.window
 
     @property
     def rolling_mean(self) -> float | None:

@@ -10,8 +10,10 @@ run folder, so ``sphgym inspect/eval/verify/resume/plot`` work on it directly.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,20 +33,36 @@ class SweepSpecError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------- parsing
+# One sweep trains at most this many seeds (and trials): each is a run folder and a Ray trial; more is a typo
+# (``0-100000000``) that would otherwise build a list of 10^8 ints before anything ran.
+MAX_SEEDS = 10_000
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"0-9"`` -> 0..9; ``"0,3,5-7"`` -> [0, 3, 5, 6, 7]; order kept, duplicates refused."""
+    """``"0-9"`` -> 0..9; ``"0,3,5-7"`` -> [0, 3, 5, 6, 7]; order kept, duplicates refused, at most
+    ``MAX_SEEDS`` seeds, each a whole number below 2**63."""
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        match = re.fullmatch(r"(\d{1,19})(?:\s*-\s*(\d{1,19}))?", part)
         if not match:
-            raise SweepSpecError(f"--seeds expects whole numbers >= 0 and ranges like 0-9 or 0,3,5-7, got {text!r}")
+            raise SweepSpecError(
+                f"--seeds expects whole numbers >= 0 (below 2**63) and ranges like 0-9 or 0,3,5-7, got {text!r}"
+            )
         lo = int(match.group(1))
         hi = int(match.group(2)) if match.group(2) is not None else lo
         if hi < lo:
             raise SweepSpecError(f"--seeds range {part!r} is empty (write it low-high, e.g. {hi}-{lo})")
+        if hi >= 2**63:
+            raise SweepSpecError(f"--seeds: seed {hi} is too large (seeds are below 2**63)")
+        if len(seeds) + (hi - lo + 1) > MAX_SEEDS:
+            raise SweepSpecError(
+                f"--seeds {text!r} names more than {MAX_SEEDS} seeds; a sweep trains at most {MAX_SEEDS} (each "
+                "is a run folder and a Ray trial): give a smaller range"
+            )
         seeds.extend(range(lo, hi + 1))
-    duplicates = sorted({s for s in seeds if seeds.count(s) > 1})
+    counts = Counter(seeds)
+    duplicates = sorted(s for s, n in counts.items() if n > 1)
     if duplicates:
         raise SweepSpecError(f"--seeds lists seed(s) {duplicates} more than once in {text!r}")
     return seeds
@@ -88,6 +106,11 @@ def parse_grid_option(text: str) -> tuple[str, list[str]]:
 def grid_points(grid: list[tuple[str, list[str]]]) -> list[list[tuple[str, str]]]:
     """Cartesian product of the grid, first key varying slowest: a list of ``[(key, text), ...]`` per
     point."""
+    size = math.prod(len(values) for _, values in grid)
+    if size > MAX_SEEDS:
+        raise SweepSpecError(
+            f"--grid makes {size} config points; a sweep trains at most {MAX_SEEDS} trials: give fewer values"
+        )
     keys = [key for key, _ in grid]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
@@ -156,6 +179,11 @@ class SweepSpec:
             raise SweepSpecError("a sweep needs at least one config point")
         if not self.seeds:
             raise SweepSpecError("a sweep needs at least one seed (--seeds 0-9)")
+        if len(self.points) * len(self.seeds) > MAX_SEEDS:
+            raise SweepSpecError(
+                f"{len(self.points)} config points x {len(self.seeds)} seeds = "
+                f"{len(self.points) * len(self.seeds)} trials; a sweep trains at most {MAX_SEEDS}: give fewer"
+            )
         if not isinstance(self.report_every, int) or self.report_every < 1:
             raise SweepSpecError(f"report_every must be a whole number >= 1, got {self.report_every!r}")
         if not isinstance(self.max_failures, int) or self.max_failures < -1:

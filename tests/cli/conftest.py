@@ -14,7 +14,7 @@ def trained_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     result = sphgym(
         "train", "--agent", "random", "--episodes", "30", "--checkpoint-every", "10", "--keep", "3",
-        "--set", "checkpoint_min_interval=0", "--run-dir", str(run_dir), "--no-progress",
+        "--set", "checkpoint_min_interval=0", "--set", "metric_window=5", "--run-dir", str(run_dir), "--no-progress",
     )
     assert result.returncode == 0, result.stderr
     return run_dir

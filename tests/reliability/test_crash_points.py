@@ -31,7 +31,8 @@ from tests.reliability.reliability_faults import Faults, agent_file_points, dura
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
-    agent="random", episodes=3, checkpoint_every=1, checkpoint_min_interval=0.0, keep=1, best_every=1, seed=3
+    agent="random", episodes=3, checkpoint_every=1, checkpoint_min_interval=0.0, keep=1, best_every=1, seed=3,
+    metric_window=1,  # best/ is written at every episode (a best needs a full window)
 )
 TARGET_JOB = 3  # jobs: initial (episode 0), episode 1, episode 2 (the target), final (episode 3)
 

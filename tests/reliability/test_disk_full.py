@@ -23,7 +23,8 @@ from tests.reliability.reliability_faults import Faults, agent_file_points
 from tests.reliability.reliability_stats import count
 
 CONFIG = RunConfig(
-    agent="random", episodes=4, checkpoint_every=1, checkpoint_min_interval=0.0, keep=1, best_every=1, seed=3
+    agent="random", episodes=4, checkpoint_every=1, checkpoint_min_interval=0.0, keep=1, best_every=1, seed=3,
+    metric_window=1,  # best/ is written at every episode (a best needs a full window)
 )
 TARGET_JOB = 3  # the checkpoint of episode 2 (after the initial one and episode 1's)
 WRITE_KINDS = ("open", "write", "fsync", "mkdir", "rename", "replace")
@@ -187,7 +188,8 @@ sys.exit(main(sys.argv[1:]))
 def test_cli_reports_disk_full_in_one_line_and_exits_1(tmp_path):
     run_dir = tmp_path / "run"
     args = ["train", "--agent", "random", "--episodes", "4", "--checkpoint-every", "1", "--keep", "1",
-            "--set", "checkpoint_min_interval=0", "--set", "best_every=1", "--seed", "3", "--run-dir",
+            "--set", "checkpoint_min_interval=0", "--set", "best_every=1", "--set", "metric_window=1", "--seed", "3",
+            "--run-dir",
             str(run_dir), "--no-progress"]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
     write_weights = next(i for i, name in _points() if name.startswith("write:") and "weights" in name)

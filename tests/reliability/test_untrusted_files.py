@@ -34,7 +34,8 @@ from agents.runner.checkpoint import find_latest_valid, json_bytes, list_checkpo
 from tests.runner.runner_helpers import assert_same_run, run_fingerprint
 
 CONFIG = RunConfig(
-    agent="random", episodes=6, checkpoint_every=2, checkpoint_min_interval=0.0, keep=3, best_every=1, seed=4
+    agent="random", episodes=6, checkpoint_every=2, checkpoint_min_interval=0.0, keep=3, best_every=1, seed=4,
+    metric_window=2,
 )
 
 

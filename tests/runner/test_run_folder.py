@@ -22,7 +22,9 @@ from agents.runner.run_state import RunState
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    config = RunConfig(agent="random", episodes=12, checkpoint_every=4, checkpoint_min_interval=0.0, best_every=2)
+    config = RunConfig(
+        agent="random", episodes=12, checkpoint_every=4, checkpoint_min_interval=0.0, best_every=2, metric_window=4
+    )
     Runner(run_dir, config, log=None).train()
     return run_dir
 

@@ -194,10 +194,10 @@ def test_on_episode_hook_sees_every_episode_and_can_stop_the_run(tmp_path, refer
 
 
 def test_best_weights_copy_follows_the_best_metric(tmp_path):
-    every_episode = train(tmp_path / "a", CARTPOLE.replace(episodes=12, best_every=1))
+    every_episode = train(tmp_path / "a", CARTPOLE.replace(episodes=12, best_every=1, metric_window=3))
     best = json.loads((tmp_path / "a" / "best" / "best.json").read_text())
     assert best["episode"] == every_episode.best_episode and best["metric"] == every_episode.best_metric
-    train(tmp_path / "b", CARTPOLE.replace(episodes=35, best_every=10))
+    train(tmp_path / "b", CARTPOLE.replace(episodes=35, best_every=10, metric_window=5))
     best = json.loads((tmp_path / "b" / "best" / "best.json").read_text())
     assert best["episode"] in (10, 20, 30)
     assert inspect_checkpoint(tmp_path / "b")["best_saved"] == {

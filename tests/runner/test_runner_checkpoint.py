@@ -130,7 +130,7 @@ def test_identical_checkpoint_is_not_rewritten_and_a_different_one_replaces_it(t
 
 
 def test_rotation_keeps_the_last_k(tmp_path):
-    Runner(tmp_path, CONFIG.replace(keep=2), log=None).train()
+    Runner(tmp_path, CONFIG.replace(keep=2, metric_window=10), log=None).train()
     names = [p.name[:10] for p in list_checkpoints(tmp_path / "checkpoints")]
     assert names == ["ep00000035", "ep00000040"]
     assert (tmp_path / "best" / "weights.safetensors").exists()

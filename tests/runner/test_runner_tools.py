@@ -12,7 +12,9 @@ from agents.runner import CheckpointError, RunConfig, Runner, evaluate, inspect_
 from agents.runner.checkpoint import arrays_from_bytes, arrays_to_bytes, read_checkpoint, write_checkpoint
 from agents.runner.evaluation import load_weights_for_eval
 
-CONFIG = RunConfig(agent="random", episodes=30, checkpoint_every=10, checkpoint_min_interval=0.0, seed=2)
+CONFIG = RunConfig(
+    agent="random", episodes=30, checkpoint_every=10, checkpoint_min_interval=0.0, seed=2, metric_window=5
+)
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +226,7 @@ def test_verify_needs_two_checkpoints(tmp_path):
 
 
 def test_best_weights_with_a_wrong_digest_are_refused(tmp_path):
-    Runner(tmp_path, CONFIG.replace(episodes=3, best_every=1), log=None).train()
+    Runner(tmp_path, CONFIG.replace(episodes=3, best_every=1, metric_window=2), log=None).train()
     info = json.loads((tmp_path / "best" / "best.json").read_text())
     info["weights_sha256"] = "0" * 64
     (tmp_path / "best" / "best.json").write_text(json.dumps(info))

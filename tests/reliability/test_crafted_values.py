@@ -1,0 +1,69 @@
+"""Crafted checkpoints with valid signatures but values that do not fit (issue 15 item 10): refused with a
+message naming the file, never a traceback or a silently diverging resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agents.runner import RunConfig, Runner
+from agents.runner.checkpoint import list_checkpoints
+from agents.runner.errors import CheckpointError, RunnerError
+from tests.reliability.reliability_stats import count
+from tests.reliability.test_untrusted_files import resign
+
+CONFIG = RunConfig(agent="random", episodes=6, checkpoint_every=2, checkpoint_min_interval=0.0, keep=3, seed=4)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("crafted") / "run"
+    Runner(run, CONFIG.replace(episodes=4), log=None).train()
+    return run
+
+
+def _copy(trained, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    return run, list_checkpoints(run / "checkpoints")[-1]
+
+
+def test_a_null_env_snapshot_after_the_env_was_reset_is_refused(trained, tmp_path):
+    run, ckpt = _copy(trained, tmp_path)
+    assert json.loads((ckpt / "runner.json").read_text())["env_reset_done"]
+    resign(ckpt, "env.json", b"null")
+    with pytest.raises(CheckpointError, match=r"env\.json cannot be used .*null but runner\.json says the env was"):
+        Runner(run, resume=True, log=None).train(episodes=6)
+    count("crafted values", "null env snapshot refused")
+
+
+def test_a_string_where_a_number_belongs_is_a_value_error():
+    with pytest.raises(ValueError, match="wrong type"):
+        RunConfig(agent="hierarchy", agent_config={"policy_lr": "x"}).resolved()
+    count("crafted values", "string for a float (API)")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=st.sampled_from(["seed", "episodes", "metric_window", "keep", "reward_threshold", "episode_step_limit"]),
+    value=st.one_of(st.text(max_size=5), st.floats(allow_nan=True), st.integers(-5, 5), st.none(), st.booleans(),
+                    st.lists(st.integers(), max_size=2)),  # fmt: skip
+)
+def test_semantic_fuzz_of_the_checkpoint_config_is_refused_or_loaded(trained, tmp_path_factory, key, value):
+    """Re-signed config.json values of any type: a CheckpointError/ValueError naming the problem, or a resume."""
+    run, ckpt = _copy(trained, tmp_path_factory.mktemp("fuzz"))
+    config = json.loads((ckpt / "config.json").read_text())
+    config[key] = value
+    resign(ckpt, "config.json", json.dumps(config).encode())
+    try:
+        Runner(run, resume=True, log=None).train(episodes=6)
+        outcome = "loaded"
+    except (RunnerError, ValueError) as exc:  # CheckpointError, IncompatibleCheckpointError, a config check
+        assert str(exc), exc
+        outcome = "refused"
+    count("crafted values", f"config fuzz {outcome}")
