@@ -19,16 +19,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.hierarchy_config import HierarchyAgentConfig
+from agents.hierarchy_config import HierarchyAgentConfig, codec_configs
 from agents.pixel_frontend import make_pixel_frontend, pixel_arrays, pixel_keys, pixel_restore, pixel_size  # imgenc
 from agents.protocol import ArrayDict
 from agents.running_moments import RunningMoments
-from envs import (
-    ActionDecoderConfig,
-    ObservationEncoderConfig,
-    make_action_decoder,
-    make_observation_encoder,
-)
+from envs import make_action_decoder, make_observation_encoder
 from envs.observation_codecs import BoxEncoder
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 
@@ -59,19 +54,9 @@ class HierarchyAgent:
         self.config = config
         self.learn_enabled = True
         self._pixels = make_pixel_frontend(observation_space, config, seed, lambda: self.learn_enabled)  # imgenc
-        self._encoder = self._pixels or make_observation_encoder(  # imgenc: image observations use the frontend
-            observation_space,
-            ObservationEncoderConfig(
-                resolution=config.obs_resolution,
-                squash_scale=config.obs_squash_scale,
-                low=config.obs_low,
-                high=config.obs_high,
-                squash_scales=config.obs_squash_scales,
-            ),
-        )
-        self._decoder = make_action_decoder(
-            action_space, ActionDecoderConfig(bins=config.action_bins, low=config.action_low, high=config.action_high)
-        )
+        obs_codec, action_codec = codec_configs(config)
+        self._encoder = self._pixels or make_observation_encoder(observation_space, obs_codec)  # imgenc
+        self._decoder = make_action_decoder(action_space, action_codec)
         # Running statistics (None when switched off or not applicable).
         self._squashed: np.ndarray | None = None  # indices of the unbounded Box elements
         self._obs_moments: RunningMoments | None = None

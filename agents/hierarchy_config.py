@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 Size3 = tuple[int, int, int]
 
@@ -188,3 +189,20 @@ class HierarchyAgentConfig:
             raise ValueError(f"HierarchyAgentConfig.image_max_size must be >= 1, got {self.image_max_size!r}")
         if int(self.image_radius) < -1:
             raise ValueError(f"HierarchyAgentConfig.image_radius must be >= -1 (-1: auto), got {self.image_radius!r}")
+
+
+def codec_configs(config: HierarchyAgentConfig) -> tuple[Any, Any]:
+    """The observation encoder's and action decoder's configs for ``config`` (one place builds them: the agent
+    and the memory estimate in :mod:`agents.memory` must agree on the port sizes)."""
+    from envs import ActionDecoderConfig, ObservationEncoderConfig
+
+    return (
+        ObservationEncoderConfig(
+            resolution=config.obs_resolution,
+            squash_scale=config.obs_squash_scale,
+            low=config.obs_low,
+            high=config.obs_high,
+            squash_scales=config.obs_squash_scales,
+        ),
+        ActionDecoderConfig(bins=config.action_bins, low=config.action_low, high=config.action_high),
+    )

@@ -139,19 +139,13 @@ def _hierarchy_bytes(config: Any, observation_space: gym.Space, action_space: gy
 
 def _port_sizes(config: Any, observation_space: gym.Space, action_space: gym.Space) -> tuple | None:
     """The observation and action port sizes, as the hierarchy agent makes them (None for image observations)."""
-    from envs import ActionDecoderConfig, ObservationEncoderConfig, make_action_decoder, make_observation_encoder
+    from agents.hierarchy_config import codec_configs
+    from envs import make_action_decoder, make_observation_encoder
 
     try:
-        encoder = make_observation_encoder(
-            observation_space,
-            ObservationEncoderConfig(
-                resolution=config.obs_resolution,
-                squash_scale=config.obs_squash_scale,
-                low=config.obs_low,
-                high=config.obs_high,
-            ),
-        )
-        decoder = make_action_decoder(action_space, ActionDecoderConfig(bins=config.action_bins))
+        obs_codec, action_codec = codec_configs(config)
+        encoder = make_observation_encoder(observation_space, obs_codec)
+        decoder = make_action_decoder(action_space, action_codec)
     except (ValueError, TypeError):
         return None  # the agent reports an unsupported space itself, with its own message
     return tuple(encoder.port_size), tuple(decoder.port_size)
