@@ -458,6 +458,29 @@ class Hierarchy:
         self._check_layer(l)
         return self._encoders[l].hidden_cis.copy()
 
+    def get_replay_tail(self, i: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+        """The ``n`` newest replay samples of ACTION port ``i``, newest first, read-only copies for diagnostics.
+
+        Returns:
+            (values ``[n, columns]`` float32 V stored with each sample, rewards ``[n]`` that came with each
+            sample's observation, flags ``[n]`` uint8 (0 mid-episode, 1 terminated, 2 episode boundary: truncated
+            or cleared), number of samples held, ring capacity). Rows past the number held are zeros.
+        """
+        slot = self._port_slot(i)
+        if self.io_descs[i].io_type != IOType.ACTION:
+            raise ValueError(f"port {i} is not an ACTION port: it has no replay memory")
+        act = self._actors[slot]
+        cap = act.h_flags.shape[0]
+        held = int(act.h_meta[1])
+        rows = (int(act.h_meta[0]) + np.arange(min(n, held))) % cap
+        values = np.zeros((n, act.h_values.shape[1]), np.float32)
+        rewards = np.zeros(n, np.float32)
+        flags = np.zeros(n, np.uint8)
+        values[: rows.size] = act.h_values[rows]
+        rewards[: rows.size] = act.h_rewards[rows]
+        flags[: rows.size] = act.h_flags[rows]
+        return values, rewards, flags, held, cap
+
     def get_hidden_size(self, l: int) -> tuple[int, int, int]:  # noqa: E741 (PyAOgmaNeo name)
         self._check_layer(l)
         return self.layer_descs[l].hidden_size

@@ -1,0 +1,125 @@
+"""The hierarchy agent's metrics(): read-only, per episode, exact through get_state/set_state, checked on load."""
+
+from __future__ import annotations
+
+import hashlib
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents.registry import make_agent
+
+
+def _make(seed: int = 1):
+    env = gym.make("CartPole-v1")
+    return make_agent("hierarchy", env.observation_space, env.action_space, {}, seed=seed), env
+
+
+def _drive(agent, env, steps: int, on_episode_end=None) -> list[int]:
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    actions = []
+    for _ in range(steps):
+        action = agent.act(obs)
+        actions.append(int(action))
+        obs, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(obs, float(reward), terminated, truncated)
+        if terminated or truncated:
+            if on_episode_end is not None:
+                on_episode_end(agent.metrics())
+            obs, _ = env.reset()
+            agent.clear_state()
+    return actions
+
+
+def _digests(agent, actions) -> tuple[str, ...]:
+    return (
+        hashlib.sha256(bytes(actions)).hexdigest(),
+        hashlib.sha256(agent.get_weights()["hierarchy"].tobytes()).hexdigest(),
+        hashlib.sha256(agent.get_state()["hierarchy"].tobytes()).hexdigest(),
+    )
+
+
+def test_recording_metrics_changes_no_action_weight_or_hierarchy_state():
+    with_metrics, env = _make()
+    logged = []
+    digests = _digests(with_metrics, _drive(with_metrics, env, 300, logged.append))
+    without, env = _make()
+    without._metrics.record = lambda hierarchy: None
+    assert _digests(without, _drive(without, env, 300)) == digests
+    assert len(logged) >= 3
+    first, last = logged[0], logged[-1]
+    assert 0.0 < first["hierarchy/policy_entropy"] <= np.log(2) + 1e-9  # two actions: at most log 2
+    assert 0.0 < first["hierarchy/replay_fill"] < last["hierarchy/replay_fill"] <= 1.0
+    assert last["hierarchy/layer0/cells_used_episode"] <= last["hierarchy/layer0/cells_used_ever"] <= 1.0
+    assert first["losses/abs_td_error"] >= abs(first["losses/td_error"]) > 0.0
+    assert all(np.isfinite(v) for m in logged for v in m.values())
+
+
+def test_clear_state_starts_a_new_episode_of_metrics_but_keeps_the_run_wide_cell_mask():
+    agent, env = _make()
+    _drive(agent, env, 50)
+    ever = agent.metrics()["hierarchy/layer0/cells_used_ever"]
+    agent.clear_state()
+    m = agent.metrics()
+    assert m["hierarchy/value_estimate"] == 0.0 and m["hierarchy/layer0/cells_used_episode"] == 0.0
+    assert m["hierarchy/layer0/cells_used_ever"] == ever > 0.0
+
+
+def test_metrics_resume_exactly_mid_episode():
+    agent, env = _make()
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    for _ in range(7):  # mid-episode (CartPole lasts at least 8 steps)
+        obs, *_ = env.step(agent.act(obs))
+        agent.observe(obs, 1.0, False, False)
+    restored, _ = _make(seed=99)
+    restored.set_weights(agent.get_weights())
+    restored.set_state(agent.get_state())
+    assert restored.metrics() == agent.metrics()
+    for a in (agent, restored):
+        a.observe(obs, 1.0, False, False)
+        a.act(obs)
+    assert restored.metrics() == agent.metrics()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("metrics_sums", np.full(7, np.nan), "finite float64"),
+        ("metrics_sums", np.array([0, 0, 0, 0, -1, 0, 0], np.float64), "negative count"),
+        ("metrics_cells_used", np.full(1600, 2, np.uint8), "0/1"),
+        ("metrics_cells_ever", np.zeros(3, np.uint8), "uint8 of 0/1"),
+    ],
+)
+def test_bad_metric_state_is_refused_before_anything_changes(key, value, match):
+    agent, env = _make()
+    _drive(agent, env, 20)
+    before = agent.get_state()
+    bad = dict(before, **{key: value})
+    with pytest.raises(ValueError, match=match):
+        agent.set_state(bad)
+    after = agent.get_state()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_replay_tail_getter_refuses_a_non_action_port():
+    agent, _ = _make()
+    with pytest.raises(ValueError, match="NONE"):
+        agent.hierarchy.get_replay_tail(agent.OBS_PORT, 2)
+
+
+def test_replay_tail_getter_reads_the_newest_samples_newest_first():
+    agent, env = _make()
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    obs, *_ = env.step(agent.act(obs))  # sample 1: reward 0 (none came before it)
+    agent.observe(obs, 0.5, False, False)  # waits for the next act
+    obs, *_ = env.step(agent.act(obs))  # sample 2 carries 0.5
+    agent.observe(obs, 2.0, True, False)  # the terminal step pushes sample 3, terminated, with its reward
+    values, rewards, flags, held, capacity = agent.hierarchy.get_replay_tail(agent.ACTION_PORT, 4)
+    actor = agent.hierarchy._actors[0]
+    assert (held, capacity) == (3, actor.h_flags.shape[0])
+    assert rewards.tolist() == [2.0, 0.5, 0.0, 0.0] and flags.tolist() == [1, 0, 0, 0]
+    assert np.array_equal(values[0], actor.h_values[actor.h_meta[0]]) and not values[3].any()
