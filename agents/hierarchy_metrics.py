@@ -2,10 +2,10 @@
 
 After every hierarchy step the agent calls :meth:`EpisodeMetrics.record`; at an episode end the runner logs
 :meth:`EpisodeMetrics.values`; ``clear_state`` (the next episode's start) calls :meth:`EpisodeMetrics.reset`.
-The accumulators are part of the agent's state (``to_arrays``/``load``), so a run resumed mid-episode logs the
-same numbers as an uninterrupted one. In continuing mode (``episodic=False``) ``clear_state`` changes nothing, so
-the "episode" means become means over the whole stream so far. Everything here only reads: actions, weights and the hierarchy's own state
-are the same with or without it.
+The accumulators are part of the agent's state (``to_arrays``, ``check``/``apply``), so a run resumed
+mid-episode logs the same numbers as an uninterrupted one. In continuing mode (``episodic=False``) ``clear_state``
+changes nothing, so the "episode" means become means over the whole stream so far. Everything here only reads:
+actions, weights and the hierarchy's own state are the same with or without it.
 
 The observation port is an input-only (NONE) port, so the hierarchy makes no prediction of the next
 observation and there is no prediction accuracy to log.
