@@ -472,13 +472,15 @@ class Hierarchy:
         act = self._actors[slot]
         cap = act.h_flags.shape[0]
         held = int(act.h_meta[1])
-        rows = (int(act.h_meta[0]) + np.arange(min(n, held))) % cap
+        start, k = int(act.h_meta[0]), min(n, held)
+        rows = range(start, start + k)  # the ring is written backwards: newest first, wrapping at the end
         values = np.zeros((n, act.h_values.shape[1]), np.float32)
         rewards = np.zeros(n, np.float32)
         flags = np.zeros(n, np.uint8)
-        values[: rows.size] = act.h_values[rows]
-        rewards[: rows.size] = act.h_rewards[rows]
-        flags[: rows.size] = act.h_flags[rows]
+        if k:
+            values[:k] = act.h_values.take(rows, axis=0, mode="wrap")
+            rewards[:k] = act.h_rewards.take(rows, mode="wrap")
+            flags[:k] = act.h_flags.take(rows, mode="wrap")
         return values, rewards, flags, held, cap
 
     def get_hidden_size(self, l: int) -> tuple[int, int, int]:  # noqa: E741 (PyAOgmaNeo name)
