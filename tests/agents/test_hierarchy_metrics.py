@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from agents.registry import make_agent
+from tests.torch_agents.torch_helpers import Driver
 
 
 def _make(seed: int = 1):
@@ -17,20 +18,12 @@ def _make(seed: int = 1):
 
 
 def _drive(agent, env, steps: int, on_episode_end=None) -> list[int]:
-    obs, _ = env.reset(seed=0)
-    agent.clear_state()
-    actions = []
-    for _ in range(steps):
-        action = agent.act(obs)
-        actions.append(int(action))
-        obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(obs, float(reward), terminated, truncated)
-        if terminated or truncated:
-            if on_episode_end is not None:
-                on_episode_end(agent.metrics())
-            obs, _ = env.reset()
-            agent.clear_state()
-    return actions
+    """``steps`` of the runner's loop (`Driver`); ``on_episode_end(metrics)`` before each episode's clear_state."""
+    driver = Driver(agent, env)
+    if on_episode_end is not None:
+        clear = agent.clear_state
+        agent.clear_state = lambda: (on_episode_end(agent.metrics()), clear())
+    return driver.step(steps)
 
 
 def _digests(agent, actions) -> tuple[str, ...]:
