@@ -18,7 +18,7 @@ from numba import njit
 
 from hierarchy import Hierarchy
 
-_MID, _TERMINATED = 0, 1  # replay flags as Hierarchy.get_replay_tail reports them
+_MID, _TERMINATED = 0, 1  # replay flags as Hierarchy.get_replay_view reports them
 _SUMS = ("td_error", "abs_td_error", "value", "entropy", "td_count", "steps")
 
 
@@ -48,10 +48,10 @@ class EpisodeMetrics:
 
     def record(self, hierarchy: Hierarchy) -> None:
         """Add the step the hierarchy just made."""
-        values, rewards, flags, held, capacity = hierarchy.get_replay_tail(self.action_port, 2)
+        values, rewards, flags, meta = hierarchy.get_replay_view(self.action_port)
         probs = hierarchy.get_prediction_acts(self.action_port)
-        _add_step(values, rewards, flags, held, probs, self.discount, self.sums)
-        self.replay_fill = held / capacity
+        _add_step(values, rewards, flags, meta, probs, self.discount, self.sums)
+        self.replay_fill = int(meta[1]) / len(flags)
         for layer, (offset, (_, z)) in enumerate(zip(self.layer_offsets, self.layer_cells, strict=True)):
             _mark_cells(hierarchy.get_hidden_cis(layer), offset, z, self.used, self.ever_used)
 
@@ -121,18 +121,20 @@ class EpisodeMetrics:
 
 # The per-step work is a few small loops: compiled, it costs ~2 % of a hierarchy step (numpy calls cost ~25 %).
 @njit(cache=True)
-def _add_step(values, rewards, flags, held, probs, discount, sums):  # pragma: no cover (numba)
+def _add_step(values, rewards, flags, meta, probs, discount, sums):  # pragma: no cover (numba)
     """Adds this step's mean V, the previous sample's TD error (if it is in this episode) and the entropy."""
     columns = values.shape[1]
+    now, held = meta[0], meta[1]
+    before = (now + 1) % flags.shape[0]  # the ring is written backwards
     value_now = 0.0
     for c in range(columns):
-        value_now += values[0, c]
+        value_now += values[now, c]
     sums[2] += value_now / columns
-    if held >= 2 and flags[1] == _MID:  # the previous sample belongs to this episode: its TD error is known now
-        bootstrap = 0.0 if flags[0] == _TERMINATED else discount
+    if held >= 2 and flags[before] == _MID:  # the previous sample is in this episode: its TD error is known now
+        bootstrap = 0.0 if flags[now] == _TERMINATED else discount
         td = 0.0
         for c in range(columns):
-            td += rewards[0] + bootstrap * values[0, c] - values[1, c]
+            td += rewards[now] + bootstrap * values[now, c] - values[before, c]
         td /= columns
         sums[0] += td
         sums[1] += abs(td)

@@ -458,30 +458,23 @@ class Hierarchy:
         self._check_layer(l)
         return self._encoders[l].hidden_cis.copy()
 
-    def get_replay_tail(self, i: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-        """The ``n`` newest replay samples of ACTION port ``i``, newest first, read-only copies for diagnostics.
+    def get_replay_view(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Read-only views of ACTION port ``i``'s replay ring, for diagnostics (no copy: cheap every step).
 
         Returns:
-            (values ``[n, columns]`` float32 V stored with each sample, rewards ``[n]`` that came with each
-            sample's observation, flags ``[n]`` uint8 (0 mid-episode, 1 terminated, 2 episode boundary: truncated
-            or cleared), number of samples held, ring capacity). Rows past the number held are zeros.
+            (values ``[capacity, columns]`` float32 V stored with each sample, rewards ``[capacity]`` that came with
+            each sample's observation, flags ``[capacity]`` uint8 (0 mid-episode, 1 terminated, 2 episode
+            boundary: truncated or cleared), meta ``[2]`` int64 = [slot of the newest sample, samples held]).
+            The ring is written backwards: the sample before slot ``s`` is at ``(s + 1) % capacity``.
         """
         slot = self._port_slot(i)
         if self.io_descs[i].io_type != IOType.ACTION:
             raise ValueError(f"port {i} is not an ACTION port: it has no replay memory")
         act = self._actors[slot]
-        cap = act.h_flags.shape[0]
-        held = int(act.h_meta[1])
-        start, k = int(act.h_meta[0]), min(n, held)
-        rows = range(start, start + k)  # the ring is written backwards: newest first, wrapping at the end
-        values = np.zeros((n, act.h_values.shape[1]), np.float32)
-        rewards = np.zeros(n, np.float32)
-        flags = np.zeros(n, np.uint8)
-        if k:
-            values[:k] = act.h_values.take(rows, axis=0, mode="wrap")
-            rewards[:k] = act.h_rewards.take(rows, mode="wrap")
-            flags[:k] = act.h_flags.take(rows, mode="wrap")
-        return values, rewards, flags, held, cap
+        views = (act.h_values.view(), act.h_rewards.view(), act.h_flags.view(), act.h_meta.view())
+        for view in views:
+            view.flags.writeable = False
+        return views
 
     def get_hidden_size(self, l: int) -> tuple[int, int, int]:  # noqa: E741 (PyAOgmaNeo name)
         self._check_layer(l)

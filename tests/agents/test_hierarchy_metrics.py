@@ -97,13 +97,13 @@ def test_bad_metric_state_is_refused_before_anything_changes(key, value, match):
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
 
-def test_replay_tail_getter_refuses_a_non_action_port():
+def test_replay_view_getter_refuses_a_non_action_port():
     agent, _ = _make()
     with pytest.raises(ValueError, match="NONE"):
-        agent.hierarchy.get_replay_tail(agent.OBS_PORT, 2)
+        agent.hierarchy.get_replay_view(agent.OBS_PORT)
 
 
-def test_replay_tail_getter_reads_the_newest_samples_newest_first():
+def test_replay_view_getter_shows_the_ring_read_only():
     agent, env = _make()
     obs, _ = env.reset(seed=0)
     agent.clear_state()
@@ -111,8 +111,13 @@ def test_replay_tail_getter_reads_the_newest_samples_newest_first():
     agent.observe(obs, 0.5, False, False)  # waits for the next act
     obs, *_ = env.step(agent.act(obs))  # sample 2 carries 0.5
     agent.observe(obs, 2.0, True, False)  # the terminal step pushes sample 3, terminated, with its reward
-    values, rewards, flags, held, capacity = agent.hierarchy.get_replay_tail(agent.ACTION_PORT, 4)
+    values, rewards, flags, meta = agent.hierarchy.get_replay_view(agent.ACTION_PORT)
     actor = agent.hierarchy._actors[0]
-    assert (held, capacity) == (3, actor.h_flags.shape[0])
-    assert rewards.tolist() == [2.0, 0.5, 0.0, 0.0] and flags.tolist() == [1, 0, 0, 0]
-    assert np.array_equal(values[0], actor.h_values[actor.h_meta[0]]) and not values[3].any()
+    cap = len(flags)
+    newest = [(int(meta[0]) + k) % cap for k in range(3)]
+    assert int(meta[1]) == 3 and cap == actor.h_flags.shape[0]
+    assert rewards[newest].tolist() == [2.0, 0.5, 0.0] and flags[newest].tolist() == [1, 0, 0]
+    assert np.shares_memory(values, actor.h_values) and np.array_equal(values, actor.h_values)
+    for view in (values, rewards, flags, meta):
+        with pytest.raises(ValueError, match="read-only"):
+            view[0] = 1
