@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.hierarchy_config import HierarchyAgentConfig, codec_configs
+from agents.hierarchy_metrics import EpisodeMetrics
 from agents.pixel_frontend import make_pixel_frontend, pixel_arrays, pixel_keys, pixel_restore, pixel_size  # imgenc
 from agents.protocol import ArrayDict
 from agents.running_moments import RunningMoments
@@ -32,8 +33,9 @@ class HierarchyAgent:
     """An SPH actor-critic behind the Agent protocol.
 
     State (``get_state``): the hierarchy's state buffer (temporal context, replay memory, RNG), the action
-    last fed back, the reward waiting to be passed with the next observation and (with ``reward_normalize``)
-    the episode's discounted return so far. Weights (``get_weights``): the hierarchy's weights buffer
+    last fed back, the reward waiting to be passed with the next observation, the episode's diagnostics
+    (``metrics_*``, `agents.hierarchy_metrics`) and (with ``reward_normalize``) the episode's discounted return
+    so far. Weights (``get_weights``): the hierarchy's weights buffer
     (including slow policy copies and learned statistics) and the running observation/return moments.
     Image observations (a Box of 2 or 3 dims) go through an image encoder first (`agents.pixel_frontend`),
     whose buffers are under ``"image_encoder"`` in both.
@@ -93,6 +95,7 @@ class HierarchyAgent:
         self._apply_params()
         self._last_action = np.zeros(self._decoder.num_columns, dtype=np.int32)
         self._pending_reward = 0.0
+        self._metrics = EpisodeMetrics(self.hierarchy, self.ACTION_PORT, config.discount)
 
     def _apply_params(self) -> None:
         c, params = self.config, self.hierarchy.params
@@ -116,6 +119,7 @@ class HierarchyAgent:
             self._obs_moments.update(np.asarray(obs, dtype=np.float64).reshape(-1)[self._squashed])
             self._recentre()
         self.hierarchy.step([cis, self._last_action], learn_enabled=self.learn_enabled, reward=self._pending_reward)
+        self._metrics.record(self.hierarchy)
         self._pending_reward = 0.0
         self._last_action = self.hierarchy.get_prediction_cis(self.ACTION_PORT)
         return self._decoder.decode(self._last_action)
@@ -158,13 +162,19 @@ class HierarchyAgent:
                 terminated=terminated,
                 truncated=truncated and not terminated,
             )
+            self._metrics.record(self.hierarchy)
             self._pending_reward = 0.0
         else:
             self._pending_reward = reward
 
+    def metrics(self) -> dict[str, float]:
+        """The episode's diagnostics by TensorBoard tag (`agents.hierarchy_metrics`; logged at episode ends)."""
+        return self._metrics.values()
+
     def clear_state(self) -> None:
         if not self.config.episodic:
-            return  # continuing mode: one unbroken stream, like PyAOgmaNeo's env runner
+            return  # continuing mode: one unbroken stream, like PyAOgmaNeo's env runner (metrics accumulate too)
+        self._metrics.reset()
         self.hierarchy.clear_state()
         self._last_action = np.zeros_like(self._last_action)
         self._pending_reward = 0.0
@@ -203,13 +213,15 @@ class HierarchyAgent:
             "last_action": self._last_action.copy(),
             "pending_reward": np.array([self._pending_reward], dtype=np.float64),
             **pixel_arrays(self._pixels, "state"),  # imgenc
+            **self._metrics.to_arrays(),
         }
         if self._return_moments is not None:
             state["return_acc"] = np.array([self._return_acc], dtype=np.float64)
         return state
 
     def set_state(self, arrays: ArrayDict) -> None:
-        keys = {"hierarchy", "last_action", "pending_reward"} | pixel_keys(self._pixels)  # imgenc
+        keys = {"hierarchy", "last_action", "pending_reward", *self._metrics.to_arrays()}
+        keys |= pixel_keys(self._pixels)  # imgenc
         if self._return_moments is not None:
             keys.add("return_acc")
         _expect_keys("state", arrays, keys)
@@ -235,8 +247,10 @@ class HierarchyAgent:
             if acc.shape != (1,) or acc.dtype != np.float64 or not np.isfinite(acc).all():
                 raise ValueError(f"state['return_acc'] must hold one finite float64, got {acc.dtype} {acc.shape}")
             return_acc = float(acc[0])
+        metrics = self._metrics.check(arrays)
         with pixel_restore(self._pixels, arrays, "state"):  # imgenc: both or neither
             self.hierarchy.set_state_from_buffer(arrays["hierarchy"])
+        self._metrics.apply(metrics)
         self._last_action = last_action.astype(np.int32)
         self._pending_reward = float(pending[0])
         self._return_acc = return_acc

@@ -458,6 +458,24 @@ class Hierarchy:
         self._check_layer(l)
         return self._encoders[l].hidden_cis.copy()
 
+    def get_replay_view(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Read-only views of ACTION port ``i``'s replay ring, for diagnostics (no copy: cheap every step).
+
+        Returns:
+            (values ``[capacity, columns]`` float32 V stored with each sample, rewards ``[capacity]`` that came with
+            each sample's observation, flags ``[capacity]`` uint8 (0 mid-episode, 1 terminated, 2 episode
+            boundary: truncated or cleared), meta ``[2]`` int64 = [slot of the newest sample, samples held]).
+            The ring is written backwards: the sample before slot ``s`` is at ``(s + 1) % capacity``.
+        """
+        slot = self._port_slot(i)
+        if self.io_descs[i].io_type != IOType.ACTION:
+            raise ValueError(f"port {i} is not an ACTION port: it has no replay memory")
+        act = self._actors[slot]
+        views = (act.h_values.view(), act.h_rewards.view(), act.h_flags.view(), act.h_meta.view())
+        for view in views:
+            view.flags.writeable = False
+        return views
+
     def get_hidden_size(self, l: int) -> tuple[int, int, int]:  # noqa: E741 (PyAOgmaNeo name)
         self._check_layer(l)
         return self.layer_descs[l].hidden_size

@@ -1,4 +1,5 @@
-"""``sphgym plot``: learning curves from the ``episodes.csv`` of one or more runs.
+"""``sphgym plot``: learning curves from the ``episodes.csv`` of one or more runs (or, with ``--tag``, any
+TensorBoard scalar series the runs logged, read as TensorBoard shows it: purged after resumes).
 
 One run: its return per episode (faint) and the rolling mean. Several runs: runs that share an env and an
 agent form a group drawn as the median of their rolling means with an interquartile band (the spread
@@ -28,6 +29,7 @@ examples:
   sphgym plot runs/CartPole-v1__hierarchy__s0__20250101-120000
   sphgym plot runs/CartPole-v1__hierarchy__s* --out seeds.png       # seeds as median + IQR band
   sphgym plot runs/ --x step --window 50 --out all.png               # every run under runs/
+  sphgym plot runs/CartPole-v1__ppo__s* --tag losses/value_loss      # any TensorBoard scalar, over seeds
 
 default --out: <run>/learning_curve.png for one run, ./learning_curves.png for several.
 """
@@ -50,6 +52,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--x", choices=("episode", "step"), default="episode", help="x axis: episode number or env steps"
     )
     parser.add_argument("--title", help="figure title (default: the env id(s))")
+    parser.add_argument(
+        "--tag", metavar="TAG",
+        help="draw this TensorBoard scalar (e.g. losses/value_loss) instead of the episode return; "
+        "one value per episode end, so --window and --x work as for returns",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -66,7 +73,7 @@ class Curve:
 
 def run(args: argparse.Namespace) -> int:
     run_dirs = _expand(args.run_dirs)
-    curves = [_read_curve(d) for d in run_dirs]
+    curves = [_read_tag_curve(d, args.tag) if args.tag else _read_curve(d) for d in run_dirs]
     curves = [c for c in curves if c.returns] or _no_data(run_dirs)
     if args.out:
         out = Path(args.out)
@@ -78,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         out = Path("learning_curves.png")
     if out.parent and not out.parent.is_dir():
         raise CLIError(f"cannot write {str(out)!r}: folder {str(out.parent)!r} does not exist")
-    _draw(curves, out, window=args.window, x_axis=args.x, title=args.title)
+    _draw(curves, out, window=args.window, x_axis=args.x, title=args.title, tag=args.tag)
     n_eps = sum(len(c.returns) for c in curves)
-    print(f"wrote {out} ({len(curves)} run(s), {n_eps} episodes)")
+    print(f"wrote {out} ({len(curves)} run(s), {n_eps} {'points of ' + args.tag if args.tag else 'episodes'})")
     return 0
 
 
@@ -128,6 +135,32 @@ def _read_curve(run_dir: Path) -> Curve:
     for _, step, episode_return, _ in rows:
         curve.returns.append(episode_return)
         curve.steps.append(step)
+    return curve
+
+
+def _read_tag_curve(run_dir: Path, tag: str) -> Curve:
+    """A run's TensorBoard series ``tag`` as a curve (values in ``returns``); a missing tag names the ones there."""
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)  # purge notices after resumes are expected
+    env, agent, seed = _identity(run_dir)
+    curve = Curve(run_dir, env, agent, seed, _sweep_point(run_dir))
+    if not any(run_dir.glob("events.out.tfevents.*")):
+        raise CLIError(f"{str(run_dir)!r} has no TensorBoard log (was it trained with tensorboard = false?)")
+    try:
+        acc = EventAccumulator(str(run_dir), size_guidance={SCALARS: 0}).Reload()
+        tags = sorted(acc.Tags()["scalars"])
+        events = acc.Scalars(tag) if tag in tags else None
+    except Exception as exc:  # a corrupt event file: TensorBoard's reader raises several kinds
+        raise CLIError(f"cannot read the TensorBoard log of {str(run_dir)!r}: {exc}") from None
+    if events is None:
+        raise CLIError(f"run {str(run_dir)!r} has no TensorBoard scalar {tag!r}; it has: {', '.join(tags)}")
+    for event in events:
+        if math.isfinite(event.value):
+            curve.returns.append(float(event.value))
+            curve.steps.append(int(event.step))
     return curve
 
 
@@ -189,7 +222,9 @@ def _rolling_mean(values, window: int):
     return (cumsum[idx] - cumsum[lo]) / (idx - lo)
 
 
-def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title: str | None) -> None:
+def _draw(
+    curves: list[Curve], out: Path, window: int | None, x_axis: str, title: str | None, tag: str | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,7 +253,7 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
         ]
         means = [_rolling_mean(c.returns, window) for c in members]
         if len(members) == 1:
-            ax.plot(xs[0], members[0].returns, color=colour, alpha=0.35, lw=0.8, label=f"{label}: return")
+            ax.plot(xs[0], members[0].returns, color=colour, alpha=0.35, lw=0.8, label=f"{label}: {tag or 'return'}")
             ax.plot(
                 xs[0], means[0], color=colour, lw=2.0, label=f"{label}: rolling mean over {window} episodes"
             )
@@ -237,19 +272,21 @@ def _draw(curves: list[Curve], out: Path, window: int | None, x_axis: str, title
             grid[keep], median[keep], color=colour, lw=2.2,
             label=f"{label}: median of {len(members)} runs, rolling {window} ep (band: 25-75 %)",
         )
-    threshold = _reward_threshold({env for env, _, _ in groups})
+    threshold = None if tag else _reward_threshold({env for env, _, _ in groups})
     top = max(max(c.returns) for c in curves)
     # The "solved" line only when the curves get near it; far above them it would flatten every curve.
     show_threshold = threshold is not None and threshold > 0 and top >= 0.4 * threshold
     if show_threshold:
         ax.axhline(threshold, color="0.4", ls="--", lw=1, label=f"solved ({threshold:g})")
     ax.set_xlabel("episode" if x_axis == "episode" else "env steps")
-    ax.set_ylabel("episode return")
+    ax.set_ylabel(tag or "episode return")
     envs = sorted({env for env, _, _ in groups})
     if title is None:
         title = ", ".join(envs)
         if single:
             title += f" — {curves[0].run_dir.name}"
+        if tag:
+            title = f"{tag}: {title}"
         if threshold is not None and not show_threshold:
             title += f" (solved at {threshold:g})"
     ax.set_title(title, fontsize=10)

@@ -402,6 +402,8 @@ class _Session:
         self.status = "running"
         self.csv = EpisodeLog(self.run_dir, 0, None)
         self._open_tensorboard(purge_step=0)
+        if self.tb is not None:  # once, at step 0 of a fresh run: a resume purges only from its checkpoint step + 1
+            self.tb.add_json_text("config", config.to_dict(), 0)
 
     def _init_tracker(self) -> None:
         config = self.runner.config

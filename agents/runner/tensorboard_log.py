@@ -12,14 +12,16 @@ scalars logged at the checkpoint's own step belong to the checkpointed history a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import struct
 import time
 from pathlib import Path
+from typing import Any
 
-from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 
 _FILE_RE = re.compile(r"^events\.out\.tfevents\.(\d+)\.")
 
@@ -96,6 +98,22 @@ class ScalarWriter:
     def add_scalar(self, tag: str, value: float, step: int) -> None:
         summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
         self._write(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+    def add_text(self, tag: str, text: str, step: int) -> None:
+        """A text summary (TensorBoard's TEXT tab renders it as Markdown), as ``SummaryWriter.add_text`` writes it."""
+        tensor = tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_STRING,
+            string_val=[text.encode("utf-8")],
+            tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=1)]),
+        )
+        metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="text"))
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)])
+        self._write(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+    def add_json_text(self, tag: str, value: Any, step: int) -> None:
+        """``value`` as indented JSON in a Markdown code block (so TensorBoard's TEXT tab keeps its layout)."""
+        lines = json.dumps(value, indent=2, sort_keys=True, allow_nan=True).splitlines()
+        self.add_text(tag, "\n".join("    " + line for line in lines), step)
 
     def maybe_flush(self, every_seconds: float = 2.0) -> None:
         """Hand buffered events to the OS now and then, so a live TensorBoard sees progress."""

@@ -172,6 +172,11 @@ class TorchAgent:
     def clear_state(self) -> None:
         self.has_pending = False  # an act() never observed (the episode was cut off) is dropped
 
+    def metrics(self) -> dict[str, float]:
+        """TensorBoard scalars at an episode end: the last update's losses (tag = key; zeros before the first
+        update). They live in the state (``last_losses``), so a resumed run logs the same values."""
+        return dict(self.last_losses)
+
     # ------------------------------------------------------------------------------------------- saving
     def runtime_info(self) -> dict[str, Any]:
         return common.runtime_info(self.config.torch_threads, self.device)

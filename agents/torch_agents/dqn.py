@@ -162,3 +162,10 @@ class DQNAgent(ReplayAgent):
 
     def refresh_acting_copies(self) -> None:
         self.q_numpy.refresh(self.q_network)
+
+    def metrics(self) -> dict[str, float]:
+        """Sampled once per episode (not per training step, so a 1M-step run writes a few scalars per episode):
+        ``losses/td_loss`` and ``losses/q_values`` of the last gradient step before the episode ended (the mean
+        Huber loss and mean Q of its minibatch; zeros before learning starts) and ``charts/epsilon``, the
+        exploration rate at the episode's end. All three follow from the state, so they resume exactly."""
+        return {**self.last_losses, "charts/epsilon": self.exploration_rate}

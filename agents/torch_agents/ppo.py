@@ -50,6 +50,8 @@ _LOSSES = (
     "losses/approx_kl",
     "losses/clipfrac",
     "charts/learning_rate",
+    "losses/old_approx_kl",
+    "losses/explained_variance",
 )
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -121,7 +123,9 @@ def ppo_update(
     clip_coef: float,
     device: torch.device,
 ) -> dict[str, float]:
-    """One PPO update on a full rollout; returns the last minibatch's losses and statistics.
+    """One PPO update on a full rollout; returns the last minibatch's losses and statistics (CleanRL's names and
+    definitions; ``losses/explained_variance`` of the rollout's values for its returns, 0 when the returns do not
+    vary, where CleanRL logs NaN).
 
     ``evaluate(obs, actions)`` gives the policy's log-probabilities of the actions and its entropies
     (``categorical_evaluate`` or ``gaussian_evaluate``).
@@ -175,8 +179,12 @@ def ppo_update(
 
     with torch.no_grad():
         # http://joschu.net/blog/kl-approx.html
+        old_approx_kl = (-logratio).mean()
         approx_kl = ((ratio - 1.0) - logratio).mean()
         clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
+        var_returns = float(torch.var(b_returns, unbiased=False))
+        unexplained = float(torch.var(b_returns - b_values, unbiased=False))
+        explained_variance = 1.0 - unexplained / var_returns if var_returns > 0.0 else 0.0
     return {
         "losses/policy_loss": float(pg_loss.detach()),
         "losses/value_loss": float(v_loss.detach()),
@@ -184,6 +192,8 @@ def ppo_update(
         "losses/approx_kl": float(approx_kl),
         "losses/clipfrac": float(clipfrac),
         "charts/learning_rate": float(learning_rate),
+        "losses/old_approx_kl": float(old_approx_kl),
+        "losses/explained_variance": float(explained_variance),
     }
 
 

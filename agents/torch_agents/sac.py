@@ -131,8 +131,8 @@ def sac_update(
     return {
         "losses/qf_loss": float(qf_loss.detach()),
         "losses/actor_loss": float(actor_loss.detach()),
-        "losses/ent_coef_loss": float(ent_coef_loss.detach()),
-        "losses/ent_coef": float(ent_coef),
+        "losses/alpha_loss": float(ent_coef_loss.detach()),
+        "losses/alpha": float(ent_coef),
         "losses/qf1_values": float(qf1_values.detach().mean()),
     }
 
@@ -151,8 +151,8 @@ class SACAgent(ReplayAgent):
     loss_names = (
         "losses/qf_loss",
         "losses/actor_loss",
-        "losses/ent_coef_loss",
-        "losses/ent_coef",
+        "losses/alpha_loss",
+        "losses/alpha",
         "losses/qf1_values",
         "charts/learning_rate",
     )

@@ -28,7 +28,8 @@ def test_image_spaces_get_the_frontend_and_others_do_not():
     assert isinstance(agent._pixels, PixelFrontend)
     assert agent.hierarchy.get_io_size(HierarchyAgent.OBS_PORT) == (8, 8, 16)
     assert set(agent.get_weights()) == {"hierarchy", "image_encoder"}
-    assert set(agent.get_state()) == {"hierarchy", "last_action", "pending_reward", "image_encoder"}
+    metrics = {"metrics_sums", "metrics_cells_used", "metrics_cells_ever"}
+    assert set(agent.get_state()) == {"hierarchy", "last_action", "pending_reward", "image_encoder", *metrics}
     assert agent.rng_state_keys == ("hierarchy", "image_encoder")
     assert agent.weights_size == sum(len(a) for a in agent.get_weights().values())
     plain, _ = make(env_id="CartPole-v1")

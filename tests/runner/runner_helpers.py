@@ -119,7 +119,7 @@ def tb_scalars_plugin_reader(run_dir: Path) -> dict[str, list[tuple[int, float]]
     return {
         tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
         for tag in sorted(acc.Tags()["tensors"])
-        if tag not in NONDETERMINISTIC_TAGS
+        if tag not in NONDETERMINISTIC_TAGS and acc.SummaryMetadata(tag).plugin_data.plugin_name == "scalars"
     }
 
 

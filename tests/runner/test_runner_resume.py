@@ -153,6 +153,10 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
         series = run_fingerprint(reference)["tensorboard"]
         assert {"agent/rng_position", "losses/fake_loss"} <= series.keys()
         assert len(series["agent/rng_position"]) == episodes  # one value per episode end
+    if options["agent"] == "hierarchy":  # its metrics() diagnostics are among the series compared above
+        series = run_fingerprint(reference)["tensorboard"]
+        assert {"losses/td_error", "hierarchy/policy_entropy", "hierarchy/layer0/cells_used_ever"} <= series.keys()
+        assert len(series["hierarchy/replay_fill"]) == episodes
     if options["env"] == "CartPole-v1" and not extra_env:
         assert tb_scalars_plugin_reader(reference) == tb_scalars_plugin_reader(run)
 

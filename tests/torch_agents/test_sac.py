@@ -116,13 +116,13 @@ def test_weights_hold_targets_entropy_coefficient_and_three_optimisers():
     assert "log_ent_coef.weight" in weights and "critic_target.qf2.0.weight" in weights
     for prefix in ("actor_optimizer", "critic_optimizer", "ent_coef_optimizer"):
         assert any(k.startswith(prefix + ".") for k in weights), prefix
-    assert agent.last_losses["losses/ent_coef"] != 1.0  # tuned away from its initial value
+    assert agent.last_losses["losses/alpha"] != 1.0  # tuned away from its initial value
 
     fixed = SACConfig(**{**FAST.__dict__, "autotune_entropy": False, "ent_coef": 0.1})
     agent = SACAgent(env.observation_space, env.action_space, fixed, seed=0)
     drive(agent, env, 40)
     assert not any("ent_coef" in k for k in agent.get_weights())
-    assert agent.last_losses["losses/ent_coef"] == pytest.approx(0.1)
+    assert agent.last_losses["losses/alpha"] == pytest.approx(0.1)
 
 
 def test_learning_disabled_acts_with_the_mean_and_keeps_weights():

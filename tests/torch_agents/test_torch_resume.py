@@ -4,7 +4,8 @@ DQN and PPO (CartPole), SAC and Box-action PPO with observation and reward norma
 once uninterrupted; then the same run is cut by SIGTERM mid-episode (the checkpoint is taken right there:
 mid-rollout, with a partly filled replay ring), resumed, SIGKILLed mid-episode (resumes from the last
 periodic checkpoint), and resumed to the end. Final weights/state digests, counters, RNGs,
-env snapshot, episodes.csv, best/ and TensorBoard series must equal the uninterrupted run's.
+env snapshot, episodes.csv, best/ and TensorBoard series (every tag but time/fps, the agents' ``metrics()``
+losses included) must equal the uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -13,9 +14,25 @@ import signal
 
 import pytest
 
-from tests.runner.runner_helpers import assert_same_run, run_fingerprint, run_proc
+from tests.runner.runner_helpers import assert_same_run, run_fingerprint, run_proc, tb_scalars
 
 pytestmark = pytest.mark.slow
+
+# the agents' own TensorBoard tags (their metrics()), which the resumed run must reproduce like the runner's
+AGENT_TAGS = {
+    "dqn": {"losses/td_loss", "losses/q_values", "charts/epsilon"},
+    "ppo": {
+        "charts/learning_rate",
+        "losses/value_loss",
+        "losses/policy_loss",
+        "losses/entropy",
+        "losses/old_approx_kl",
+        "losses/approx_kl",
+        "losses/clipfrac",
+        "losses/explained_variance",
+    },
+    "sac": {"losses/qf_loss", "losses/actor_loss", "losses/alpha", "losses/alpha_loss", "charts/learning_rate"},
+}
 
 CASES = [
     pytest.param(
@@ -99,6 +116,11 @@ def test_killed_and_resumed_torch_run_equals_uninterrupted_run(tmp_path, env, ep
     code, result, err = run_proc(reference, seed=3, **options)
     assert code == 0, err
     ends = _episode_ends(reference)
+    scalars = tb_scalars(reference)
+    assert AGENT_TAGS[agent] <= scalars.keys()
+    # learning happened before the last episode ended: the losses logged there are not the initial zeros
+    main_loss = {"dqn": "losses/td_loss", "ppo": "losses/value_loss", "sac": "losses/qf_loss"}[agent]
+    assert scalars[main_loss][-1][1] != 0.0
 
     run = tmp_path / "interrupted"
     k1 = _mid_episode_step(ends, 0.3)
