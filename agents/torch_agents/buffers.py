@@ -77,8 +77,10 @@ class Transitions:
         action_shape: tuple[int, ...],
         action_dtype: type[np.generic],
         extra_columns: tuple[str, ...] = (),
+        num_actions: int | None = None,
     ) -> None:
         self.capacity = capacity
+        self.num_actions = num_actions  # Discrete actions: stored indices must be in [0, num_actions)
         self.obs = np.zeros((capacity, obs_size), dtype=np.float32)
         self.next_obs = np.zeros((capacity, obs_size), dtype=np.float32)
         self.actions = np.zeros((capacity, *action_shape), dtype=action_dtype)
@@ -128,8 +130,22 @@ class Transitions:
             if len(column) != size:
                 raise ValueError(f"{owner}.set_state: '{prefix}.{name}' holds {len(column)} rows, expected {size}.")
         for name in self.columns:
+            self._check_values(owner, f"{prefix}.{name}", name, np.asarray(arrays[f"{prefix}.{name}"]))
+        for name in self.columns:
             getattr(self, name)[:size] = arrays[f"{prefix}.{name}"]
         self.pos, self.size = pos, size
+
+    def _check_values(self, owner: str, key: str, name: str, column: np.ndarray) -> None:
+        """Values a later update would index with or learn from: in range and finite, else ``ValueError``."""
+        if column.dtype.kind == "f" and not np.isfinite(column).all():
+            raise ValueError(f"{owner}.set_state: '{key}' holds non-finite values.")
+        if name in ("terminated", "dones") and not np.isin(column, (0.0, 1.0)).all():
+            raise ValueError(f"{owner}.set_state: '{key}' must hold only 0 and 1.")
+        if name == "actions" and self.num_actions is not None and column.size:
+            if column.min() < 0 or column.max() >= self.num_actions:
+                raise ValueError(
+                    f"{owner}.set_state: '{key}' holds action indices outside [0, {self.num_actions})."
+                )
 
 
 class ReplayBuffer(Transitions):
@@ -145,9 +161,14 @@ class Rollout(Transitions):
     """``n_steps`` consecutive transitions of one env stream, plus ``dones`` (the GAE chain is cut after them)."""
 
     def __init__(
-        self, n_steps: int, obs_size: int, action_shape: tuple[int, ...], action_dtype: type[np.generic]
+        self,
+        n_steps: int,
+        obs_size: int,
+        action_shape: tuple[int, ...],
+        action_dtype: type[np.generic],
+        num_actions: int | None = None,
     ) -> None:
-        super().__init__(n_steps, obs_size, action_shape, action_dtype, extra_columns=("dones",))
+        super().__init__(n_steps, obs_size, action_shape, action_dtype, ("dones",), num_actions)
         self.n_steps = n_steps
 
     def add(

@@ -105,7 +105,7 @@ class DQNAgent(ReplayAgent):
             config.fused_adam,
         )
         self.q_numpy = common.NumpyMLP(self.q_network, "relu")
-        self.buffer = ReplayBuffer(config.buffer_size, self.obs_size, (), np.int64)
+        self.buffer = ReplayBuffer(config.buffer_size, self.obs_size, (), np.int64, num_actions=self.n_actions)
 
     # -------------------------------------------------------------------------------------------- acting
     @property

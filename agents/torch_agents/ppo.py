@@ -244,7 +244,10 @@ class PPOAgent(TorchAgent):
         self.obs_rms = RunningMeanStd((self.obs_size,)) if config.normalize_observations else None
         self.ret_rms = RunningMeanStd(()) if config.normalize_rewards else None
         self.running_return = 0.0  # discounted return of the episode so far (reward normalisation)
-        self.rollout = Rollout(config.n_steps, self.obs_size, self.action_shape, self.action_dtype)
+        self.rollout = Rollout(
+            config.n_steps, self.obs_size, self.action_shape, self.action_dtype,
+            num_actions=self.n_actions if self.discrete else None,
+        )
 
     # -------------------------------------------------------------------------------------------- acting
     @property

@@ -270,3 +270,28 @@ def test_discrete_observations_are_one_hot():
 def test_a_buffer_that_cannot_fit_is_refused_before_allocation():
     with pytest.raises(ValueError, match=r"DQNConfig\.buffer_size = 10000000000000 needs about .* available"):
         DQNAgent(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(2), DQNConfig(buffer_size=10**13), 0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [
+        ("buffer.actions", 7, r"action indices outside \[0, 2\)"),
+        ("buffer.actions", -1, r"action indices outside \[0, 2\)"),
+        ("buffer.rewards", float("nan"), "non-finite"),
+        ("buffer.obs", float("inf"), "non-finite"),
+        ("buffer.terminated", 0.5, "only 0 and 1"),
+    ],
+)
+def test_crafted_buffer_values_are_refused_before_anything_changes(column, value, match):
+    """A re-signed checkpoint with an out-of-range action index or a NaN in the replay buffer: a clear
+    ValueError at load (not an index error or NaN weights at the next update), and the agent is unchanged."""
+    driver = Driver(*make())
+    driver.step(80)
+    state = driver.agent.get_state()
+    crafted = {key: value_.copy() for key, value_ in state.items()}
+    crafted[column].reshape(-1)[0] = value
+    fresh, _ = make(seed=5)
+    before = digest(fresh.get_state())
+    with pytest.raises(ValueError, match=match):
+        fresh.set_state(crafted)
+    assert digest(fresh.get_state()) == before
