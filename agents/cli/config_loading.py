@@ -14,7 +14,7 @@ def split_assignment(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise CLIError(f"--set expects KEY=VALUE (e.g. --set agent.seed_offset=3), got {text!r}")
+        raise CLIError(f"--set expects KEY=VALUE (e.g. --set seed=3 or --set agent.history_capacity=1024), got {text!r}")
     return key, value
 
 

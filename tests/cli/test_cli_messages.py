@@ -82,3 +82,20 @@ def test_an_unknown_flag_is_reported_under_the_commands_name():
     assert result.returncode == 1
     assert result.stderr.strip() == "sphgym train: error: unrecognized arguments: --bogus (see 'sphgym train --help')"
     count("messages", "argparse program name")
+
+
+def test_set_without_equals_suggests_keys_that_exist():
+    """The example in the `--set KEY=VALUE` error names a run field and a field the default agent has."""
+    import re
+
+    from agents.hierarchy_config import HierarchyAgentConfig
+    from agents.runner import RunConfig
+
+    result = sphgym("train", "--set", "foo", "--print-config")
+    assert result.returncode == 1
+    examples = re.findall(r"--set ([a-z_.]+)=", result.stderr)
+    assert examples, result.stderr
+    for key in examples:
+        owner, _, name = key.rpartition(".")
+        fields = HierarchyAgentConfig.__dataclass_fields__ if owner == "agent" else RunConfig.__dataclass_fields__
+        assert name in fields, key
