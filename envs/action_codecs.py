@@ -291,8 +291,7 @@ class BoxActionDecoder(ActionDecoder):
             if len(config.low) != n:
                 raise ValueError(
                     f"ActionDecoderConfig.low/high have {len(config.low)} entries but {space} has {n} "
-                    "elements; "
-                    "give exactly one per element"
+                    "elements; give exactly one per element"
                 )
             low = np.asarray(config.low, dtype=np.float64)
             high = np.asarray(config.high, dtype=np.float64)
