@@ -103,7 +103,10 @@ def _init_ray(
 
     from agents.sweep.trainable import thread_env
 
-    kwargs: dict[str, Any] = {"runtime_env": {"env_vars": thread_env()}}  # every worker: one thread per library
+    # Every worker: one thread per library. Trials print nothing a user needs (each writes its run folder, and
+    # Tune reports their results and errors here); worker output on this terminal is only Ray's teardown noise,
+    # e.g. an "Exception ignored ... SystemExit" traceback when its SIGTERM handler fires inside a GC callback.
+    kwargs: dict[str, Any] = {"runtime_env": {"env_vars": thread_env()}, "log_to_driver": False}
     if not verbose:
         kwargs["logging_level"] = logging.WARNING
     if address:

@@ -22,10 +22,12 @@ def _config_texts(run_dir) -> list[tuple[int, str]]:
 def test_resolved_config_is_logged_once_and_not_again_on_resume(tmp_path):
     config = RunConfig(agent="random", episodes=3, checkpoint_every=1, checkpoint_min_interval=0.0, seed=5)
     Runner(tmp_path, config, log=None).train()
+    as_started = json.loads((tmp_path / "config.json").read_text())
     Runner(tmp_path, config.replace(episodes=6), resume=True, log=None).train()
     texts = _config_texts(tmp_path)
     assert [step for step, _ in texts] == [0]
     logged = json.loads("\n".join(line[4:] for line in texts[0][1].splitlines()))  # a 4-space Markdown code block
-    assert logged == json.loads((tmp_path / "config.json").read_text())
+    assert logged == as_started  # the config the run started with (a resume records its raised target in
+    assert json.loads((tmp_path / "config.json").read_text())["episodes"] == 6  # config.json, not as new text)
     scalars = tb_scalars_plugin_reader(tmp_path)
     assert "config" not in scalars and "charts/episodic_return" in scalars  # the scalar reader skips the text

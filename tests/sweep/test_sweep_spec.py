@@ -180,3 +180,15 @@ def test_sphgym_start_up_does_not_import_ray():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_ray_workers_do_not_print_on_the_drivers_terminal(monkeypatch):
+    """Worker output (Ray's teardown tracebacks among it) never reaches the user's terminal: log_to_driver off."""
+    ray = pytest.importorskip("ray")
+    from agents.sweep import driver
+
+    seen = {}
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: seen.update(kwargs))
+    assert driver._init_ray(None, 1) is True
+    assert seen["log_to_driver"] is False and seen["address"] == "local"
