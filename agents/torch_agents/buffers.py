@@ -11,29 +11,14 @@ killed by the OOM killer hours into a run.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
+from agents.memory import available_memory
 from agents.protocol import ArrayDict
 
 # the checkpoint copies the filled rows once (get_state) while the buffer itself stays alive
 _CHECKPOINT_COPIES = 1
-
-
-def available_memory_bytes() -> int | None:
-    """Memory the OS says a new allocation can use (Linux ``MemAvailable``), or None if it cannot tell."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _gib(n: float) -> str:
@@ -57,7 +42,7 @@ def check_memory(owner: str, field: str, rows: int, row_bytes: int, available: i
         ValueError: the estimate exceeds the available memory; the message names both and the fix.
     """
     estimate = rows * row_bytes * (1 + _CHECKPOINT_COPIES)
-    available = available_memory_bytes() if available is None else available
+    available = available_memory() if available is None else available
     if available is not None and estimate > available:
         raise ValueError(
             f"{owner}.{field} = {rows} needs about {_gib(estimate)} (buffer + its checkpoint copy, "

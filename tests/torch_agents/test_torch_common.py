@@ -200,12 +200,13 @@ def test_registry_applies_the_zoo_entry_under_the_users_values():
 
 # ------------------------------------------------------------------------------------------- buffers
 def test_memory_check_names_the_estimate_and_what_is_available():
-    from agents.torch_agents.buffers import available_memory_bytes, check_memory
+    from agents.memory import available_memory
+    from agents.torch_agents.buffers import check_memory
 
     assert check_memory("X", "buffer_size", 1000, 40, available=10**9) == 80_000
     with pytest.raises(ValueError, match=r"X\.buffer_size = 1000 needs about .* has 0\.00 GiB available.*at most"):
         check_memory("X", "buffer_size", 1000, 40, available=1000)
-    assert (available_memory_bytes() or 1) > 0
+    assert (available_memory() or 1) > 0
 
 
 def test_rng_helpers_live_in_one_shared_module():
