@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -769,20 +768,7 @@ class Hierarchy:
 
     def save_to_file(self, path: str | os.PathLike) -> None:
         """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""
-        data = self.serialize_to_buffer().tobytes()
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".sphh-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        ser.write_file_atomic(path, self.serialize_to_buffer().tobytes())
 
     def __copy__(self) -> Hierarchy:
         """Copies are by value (as in PyAOgmaNeo): descriptors, params, state and weights."""
