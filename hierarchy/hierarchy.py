@@ -40,7 +40,7 @@ MAX_BUILD_FACTOR = 16
 MAX_BUILD_SLACK = 16 << 20
 
 
-class Hierarchy:
+class Hierarchy(ser.BufferCopyable):
     """A Sparse Predictive Hierarchy.
 
     Build one from descriptors (``Hierarchy(io_descs, layer_descs, seed=0)``), or load one
@@ -765,21 +765,6 @@ class Hierarchy:
         self._assign(self._weight_arrays(), weights)
         for enc in self._encoders:
             enc.rebuild_totals()
-
-    def save_to_file(self, path: str | os.PathLike) -> None:
-        """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""
-        ser.write_file_atomic(path, self.serialize_to_buffer().tobytes())
-
-    def __copy__(self) -> Hierarchy:
-        """Copies are by value (as in PyAOgmaNeo): descriptors, params, state and weights."""
-        return Hierarchy.from_buffer(self.serialize_to_buffer())
-
-    def __deepcopy__(self, memo: dict) -> Hierarchy:
-        return self.__copy__()
-
-    def __reduce__(self):
-        # Pickle through the buffer format (internal arrays share memory in ways pickle would break).
-        return (Hierarchy.from_buffer, (self.serialize_to_buffer(),))
 
     def __repr__(self) -> str:
         return (

@@ -100,7 +100,7 @@ class ImageEncoderParams(_Validated):
     n_radius: int = 1
 
 
-class ImageEncoder:
+class ImageEncoder(ser.BufferCopyable):
     """A grid of self-organising maps over one or more images; PyAOgmaNeo's ``ImageEncoder`` API.
 
     Build one from descriptors, or load one saved with `save_to_file` / `serialize_to_buffer`
@@ -511,20 +511,6 @@ class ImageEncoder:
         _assign(self._state_arrays(), state)
         _assign(self._weight_arrays(), weights)
         self._rebuild_stats()
-
-    def save_to_file(self, path: str | os.PathLike) -> None:
-        """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""
-        ser.write_file_atomic(path, self.serialize_to_buffer().tobytes())
-
-    def __copy__(self) -> ImageEncoder:
-        """Copies are by value: descriptors, params, state and weights."""
-        return ImageEncoder.from_buffer(self.serialize_to_buffer())
-
-    def __deepcopy__(self, memo: dict) -> ImageEncoder:
-        return self.__copy__()
-
-    def __reduce__(self):
-        return (ImageEncoder.from_buffer, (self.serialize_to_buffer(),))
 
     def __repr__(self) -> str:
         return (

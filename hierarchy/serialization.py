@@ -197,3 +197,22 @@ def check_in_range(arrays: dict[str, np.ndarray], name: str, high: int | np.ndar
     a = arrays[name]
     if not bool(((a >= 0) & (a < high)).all()):
         raise_out_of_range(name)
+
+
+class BufferCopyable:
+    """Copy, pickle and file saving through the buffer format, for classes with ``serialize_to_buffer()`` and a
+    ``from_buffer(buffer)`` classmethod (internal arrays share memory in ways pickle would break)."""
+
+    def save_to_file(self, path: str | os.PathLike) -> None:
+        """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""
+        write_file_atomic(path, self.serialize_to_buffer().tobytes())
+
+    def __copy__(self):
+        """Copies are by value (as in PyAOgmaNeo): descriptors, params, state and weights."""
+        return type(self).from_buffer(self.serialize_to_buffer())
+
+    def __deepcopy__(self, memo: dict):
+        return self.__copy__()
+
+    def __reduce__(self):
+        return (type(self).from_buffer, (self.serialize_to_buffer(),))
