@@ -12,7 +12,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import DQNConfig
 from agents.torch_agents.dqn import DQNAgent, linear_epsilon
-from tests.torch_agents.torch_helpers import Driver, digest
+from tests.torch_agents.torch_helpers import Driver, assert_fork_continues_bit_identically, digest
 
 # Small enough to train for a few hundred gradient steps in well under a second.
 FAST = DQNConfig(
@@ -98,12 +98,7 @@ def test_learns_a_tiny_task_on_a_tiny_budget():
 def test_restore_continues_bit_identically(steps):
     original = Driver(*make())
     original.step(steps)
-    restored = fork(original)
-    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
-    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
-    assert restored.step(300) == original.step(300)
-    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
-    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
+    assert_fork_continues_bit_identically(original, fork(original))
 
 
 def test_restore_between_act_and_observe_and_with_full_ring():

@@ -13,7 +13,7 @@ from safetensors.numpy import save as st_save
 
 from agents.torch_agents.config import PPOConfig
 from agents.torch_agents.ppo import PPOAgent, compute_gae
-from tests.torch_agents.torch_helpers import Driver, digest
+from tests.torch_agents.torch_helpers import Driver, assert_fork_continues_bit_identically, digest
 
 FAST = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(32, 32), total_timesteps=2000)
 
@@ -55,12 +55,7 @@ def test_learns_cartpole_on_a_tiny_budget():
 def test_restore_continues_bit_identically(steps):
     original = Driver(*make())
     original.step(steps)
-    restored = fork(original)
-    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
-    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
-    assert restored.step(300) == original.step(300)
-    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
-    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
+    assert_fork_continues_bit_identically(original, fork(original))
 
 
 def test_restore_between_act_and_observe():

@@ -60,3 +60,12 @@ class Driver:
         clone.returns, clone.lengths = [], []
         clone.episode_return, clone.episode_length = self.episode_return, self.episode_length
         return clone
+
+
+def assert_fork_continues_bit_identically(original: Driver, restored: Driver, steps: int = 300) -> None:
+    """``restored`` (a fork of ``original``) holds the same bytes, and both then act and learn identically."""
+    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
+    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
+    assert restored.step(steps) == original.step(steps)
+    assert digest(restored.agent.get_weights()) == digest(original.agent.get_weights())
+    assert digest(restored.agent.get_state()) == digest(original.agent.get_state())
