@@ -11,6 +11,11 @@ both alike. pyaogmaneo runs with 1 thread (`set_num_threads(1)`); ours is single
 
     python benchmarks/hierarchy_speed.py            # ~1 minute
     python benchmarks/hierarchy_speed.py --quick    # a few seconds
+    python benchmarks/hierarchy_speed.py --profile  # where one step's time goes (ours only)
+
+``--profile`` splits a step of ours into: the Python wrapper (`Hierarchy.step` minus the kernel call), the
+kernel call's fixed cost (one `fused_step` call from Python minus the same call repeated inside numba), and the
+kernels' own compute; then the cProfile top functions of a few thousand steps.
 """
 
 from __future__ import annotations
@@ -60,12 +65,58 @@ def run_block(h, obs_stream: np.ndarray, start: int, n: int, learn: bool) -> tup
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def profile(obs_stream: np.ndarray, steps: int) -> None:
+    """Print the split of one step's time (see the module docstring) and the cProfile summary."""
+    import cProfile
+    import pstats
+
+    from numba import njit
+
+    from hierarchy.fused import fused_step
+
+    @njit
+    def repeat(n, arena, lay, pv, learn, reward, mimic, flag):
+        for _ in range(n):
+            fused_step(arena, lay, pv, learn, reward, mimic, flag)
+
+    h = make_ours()
+    run_block(h, obs_stream, 0, 600, True)
+    f = h._fused
+    f.step(h.params, True, 1.0, 0.0, 0)
+    print(f"one step of ours, CartPole shapes, median of 7 blocks of {steps} steps (µs per step, CPU time)")
+    print(f"{'':10s} {'step':>8s} {'wrapper':>8s} {'call':>8s} {'compute':>8s}")
+    for learn in (True, False):
+        full, call, compute = [], [], []
+        for _ in range(7):
+            full.append(run_block(h, obs_stream, 600, steps, learn)[1] / steps)
+            t0 = time.process_time()
+            for _ in range(steps):
+                fused_step(f.arena, f.lay, f.pv, learn, 1.0, 0.0, 0)
+            call.append((time.process_time() - t0) / steps)
+            repeat(1, f.arena, f.lay, f.pv, learn, 1.0, 0.0, 0)
+            t0 = time.process_time()
+            repeat(steps, f.arena, f.lay, f.pv, learn, 1.0, 0.0, 0)
+            compute.append((time.process_time() - t0) / steps)
+        m = [statistics.median(x) * 1e6 for x in (full, call, compute)]
+        label = "learn on" if learn else "learn off"
+        print(f"{label:10s} {m[0]:8.2f} {m[0] - m[1]:8.2f} {m[1] - m[2]:8.2f} {m[2]:8.2f}")
+    prof = cProfile.Profile()
+    prof.enable()
+    run_block(h, obs_stream, 600, 3 * steps, True)
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(8)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short run (fewer, shorter repeats)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps per timed block")
+    ap.add_argument("--profile", action="store_true", help="split one step's time of ours (no pyaogmaneo)")
     args = ap.parse_args()
+    if args.profile:
+        profile(np.random.default_rng(0).integers(0, 16, (4096, 4)).astype(np.int32), args.steps or 2000)
+        return
     repeats = args.repeats or (3 if args.quick else 7)
     steps = args.steps or (1000 if args.quick else 4000)
 

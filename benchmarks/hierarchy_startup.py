@@ -1,7 +1,7 @@
 """Start-up of the library alone: ``import hierarchy`` + build the CartPole hierarchy + its first step.
 
-Each launch is a fresh interpreter (numba kernels loaded from their on-disk cache; one launch first fills the
-cache). Reports, per phase, the median over ``--repeats`` launches of the wall time, and the median process
+Each launch is a fresh interpreter (numba kernels loaded from their on-disk cache, modules from their bytecode
+cache; one launch first fills both). Reports, per phase, the median over ``--repeats`` launches of the wall time, and the median process
 CPU time of the whole launch (less sensitive to a loaded machine than wall time). ``--pythonpath`` times
 another checkout of the package (e.g. an older commit exported with ``git archive``) for a before/after ratio;
 launches of the two alternate.
@@ -27,6 +27,8 @@ PROBE = """
 import json, time
 t0 = time.perf_counter()
 import numpy as np
+import numba
+tn = time.perf_counter()
 import hierarchy
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 t1 = time.perf_counter()
@@ -35,13 +37,16 @@ h = Hierarchy([IODesc((2, 2, 16), IOType.NONE, up_radius=2), IODesc((1, 1, 2), I
 t2 = time.perf_counter()
 h.step([np.zeros(4, np.int32), np.zeros(1, np.int32)], True, 0.0)
 t3 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "build": t2 - t1, "first step": t3 - t2, "total": t3 - t0,
+print(json.dumps({"numpy+numba import": tn - t0, "import": t1 - t0, "build": t2 - t1, "first step": t3 - t2, "total": t3 - t0,
                   "cpu": time.process_time()}))
 """
 
 
 def launch(pythonpath: str) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=pythonpath)
+    # Warm means every cache present, Python's bytecode cache too (PYTHONDONTWRITEBYTECODE would recompile
+    # every module at every launch: about 0.2 s of CPU that no installed package pays).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     # From a neutral folder: ``python -c`` puts the working directory first on sys.path.
     out = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True

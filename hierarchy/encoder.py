@@ -207,26 +207,30 @@ encoder_step_parallel = parallel_twin(encoder_step)
 def compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
     """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32).
 
-    Plain numpy, gathering the entries of one visible layer at a time (each owns a block of ``Vz*hz`` weights)
-    in chunks of about a million weights: it runs at build and load time only, and keeping it out of numba
-    spares start-up one cached-kernel load.
+    Plain numpy without a Python loop, for tables made by `build_connections`: the entries' weight blocks tile
+    the weights in entry order (``Vz`` rows of ``hz`` each), and a column's entries are grouped by visible
+    layer, each layer present. So one ``reduceat`` sums every entry's rows, a second one the entries of each
+    (column, layer). It runs at build and load time only; keeping it out of numba spares start-up a
+    cached-kernel load.
+
+    Raises:
+        ValueError: tables not laid out that way.
     """
     ncols = col_ptr.shape[0] - 1
-    col_of_entry = np.repeat(np.arange(ncols), np.diff(col_ptr))
-    tot0 = np.zeros((num_vl, ncols * hz), np.int64)
-    tot1 = np.zeros((num_vl, ncols * hz), np.int64)
-    for v in range(num_vl):
-        vz = int(vl_z[v])
-        ents = np.flatnonzero(ent_vl == v)
-        step = max(1, (1 << 20) // (vz * hz))
-        for k in range(0, len(ents), step):
-            chunk = ents[k : k + step]
-            idx = ent_wbase[chunk, None] + np.arange(vz * hz)  # [entry, visible cell * hz + hidden cell]
-            cells = (col_of_entry[chunk, None] * hz + np.arange(hz)).ravel()
-            for w, tot in ((w0, tot0), (w1, tot1)):
-                per_entry = w[idx].reshape(len(chunk), vz, hz).sum(axis=1, dtype=np.int64)
-                np.add.at(tot[v], cells, per_entry.ravel())
-    return tot0.astype(np.int32), tot1.astype(np.int32)
+    ent_col = np.repeat(np.arange(ncols), np.diff(col_ptr))
+    rows = ent_wbase // hz  # an entry's first row; it spans vl_z[layer] rows
+    ends = rows + vl_z[ent_vl]
+    key = ent_col * num_vl + ent_vl
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    tiled = len(rows) > 0 and rows[0] == 0 and np.array_equal(rows[1:], ends[:-1]) and ends[-1] * hz == len(w0)
+    if not tiled or not np.array_equal(key[starts], np.arange(ncols * num_vl)):
+        raise ValueError("compute_totals needs connection tables made by build_connections")
+    out = []
+    for w in (w0, w1):
+        per_entry = np.add.reduceat(w.reshape(-1, hz), rows, axis=0, dtype=np.int64)  # [entry, hidden cell]
+        per_group = np.add.reduceat(per_entry, starts, axis=0)  # [column * num_vl + layer, hidden cell]
+        out.append(per_group.reshape(ncols, num_vl, hz).transpose(1, 0, 2).reshape(num_vl, ncols * hz).astype(np.int32))
+    return out[0], out[1]
 
 
 class Encoder:
@@ -275,18 +279,18 @@ class Encoder:
         self.fscratch = np.zeros((2, hz), np.float64)
         self.cache = np.zeros((3, hx * hy * hz), np.float64)
         self.cache_key = np.full(self.num_vl + 1, np.nan)
-        self.rebuild_totals()
+        self.tot0 = np.zeros((self.num_vl, hx * hy * hz), np.int32)
+        self.tot1 = np.zeros((self.num_vl, hx * hy * hz), np.int32)
+        if rng is not None:  # a hierarchy being loaded rebuilds them once its weights are in
+            self.rebuild_totals()
 
     def rebuild_totals(self) -> None:
         c = self.con
         t0, t1 = compute_totals(
             self.w0, self.w1, c.col_ptr, c.ent_vl, c.ent_wbase, c.vl_z, self.hidden_size[2], self.num_vl
         )
-        if not hasattr(self, "tot0"):
-            self.tot0, self.tot1 = t0, t1
-        else:
-            self.tot0[...] = t0
-            self.tot1[...] = t1
+        self.tot0[...] = t0
+        self.tot1[...] = t1
         self.cache_key[:] = np.nan  # derived per-cell terms are recomputed on the next step
 
     def step(self, learn: bool, p, parallel: bool = False) -> int:

@@ -26,6 +26,7 @@ from .actor import BOUNDARY, MID, TERMINATED, Actor
 from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
 from .encoder import Encoder
+from .fused import FusedStep, fusable
 from .merge import MergeMode
 from .params import IOParams, LayerParams, Params
 from .parallel import use_threads
@@ -253,6 +254,9 @@ class Hierarchy(ser.BufferCopyable):
                 )
             self._decoders.append(decs)
 
+        # One arena for every kernel array (the attributes above become views of it), for the one-call step.
+        self._fused = FusedStep(self) if fusable(self._actors) else None
+        self._io_views = [self._encoders[0].in_cis[a:b] for a, b in self._io_slices]
         self._state_specs = self._specs(self._state_arrays())
         self._weight_specs = self._specs(self._weight_arrays())
         self._shape_json = ser.canonical_json(self._shape_dict())
@@ -321,6 +325,15 @@ class Hierarchy(ser.BufferCopyable):
         reward = float(reward)  # one kernel signature whatever scalar type the caller passes
         mimic = float(mimic)
         threads = kernel_threads()
+        if threads == 1 and self._fused is not None:  # the whole step in one kernel call (hierarchy.fused)
+            bad = self._fused.step(params, learn, reward, mimic, flag)
+            if bad >= 0:
+                self._raise_range(bad)
+            return
+        self._step_components(params, learn, reward, mimic, flag, threads)
+
+    def _step_components(self, params: Params, learn: bool, reward: float, mimic: float, flag: int, threads: int):
+        """The step as one kernel call per component (several threads, or shapes `fused_step` does not take)."""
         parallel = threads > 1
         if parallel:
             use_threads(threads)

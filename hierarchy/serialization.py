@@ -19,6 +19,7 @@ and raise ``ValueError`` saying what does not match. Nothing is applied until ev
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import tempfile
@@ -47,7 +48,7 @@ def buffer_size(descriptor: bytes, specs: list[ArraySpec]) -> int:
     """Exact byte length of a buffer with this descriptor and these arrays."""
     n = _HEAD.size + len(descriptor) + 4 + 4
     for name, dtype, shape in specs:
-        n += 2 + len(name.encode()) + 2 + 4 * len(shape) + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        n += 2 + len(name.encode()) + 2 + 4 * len(shape) + math.prod(shape) * dtype.itemsize
     return n
 
 
@@ -119,7 +120,7 @@ def read_buffer(buf: Any, expected_kind: int) -> tuple[bytes, dict[str, np.ndarr
             shape = struct.unpack_from(f"<{ndim}I", mv, pos)
             pos += 4 * ndim
             dtype = _DTYPES[code]
-            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            nbytes = math.prod(shape) * dtype.itemsize
             if pos + nbytes > end:
                 raise ValueError(f"array {name!r} runs past the end")
             arr = np.frombuffer(mv[pos : pos + nbytes], dtype).reshape(shape)

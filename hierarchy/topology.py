@@ -14,6 +14,7 @@ Column addressing (docs/algorithm.md, "CSDRs and receptive fields"): ``col = y +
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -83,13 +84,21 @@ def _axis_total(hidden_dim: int, visible_dim: int, radius: int) -> int:
 def build_connections(hidden_size: tuple[int, int, int], visibles: list[VisibleSpec], block: int) -> Connections:
     """List, for every hidden column, the in-grid visible columns of its fields on every visible layer.
 
+    Tables depend on the shapes only, so they are built once per process and shared (loading a hierarchy
+    does not rebuild them): the arrays are read-only by convention, no kernel writes them.
+
     Args:
         hidden_size: (X, Y, Z) of the output grid (Z is not used here; ``block`` says how many weights one
             visible cell feeds per hidden column).
         visibles: the visible layers, in input-concatenation order.
         block: weights per (entry, visible cell), e.g. ``Hz`` for an encoder or ``Oz * D`` for a decoder.
     """
-    hx, hy, _ = hidden_size
+    return _build_connections(tuple(hidden_size[:2]), tuple(visibles), int(block))
+
+
+@functools.lru_cache(maxsize=64)
+def _build_connections(hidden_size: tuple[int, int], visibles: tuple[VisibleSpec, ...], block: int) -> Connections:
+    hx, hy = hidden_size
     col_ptr = [0]
     vcols: list[int] = []
     vls: list[int] = []
