@@ -16,9 +16,11 @@ getters and the multi-threaded per-component path see the same memory). Layout o
 * an array slot is three ints: byte offset, rows, columns (-1 for a 1-D array);
 * records list their array slots then scalars in the ``_E_*``, ``_D_*``, ``_A_*`` orders below.
 
-The parameter vector (refilled from ``params`` by `FusedStep.step` when they changed): ``[anticipation]``, then per layer ``[choice, vigilance, lr, active_ratio, l_radius, recurrent_importance,
-decoder scale, decoder lr]``, then per port ``[importance, decoder scale, decoder lr, vlr, plr, smoothing,
-delay_rate, policy_clip, discount, td_scale_decay, min_steps, history_iters]``.
+The parameter vector (refilled from ``params`` by `FusedStep.step` when they changed): ``anticipation``, every
+port's ``importance``, per layer its encoder's ``[choice, vigilance, lr, active_ratio, l_radius]`` and
+``recurrent_importance``, per layer above 0 its decoder's ``[scale, lr]``, per layer-0 decoder its port's
+``[scale, lr]``, per actor its port's ``[vlr, plr, smoothing, delay_rate, policy_clip, discount, td_scale_decay,
+min_steps, history_iters]``. Records hold where their block starts.
 """
 
 from __future__ import annotations
@@ -46,8 +48,7 @@ _E_ARRAYS = (
 (E_IN_CIS, E_COL_Z, E_COL_PTR, E_ENT_VCOL, E_ENT_VL, E_ENT_WBASE, E_VL_Z, E_IMPORTANCE, E_W0, E_W1, E_TOT0, E_TOT1,
  E_COMMITTED, E_HIDDEN_CIS, E_COMPARISONS, E_LEARN_CELLS, E_FSCRATCH, E_CACHE, E_CACHE_KEY, E_DOWN_IN,
  ) = range(0, 3 * len(_E_ARRAYS), 3)  # fmt: skip
-# then: rec_offset, hx, hy, hz, recurrent, layer parameters start, ports whose importance it reads, first port's
-# parameters start
+# then: rec_offset, hx, hy, hz, recurrent, layer parameters start, ports whose importance it reads
 E_SCALARS = 3 * len(_E_ARRAYS)
 
 _D_ARRAYS = (
@@ -74,9 +75,6 @@ _CON = frozenset({"col_ptr", "ent_vcol", "ent_vl", "ent_wbase", "vl_z"})  # copi
 H_RNG = 3  # header: num_layers, num layer-0 decoders, num actors, the RNG word's slot, then the record lists
 H_LISTS = 6
 
-P_GLOBAL = 1  # anticipation
-P_LAYER = 8
-P_PORT = 12
 
 _ENCODER_PARAMS = attrgetter("choice", "vigilance", "lr", "active_ratio", "l_radius")
 _DECODER_PARAMS = attrgetter("scale", "lr")
@@ -193,7 +191,7 @@ def _fused_step(arena, lay, pv, learn, reward, mimic, flag):
         importance = _f64(arena, lay, r + E_IMPORTANCE)
         lp = lay[s + 5]
         for i in range(lay[s + 6]):
-            importance[i] = pv[lay[s + 7] + P_PORT * i]
+            importance[i] = pv[1 + i]
         if lay[s + 4] != 0:
             importance[importance.shape[0] - 1] = pv[lp + 5]
         if li > 0:
@@ -403,7 +401,14 @@ class FusedStep:
         starts_at = len(ar.lay)
         ar.lay += [0] * (num_layers + len(decoders[0]) + len(actors) + num_layers)
         starts: list[int] = []
-        port0 = P_GLOBAL + P_LAYER * num_layers
+        num_io = h._num_io
+        # Parameter vector positions (module docstring): anticipation, port importances, then blocks.
+        layer_at = 1 + num_io
+        dec_at = layer_at + 6 * num_layers
+        dec0_at = dec_at + 2 * (num_layers - 1)
+        act_at = dec0_at + 2 * len(decoders[0])
+        self._dec_ports = list(h._dec_ports)
+        self._act_ports = list(h._act_ports)
         for li, enc in enumerate(encoders):
             starts.append(len(ar.lay))
             for name in _E_ARRAYS:
@@ -414,8 +419,7 @@ class FusedStep:
                 else:
                     ar.slot(getattr(enc, name), enc, name)
             hx, hy, hz = enc.hidden_size
-            ar.lay += [enc.rec_offset, hx, hy, hz, int(enc.recurrent), P_GLOBAL + P_LAYER * li]
-            ar.lay += [h._num_io if li == 0 else 0, port0]
+            ar.lay += [enc.rec_offset, hx, hy, hz, int(enc.recurrent), layer_at + 6 * li, num_io if li == 0 else 0]
 
         def decoder(dec: Any, target: tuple[int, int], params_at: int) -> None:
             starts.append(len(ar.lay))
@@ -428,7 +432,7 @@ class FusedStep:
 
         for k, dec in enumerate(decoders[0]):
             port = h._dec_ports[k]
-            decoder(dec, h._io_slices[port], port0 + P_PORT * port + 1)
+            decoder(dec, h._io_slices[port], dec0_at + 2 * k)
         for k, act in enumerate(actors):
             port = h._act_ports[k]
             starts.append(len(ar.lay))
@@ -437,28 +441,32 @@ class FusedStep:
                     ar.slot(getattr(act.con, name))
                 else:
                     ar.slot(getattr(act, name), act, name)
-            ar.lay += [act.az, act.dv, act.dp, *h._io_slices[port], port0 + P_PORT * port + 3]
+            ar.lay += [act.az, act.dv, act.dp, *h._io_slices[port], act_at + 9 * k]
         starts.append(-1)  # layer 0 has no layer decoder
         for li in range(1, num_layers):
             dec = decoders[li][0]
-            decoder(dec, (0, encoders[li - 1].hidden_cis.shape[0]), P_GLOBAL + P_LAYER * li + 6)
+            decoder(dec, (0, encoders[li - 1].hidden_cis.shape[0]), dec_at + 2 * (li - 1))
         ar.lay[starts_at : starts_at + len(starts)] = starts
         self.arena = ar.build()
         self.lay = np.asarray(ar.lay, np.int64)
-        self.pv = np.zeros(port0 + P_PORT * h._num_io, np.float64)
+        self.pv = np.zeros(act_at + 9 * len(actors), np.float64)
         self._last: list[Any] = []
 
     def step(self, params: Any, learn: bool, reward: float, mimic: float, flag: int) -> int:
         """One step with the current ``params``; returns `fused_step`'s value."""
+        ios = params.ios
+        layers = params.layers
         vals = [params.anticipation]
-        for lp in params.layers:
+        vals += [ip.importance for ip in ios]
+        for lp in layers:
             vals += _ENCODER_PARAMS(lp.encoder)
             vals.append(lp.recurrent_importance)
+        for lp in layers[1:]:
             vals += _DECODER_PARAMS(lp.decoder)
-        for ip in params.ios:
-            vals.append(ip.importance)
-            vals += _DECODER_PARAMS(ip.decoder)
-            vals += _ACTOR_PARAMS(ip.actor)
+        for i in self._dec_ports:
+            vals += _DECODER_PARAMS(ios[i].decoder)
+        for i in self._act_ports:
+            vals += _ACTOR_PARAMS(ios[i].actor)
         if vals != self._last:  # parameters rarely change: skip the list -> float64 conversion
             self.pv[:] = vals
             self._last = vals

@@ -35,6 +35,7 @@ from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, count_connections
 
 _I32 = np.int32
+_I32_DTYPE = np.dtype(np.int32)
 # Loading a full buffer allocates at most this multiple of its length plus this slack (in bytes): a consistent
 # buffer holds every array, so real hierarchies stay far below; a crafted descriptor claiming more is refused.
 MAX_BUILD_FACTOR = 16
@@ -188,7 +189,6 @@ class Hierarchy(ser.BufferCopyable):
             self._encoders.append(Encoder(ld.hidden_size, visibles, recurrent, check, init_rng))
         offs = self._encoders[0].con.vl_offset
         self._io_slices = [(int(offs[i]), int(offs[i + 1])) for i in range(self._num_io)]
-        self._io_views = [self._encoders[0].in_cis[a:b] for a, b in self._io_slices]
 
         # Decoders and actors, with the input buffer ([hidden, feedback]) shared by a layer's consumers.
         self._down_in: list[np.ndarray] = []
@@ -257,6 +257,7 @@ class Hierarchy(ser.BufferCopyable):
         # One arena for every kernel array (the attributes above become views of it), for the one-call step.
         self._fused = FusedStep(self) if fusable(self._actors) else None
         self._io_views = [self._encoders[0].in_cis[a:b] for a, b in self._io_slices]
+        self._io_buffers = [memoryview(v) for v in self._io_views]
         self._state_specs = self._specs(self._state_arrays())
         self._weight_specs = self._specs(self._weight_arrays())
         self._shape_json = ser.canonical_json(self._shape_dict())
@@ -309,17 +310,17 @@ class Hierarchy(ser.BufferCopyable):
                 f"ports (one CSDR per port, including NONE and ACTION ports)"
             )
         for i, a in enumerate(input_cis):
-            view = self._io_views[i]
-            if type(a) is not np.ndarray or a.dtype != _I32:
+            n = self._io_cols[i]
+            if type(a) is not np.ndarray or a.dtype is not _I32_DTYPE and a.dtype != _I32_DTYPE:
                 a = self._coerce_input(i, a)
-            if a.shape != view.shape:
-                if a.size != view.size:
+            if a.ndim != 1 or a.shape[0] != n:
+                if a.size != n:
                     raise ValueError(
                         f"input_cis[{i}] has {a.size} column indices, port {i} of size "
-                        f"{self.io_descs[i].size} needs {view.size}"
+                        f"{self.io_descs[i].size} needs {n}"
                     )
                 a = a.reshape(-1)
-            view[:] = a
+            self._io_buffers[i][:] = memoryview(a)  # a memoryview copy: half the cost of view[:] = a
         flag = TERMINATED if terminated else (BOUNDARY if truncated else MID)
         learn = bool(learn_enabled)
         reward = float(reward)  # one kernel signature whatever scalar type the caller passes
