@@ -130,7 +130,8 @@ class Hierarchy(ser.BufferCopyable):
     ) -> None:
         """Allocate everything for these descriptors. ``max_bytes`` (set when loading a buffer): refuse, before
         allocating, descriptors whose arrays would need more (a few crafted bytes must not claim gigabytes).
-        ``init_weights=False`` (loading) leaves the weights zero instead of drawing their initial values."""
+        ``init_weights=False`` (loading) leaves the weights zero instead of drawing their initial values, and the
+        params unset (the loader sets those of the buffer)."""
         io_descs = list(io_descs)
         layer_descs = list(layer_descs)
         for i, d in enumerate(io_descs):
@@ -166,7 +167,8 @@ class Hierarchy(ser.BufferCopyable):
         # Own locked copies: a script may keep editing its descriptors without changing this hierarchy.
         self.io_descs = tuple(d.locked_copy() for d in io_descs)
         self.layer_descs = tuple(d.locked_copy() for d in layer_descs)
-        self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
+        if init_weights:  # a hierarchy being loaded gets its params from the buffer
+            self.params = Params(layers=[LayerParams() for _ in layer_descs], ios=[IOParams() for _ in io_descs])
         init_rng = np.random.default_rng(self.seed) if init_weights else None
         self._rng = np.array([mix64_py(self.seed ^ 0x5350484759)], np.uint64)
         num_layers = self._num_layers = len(layer_descs)

@@ -11,6 +11,7 @@ in BENCHMARKS.md (hierarchy tuning history).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, ClassVar
 
@@ -25,12 +26,18 @@ class _Validated:
         spec = self._SPEC.get(name)
         if spec is not None:
             value = _check(type(self).__name__, name, value, spec)
-        elif not name.startswith("_") and name not in {f.name for f in dataclasses.fields(self)}:  # type: ignore[arg-type]
+        elif not name.startswith("_") and name not in _field_names(type(self)):
             raise AttributeError(f"{type(self).__name__} has no parameter {name!r}")
         object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    """A params class's field names (computed once per class: every assignment looks them up)."""
+    return frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
 def _check(owner: str, name: str, value: Any, spec: tuple[str, float, float]) -> Any:
