@@ -12,6 +12,7 @@ both alike. pyaogmaneo runs with 1 thread (`set_num_threads(1)`); ours is single
     python benchmarks/hierarchy_speed.py            # ~1 minute
     python benchmarks/hierarchy_speed.py --quick    # a few seconds
     python benchmarks/hierarchy_speed.py --profile  # where one step's time goes (ours only)
+    python benchmarks/hierarchy_speed.py --scaling [--threads 2]  # step time against hidden size, layers, port
 
 ``--profile`` splits a step of ours into: the Python wrapper (`Hierarchy.step` minus the kernel call), the
 kernel call's fixed cost (one `fused_step` call from Python minus the same call repeated inside numba), and the
@@ -65,6 +66,78 @@ def run_block(h, obs_stream: np.ndarray, start: int, n: int, learn: bool) -> tup
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+SCALING = [  # (label, hidden sizes bottom first, observation port)
+    ("1 x (5,5,64)", [(5, 5, 64)], (2, 2, 16)),
+    ("1 x (8,8,64)", [(8, 8, 64)], (2, 2, 16)),
+    ("1 x (16,16,64)", [(16, 16, 64)], (2, 2, 16)),
+    ("2 x (5,5,64)", [(5, 5, 64)] * 2, (2, 2, 16)),
+    ("4 x (5,5,64)", [(5, 5, 64)] * 4, (2, 2, 16)),
+    ("1 x (8,8,64), 16x16 port", [(8, 8, 64)], (16, 16, 16)),
+]
+
+
+def scaling(threads: int, blocks: int) -> None:
+    """Step time per shape, learning on and off, ours and pyaogmaneo, both at ``threads`` threads.
+
+    One thread count per process: numba's and OpenMP's idle worker threads would otherwise bill their spinning to
+    the single-threaded blocks. With one thread the figure is CPU time; with more it is wall time (what threads
+    buy), which only means something on a quiet machine.
+    """
+    import hierarchy
+
+    try:
+        import pyaogmaneo as neo
+    except ImportError:
+        neo = None
+    clock = 1 if threads == 1 else 0  # run_block returns (wall, CPU)
+    what = "CPU" if threads == 1 else "wall"
+    print(f"{threads} thread(s): median µs per step ({what} time) of {blocks} alternating blocks; learn on / off")
+    header = ["shape", "ours"] + (["pyaogmaneo", "pyaogmaneo / ours"] if neo is not None else [])
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    hierarchy.set_num_threads(threads)
+    if neo is not None:
+        neo.set_num_threads(threads)
+    for label, hidden, port in SCALING:
+        obs = np.random.default_rng(0).integers(0, port[2], (4096, port[0] * port[1])).astype(np.int32)
+        ios = [(port, "none"), ((1, 1, 2), "action")]
+        hs = {
+            "ours": Hierarchy(
+                [IODesc(size, IOType[kind.upper()], up_radius=2) for size, kind in ios],
+                [LayerDesc(size) for size in hidden],
+                seed=0,
+            )
+        }
+        if neo is not None:
+            neo.set_global_state(1)
+            hs["pyaogmaneo"] = neo.Hierarchy(
+                [neo.IODesc(size, getattr(neo, kind), up_radius=2) for size, kind in ios],
+                [neo.LayerDesc(size) for size in hidden],
+            )
+        # Steps per block: about 0.2 s of the slower one, after a warm-up that fills the replay ring.
+        slowest = 0.0
+        for h in hs.values():
+            run_block(h, obs, 0, 520, True)
+            slowest = max(slowest, run_block(h, obs, 520, 20, True)[clock] / 20)
+        steps = max(20, int(0.2 / slowest))
+        times: dict[tuple[str, bool], list[float]] = {}
+        pos = 600
+        for _ in range(blocks):
+            for learn in (True, False):
+                for name, h in hs.items():
+                    secs = run_block(h, obs, pos, steps, learn)[clock]
+                    times.setdefault((name, learn), []).append(secs / steps * 1e6)
+                pos += steps
+        med = {k: statistics.median(v) for k, v in times.items()}
+        row = [label] + [f"{med[(n, True)]:,.0f} / {med[(n, False)]:,.0f}" for n in hs]
+        if neo is not None:
+            row.append(
+                f"{med[('pyaogmaneo', True)] / med[('ours', True)]:.2f}x / "
+                f"{med[('pyaogmaneo', False)] / med[('ours', False)]:.2f}x"
+            )
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
 def profile(obs_stream: np.ndarray, steps: int) -> None:
     """Print the split of one step's time (see the module docstring) and the cProfile summary."""
     import cProfile
@@ -113,7 +186,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps per timed block")
     ap.add_argument("--profile", action="store_true", help="split one step's time of ours (no pyaogmaneo)")
+    ap.add_argument("--scaling", action="store_true", help="step time against hierarchy size (see --threads)")
+    ap.add_argument("--threads", type=int, default=1, help="with --scaling: kernel threads of both libraries")
     args = ap.parse_args()
+    if args.scaling:
+        scaling(args.threads, args.repeats or 5)
+        return
     if args.profile:
         profile(np.random.default_rng(0).integers(0, 16, (4096, 4)).astype(np.int32), args.steps or 500)
         return

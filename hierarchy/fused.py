@@ -13,7 +13,7 @@ getters and the multi-threaded per-component path see the same memory). Layout o
 
 * header: ``[num_layers, num layer-0 decoders, num actors]``, then the record start of every encoder, of
   every decoder of layer 0, of every actor, of every layer > 0 decoder (one per layer, -1 for layer 0);
-* an array slot is three ints: byte offset, rows, columns (-1 for a 1-D array);
+* an array slot is four ints: byte offset, byte length, rows, columns (-1 for a 1-D array);
 * records list their array slots then scalars in the ``_E_*``, ``_D_*``, ``_A_*`` orders below.
 
 The parameter vector (refilled from ``params`` by `FusedStep.step` when they changed): ``anticipation``, every
@@ -39,26 +39,26 @@ from .encoder import encoder_step
 
 _ALIGN = 64  # byte alignment of every array in the arena
 
-# Records: array slots (3 ints each, named by the component attribute they hold), then scalars. The kernel reads
-# slot k of a record starting at r at ``r + 3 * k``; the constants below name those k.
+# Records: array slots (4 ints each, named by the component attribute they hold), then scalars. The kernel reads
+# slot k of a record starting at r at ``r + 4 * k``; the constants below are those ``4 * k``.
 _E_ARRAYS = (
     "in_cis", "col_z", "col_ptr", "ent_vcol", "ent_vl", "ent_wbase", "vl_z", "importance", "w0", "w1", "tot0",
     "tot1", "committed", "hidden_cis", "comparisons", "learn_cells", "fscratch", "cache", "cache_key", "down_in",
 )  # fmt: skip
 (E_IN_CIS, E_COL_Z, E_COL_PTR, E_ENT_VCOL, E_ENT_VL, E_ENT_WBASE, E_VL_Z, E_IMPORTANCE, E_W0, E_W1, E_TOT0, E_TOT1,
  E_COMMITTED, E_HIDDEN_CIS, E_COMPARISONS, E_LEARN_CELLS, E_FSCRATCH, E_CACHE, E_CACHE_KEY, E_DOWN_IN,
- ) = range(0, 3 * len(_E_ARRAYS), 3)  # fmt: skip
+ ) = range(0, 4 * len(_E_ARRAYS), 4)  # fmt: skip
 # then: rec_offset, hx, hy, hz, recurrent, layer parameters start, ports whose importance it reads
-E_SCALARS = 3 * len(_E_ARRAYS)
+E_SCALARS = 4 * len(_E_ARRAYS)
 
 _D_ARRAYS = (
     "in_prev", "col_ptr", "ent_vcol", "ent_wbase", "w", "hidden_cis", "hidden_acts", "dendrite_acts", "valid", "z",
     "deltas", "scratch_in",
 )  # fmt: skip
 (D_IN_PREV, D_COL_PTR, D_ENT_VCOL, D_ENT_WBASE, D_W, D_HIDDEN_CIS, D_HIDDEN_ACTS, D_DENDRITE_ACTS, D_VALID, D_Z,
- D_DELTAS, D_SCRATCH_IN) = range(0, 3 * len(_D_ARRAYS), 3)  # fmt: skip
+ D_DELTAS, D_SCRATCH_IN) = range(0, 4 * len(_D_ARRAYS), 4)  # fmt: skip
 # then: oz, nd, feedback_offset, target start, target end, parameters start (scale, lr)
-D_SCALARS = 3 * len(_D_ARRAYS)
+D_SCALARS = 4 * len(_D_ARRAYS)
 
 _A_ARRAYS = (
     "col_ptr", "ent_vcol", "ent_wbase", "vw", "pw", "pwd", "td_scales", "hidden_cis", "hidden_acts", "h_inputs",
@@ -67,13 +67,13 @@ _A_ARRAYS = (
 )  # fmt: skip
 (A_COL_PTR, A_ENT_VCOL, A_ENT_WBASE, A_VW, A_PW, A_PWD, A_TD_SCALES, A_HIDDEN_CIS, A_HIDDEN_ACTS, A_H_INPUTS,
  A_H_ACTIONS, A_H_VALUES, A_H_REWARDS, A_H_FLAGS, A_H_META, A_ZV, A_ZP, A_ZPD, A_PROBS, A_PROBS_D, A_GV, A_GP, A_RETS,
- A_VALUES_NOW) = range(0, 3 * len(_A_ARRAYS), 3)  # fmt: skip
+ A_VALUES_NOW) = range(0, 4 * len(_A_ARRAYS), 4)  # fmt: skip
 # then: az, dv, dp, taken start, taken end, parameters start (vlr ... history_iters)
-A_SCALARS = 3 * len(_A_ARRAYS)
+A_SCALARS = 4 * len(_A_ARRAYS)
 
 _CON = frozenset({"col_ptr", "ent_vcol", "ent_vl", "ent_wbase", "vl_z"})  # copied from the component's tables
 H_RNG = 3  # header: num_layers, num layer-0 decoders, num actors, the RNG word's slot, then the record lists
-H_LISTS = 6
+H_LISTS = 7
 
 
 _ENCODER_PARAMS = attrgetter("choice", "vigilance", "lr", "active_ratio", "l_radius")
@@ -87,59 +87,15 @@ _ACTOR_PARAMS = attrgetter(
 
 
 @njit
-def _u8(arena, lay, k):
-    return arena[lay[k] : lay[k] + lay[k + 1]]
+def _view(arena, lay, k, dtype):
+    """The 1-D array of the slot at ``lay[k]`` (``dtype`` is a numpy scalar type, e.g. ``np.int32``)."""
+    return arena[lay[k] : lay[k] + lay[k + 1]].view(dtype)
 
 
 @njit
-def _i8(arena, lay, k):
-    return arena[lay[k] : lay[k] + lay[k + 1]].view(np.int8)
-
-
-@njit
-def _i32(arena, lay, k):
-    return arena[lay[k] : lay[k] + 4 * lay[k + 1]].view(np.int32)
-
-
-@njit
-def _i64(arena, lay, k):
-    return arena[lay[k] : lay[k] + 8 * lay[k + 1]].view(np.int64)
-
-
-@njit
-def _u64(arena, lay, k):
-    return arena[lay[k] : lay[k] + 8 * lay[k + 1]].view(np.uint64)
-
-
-@njit
-def _f32(arena, lay, k):
-    return arena[lay[k] : lay[k] + 4 * lay[k + 1]].view(np.float32)
-
-
-@njit
-def _f64(arena, lay, k):
-    return arena[lay[k] : lay[k] + 8 * lay[k + 1]].view(np.float64)
-
-
-@njit
-def _u8_2d(arena, lay, k):
-    return arena[lay[k] : lay[k] + lay[k + 1] * lay[k + 2]].reshape(lay[k + 1], lay[k + 2])
-
-
-@njit
-def _i32_2d(arena, lay, k):
-    return arena[lay[k] : lay[k] + 4 * lay[k + 1] * lay[k + 2]].view(np.int32).reshape(lay[k + 1], lay[k + 2])
-
-
-@njit
-def _f32_2d(arena, lay, k):
-    return arena[lay[k] : lay[k] + 4 * lay[k + 1] * lay[k + 2]].view(np.float32).reshape(lay[k + 1], lay[k + 2])
-
-
-@njit
-def _f64_2d(arena, lay, k):
-    return arena[lay[k] : lay[k] + 8 * lay[k + 1] * lay[k + 2]].view(np.float64).reshape(lay[k + 1], lay[k + 2])
-
+def _view2(arena, lay, k, dtype):
+    """The 2-D array of the slot at ``lay[k]``."""
+    return arena[lay[k] : lay[k] + lay[k + 1]].view(dtype).reshape(lay[k + 2], lay[k + 3])
 
 
 def _kernel_sources_digest() -> str:
@@ -180,39 +136,39 @@ def _fused_step(arena, lay, pv, learn, reward, mimic, flag):
     dec0_at = enc_at + num_layers
     act_at = dec0_at + num_dec0
     dec_at = act_at + num_act  # one per layer; layer 0's entry unused
-    rng = _u64(arena, lay, H_RNG)
+    rng = _view(arena, lay, H_RNG, np.uint64)
     anticipation = pv[0] != 0.0
 
     # Upward pass: every encoder sees its inputs and its own previous state.
     for li in range(num_layers):
         r = lay[enc_at + li]
         s = r + E_SCALARS
-        in_cis = _i32(arena, lay, r + E_IN_CIS)
-        importance = _f64(arena, lay, r + E_IMPORTANCE)
+        in_cis = _view(arena, lay, r + E_IN_CIS, np.int32)
+        importance = _view(arena, lay, r + E_IMPORTANCE, np.float64)
         lp = lay[s + 5]
         for i in range(lay[s + 6]):
             importance[i] = pv[1 + i]
         if lay[s + 4] != 0:
             importance[importance.shape[0] - 1] = pv[lp + 5]
         if li > 0:
-            below = _i32(arena, lay, lay[enc_at + li - 1] + E_HIDDEN_CIS)
+            below = _view(arena, lay, lay[enc_at + li - 1] + E_HIDDEN_CIS, np.int32)
             for c in range(below.shape[0]):
                 in_cis[c] = below[c]
         bad = encoder_step(
             in_cis,
-            _i64(arena, lay, r + E_COL_Z),
-            _i64(arena, lay, r + E_COL_PTR),
-            _i64(arena, lay, r + E_ENT_VCOL),
-            _i64(arena, lay, r + E_ENT_VL),
-            _i64(arena, lay, r + E_ENT_WBASE),
-            _i64(arena, lay, r + E_VL_Z),
+            _view(arena, lay, r + E_COL_Z, np.int64),
+            _view(arena, lay, r + E_COL_PTR, np.int64),
+            _view(arena, lay, r + E_ENT_VCOL, np.int64),
+            _view(arena, lay, r + E_ENT_VL, np.int64),
+            _view(arena, lay, r + E_ENT_WBASE, np.int64),
+            _view(arena, lay, r + E_VL_Z, np.int64),
             importance,
-            _u8(arena, lay, r + E_W0),
-            _u8(arena, lay, r + E_W1),
-            _i32_2d(arena, lay, r + E_TOT0),
-            _i32_2d(arena, lay, r + E_TOT1),
-            _u8(arena, lay, r + E_COMMITTED),
-            _i32(arena, lay, r + E_HIDDEN_CIS),
+            _view(arena, lay, r + E_W0, np.uint8),
+            _view(arena, lay, r + E_W1, np.uint8),
+            _view2(arena, lay, r + E_TOT0, np.int32),
+            _view2(arena, lay, r + E_TOT1, np.int32),
+            _view(arena, lay, r + E_COMMITTED, np.uint8),
+            _view(arena, lay, r + E_HIDDEN_CIS, np.int32),
             lay[s],
             lay[s + 1],
             lay[s + 2],
@@ -223,11 +179,11 @@ def _fused_step(arena, lay, pv, learn, reward, mimic, flag):
             pv[lp + 3],
             np.int64(pv[lp + 4]),
             learn,
-            _f64(arena, lay, r + E_COMPARISONS),
-            _i64(arena, lay, r + E_LEARN_CELLS),
-            _f64_2d(arena, lay, r + E_FSCRATCH),
-            _f64_2d(arena, lay, r + E_CACHE),
-            _f64(arena, lay, r + E_CACHE_KEY),
+            _view(arena, lay, r + E_COMPARISONS, np.float64),
+            _view(arena, lay, r + E_LEARN_CELLS, np.int64),
+            _view2(arena, lay, r + E_FSCRATCH, np.float64),
+            _view2(arena, lay, r + E_CACHE, np.float64),
+            _view(arena, lay, r + E_CACHE_KEY, np.float64),
         )
         if bad >= 0:
             return bad
@@ -236,23 +192,23 @@ def _fused_step(arena, lay, pv, learn, reward, mimic, flag):
     top = num_layers - 1
     for li in range(top, -1, -1):
         r = lay[enc_at + li]
-        hidden = _i32(arena, lay, r + E_HIDDEN_CIS)
-        down = _i32(arena, lay, r + E_DOWN_IN)
+        hidden = _view(arena, lay, r + E_HIDDEN_CIS, np.int32)
+        down = _view(arena, lay, r + E_DOWN_IN, np.int32)
         n = hidden.shape[0]
         for c in range(n):
             down[c] = hidden[c]
         if li < top:
-            above = _i32(arena, lay, lay[dec_at + li + 1] + D_HIDDEN_CIS)
+            above = _view(arena, lay, lay[dec_at + li + 1] + D_HIDDEN_CIS, np.int32)
             for c in range(above.shape[0]):
                 down[n + c] = above[c]
         if li == 0:
-            inputs = _i32(arena, lay, r + E_IN_CIS)
+            inputs = _view(arena, lay, r + E_IN_CIS, np.int32)
             for k in range(num_dec0):
                 _decoder(arena, lay, lay[dec0_at + k], down, inputs, learn, anticipation, pv, rng)
             for k in range(num_act):
                 _actor(arena, lay, lay[act_at + k], down, inputs, learn, reward, mimic, flag, pv, rng)
         else:
-            below = _i32(arena, lay, lay[enc_at + li - 1] + E_HIDDEN_CIS)
+            below = _view(arena, lay, lay[enc_at + li - 1] + E_HIDDEN_CIS, np.int32)
             _decoder(arena, lay, lay[dec_at + li], down, below, learn, anticipation, pv, rng)
     return -1
 
@@ -263,27 +219,27 @@ def _decoder(arena, lay, r, down, targets, learn, anticipation, pv, rng):
     s = r + D_SCALARS
     decoder_step(
         down,
-        _i32(arena, lay, r + D_IN_PREV),
+        _view(arena, lay, r + D_IN_PREV, np.int32),
         targets[lay[s + 3] : lay[s + 4]],
-        _i64(arena, lay, r + D_COL_PTR),
-        _i64(arena, lay, r + D_ENT_VCOL),
-        _i64(arena, lay, r + D_ENT_WBASE),
-        _i8(arena, lay, r + D_W),
+        _view(arena, lay, r + D_COL_PTR, np.int64),
+        _view(arena, lay, r + D_ENT_VCOL, np.int64),
+        _view(arena, lay, r + D_ENT_WBASE, np.int64),
+        _view(arena, lay, r + D_W, np.int8),
         lay[s],
         lay[s + 1],
         pv[lay[s + 5]],
         pv[lay[s + 5] + 1],
-        _i32(arena, lay, r + D_HIDDEN_CIS),
-        _f32(arena, lay, r + D_HIDDEN_ACTS),
-        _f32(arena, lay, r + D_DENDRITE_ACTS),
-        _u8(arena, lay, r + D_VALID),
+        _view(arena, lay, r + D_HIDDEN_CIS, np.int32),
+        _view(arena, lay, r + D_HIDDEN_ACTS, np.float32),
+        _view(arena, lay, r + D_DENDRITE_ACTS, np.float32),
+        _view(arena, lay, r + D_VALID, np.uint8),
         lay[s + 2],
         anticipation,
         learn,
         rng,
-        _f64(arena, lay, r + D_Z),
-        _i64(arena, lay, r + D_DELTAS),
-        _i32(arena, lay, r + D_SCRATCH_IN),
+        _view(arena, lay, r + D_Z, np.float64),
+        _view(arena, lay, r + D_DELTAS, np.int64),
+        _view(arena, lay, r + D_SCRATCH_IN, np.int32),
     )
 
 
@@ -295,21 +251,21 @@ def _actor(arena, lay, r, down, inputs, learn, reward, mimic, flag, pv, rng):
     actor_step(
         down,
         inputs[lay[s + 3] : lay[s + 4]],
-        _i64(arena, lay, r + A_COL_PTR),
-        _i64(arena, lay, r + A_ENT_VCOL),
-        _i64(arena, lay, r + A_ENT_WBASE),
-        _f32(arena, lay, r + A_VW),
-        _f32(arena, lay, r + A_PW),
-        _f32(arena, lay, r + A_PWD),
-        _f32(arena, lay, r + A_TD_SCALES),
-        _i32(arena, lay, r + A_HIDDEN_CIS),
-        _f32(arena, lay, r + A_HIDDEN_ACTS),
-        _u8_2d(arena, lay, r + A_H_INPUTS),
-        _u8_2d(arena, lay, r + A_H_ACTIONS),
-        _f32_2d(arena, lay, r + A_H_VALUES),
-        _f32(arena, lay, r + A_H_REWARDS),
-        _u8(arena, lay, r + A_H_FLAGS),
-        _i64(arena, lay, r + A_H_META),
+        _view(arena, lay, r + A_COL_PTR, np.int64),
+        _view(arena, lay, r + A_ENT_VCOL, np.int64),
+        _view(arena, lay, r + A_ENT_WBASE, np.int64),
+        _view(arena, lay, r + A_VW, np.float32),
+        _view(arena, lay, r + A_PW, np.float32),
+        _view(arena, lay, r + A_PWD, np.float32),
+        _view(arena, lay, r + A_TD_SCALES, np.float32),
+        _view(arena, lay, r + A_HIDDEN_CIS, np.int32),
+        _view(arena, lay, r + A_HIDDEN_ACTS, np.float32),
+        _view2(arena, lay, r + A_H_INPUTS, np.uint8),
+        _view2(arena, lay, r + A_H_ACTIONS, np.uint8),
+        _view2(arena, lay, r + A_H_VALUES, np.float32),
+        _view(arena, lay, r + A_H_REWARDS, np.float32),
+        _view(arena, lay, r + A_H_FLAGS, np.uint8),
+        _view(arena, lay, r + A_H_META, np.int64),
         rng,
         lay[s],
         lay[s + 1],
@@ -327,15 +283,15 @@ def _actor(arena, lay, r, down, inputs, learn, reward, mimic, flag, pv, rng):
         reward,
         mimic,
         flag,
-        _f64(arena, lay, r + A_ZV),
-        _f64(arena, lay, r + A_ZP),
-        _f64(arena, lay, r + A_ZPD),
-        _f64(arena, lay, r + A_PROBS),
-        _f64(arena, lay, r + A_PROBS_D),
-        _f64(arena, lay, r + A_GV),
-        _f64(arena, lay, r + A_GP),
-        _f64_2d(arena, lay, r + A_RETS),
-        _f64(arena, lay, r + A_VALUES_NOW),
+        _view(arena, lay, r + A_ZV, np.float64),
+        _view(arena, lay, r + A_ZP, np.float64),
+        _view(arena, lay, r + A_ZPD, np.float64),
+        _view(arena, lay, r + A_PROBS, np.float64),
+        _view(arena, lay, r + A_PROBS_D, np.float64),
+        _view(arena, lay, r + A_GV, np.float64),
+        _view(arena, lay, r + A_GP, np.float64),
+        _view2(arena, lay, r + A_RETS, np.float64),
+        _view(arena, lay, r + A_VALUES_NOW, np.float64),
     )
 
 
@@ -360,7 +316,7 @@ class _Arena:
         offset = self._size
         self._size += -(-array.nbytes // _ALIGN) * _ALIGN
         self._items.append((array, offset, owner, attr))
-        self.lay += [offset, array.shape[0], array.shape[1] if array.ndim == 2 else -1]
+        self.lay += [offset, array.nbytes, array.shape[0], array.shape[1] if array.ndim == 2 else -1]
 
     def build(self) -> np.ndarray:
         arena = np.zeros(max(self._size, _ALIGN), np.uint8)

@@ -1,8 +1,10 @@
 """`Hierarchy`: a Sparse Predictive Hierarchy (encoders up, decoders and actors down), PyAOgmaNeo-style API.
 
-Read `step` top to bottom: it follows docs/algorithm.md ("One step, and what is state"). The hot work is in
-numba kernels (`encoder_step`, `decoder_step`, `actor_step`), each called once per component per step on preallocated
-arrays; Python only copies the inputs in and reads the params.
+Read `_step_components` top to bottom: it follows docs/algorithm.md ("One step, and what is state"). The hot work
+is in numba kernels (`encoder_step`, `decoder_step`, `actor_step`) on preallocated arrays. With one thread `step`
+makes a single kernel call, `hierarchy.fused.fused_step`, which runs those same kernels in that same order on
+arrays held in one arena; with several threads (or replay indices wider than a byte) it calls each component's
+kernel (their parallel twins) in turn. Python only copies the inputs in and reads the params.
 
 What is *state* and what is *weights* (serialised separately; together they restore the hierarchy exactly):
 
