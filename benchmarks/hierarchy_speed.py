@@ -13,6 +13,7 @@ both alike. pyaogmaneo runs with 1 thread (`set_num_threads(1)`); ours is single
     python benchmarks/hierarchy_speed.py --quick    # a few seconds
     python benchmarks/hierarchy_speed.py --profile  # where one step's time goes (ours only)
     python benchmarks/hierarchy_speed.py --scaling [--threads 2]  # step time against hidden size, layers, port
+    python benchmarks/hierarchy_speed.py --load     # loading a full buffer, restoring state + weights
 
 ``--profile`` splits a step of ours into: the Python wrapper (`Hierarchy.step` minus the kernel call), the
 kernel call's fixed cost (one `fused_step` call from Python minus the same call repeated inside numba), and the
@@ -138,6 +139,37 @@ def scaling(threads: int, blocks: int) -> None:
         print("| " + " | ".join(row) + " |", flush=True)
 
 
+def load_times(repeats: int) -> None:
+    """Milliseconds (CPU) to load a full buffer and to restore state + weights, ours and pyaogmaneo, interleaved."""
+    rng = np.random.default_rng(0)
+    obs = rng.integers(0, 16, (4096, 4)).astype(np.int32)
+    ours = make_ours()
+    run_block(ours, obs, 0, 600, True)
+    full, state, weights = ours.serialize_to_buffer(), ours.serialize_state_to_buffer(), ours.serialize_weights_to_buffer()
+    tasks = {
+        "ours: full buffer -> Hierarchy": lambda: Hierarchy.from_buffer(full),
+        "ours: state + weights restore": lambda: (ours.set_state_from_buffer(state), ours.set_weights_from_buffer(weights)),
+    }
+    neo_h = make_neo()
+    if neo_h is not None:
+        import pyaogmaneo as neo
+
+        run_block(neo_h, obs, 0, 600, True)
+        neo_full = neo_h.serialize_to_buffer()
+        tasks["pyaogmaneo: full buffer -> Hierarchy"] = lambda: neo.Hierarchy(buffer=neo_full)
+    times: dict[str, list[float]] = {name: [] for name in tasks}
+    for task in tasks.values():
+        task()  # warm-up: caches, first allocation
+    for _ in range(repeats):
+        for name, task in tasks.items():
+            t0 = time.process_time()
+            for _ in range(10):
+                task()
+            times[name].append((time.process_time() - t0) / 10 * 1e3)
+    for name, ts in times.items():
+        print(f"{name:38s} median {statistics.median(ts):6.3f} ms  (min {min(ts):.3f}, {repeats} blocks of 10)")
+
+
 def profile(obs_stream: np.ndarray, steps: int) -> None:
     """Print the split of one step's time (see the module docstring) and the cProfile summary."""
     import cProfile
@@ -156,11 +188,11 @@ def profile(obs_stream: np.ndarray, steps: int) -> None:
     run_block(h, obs_stream, 0, 600, True)
     f = h._fused
     f.step(h.params, True, 1.0, 0.0, 0)
-    print(f"one step of ours, CartPole shapes, fastest of 15 blocks of {steps} steps (µs per step, CPU time)")
+    print(f"one step of ours, CartPole shapes, fastest of 30 blocks of {steps} steps (µs per step, CPU time)")
     print(f"{'':10s} {'step':>8s} {'wrapper':>8s} {'call':>8s} {'compute':>8s}")
     for learn in (True, False):
         full, call, compute = [], [], []
-        for _ in range(15):
+        for _ in range(30):
             full.append(run_block(h, obs_stream, 600, steps, learn)[1] / steps)
             t0 = time.process_time()
             for _ in range(steps):
@@ -188,7 +220,11 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="split one step's time of ours (no pyaogmaneo)")
     ap.add_argument("--scaling", action="store_true", help="step time against hierarchy size (see --threads)")
     ap.add_argument("--threads", type=int, default=1, help="with --scaling: kernel threads of both libraries")
+    ap.add_argument("--load", action="store_true", help="time loading a full buffer and restoring state + weights")
     args = ap.parse_args()
+    if args.load:
+        load_times(args.repeats or 15)
+        return
     if args.scaling:
         scaling(args.threads, args.repeats or 5)
         return

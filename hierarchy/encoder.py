@@ -207,30 +207,27 @@ encoder_step_parallel = parallel_twin(encoder_step)
 def compute_totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, num_vl):
     """Per (visible layer, hidden cell) sums of w0 and w1 over the cell's whole field (int32).
 
-    Plain numpy without a Python loop, for tables made by `build_connections`: the entries' weight blocks tile
-    the weights in entry order (``Vz`` rows of ``hz`` each), and a column's entries are grouped by visible
-    layer, each layer present. So one ``reduceat`` sums every entry's rows, a second one the entries of each
-    (column, layer). It runs at build and load time only; keeping it out of numba spares start-up a
-    cached-kernel load.
-
-    Raises:
-        ValueError: tables not laid out that way.
+    Runs at build and load time (the totals are derived from the weights, not stored). A numba kernel: numpy's
+    gathers and ``reduceat`` made it most of the time of loading a hierarchy.
     """
     ncols = col_ptr.shape[0] - 1
-    ent_col = np.repeat(np.arange(ncols), np.diff(col_ptr))
-    rows = ent_wbase // hz  # an entry's first row; it spans vl_z[layer] rows
-    ends = rows + vl_z[ent_vl]
-    key = ent_col * num_vl + ent_vl
-    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    tiled = len(rows) > 0 and rows[0] == 0 and np.array_equal(rows[1:], ends[:-1]) and ends[-1] * hz == len(w0)
-    if not tiled or not np.array_equal(key[starts], np.arange(ncols * num_vl)):
-        raise ValueError("compute_totals needs connection tables made by build_connections")
-    out = []
-    for w in (w0, w1):
-        per_entry = np.add.reduceat(w.reshape(-1, hz), rows, axis=0, dtype=np.int64)  # [entry, hidden cell]
-        per_group = np.add.reduceat(per_entry, starts, axis=0)  # [column * num_vl + layer, hidden cell]
-        out.append(per_group.reshape(ncols, num_vl, hz).transpose(1, 0, 2).reshape(num_vl, ncols * hz).astype(np.int32))
-    return out[0], out[1]
+    tot0 = np.zeros((num_vl, ncols * hz), np.int32)
+    tot1 = np.zeros((num_vl, ncols * hz), np.int32)
+    _totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, tot0, tot1)
+    return tot0, tot1
+
+
+@njit(cache=True)
+def _totals(w0, w1, col_ptr, ent_vl, ent_wbase, vl_z, hz, tot0, tot1):
+    """Add every entry's weights into ``tot0``/``tot1`` (int32; the Encoder checks that field sums fit)."""
+    for c in range(col_ptr.shape[0] - 1):
+        for e in range(col_ptr[c], col_ptr[c + 1]):
+            v = ent_vl[e]
+            for z in range(vl_z[v]):
+                base = ent_wbase[e] + z * hz
+                for h in range(hz):
+                    tot0[v, c * hz + h] += w0[base + h]
+                    tot1[v, c * hz + h] += w1[base + h]
 
 
 class Encoder:

@@ -75,6 +75,7 @@ def count_connections(hidden_size: tuple[int, int, int], visibles: list[VisibleS
     return entries, weights
 
 
+@functools.lru_cache(maxsize=1024)  # loading checks the same few shapes again and again
 def _axis_total(hidden_dim: int, visible_dim: int, radius: int) -> int:
     x = np.arange(hidden_dim, dtype=object if hidden_dim * visible_dim >= 2**62 else np.int64)
     centre = ((2 * x + 1) * visible_dim) // (2 * hidden_dim)

@@ -7,9 +7,7 @@ import pytest
 from tests.hierarchy.hierarchy_helpers import cartpole_like, drive, every_kind
 
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
-from hierarchy.encoder import compute_totals
 from hierarchy.fused import fused_step
-from hierarchy.topology import VisibleSpec, build_connections
 
 
 def _bytes(h: Hierarchy) -> tuple[bytes, bytes]:
@@ -76,12 +74,3 @@ def test_an_out_of_range_input_changes_nothing_on_the_fused_path():
     with pytest.raises(ValueError, match=r"input_cis\[0\]\[2\] = 16 is out of range"):
         h.step([np.array([0, 1, 16, 3], np.int32), np.zeros(1, np.int32)])
     assert _bytes(h) == before
-
-
-def test_compute_totals_refuses_tables_it_cannot_read():
-    con = build_connections((2, 2, 4), [VisibleSpec((2, 2, 3), 1)], 4)
-    w = np.full(con.num_weights, 255, np.uint8)
-    t0, _ = compute_totals(w, w, con.col_ptr, con.ent_vl, con.ent_wbase, con.vl_z, 4, 1)
-    assert t0.shape == (1, 16) and (t0 == 255 * 3 * 4).all()
-    with pytest.raises(ValueError, match="build_connections"):
-        compute_totals(w, w, con.col_ptr, con.ent_vl, con.ent_wbase[::-1].copy(), con.vl_z, 4, 1)
