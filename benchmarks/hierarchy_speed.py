@@ -145,10 +145,16 @@ def load_times(repeats: int) -> None:
     obs = rng.integers(0, 16, (4096, 4)).astype(np.int32)
     ours = make_ours()
     run_block(ours, obs, 0, 600, True)
-    full, state, weights = ours.serialize_to_buffer(), ours.serialize_state_to_buffer(), ours.serialize_weights_to_buffer()
+    full = ours.serialize_to_buffer()
+    state, weights = ours.serialize_state_to_buffer(), ours.serialize_weights_to_buffer()
+
+    def restore() -> None:
+        ours.set_state_from_buffer(state)
+        ours.set_weights_from_buffer(weights)
+
     tasks = {
         "ours: full buffer -> Hierarchy": lambda: Hierarchy.from_buffer(full),
-        "ours: state + weights restore": lambda: (ours.set_state_from_buffer(state), ours.set_weights_from_buffer(weights)),
+        "ours: state + weights restore": restore,
     }
     neo_h = make_neo()
     if neo_h is not None:

@@ -39,8 +39,8 @@ h = Hierarchy([IODesc((2, 2, 16), IOType.NONE, up_radius=2), IODesc((1, 1, 2), I
 t2 = time.perf_counter()
 h.step([np.zeros(4, np.int32), np.zeros(1, np.int32)], True, 0.0)
 t3 = time.perf_counter()
-print(json.dumps({"numpy+numba import": tn - t0, "import": t1 - t0, "build": t2 - t1, "first step": t3 - t2, "total": t3 - t0,
-                  "cpu": time.process_time()}))
+print(json.dumps({"numpy+numba import": tn - t0, "import": t1 - t0, "build": t2 - t1, "first step": t3 - t2,
+                  "total": t3 - t0, "cpu": time.process_time()}))
 """
 
 
