@@ -11,8 +11,9 @@ layout. Same kernels, same arguments, same order: the results are bit-identical 
 `FusedStep` moves the components' arrays into the arena (each attribute becomes a view of it, so serialisation,
 getters and the multi-threaded per-component path see the same memory). Layout of the table, in int64s:
 
-* header: ``[num_layers, num layer-0 decoders, num actors]``, then the record start of every encoder, of
-  every decoder of layer 0, of every actor, of every layer > 0 decoder (one per layer, -1 for layer 0);
+* header: ``[num_layers, num layer-0 decoders, num actors]``, the RNG word's slot, then the record start of
+  every encoder, of every decoder of layer 0, of every actor, of every layer > 0 decoder (one per layer, -1
+  for layer 0);
 * an array slot is four ints: byte offset, byte length, rows, columns (-1 for a 1-D array);
 * records list their array slots then scalars in the ``_E_*``, ``_D_*``, ``_A_*`` orders below.
 
@@ -343,7 +344,7 @@ class FusedStep:
     Attributes:
         arena: uint8 array holding every kernel array.
         lay: int64 layout table (module docstring).
-        pv: float64 parameter vector, refilled by `fill` before every step.
+        pv: float64 parameter vector, refilled by `step` when the params changed.
     """
 
     def __init__(self, hierarchy: Any) -> None:
