@@ -7,6 +7,7 @@ Layout of a sweep folder::
       <point>__s<seed>/          one normal run folder per trial (sphgym inspect/eval/verify/resume/plot work)
       tune/                      Tune's experiment: trial results, persisted checkpoints, experiment state
       results.csv, results.md    one row per config point
+      hparams/                   TensorBoard HParams: one session per trial (agents/sweep/hparams.py)
       trials.csv                 one row per trial (status, episodes, solved_at, final return, digests)
 
 Multi-node clusters need the sweep folder on storage every node mounts at the same path (NFS, ...): trials
@@ -237,10 +238,12 @@ def restore_sweep(
 
 
 def _outcome(spec: SweepSpec, results: Any) -> SweepOutcome:
+    from agents.sweep.hparams import write_hparams
     from agents.sweep.results import summarize_sweep, write_tables
 
     trials = summarize_sweep(spec)
     rows, table = write_tables(spec, trials)
+    write_hparams(spec, trials)
     folders = {p.label: p.folder for p in spec.points}
     errors = []
     for result in results:
