@@ -1,6 +1,7 @@
 """Per-episode diagnostics of the hierarchy agent for TensorBoard, read from the hierarchy without changing it.
 
-After every hierarchy step the agent calls :meth:`EpisodeMetrics.record`; at an episode end the runner logs
+After every hierarchy step the agent calls :meth:`EpisodeMetrics.record` (it copies two small arrays; the steps are
+added in blocks, see ``_flush``); at an episode end the runner logs
 :meth:`EpisodeMetrics.values`; ``clear_state`` (the next episode's start) calls :meth:`EpisodeMetrics.reset`.
 The accumulators are part of the agent's state (``to_arrays``, ``check``/``apply``), so a run resumed
 mid-episode logs the same numbers as an uninterrupted one. In continuing mode (``episodic=False``) ``clear_state``
@@ -24,6 +25,7 @@ from hierarchy import Hierarchy
 
 _MID, _TERMINATED = 0, 1  # replay flags as Hierarchy.get_replay_view reports them
 _SUMS = ("td_error", "abs_td_error", "value", "entropy", "td_count", "steps")
+_BLOCK = 64  # steps noted before they are added (fewer if the replay ring is smaller)
 
 
 class EpisodeMetrics:
@@ -60,8 +62,19 @@ class EpisodeMetrics:
         self.predicted = [np.zeros(self.layer_cells[layer - 1][0], np.int32) for layer in self._predicting_layers]
         self.prediction_counts = np.zeros((len(self.predicted), 2), np.float64)
         self.prediction_valid = np.zeros(1, np.uint8)
+        self._cell_tags = [
+            (f"hierarchy/layer{layer}/cells_used_episode", f"hierarchy/layer{layer}/cells_used_ever")
+            for layer in range(self._layers)
+        ]
+        self._accuracy_tags = [f"hierarchy/layer{layer}/prediction_accuracy" for layer in self._predicting_layers]
         self._hierarchy = hierarchy
         self._view_replay()
+        # Steps recorded but not yet added (see `_flush`): the action port's policy and layer 0's cells of each.
+        # At most capacity - 1 of them, so the ring still holds the sample before the oldest.
+        block = max(1, min(_BLOCK, len(self._replay[2]) - 1))
+        self._probs = np.zeros((block, hierarchy.get_prediction_acts(action_port).size), np.float32)
+        self._cis = np.zeros((block, self.layer_cells[0][0]), np.int32)
+        self._pending = 0
 
     @property
     def _predicting_layers(self) -> range:
@@ -73,13 +86,26 @@ class EpisodeMetrics:
         self._replay = self._hierarchy.get_replay_view(self.action_port)
 
     def record(self, hierarchy: Hierarchy) -> None:
-        """Add the step the hierarchy just made."""
-        values, rewards, flags, meta = self._replay
-        probs = hierarchy.get_prediction_acts(self.action_port)
-        cis = hierarchy.get_hidden_cis(0)
-        _add_step(values, rewards, flags, meta, probs, self.discount, self.sums, cis, self._z0, self.masks)
+        """Note the step the hierarchy just made (its policy and layer 0's cells are copied; the rest is read
+        from the replay ring when the block is added)."""
+        pending = self._pending
+        self._probs[pending] = hierarchy.get_prediction_acts(self.action_port)
+        self._cis[pending] = hierarchy.get_hidden_cis(0)
+        self._pending = pending + 1
+        if self._pending == len(self._cis):
+            self._flush()
         if self._layers > 1:
             self._record_upper_layers(hierarchy)
+
+    def _flush(self) -> None:
+        """Add the pending steps, oldest first: each one's mean V (the ring's sample of that step), the TD error
+        of the sample before it (if in the same episode), its policy entropy, and layer 0's cells. The sums come
+        out as if each step had been added when it was made (same values, same order)."""
+        if self._pending:
+            values, rewards, flags, meta = self._replay
+            _add_steps(values, rewards, flags, meta, self._probs, self._cis, self._pending, self.discount,
+                       self.sums, self._z0, self.masks)
+            self._pending = 0
 
     def _record_upper_layers(self, hierarchy: Hierarchy) -> None:
         """Layers >= 1: mark their cells, score last step's prediction of the layer below, hold the new one."""
@@ -93,7 +119,9 @@ class EpisodeMetrics:
         self.prediction_valid[0] = 1
 
     def reset(self) -> None:
-        """A new episode: zero the sums and this episode's cell mask (the run-wide mask stays)."""
+        """A new episode: zero the sums and this episode's cell mask (the run-wide mask stays). Called before
+        the hierarchy's ``clear_state`` marks the ring's newest sample as a boundary."""
+        self._flush()  # the run-wide mask needs the pending steps' cells
         self.sums[:] = 0.0
         self.used[:] = 0
         self.prediction_counts[:] = 0.0
@@ -106,7 +134,8 @@ class EpisodeMetrics:
 
     def values(self) -> dict[str, float]:
         """The episode's scalars by TensorBoard tag (means over its steps; zeros before any step)."""
-        td_error, abs_td, value, entropy, td_count, steps = self.sums
+        self._flush()
+        td_error, abs_td, value, entropy, td_count, steps = self.sums.tolist()
         out = {
             "losses/td_error": td_error / td_count if td_count else 0.0,
             "losses/abs_td_error": abs_td / td_count if td_count else 0.0,
@@ -114,18 +143,21 @@ class EpisodeMetrics:
             "hierarchy/policy_entropy": entropy / steps if steps else 0.0,
             "hierarchy/replay_fill": self.replay_fill(),
         }
-        for layer, (offset, (n_columns, z)) in enumerate(zip(self.layer_offsets, self.layer_cells, strict=True)):
-            size = n_columns * z
-            out[f"hierarchy/layer{layer}/cells_used_episode"] = float(self.used[offset : offset + size].mean())
-            out[f"hierarchy/layer{layer}/cells_used_ever"] = float(self.ever_used[offset : offset + size].mean())
-        for (hits, compared), layer in zip(self.prediction_counts, self._predicting_layers, strict=True):
-            out[f"hierarchy/layer{layer}/prediction_accuracy"] = hits / compared if compared else 0.0
+        for (episode_tag, ever_tag), offset, (n_columns, z) in zip(
+            self._cell_tags, self.layer_offsets, self.layer_cells, strict=True
+        ):
+            end = offset + n_columns * z
+            out[episode_tag] = np.count_nonzero(self.used[offset:end]) / (end - offset)
+            out[ever_tag] = np.count_nonzero(self.ever_used[offset:end]) / (end - offset)
+        for (hits, compared), tag in zip(self.prediction_counts.tolist(), self._accuracy_tags, strict=True):
+            out[tag] = hits / compared if compared else 0.0
         return out
 
     # --- state -------------------------------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The accumulators (one hierarchy layer: ``metrics_sums`` and the two cell masks; more layers add the
         layer predictions held and their hit counts)."""
+        self._flush()
         arrays = {
             "metrics_sums": np.concatenate([self.sums, [self.replay_fill()]]),
             "metrics_cells_used": self.used.copy(),
@@ -208,37 +240,44 @@ class EpisodeMetrics:
             self.prediction_valid[0] = int(counts[0])
             self.prediction_counts[:] = counts[1:].reshape(self.prediction_counts.shape)
         self._view_replay()
+        self._pending = 0  # steps noted before the load belong to another history
 
 
-# The per-step work is a few small loops in one compiled call: ~1 % of a hierarchy step (numpy calls cost ~25 %).
+# Per step, `record` only copies two small arrays; this kernel adds a block of steps in one compiled call.
 @njit(cache=True)
-def _add_step(values, rewards, flags, meta, probs, discount, sums, cis, z, masks):  # pragma: no cover (numba)
-    """Adds this step's mean V, the previous sample's TD error (if it is in this episode) and the entropy, and
-    marks layer 0's active cells (``cis``, ``z`` cells per column; see `_mark_cells`)."""
+def _add_steps(values, rewards, flags, meta, probs, cis, n, discount, sums, z, masks):  # pragma: no cover
+    """Adds the last ``n`` steps (rows ``0..n-1`` of ``probs`` and ``cis``), oldest first (step k's sample is ``n-1-k`` pushes before the newest): its mean
+    V, the TD error of the sample before it if that is in the same episode, its policy entropy (``probs[k]``),
+    and layer 0's active cells (``cis[k]``, ``z`` cells per column; see `_mark_cells`)."""
+    capacity = flags.shape[0]
     columns = values.shape[1]
-    now, held = meta[0], meta[1]
-    before = (now + 1) % flags.shape[0]  # the ring is written backwards
-    value_now = 0.0
-    for c in range(columns):
-        value_now += values[now, c]
-    sums[2] += value_now / columns
-    if held >= 2 and flags[before] == _MID:  # the previous sample is in this episode: its TD error is known now
-        bootstrap = 0.0 if flags[now] == _TERMINATED else discount
-        td = 0.0
+    newest, held_now = meta[0], meta[1]
+    for k in range(n):
+        later = n - 1 - k  # pushes made after this step's
+        now = (newest + later) % capacity  # the ring is written backwards
+        before = (now + 1) % capacity
+        value_now = 0.0
         for c in range(columns):
-            td += rewards[now] + bootstrap * values[now, c] - values[before, c]
-        td /= columns
-        sums[0] += td
-        sums[1] += abs(td)
-        sums[4] += 1.0
-    entropy = 0.0
-    for j in range(probs.shape[0]):
-        p = np.float64(probs[j])
-        if p > 0.0:
-            entropy -= p * np.log(p)
-    sums[3] += entropy / columns  # mean entropy of a column's action distribution
-    sums[5] += 1.0
-    _mark_cells(cis, 0, z, masks)
+            value_now += values[now, c]
+        sums[2] += value_now / columns
+        # held_now - later >= 2: the ring held the sample before this one when this step was made (n < capacity)
+        if held_now - later >= 2 and flags[before] == _MID:
+            bootstrap = 0.0 if flags[now] == _TERMINATED else discount
+            td = 0.0
+            for c in range(columns):
+                td += rewards[now] + bootstrap * values[now, c] - values[before, c]
+            td /= columns
+            sums[0] += td
+            sums[1] += abs(td)
+            sums[4] += 1.0
+        entropy = 0.0
+        for j in range(probs.shape[1]):
+            p = np.float64(probs[k, j])
+            if p > 0.0:
+                entropy -= p * np.log(p)
+        sums[3] += entropy / columns  # mean entropy of a column's action distribution
+        sums[5] += 1.0
+        _mark_cells(cis[k], 0, z, masks)
 
 
 @njit(cache=True)

@@ -185,3 +185,19 @@ def test_bad_prediction_state_is_refused_before_anything_changes(key, value, mat
         agent.set_state(dict(before, **{key: value}))
     after = agent.get_state()
     assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("config", [{}, {"history_capacity": 8, "min_steps": 4}], ids=["default", "small-ring"])
+def test_steps_added_in_blocks_equal_steps_added_one_by_one(config):
+    """record() only notes a step; blocks are added later from the replay ring. Block size 1 is the step-by-step
+    definition: every episode's metrics must be bit-identical (a small ring wraps inside a block of 7)."""
+    env = gym.make("CartPole-v1")
+    logs = []
+    for block in (None, 1):
+        agent = make_agent("hierarchy", env.observation_space, env.action_space, config, seed=1)
+        if block is not None:
+            agent._metrics._probs, agent._metrics._cis = agent._metrics._probs[:block], agent._metrics._cis[:block]
+        logged = []
+        _drive(agent, env, 400, logged.append)
+        logs.append((logged, agent.metrics(), _digests(agent, [])[2]))
+    assert len(logs[0][0]) >= 5 and logs[0] == logs[1]
