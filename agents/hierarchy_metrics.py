@@ -1,8 +1,8 @@
 """Per-episode diagnostics of the hierarchy agent for TensorBoard, read from the hierarchy without changing it.
 
 After every hierarchy step the agent calls :meth:`EpisodeMetrics.record` (it copies two small arrays; the steps are
-added in blocks, see ``_flush``); at an episode end the runner logs
-:meth:`EpisodeMetrics.values`; ``clear_state`` (the next episode's start) calls :meth:`EpisodeMetrics.reset`.
+added in blocks, see ``_flush``); at an episode end the runner logs :meth:`EpisodeMetrics.values`;
+``clear_state`` (the next episode's start) calls :meth:`EpisodeMetrics.reset`.
 The accumulators are part of the agent's state (``to_arrays``, ``check``/``apply``), so a run resumed
 mid-episode logs the same numbers as an uninterrupted one. In continuing mode (``episodic=False``) ``clear_state``
 changes nothing, so the "episode" means become means over the whole stream so far. Everything here only reads:
@@ -205,8 +205,8 @@ class EpisodeMetrics:
             raise ValueError(
                 f"state['metrics_predicted'] must hold {sum(sizes)} int32, got {predicted.dtype} {predicted.shape}"
             )
-        highs = np.concatenate([np.full(n, self.layer_cells[layer - 1][1]) for n, layer in
-                                zip(sizes, self._predicting_layers, strict=True)])
+        cells = [self.layer_cells[layer - 1][1] for layer in self._predicting_layers]  # of the layer predicted
+        highs = np.repeat(cells, sizes)
         if predicted.size and ((predicted < 0) | (predicted >= highs)).any():
             raise ValueError("state['metrics_predicted'] holds a cell index outside its layer's cells")
         counts = np.asarray(arrays["metrics_prediction_counts"])
@@ -246,9 +246,10 @@ class EpisodeMetrics:
 # Per step, `record` only copies two small arrays; this kernel adds a block of steps in one compiled call.
 @njit(cache=True)
 def _add_steps(values, rewards, flags, meta, probs, cis, n, discount, sums, z, masks):  # pragma: no cover
-    """Adds the last ``n`` steps (rows ``0..n-1`` of ``probs`` and ``cis``), oldest first (step k's sample is ``n-1-k`` pushes before the newest): its mean
-    V, the TD error of the sample before it if that is in the same episode, its policy entropy (``probs[k]``),
-    and layer 0's active cells (``cis[k]``, ``z`` cells per column; see `_mark_cells`)."""
+    """Adds the last ``n`` steps (rows ``0..n-1`` of ``probs`` and ``cis``), oldest first; step k's sample is
+    ``n-1-k`` pushes before the newest. Per step: its mean V, the TD error of the sample before it if that is in
+    the same episode, its policy entropy (``probs[k]``), and layer 0's active cells (``cis[k]``, ``z`` cells per
+    column; see `_mark_cells`)."""
     capacity = flags.shape[0]
     columns = values.shape[1]
     newest, held_now = meta[0], meta[1]

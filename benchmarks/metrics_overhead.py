@@ -1,6 +1,6 @@
 """What the agents' TensorBoard diagnostics (issue 14, ``metrics()``) cost in training speed (goal: < 3 %).
 
-    python benchmarks/metrics_overhead.py [--agents hierarchy ppo] [--steps 4000] [--repeats 5] [--bare]
+    python benchmarks/metrics_overhead.py [--agents hierarchy ppo] [--steps 4000] [--repeats 5] [--bare] [--cpu]
 
 For each agent it trains the same CartPole-v1 run (same seed) through the real runner, TensorBoard on, with the
 diagnostics on and off, alternating (on, off, on, off, ...) so drifts of a shared machine hit both alike. Off =
@@ -9,12 +9,12 @@ both must be identical (the diagnostics only read). Prints one JSON line per age
 medians and off/on ratio of medians minus 1 as ``overhead_percent``.
 
 ``--cpu``: steps per CPU second of this process (``time.process_time``; run with NUMBA_NUM_THREADS=1 and
-OMP_NUM_THREADS=1 so it is one thread) instead of per wall-clock second: on a shared, loaded machine the wall
-clock also counts the time other processes held the core. ``--bare``: the hierarchy agent's own loop instead of the runner (act, env step, observe; at an episode end
-``metrics()`` when on, then ``clear_state``), so the runner's and TensorBoard's costs do not dilute the
-diagnostics'. Within one process the recorder is switched on and off every 200 steps (on, off, off, on, ...);
-each repeat prints the median over its (on, off) pairs of off/on - 1, and the median of the repeats. The actions
-must be identical in every repeat (recording only reads).
+OMP_NUM_THREADS=1 so it is one thread) instead of per wall-clock second: on a shared, loaded machine the wall clock
+also counts the time other processes held the core. ``--bare``: the hierarchy agent's own loop instead of the
+runner (act, env step, observe; at an episode end ``metrics()`` when on, then ``clear_state``), so the runner's and
+TensorBoard's costs do not dilute the diagnostics'. Within one process the recorder is switched on and off every
+200 steps (on, off, off, on, ...); each repeat prints the median over its (on, off) pairs of off/on - 1, and the
+median of the repeats. The actions must be identical in every repeat (recording only reads).
 """
 
 from __future__ import annotations

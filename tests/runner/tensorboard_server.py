@@ -65,7 +65,8 @@ class TensorBoard:
 
     def scalars(self, run: str, tag: str) -> list[tuple[int, float]]:
         """[(step, value)] of one series (wall time dropped)."""
-        return [(int(step), float(value)) for _, step, value in self.get("/data/plugin/scalars/scalars", run=run, tag=tag)]
+        series = self.get("/data/plugin/scalars/scalars", run=run, tag=tag)
+        return [(int(step), float(value)) for _, step, value in series]
 
     def wait_for_runs(self, runs: set[str], timeout: float = START_TIMEOUT_S) -> None:
         """Until the server has loaded every run in ``runs`` (it loads the logdir in a background thread)."""
