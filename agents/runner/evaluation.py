@@ -225,8 +225,10 @@ def evaluate(
                 )
                 if on_episode(event) is False:
                     break
-    except gym.error.DependencyNotInstalled as exc:  # the renderer (e.g. pygame) is missing
-        raise VideoUnavailableError(_video_message(exc)) from None
+    except gym.error.DependencyNotInstalled as exc:
+        if video_dir is None:
+            raise
+        raise VideoUnavailableError(_video_message(exc)) from None  # the renderer (e.g. pygame) is missing
     finally:
         try:
             with warnings.catch_warnings():  # a renderer that failed left nothing to save: the error says why
@@ -257,7 +259,7 @@ def require_video() -> None:
 
 
 def _run_root(path: Path, source: Path) -> Path:
-    """The run folder a checkpoint or best/ folder belongs to (``source`` itself when it stands alone)."""
+    """The run folder the evaluated checkpoint or best/ folder ``source`` belongs to (else ``path``)."""
     if source.parent.name == CHECKPOINTS_DIR:
         return source.parent.parent
     return source.parent if is_best_dir(source) else path
@@ -283,7 +285,18 @@ def check_video_dir(video_dir: str | Path, path: str | Path, source: Path) -> Pa
 
 
 def _record_video(env: gym.Env, video_dir: Path, video_episodes: int) -> gym.Env:
-    """``env`` wrapped in ``RecordVideo``: episodes ``0..video_episodes-1``, quietly, as ``eval-episode-I.mp4``."""
+    """``env`` wrapped in ``RecordVideo``: episodes ``0..video_episodes-1``, quietly, as ``eval-episode-I.mp4``.
+
+    Raises:
+        VideoUnavailableError: The env does not render ``rgb_array`` frames.
+    """
+    if env.render_mode != "rgb_array":
+        env.close()
+        modes = env.metadata.get("render_modes", [])
+        raise VideoUnavailableError(
+            f"--video: env {env.spec.id if env.spec else env!r} does not render rgb_array frames (its render modes: "
+            f"{', '.join(map(str, modes)) or 'none'}); record an env that does, or evaluate without --video"
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
         return gym.wrappers.RecordVideo(
