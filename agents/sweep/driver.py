@@ -7,8 +7,8 @@ Layout of a sweep folder::
       <point>__s<seed>/          one normal run folder per trial (sphgym inspect/eval/verify/resume/plot work)
       tune/                      Tune's experiment: trial results, persisted checkpoints, experiment state
       results.csv, results.md    one row per config point
-      hparams/                   TensorBoard HParams: one session per trial (agents/sweep/hparams.py)
       trials.csv                 one row per trial (status, episodes, solved_at, final return, digests)
+      hparams/                   TensorBoard HParams: one session per trial (agents/sweep/hparams.py)
 
 Multi-node clusters need the sweep folder on storage every node mounts at the same path (NFS, ...): trials
 write their run folders and Tune its checkpoints there.

@@ -167,6 +167,8 @@ def test_hparams_one_session_per_trial_after_restore_and_in_a_live_tensorboard(t
         assert final == [(20, [pytest.approx(trial.final_return)])]
         assert EPISODES_TO_SOLVE not in events  # random CartPole never solves
     assert not list((spec.sweep_dir / "tune").rglob("events.out.tfevents.*"))  # Tune's own TensorBoard logger is off
+    progress = (spec.sweep_dir / "tune" / "metric_window=10__s3" / "progress.csv").read_text().splitlines()
+    assert len(progress) == 1 + 2  # its CSV logger still runs, also after the restore (reports at 10 and 20)
 
     with tensorboard_server(spec.sweep_dir) as server:
         server.wait_for_runs({f"{HPARAMS_DIR}/{folder}" for folder in by_folder})
