@@ -1,7 +1,8 @@
 """``sphgym eval``: run a trained agent with learning disabled and print return/length statistics.
 
 Results go to stdout only (a table, or JSON with ``--json``); nothing is written anywhere, so the run folder
-stays byte-identical. Save them with a shell redirect: ``sphgym eval DIR --json > eval.json``.
+stays byte-identical. Save them with a shell redirect: ``sphgym eval DIR --json > eval.json``. ``--video DIR``
+records the first episodes to MP4 in DIR (outside the run folder; needs the ``video`` extra).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ same --seed gives the same numbers. Prints mean/std/min/max of the return and th
 
 Writes nothing: the run folder stays byte-identical (it is safe to evaluate a run that is still training).
 Results go to stdout; keep them with a redirect (--json > eval.json). The progress bar goes to stderr.
+--video DIR records the first --video-episodes episodes as MP4 files (eval-episode-0.mp4, ...) into DIR, a
+folder outside the run folder; the episodes and numbers are the same as without --video. It needs moviepy
+(and pygame for the classic-control envs): pip install -e ".[video]".
 """
 
 EPILOG = """\
@@ -28,6 +32,7 @@ examples:
   sphgym eval runs/my-run --episodes 20 --seed 7 --checkpoint best
   sphgym eval runs/my-run/checkpoints/ep00000100-st0000012345  # one checkpoint directly
   sphgym eval runs/my-run --json > eval.json                   # machine-readable, with per-episode lists
+  sphgym eval runs/my-run --episodes 5 --video videos/my-run --video-episodes 2   # MP4s of episodes 1-2
 
 --checkpoint: latest = newest valid checkpoint; best = the weights saved at the best rolling mean (best/);
 or the path of a checkpoint directory.
@@ -49,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", default="latest", metavar="latest|best|PATH", help="which weights to evaluate"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON (stdout)")
+    parser.add_argument(
+        "--video", metavar="DIR", help="record MP4s of the first episodes into DIR (outside the run folder)"
+    )
+    parser.add_argument(
+        "--video-episodes", type=positive_int, default=1, metavar="N", help="episodes recorded with --video"
+    )
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (also off when stderr is not a terminal)"
     )
@@ -77,6 +88,16 @@ def run(args: argparse.Namespace) -> int:
             )
         args.checkpoint = str(checkpoint_path)
 
+    if args.video is not None and not args.video.strip():
+        raise CLIError("--video is empty: give the folder for the MP4 files, e.g. --video videos/")
+    if args.video is None and args.video_episodes != 1:
+        raise CLIError("--video-episodes only applies with --video DIR (the folder for the MP4 files)")
+    if args.video is not None:
+        import os
+
+        # rgb_array rendering needs no display: SDL's dummy driver keeps pygame from asking for one (and from
+        # printing "XDG_RUNTIME_DIR is invalid" on a headless machine). An explicit choice is kept.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from agents.runner import evaluate
 
     bar = EpisodeProgress(
@@ -90,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = evaluate(path, episodes=args.episodes, seed=args.seed, checkpoint=args.checkpoint,
-                          on_episode=on_episode)
+                          on_episode=on_episode, video_dir=args.video, video_episodes=args.video_episodes)
     finally:
         bar.close()
     if args.json:
@@ -106,6 +127,7 @@ def format_result(result: Any) -> str:
         f"{result.checkpoint} (trained for {result.checkpoint_episode} episodes, "
         f"{result.checkpoint_global_step} steps)"
     )
+    videos = [f"video: {len(result.videos)} MP4 file(s) in {result.videos[0].parent}"] if result.videos else []
     return "\n".join(
         [
             f"evaluated {source}",
@@ -115,5 +137,6 @@ def format_result(result: Any) -> str:
             f"{result.min_return:10.4g} {result.max_return:10.4g}",
             f"{'length':8s} {result.mean_length:10.4g} {result.std_length:10.4g} "
             f"{result.min_length:10d} {result.max_length:10d}",
+            *videos,
         ]
     )

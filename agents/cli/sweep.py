@@ -34,7 +34,8 @@ checkpoint and continues exactly (--max-failures); `sphgym sweep --restore DIR` 
 sweep (driver killed, Ctrl-C, cluster lost). Each trial uses one thread, so results do not depend on packing.
 
 At the end a table per config point (solved count, episodes to solve: median and IQR, final return) is printed
-and saved as DIR/results.md and DIR/results.csv (per trial: DIR/trials.csv). `sphgym plot DIR` draws the runs.
+and saved as DIR/results.md and DIR/results.csv (per trial: DIR/trials.csv). `sphgym plot DIR` draws the runs;
+`tensorboard --logdir DIR` shows their curves and, in its HPARAMS tab, each trial's grid values, seed and results.
 Needs the optional extra: pip install 'sphgym[ray]'.
 """
 

@@ -58,6 +58,31 @@ def _record(payload: bytes) -> bytes:
     return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
 
 
+def scalar_summary(tag: str, value: float) -> summary_pb2.Summary:
+    """One ``simple_value`` scalar, as ``SummaryWriter.add_scalar`` writes it."""
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
+
+
+def write_event_file(
+    folder: str | os.PathLike, name: str, summaries: list[tuple[int, summary_pb2.Summary]], wall_time: float
+) -> Path:
+    """Write a whole event file at once (atomically replacing one of the same name): ``file_version``, then
+    each ``(step, summary)``. For records that are rebuilt from other files, e.g. a sweep's HParams: writing
+    them again replaces them instead of adding a second copy.
+
+    Returns:
+        The file's path, ``folder/events.out.tfevents.0000000000.<name>``.
+    """
+    from agents.runner.fsutil import atomic_write_bytes
+
+    path = Path(folder) / f"events.out.tfevents.{0:010d}.{name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    events = [event_pb2.Event(wall_time=wall_time, step=0, file_version="brain.Event:2")]
+    events += [event_pb2.Event(wall_time=wall_time, step=int(step), summary=summary) for step, summary in summaries]
+    atomic_write_bytes(path, b"".join(_record(event.SerializeToString()) for event in events))
+    return path
+
+
 class ScalarWriter:
     """Append-only scalar log for one process session; ``add_scalar`` semantics only.
 
@@ -96,8 +121,7 @@ class ScalarWriter:
         self._file.write(_record(event.SerializeToString()))
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
-        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
-        self._write(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+        self._write(event_pb2.Event(wall_time=time.time(), step=int(step), summary=scalar_summary(tag, value)))
 
     def add_text(self, tag: str, text: str, step: int) -> None:
         """A text summary (TensorBoard's TEXT tab renders it as Markdown), as ``SummaryWriter.add_text`` writes it."""

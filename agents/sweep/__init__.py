@@ -1,7 +1,8 @@
 """Many seeds and config sweeps on Ray Tune, each trial a normal, exactly resumable run folder.
 
 ``SweepSpec`` (points x seeds) → ``run_sweep`` (Tune; restarts dead trials from their last checkpoint) →
-per-point table (``results.csv``/``results.md``); ``restore_sweep`` continues an interrupted sweep. Ray is an
+per-point table (``results.csv``/``results.md``) and TensorBoard HParams (``hparams/``); ``restore_sweep``
+continues an interrupted sweep. Ray is an
 optional extra (``pip install 'sphgym[ray]'``) and is imported only when a sweep runs, never by this package.
 """
 

@@ -8,6 +8,7 @@ Layout of a sweep folder::
       tune/                      Tune's experiment: trial results, persisted checkpoints, experiment state
       results.csv, results.md    one row per config point
       trials.csv                 one row per trial (status, episodes, solved_at, final return, digests)
+      hparams/                   TensorBoard HParams: one session per trial (agents/sweep/hparams.py)
 
 Multi-node clusters need the sweep folder on storage every node mounts at the same path (NFS, ...): trials
 write their run folders and Tune its checkpoints there.
@@ -36,6 +37,7 @@ from agents.sweep.spec import TUNE_DIR, SweepSpec, load_sweep, trial_folder
 logger = logging.getLogger(__name__)
 
 RAY_HINT = "pip install 'sphgym[ray]'"
+TUNE_NO_AUTO_LOGGERS = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"  # "1": Tune adds no logger callbacks of its own
 
 
 class RayMissingError(RuntimeError):
@@ -97,6 +99,9 @@ def _init_ray(
     ray = require_ray()
     # Each report carries a checkpoint, so Tune snapshots its state often: its "excessive sync" warning is noise.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's own loggers: CSV and JSON only (`_loggers`). Its TensorBoard logger would write a second HParams
+    # experiment (TensorBoard's dashboard shows one: it hid ours) and a second session per restored trial.
+    os.environ[TUNE_NO_AUTO_LOGGERS] = "1"
     if ray.is_initialized():
         return False
     from ray.exceptions import AuthenticationError
@@ -124,6 +129,14 @@ def _init_ray(
             "on this machine, pass the head node's HOST:PORT as printed by it, or drop --address for a local Ray"
         ) from None
     return True
+
+
+def _loggers() -> list[Any]:
+    """Tune's result files per trial (``progress.csv``, ``result.json``), without its TensorBoard logger: the
+    sweep writes its own HParams records (agents/sweep/hparams.py) and every trial folder has its scalars."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    return [CSVLoggerCallback(), JsonLoggerCallback()]
 
 
 def _record(sweep_dir: Path, address: str | None, shutdown: bool) -> None:
@@ -189,6 +202,7 @@ def run_sweep(
                 storage_path=str(spec.sweep_dir),
                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                callbacks=_loggers(),
                 verbose=verbose,
             ),
         )
@@ -237,10 +251,12 @@ def restore_sweep(
 
 
 def _outcome(spec: SweepSpec, results: Any) -> SweepOutcome:
+    from agents.sweep.hparams import write_hparams
     from agents.sweep.results import summarize_sweep, write_tables
 
     trials = summarize_sweep(spec)
     rows, table = write_tables(spec, trials)
+    write_hparams(spec, trials)
     folders = {p.label: p.folder for p in spec.points}
     errors = []
     for result in results:

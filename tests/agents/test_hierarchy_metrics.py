@@ -121,3 +121,83 @@ def test_replay_view_getter_shows_the_ring_read_only():
     for view in (values, rewards, flags, meta):
         with pytest.raises(ValueError, match="read-only"):
             view[0] = 1
+
+
+def _two_layers(seed: int = 1):
+    env = gym.make("CartPole-v1")
+    config = {"layers": [[4, 4, 16], [3, 3, 16]]}
+    return make_agent("hierarchy", env.observation_space, env.action_space, config, seed=seed), env
+
+
+def test_upper_layers_prediction_accuracy_is_the_fraction_of_columns_predicted_right():
+    agent, env = _two_layers()
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    held, hits, compared = None, 0, 0
+    for _ in range(6):  # one episode (CartPole lasts at least 8 steps): count as the definition says
+        obs, *_ = env.step(agent.act(obs))
+        actual = agent.hierarchy.get_hidden_cis(0)
+        if held is not None:
+            hits, compared = hits + int((held == actual).sum()), compared + actual.size
+        held = agent.hierarchy.get_layer_prediction_cis(1)
+        agent.observe(obs, 1.0, False, False)
+    m = agent.metrics()
+    assert compared == 5 * 16 and m["hierarchy/layer1/prediction_accuracy"] == hits / compared
+    assert "hierarchy/layer0/prediction_accuracy" not in m and "hierarchy/layer1/cells_used_ever" in m
+    assert "metrics_predicted" in agent.get_state()
+    agent.clear_state()
+    assert agent.metrics()["hierarchy/layer1/prediction_accuracy"] == 0.0
+    single, _ = _make()
+    assert not any(k.endswith("prediction_accuracy") for k in single.metrics())
+    assert "metrics_predicted" not in single.get_state()  # the default single-layer state is unchanged
+
+
+def test_two_layer_metrics_resume_exactly_mid_episode():
+    agent, env = _two_layers()
+    _drive(agent, env, 40)  # a few episodes in, then mid-episode
+    restored, _ = _two_layers(seed=99)
+    restored.set_weights(agent.get_weights())
+    restored.set_state(agent.get_state())
+    assert restored.metrics() == agent.metrics()
+    obs = env.observation_space.sample() * 0.1
+    for a in (agent, restored):
+        for _ in range(3):
+            a.observe(obs, 1.0, False, False)
+            a.act(obs)
+    assert restored.metrics() == agent.metrics()
+    assert agent.metrics()["hierarchy/layer1/prediction_accuracy"] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("metrics_predicted", np.full(16, 16, np.int32), "outside its layer's cells"),
+        ("metrics_predicted", np.zeros(16, np.int64), "int32"),
+        ("metrics_prediction_counts", np.array([1.0, 5.0, 4.0]), "hits <= comparisons"),
+        ("metrics_prediction_counts", np.array([2.0, 0.0, 0.0]), "0/1 flag"),
+    ],
+)
+def test_bad_prediction_state_is_refused_before_anything_changes(key, value, match):
+    agent, env = _two_layers()
+    _drive(agent, env, 20)
+    before = agent.get_state()
+    with pytest.raises(ValueError, match=match):
+        agent.set_state(dict(before, **{key: value}))
+    after = agent.get_state()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("config", [{}, {"history_capacity": 8, "min_steps": 4}], ids=["default", "small-ring"])
+def test_steps_added_in_blocks_equal_steps_added_one_by_one(config):
+    """record() only notes a step; blocks are added later from the replay ring. Block size 1 is the step-by-step
+    definition: every episode's metrics must be bit-identical (a small ring wraps inside a block of 7)."""
+    env = gym.make("CartPole-v1")
+    logs = []
+    for block in (None, 1):
+        agent = make_agent("hierarchy", env.observation_space, env.action_space, config, seed=1)
+        if block is not None:
+            agent._metrics._probs, agent._metrics._cis = agent._metrics._probs[:block], agent._metrics._cis[:block]
+        logged = []
+        _drive(agent, env, 400, logged.append)
+        logs.append((logged, agent.metrics(), _digests(agent, [])[2]))
+    assert len(logs[0][0]) >= 5 and logs[0] == logs[1]

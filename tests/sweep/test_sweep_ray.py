@@ -17,7 +17,7 @@ ray = pytest.importorskip("ray", reason="Ray Tune is an optional extra (pip inst
 
 from agents.cli.main import main  # noqa: E402
 from agents.runner import RunConfig, Runner, inspect_checkpoint  # noqa: E402
-from agents.sweep import SweepPoint, SweepSpec, load_sweep, run_sweep  # noqa: E402
+from agents.sweep import SweepPoint, SweepSpec, load_sweep, restore_sweep, run_sweep  # noqa: E402
 from agents.sweep.trainable import CRASH_ENV, CRASH_FLAG, thread_env  # noqa: E402
 
 
@@ -126,3 +126,69 @@ def test_restore_resumes_a_failed_trial_exactly(tmp_path, monkeypatch, capsys):
     assert code == 0, capsys.readouterr().err
     assert "| base | 0/1 |" in capsys.readouterr().out
     assert_trial_equals_plain(spec, spec.points[0], 0, tmp_path)
+
+
+def _session_events(run_dir: Path) -> dict[str, list]:
+    """tag -> events of one HParams session folder (TensorBoard's data-provider reader)."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+
+    acc = pea.EventAccumulator(str(run_dir), size_guidance={pea.TENSORS: 0}).Reload()
+    return {tag: acc.Tensors(tag) for tag in acc.Tags()["tensors"]}
+
+
+def test_hparams_one_session_per_trial_after_restore_and_in_a_live_tensorboard(tmp_path, monkeypatch):
+    from agents.sweep.hparams import EPISODES_TO_SOLVE, FINAL_RETURN, HPARAMS_DIR, SOLVED
+    from tests.runner.tensorboard_server import tensorboard_server
+
+    base = RunConfig(agent="random", episodes=20, checkpoint_every=10, tensorboard=True)
+    points = tuple(
+        SweepPoint(f"metric_window={w}", f"metric_window={w}", {"metric_window": str(w)},
+                   base.replace(metric_window=w).resolved())
+        for w in (5, 10)
+    )
+    spec = SweepSpec((tmp_path / "sweep").resolve(), points, (3,), report_every=10, max_failures=0)
+    monkeypatch.setenv(CRASH_ENV, "metric_window=10__s3@15")  # dies after its first report; no restarts
+    first = run_sweep(spec, verbose=0)
+    assert [name for name, _ in first.errors] == ["metric_window=10__s3"]
+    hparams = spec.sweep_dir / HPARAMS_DIR
+    crashed = hparams / "metric_window=10__s3"
+    assert _session_events(crashed)[FINAL_RETURN][0].step == 10  # written for the unfinished trial too
+    monkeypatch.delenv(CRASH_ENV)
+    outcome = restore_sweep(spec.sweep_dir, verbose=0)
+    assert outcome.ok, (outcome.errors, outcome.unfinished)
+
+    by_folder = {t.folder: t for t in outcome.trials}
+    assert sorted(p.name for p in hparams.iterdir() if p.is_dir()) == sorted(by_folder)
+    for folder, trial in by_folder.items():
+        assert len(list((hparams / folder).glob("events.out.tfevents.*"))) == 1
+        events = _session_events(hparams / folder)
+        assert len(events["_hparams_/session_start_info"]) == 1  # the restore replaced it, added none
+        final = [(e.step, e.tensor_proto.float_val) for e in events[FINAL_RETURN]]
+        assert final == [(20, [pytest.approx(trial.final_return)])]
+        assert EPISODES_TO_SOLVE not in events  # random CartPole never solves
+    assert not list((spec.sweep_dir / "tune").rglob("events.out.tfevents.*"))  # Tune's own TensorBoard logger is off
+    progress = (spec.sweep_dir / "tune" / "metric_window=10__s3" / "progress.csv").read_text().splitlines()
+    assert len(progress) == 1 + 2  # its CSV logger still runs, also after the restore (reports at 10 and 20)
+
+    with tensorboard_server(spec.sweep_dir) as server:
+        server.wait_for_runs({f"{HPARAMS_DIR}/{folder}" for folder in by_folder})
+        experiment = server.post("/data/plugin/hparams/experiment", {"experimentName": ""})
+        names = {h["name"]: h for h in experiment["hparamInfos"]}
+        assert set(names) == {"point", "metric_window", "seed"}
+        assert names["metric_window"]["domainDiscrete"] == [5, 10]
+        assert {m["name"]["tag"] for m in experiment["metricInfos"]} == {FINAL_RETURN, EPISODES_TO_SOLVE, SOLVED}
+        groups = server.post(
+            "/data/plugin/hparams/session_groups",
+            {"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_RUNNING"],
+             "startIndex": 0, "sliceSize": 100},
+        )
+        assert groups["totalSize"] == 2
+        seen = {}
+        for group in groups["sessionGroups"]:
+            (session,) = group["sessions"]
+            metrics = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}
+            seen[session["name"]] = (group["hparams"]["metric_window"], group["hparams"]["seed"], metrics)
+        for folder, trial in by_folder.items():
+            window = spec.point(trial.point).run_config.metric_window
+            final = pytest.approx(trial.final_return)
+            assert seen[f"{HPARAMS_DIR}/{folder}"] == (window, 3, {FINAL_RETURN: final, SOLVED: 0.0})
