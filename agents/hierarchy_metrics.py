@@ -81,16 +81,19 @@ class EpisodeMetrics:
         return range(1, len(self.layer_cells))
 
     def _view_replay(self) -> None:
-        """Views of the action port's replay ring, fetched once: the hierarchy updates the ring in place (its
-        steps and its state loader alike), so they stay current; fetched again after every state load."""
+        """Views of the action port's replay ring and policy and of layer 0's cells, fetched once: the hierarchy
+        updates them in place (its steps and its state loader alike), so they stay current; fetched again after
+        every state load all the same."""
         self._replay = self._hierarchy.get_replay_view(self.action_port)
+        self._policy = self._hierarchy.get_prediction_acts_view(self.action_port)
+        self._cells0 = self._hierarchy.get_hidden_cis_view(0)
 
     def record(self, hierarchy: Hierarchy) -> None:
         """Note the step the hierarchy just made (its policy and layer 0's cells are copied; the rest is read
         from the replay ring when the block is added)."""
         pending = self._pending
-        self._probs[pending] = hierarchy.get_prediction_acts(self.action_port)
-        self._cis[pending] = hierarchy.get_hidden_cis(0)
+        self._probs[pending] = self._policy
+        self._cis[pending] = self._cells0
         self._pending = pending + 1
         if self._pending == len(self._cis):
             self._flush()

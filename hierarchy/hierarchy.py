@@ -456,6 +456,21 @@ class Hierarchy(ser.BufferCopyable):
             return self._actors[slot].hidden_acts.copy()
         return self._decoders[0][slot].hidden_acts.copy()
 
+    def get_prediction_acts_view(self, i: int) -> np.ndarray:
+        """`get_prediction_acts` as a read-only view instead of a copy, for per-step diagnostics.
+
+        Loads and steps write the hierarchy's arrays in place, so the view stays current for the hierarchy's life.
+        """
+        slot = self._port_slot(i)
+        owner = self._actors[slot] if self.io_descs[i].io_type == IOType.ACTION else self._decoders[0][slot]
+        return _read_only(owner.hidden_acts)
+
+    def get_hidden_cis_view(self, l: int) -> np.ndarray:  # noqa: E741 (PyAOgmaNeo name)
+        """`get_hidden_cis` as a read-only view (current for the hierarchy's life, like
+        `get_prediction_acts_view`)."""
+        self._check_layer(l)
+        return _read_only(self._encoders[l].hidden_cis)
+
     def get_layer_prediction_cis(self, l: int) -> np.ndarray:  # noqa: E741 (PyAOgmaNeo name)
         """Layer ``l``'s (>= 1) prediction of layer ``l-1``'s next hidden CSDR."""
         if not 1 <= l < len(self._encoders):
@@ -488,10 +503,7 @@ class Hierarchy(ser.BufferCopyable):
         if self.io_descs[i].io_type != IOType.ACTION:
             raise ValueError(f"port {i} is not an ACTION port: it has no replay memory")
         act = self._actors[slot]
-        views = (act.h_values.view(), act.h_rewards.view(), act.h_flags.view(), act.h_meta.view())
-        for view in views:
-            view.flags.writeable = False
-        return views
+        return tuple(_read_only(a) for a in (act.h_values, act.h_rewards, act.h_flags, act.h_meta))
 
     def get_hidden_size(self, l: int) -> tuple[int, int, int]:  # noqa: E741 (PyAOgmaNeo name)
         self._check_layer(l)
@@ -789,3 +801,10 @@ class Hierarchy(ser.BufferCopyable):
             f"Hierarchy(io_sizes={[d.size for d in self.io_descs]}, "
             f"hidden_sizes={[d.hidden_size for d in self.layer_descs]}, seed={self.seed})"
         )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that refuses writes (diagnostic getters hand out the hierarchy's own memory)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -123,6 +123,29 @@ def test_replay_view_getter_shows_the_ring_read_only():
             view[0] = 1
 
 
+def test_policy_and_cells_views_are_read_only_and_follow_steps_and_loads():
+    agent, env = _make()
+    h = agent.hierarchy
+    policy, cells = h.get_prediction_acts_view(agent.ACTION_PORT), h.get_hidden_cis_view(0)
+    for view in (policy, cells):
+        with pytest.raises(ValueError, match="read-only"):
+            view[0] = 1
+    _drive(agent, env, 40)
+    state = agent.get_state()
+    assert np.array_equal(policy, h.get_prediction_acts(agent.ACTION_PORT))
+    assert np.array_equal(cells, h.get_hidden_cis(0))
+    saved_policy, saved_cells = policy.copy(), cells.copy()
+    _drive(agent, env, 7)
+    assert np.array_equal(policy, h.get_prediction_acts(agent.ACTION_PORT))
+    agent.set_state(state)  # a load writes in place: the same views show the restored arrays
+    assert np.array_equal(policy, saved_policy) and np.array_equal(cells, saved_cells)
+    assert np.array_equal(cells, h.get_hidden_cis(0))
+    with pytest.raises(ValueError, match="NONE"):
+        h.get_prediction_acts_view(agent.OBS_PORT)
+    with pytest.raises(ValueError, match="layer 5"):
+        h.get_hidden_cis_view(5)
+
+
 def _two_layers(seed: int = 1):
     env = gym.make("CartPole-v1")
     config = {"layers": [[4, 4, 16], [3, 3, 16]]}
