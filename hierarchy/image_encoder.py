@@ -25,10 +25,17 @@ import numpy as np
 from . import serialization as ser
 from .descs import _check_int, _check_size
 from .hierarchy import MAX_BUILD_FACTOR, MAX_BUILD_SLACK
-from .image_kernels import image_encoder_step, image_reconstruct, image_weight_stats
+from .image_kernels import (
+    image_encoder_step,
+    image_encoder_step_parallel,
+    image_reconstruct,
+    image_weight_stats,
+    image_weight_stats_parallel,
+)
+from .parallel import use_threads
 from .params import _Spec, _Validated
 from .rng import mix64_py
-from .settings import next_default_seed
+from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, build_connections, count_connections
 
 _I32 = np.int32
@@ -251,7 +258,7 @@ class ImageEncoder(ser.BufferCopyable):
         for i, a in enumerate(arrays):
             self._in_px[self._byte_offset[i] : self._byte_offset[i + 1]] = a
         p = self._params
-        image_encoder_step(
+        self._kernel(image_encoder_step, image_encoder_step_parallel)(
             self._in_px,
             self._col_fptr,
             self._fld_px,
@@ -273,7 +280,17 @@ class ImageEncoder(ser.BufferCopyable):
         )
 
     def _rebuild_stats(self) -> None:
-        image_weight_stats(self._w, self._col_fptr, self.hidden_size[2], self._wsum, self._wnorm2)
+        kernel = self._kernel(image_weight_stats, image_weight_stats_parallel)
+        kernel(self._w, self._col_fptr, self.hidden_size[2], self._wsum, self._wnorm2)
+
+    @staticmethod
+    def _kernel(serial: Any, parallel: Any) -> Any:
+        """The kernel for the module's thread count (`hierarchy.set_num_threads`); same results either way."""
+        threads = kernel_threads()
+        if threads == 1:
+            return serial
+        use_threads(threads)
+        return parallel
 
     def _coerce_input(self, i: int, a: Any) -> np.ndarray:
         x, y, ch = self.visible_layer_descs[i].size

@@ -33,15 +33,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from .parallel import PARALLEL, parallel_twin
 from .rng import next_uniform, stream, take_seed
 
 
 @njit(cache=True)
 def image_weight_stats(w, col_fptr, hz, wsum, wnorm2):
     """Fill the per-cell caches: ``wsum`` = sum of w, ``wnorm2`` = sum of (2w - 255)^2 over the field (int64)."""
-    for c in range(col_fptr.shape[0] - 1):
+    for c in prange(col_fptr.shape[0] - 1):
         n = col_fptr[c + 1] - col_fptr[c]
         for h in range(hz):
             row = hz * col_fptr[c] + h * n
@@ -79,18 +80,22 @@ def image_encoder_step(
 ):
     """Encode ``in_px`` (uint8, all visible layers concatenated) into ``hidden_cis``, learning in place.
 
-    ``fp`` (int16[max field values]) is scratch. ``rng`` (uint64[1]) advances by one draw only when
-    ``learn_recon`` is set.
+    ``fp`` (int16[max field values]) is scratch (the parallel twin allocates its own per column). ``rng``
+    (uint64[1]) advances by one draw only when ``learn_recon`` is set.
     """
     seed = take_seed(rng) if learn_recon else np.uint64(0)
-    for c in range(col_fptr.shape[0] - 1):
+    for c in prange(col_fptr.shape[0] - 1):
         f0 = col_fptr[c]
         n = col_fptr[c + 1] - f0
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            fpc = np.empty(n, np.int16)
+        else:
+            fpc = fp
         fld = fld_px[f0 : f0 + n]
         total = 0
         for k in range(n):
             v = in_px[fld[k]]
-            fp[k] = v
+            fpc[k] = v
             total += v
         best = 0
         best_act = -np.inf
@@ -98,7 +103,7 @@ def image_encoder_step(
             wr = w[hz * f0 + h * n : hz * f0 + (h + 1) * n]  # views indexed from 0 vectorise (see above)
             dot = 0
             for k in range(n):
-                dot += fp[k] * wr[k]
+                dot += fpc[k] * wr[k]
             cell = c * hz + h
             a = np.float64(n * dot - total * wsum[cell]) / math.sqrt(np.float64(wnorm2[cell]))
             if a > best_act:
@@ -118,7 +123,7 @@ def image_encoder_step(
                 s2 = 0
                 for k in range(n):
                     old = np.float64(wr[k])
-                    v = np.int64(math.floor(old + rate * (fp[k] - shift - old) + 0.5))
+                    v = np.int64(math.floor(old + rate * (fpc[k] - shift - old) + 0.5))
                     v = min(255, max(0, v))
                     wr[k] = v
                     s1 += v
@@ -132,7 +137,7 @@ def image_encoder_step(
             for k in range(n):
                 old = np.float64(rwr[k])
                 s, u = next_uniform(s)
-                rwr[k] = min(255.0, max(0.0, old + math.floor(rr * (fp[k] - old) + u)))
+                rwr[k] = min(255.0, max(0.0, old + math.floor(rr * (fpc[k] - old) + u)))
 
 
 @njit(cache=True)
@@ -156,6 +161,12 @@ def image_reconstruct(cis, col_fptr, fld_px, hz, rw, scale, sums, counts, out):
         m = sums[i] / (255.0 * counts[i]) if counts[i] > 0 else 0.5
         v = min(1.0, max(0.0, 0.5 + scale * (m - 0.5)))
         out[i] = math.floor(v * 255.0 + 0.5)
+
+
+# Multi-threaded twins (`hierarchy.parallel`): columns on several threads, bit-identical results. The
+# reconstruction stays serial: its columns add into shared per-pixel sums.
+image_weight_stats_parallel = parallel_twin(image_weight_stats)
+image_encoder_step_parallel = parallel_twin(image_encoder_step)
 
 
 # --------------------------------------------------------------------------------------- numpy references

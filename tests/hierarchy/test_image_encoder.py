@@ -427,3 +427,30 @@ def test_unseeded_encoders_follow_the_module_default_rng_state():
         hierarchy.set_global_state(saved)
     assert first == again
     assert first[0] != first[1]  # each unseeded build takes the next seed
+
+
+# ------------------------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_every_thread_count_gives_the_same_bytes(threads):
+    """The parallel twins (hierarchy.parallel) run and change nothing: codes, reconstructions and buffers are
+    byte-identical to one thread's, for learning, reconstruction learning and loading (the weight-stats twin).
+    4 threads runs on numba's pool (the cores), which is what `set_num_threads` promises."""
+    from hierarchy import get_num_threads, set_num_threads
+    from hierarchy.image_kernels import image_encoder_step_parallel, image_weight_stats_parallel
+
+    def run() -> bytes:
+        enc = _driven(3)
+        loaded = ImageEncoder(buffer=enc.serialize_to_buffer())
+        return _continue(enc, 4) + _continue(loaded, 4)
+
+    before = get_num_threads()
+    one = run()
+    set_num_threads(threads)
+    try:
+        assert run() == one
+    finally:
+        set_num_threads(before)
+    for twin in (image_encoder_step_parallel, image_weight_stats_parallel):
+        assert twin.signatures, f"{twin.__name__} never ran: set_num_threads({threads}) did not reach the kernels"
