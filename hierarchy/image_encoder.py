@@ -32,9 +32,10 @@ from .image_kernels import (
     image_weight_stats,
     image_weight_stats_parallel,
 )
+from .merge import MergeMode, merge_array
 from .parallel import use_threads
 from .params import _Spec, _Validated
-from .rng import mix64_py
+from .rng import mix64_py, take_seed
 from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, build_connections, count_connections
 
@@ -337,6 +338,34 @@ class ImageEncoder(ser.BufferCopyable):
             self._counts,
             self._recon,
         )
+
+    def merge(self, encoders: Sequence[ImageEncoder], mode: MergeMode | str = MergeMode.AVERAGE) -> None:
+        """Set this encoder's weights to the merge of ``encoders``' weights (include ``self`` to count it).
+
+        As `Hierarchy.merge`: ``MergeMode.AVERAGE`` takes the mean of each weight (bytes rounded to nearest) and
+        of each cell's resource; ``MergeMode.RANDOM`` takes each value from one encoder picked at random (drawn
+        from this encoder's RNG). Encoding and reconstruction weights and resources merge; state and params are
+        not touched. Meant for encoders of one shape trained in parallel.
+
+        Raises:
+            ValueError: an empty list, something that is not an ImageEncoder, another shape, or an unknown mode.
+        """
+        mode = MergeMode.parse(mode, "merge mode")
+        others = list(encoders)
+        if not others:
+            raise ValueError("merge needs at least one image encoder")
+        for k, e in enumerate(others):
+            if not isinstance(e, ImageEncoder):
+                raise ValueError(f"encoders[{k}] must be an ImageEncoder, got {type(e).__name__}")
+            if e._shape_json != self._shape_json:
+                raise ValueError(
+                    f"encoders[{k}] has another shape: {ser.describe_mismatch(e._shape_dict(), self._shape_dict())}"
+                )
+        rng = np.random.default_rng(int(take_seed(self._rng))) if mode == MergeMode.RANDOM else None
+        sources = [dict(e._weight_arrays()) for e in others]
+        for name, target in self._weight_arrays():
+            merge_array(target, [src[name] for src in sources], mode, rng)
+        self._rebuild_stats()
 
     # ----------------------------------------------------------------------------------------- getters
 
