@@ -13,9 +13,13 @@ division per cell. T and N are cached per cell (``wsum``, ``wnorm2``; derived fr
 load, updated when a cell learns).
 
 Learning moves the winner and its neighbours along the cell axis (``|h - winner| <= n_radius``) toward the
-centred input at rate ``resource[cell] * falloff^|h - winner|``, rounded to bytes and clipped; in byte units
-the target of ``x_k`` is ``(x_k + 1) * 127.5 = p_k - P/n + 127.5``. Each updated cell's resource then shrinks by
-``lr * rate`` (fast at first, settling later).
+centred input at half its amplitude, ``x_k / 2 = p_k / 255 - P / (255 n)`` (in bytes ``127.5 + (p_k - P/n) / 2``),
+at rate ``resource[cell] * falloff^|h - winner|``, rounded to bytes. Each updated cell's resource then shrinks by
+``lr * rate`` (fast at first, settling later). The half amplitude is what PyAOgmaNeo 2.14.4 does (probed from
+outside: one column, one image, weights read back with ``get_receptive_field``): the target never leaves
+[0, 255], so no weight is clipped. Moving toward ``x_k`` itself clipped every pixel further than 127.5 from the
+field's mean, which bent the learned weights away from the input's direction: with neighbours learning
+(``n_radius = 1``) codes then kept changing for tens of epochs (BENCHMARKS.md, image encoder).
 
 Reconstruction uses a second byte weight set (``rw``, read as w / 255): a pixel is the mean of the ``rw`` of the
 winning cells whose fields cover it, stretched around 0.5 by ``scale`` and clipped to [0, 1]. Learning it nudges
@@ -111,7 +115,7 @@ def image_encoder_step(
                 best = h
         hidden_cis[c] = best
         if learn:
-            shift = total / n - 127.5
+            shift = 0.5 * total / n - 127.5  # target 0.5 * p - shift = 127.5 + (p - P/n) / 2, inside [0, 255]
             for h in range(max(0, best - n_radius), min(hz - 1, best + n_radius) + 1):
                 cell = c * hz + h
                 wr = w[hz * f0 + h * n : hz * f0 + (h + 1) * n]
@@ -123,7 +127,7 @@ def image_encoder_step(
                 s2 = 0
                 for k in range(n):
                     old = np.float64(wr[k])
-                    v = np.int64(math.floor(old + rate * (fpc[k] - shift - old) + 0.5))
+                    v = np.int64(math.floor(old + rate * (0.5 * fpc[k] - shift - old) + 0.5))
                     v = min(255, max(0, v))
                     wr[k] = v
                     s1 += v
@@ -206,7 +210,7 @@ def image_encoder_step_reference(
         best = int(np.argmax(num / np.sqrt(((2 * wk - 255) ** 2).sum(axis=1).astype(np.float64))))
         hidden_cis[c] = best
         if learn:
-            shift = total / n - 127.5
+            shift = 0.5 * total / n - 127.5
             for h in range(max(0, best - n_radius), min(hz - 1, best + n_radius) + 1):
                 cell = c * hz + h
                 fall = 1.0
@@ -214,7 +218,7 @@ def image_encoder_step_reference(
                     fall *= falloff
                 rate = float(resource[cell]) * fall
                 old = wk[h].astype(np.float64)
-                w[w0 + h * n : w0 + (h + 1) * n] = np.clip(np.floor(old + rate * (p - shift - old) + 0.5), 0, 255)
+                w[w0 + h * n : w0 + (h + 1) * n] = np.clip(np.floor(old + rate * (0.5 * p - shift - old) + 0.5), 0, 255)
                 resource[cell] = float(resource[cell]) - lr * rate
         if learn_recon:
             s = np.uint64(stream(seed, c))
