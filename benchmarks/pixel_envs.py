@@ -76,7 +76,8 @@ def run_pyaogmaneo(
     config = HierarchyAgentConfig()
     image = envs.ImageObservationCodec(env.observation_space)  # identity for images up to 64 pixels a side
     hidden = config.image_hidden_size
-    enc = neo.ImageEncoder(hidden, [neo.ImageVisibleLayerDesc(image.image_size, covering_radius(image.image_size, hidden))])
+    radius = covering_radius(image.image_size, hidden)
+    enc = neo.ImageEncoder(hidden, [neo.ImageVisibleLayerDesc(image.image_size, radius)])
     num_actions = int(env.action_space.n)
     h = neo.Hierarchy(
         [neo.IODesc(hidden, neo.none, up_radius=2), neo.IODesc((1, 1, num_actions), neo.action, up_radius=2)],
