@@ -12,8 +12,9 @@ observation port is NONE and whose action port has an actor, and both learn at e
   runner's default two (5, 5, 64) layers, or ``--peer-layers 1`` for one). ``set_global_state(seed + 1)`` makes
   it reproducible.
 
-Reported per seed: mean return of the first and of the last 100 episodes within the step budget, the number of
-episodes, and env steps per second (wall clock). Results go to ``--out`` (one JSON per system and seed, so runs
+Reported per seed: mean return of the first and of the last 100 episodes within the step budget and of all of
+them, the number of episodes, the first env step at which the mean of the last 50 returns reaches ``--threshold``
+(0.9), and env steps per second (wall clock). ``--peer-layers 1`` results are kept as ``pyaogmaneo-1-layer``. Results go to ``--out`` (one JSON per system and seed, so runs
 can be split over two processes and re-plotted); ``--plot`` draws the curves (mean return of the last 50
 episodes vs env steps, median over seeds with the min-max band) from whatever is there.
 
@@ -111,6 +112,15 @@ def curve(episodes: Episodes, grid: np.ndarray) -> np.ndarray:
     return out
 
 
+def steps_to(episodes: Episodes, threshold: float) -> int | None:
+    """The first env step at which the mean of the last `WINDOW` returns reaches ``threshold`` (None: never)."""
+    returns = np.array([r for _, r in episodes])
+    for i in range(WINDOW, len(returns) + 1):
+        if returns[i - WINDOW : i].mean() >= threshold:
+            return int(episodes[i - 1][0])
+    return None
+
+
 def result_path(out: Path, env_id: str, system: str, seed: int) -> Path:
     return out / env_id.replace("/", "_") / f"{system}-seed{seed}.json"
 
@@ -121,6 +131,7 @@ def run(args: argparse.Namespace) -> None:
         "pyaogmaneo": lambda seed: run_pyaogmaneo(args.env, seed, args.steps, layers=args.peer_layers),
     }
     for system in args.systems:
+        name = system if system == "ours" or args.peer_layers == 2 else f"pyaogmaneo-{args.peer_layers}-layer"
         for seed in args.seeds:
             t0 = time.perf_counter()
             eps = runners[system](seed)
@@ -128,11 +139,11 @@ def run(args: argparse.Namespace) -> None:
                 print("pyaogmaneo not installed: no side-by-side figures (pip install pyaogmaneo==2.14.4)")
                 break
             seconds = time.perf_counter() - t0
-            path = result_path(args.out, args.env, system, seed)
+            path = result_path(args.out, args.env, name, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
-            record = {"env": args.env, "system": system, "seed": seed, "steps": args.steps, "seconds": seconds}
+            record = {"env": args.env, "system": name, "seed": seed, "steps": args.steps, "seconds": seconds}
             path.write_text(json.dumps({**record, "episodes": eps}) + "\n")
-            print(f"{system} seed {seed}: {len(eps)} episodes, last 100 {np.mean([r for _, r in eps[-100:]]):.3f}, "
+            print(f"{name} seed {seed}: {len(eps)} episodes, last 100 {np.mean([r for _, r in eps[-100:]]):.3f}, "
                   f"{eps[-1][0] / seconds:,.0f} steps/s -> {path}", flush=True)
 
 
@@ -143,17 +154,25 @@ def plot(args: argparse.Namespace) -> None:
         r = json.loads(path.read_text())
         runs.setdefault(r["system"], []).append(r)
     print(f"{args.env}, {WINDOW}-episode windows")
-    print("| system | seed | episodes | mean return, first 100 | last 100 | all episodes | steps/s |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| system | seed | episodes | mean return, first 100 | last 100 | all episodes | steps to mean{WINDOW} >= "
+          f"{args.threshold} | steps/s |")
+    print("|---|---|---|---|---|---|---|---|")
     for system, rs in runs.items():
         for r in sorted(rs, key=lambda r: r["seed"]):
             ret = [x for _, x in r["episodes"]]
             sps = r["episodes"][-1][0] / r["seconds"]
+            at = steps_to([tuple(e) for e in r["episodes"]], args.threshold)
             print(f"| {system} | {r['seed']} | {len(ret)} | {np.mean(ret[:100]):.3f} | {np.mean(ret[-100:]):.3f} "
-                  f"| {np.mean(ret):.3f} | {sps:,.0f} |")
+                  f"| {np.mean(ret):.3f} | {at if at else '-'} | {sps:,.0f} |")
     for system, rs in runs.items():
         last = [float(np.mean([x for _, x in r["episodes"]][-100:])) for r in rs]
-        print(f"{system}: median last-100 {statistics.median(last):.3f} over {len(rs)} seeds")
+        mean = [float(np.mean([x for _, x in r["episodes"]])) for r in rs]
+        at = [steps_to([tuple(e) for e in r["episodes"]], args.threshold) for r in rs]
+        reached = sorted(a for a in at if a is not None)
+        med_at = statistics.median(reached) if len(reached) == len(rs) else "-"
+        print(f"{system}: median over {len(rs)} seeds: last-100 {statistics.median(last):.3f}, all episodes "
+              f"{statistics.median(mean):.3f}, reached {args.threshold} in {len(reached)}/{len(rs)} "
+              f"(median step {med_at})")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,6 +205,7 @@ def main() -> None:
     ap.add_argument("--peer-layers", type=int, default=2, help="pyaogmaneo's (5, 5, 64) layers (env runner: 2)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--plot", action="store_true", help="only print the table and draw the curves")
+    ap.add_argument("--threshold", type=float, default=0.9, help="mean return the table's 'steps to' column waits for")
     args = ap.parse_args()
     if args.plot:
         plot(args)
