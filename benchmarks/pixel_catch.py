@@ -8,7 +8,8 @@ port is NONE and whose action port (1, 1, 3) has an actor, and both learn at eve
   by `agents.episode.play_episode`, like `sphgym train` minus checkpoints;
 * pyaogmaneo: the env runner's image path as its docs describe it (image -> ImageEncoder -> hierarchy NONE port;
   the actor gets each step's reward with the next observation; one continuing stream, default params), written
-  here from that description. ``set_global_state(seed)`` makes it reproducible.
+  from that description in `benchmarks/pixel_envs.py` (one layer here). ``set_global_state(seed + 1)`` makes it
+  reproducible.
 
 Reported per seed: mean return of episodes 1-100 and of the last 100, the first episode at which the mean of the
 last 100 returns reaches 0.9 (the env's threshold; "-" if never), and env steps per second (wall clock).
@@ -30,48 +31,21 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import envs
-from agents.episode import play_episode
-from agents.hierarchy_agent import HierarchyAgent
-from agents.hierarchy_config import HierarchyAgentConfig
+from benchmarks.pixel_envs import run_ours as _run_ours
+from benchmarks.pixel_envs import run_pyaogmaneo as _run_pyaogmaneo
 
 ENV = "sphgym/PixelCatch-v0"
 THRESHOLD = 0.9
+_NO_STEP_LIMIT = 1 << 62
 
 
 def run_ours(seed: int, episodes: int) -> list[float]:
-    env = envs.make_env(ENV)
-    agent = HierarchyAgent(env.observation_space, env.action_space, HierarchyAgentConfig(), seed)
-    return [play_episode(agent, env, seed=seed if i == 0 else None).episode_return for i in range(episodes)]
+    return [r for _, r in _run_ours(ENV, seed, _NO_STEP_LIMIT, episodes)]
 
 
 def run_pyaogmaneo(seed: int, episodes: int) -> list[float] | None:
-    try:
-        import pyaogmaneo as neo
-    except ImportError:
-        return None
-    neo.set_num_threads(1)
-    neo.set_global_state(seed + 1)
-    env = envs.make_env(ENV)
-    size = env.observation_space.shape
-    enc = neo.ImageEncoder((8, 8, 16), [neo.ImageVisibleLayerDesc((size[0], size[1], 1), 1)])
-    h = neo.Hierarchy(
-        [neo.IODesc((8, 8, 16), neo.none, up_radius=2), neo.IODesc((1, 1, 3), neo.action, up_radius=2)],
-        [neo.LayerDesc((5, 5, 64))],
-    )
-    returns = []
-    obs, _ = env.reset(seed=seed)
-    reward = 0.0
-    for _ in range(episodes):
-        total, done = 0.0, False
-        while not done:
-            enc.step([obs.reshape(-1)], True)
-            h.step([enc.get_hidden_cis(), h.get_prediction_cis(1)], True, reward)
-            obs, reward, terminated, truncated, _ = env.step(int(h.get_prediction_cis(1)[0]))
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-        obs, _ = env.reset()
-    return returns
+    eps = _run_pyaogmaneo(ENV, seed, _NO_STEP_LIMIT, episodes, layers=1)
+    return None if eps is None else [r for _, r in eps]
 
 
 def solved_at(returns: list[float]) -> int | None:

@@ -11,7 +11,8 @@ Modules, one job each:
 * :mod:`envs.capture` -- env RNG, wrapper and episode state as JSON-able snapshots for exact resume.
 * :mod:`envs.image_observations` -- image observations -> small flat uint8 images (:class:`ImageObservationCodec`).
 * :mod:`envs.cartpole_no_velocity`, :mod:`envs.delayed_cue` -- memory tasks; :mod:`envs.pixel_catch` -- a tiny
-  pixel game; :mod:`envs.registration`.
+  pixel game; :mod:`envs.minigrid_image` -- MiniGrid seen as images (``sphgym/MiniGrid-*``, optional
+  ``minigrid``); :mod:`envs.registration`.
 * :mod:`envs.port_layout`, :mod:`envs.exact_values`, :mod:`envs.errors` -- helpers and exceptions.
 """
 

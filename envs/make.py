@@ -12,7 +12,10 @@ from envs.errors import UnknownEnvironmentError
 __all__ = ["list_env_ids", "make_env"]
 
 # gymnasium's DependencyNotInstalled names its own extra; ours installs the same packages with sphgym.
-_SPHGYM_EXTRAS = {"box2d": 'pip install "sphgym[box2d]" (from a checkout: pip install -e ".[box2d]")'}
+_SPHGYM_EXTRAS = {
+    "box2d": 'pip install "sphgym[box2d]" (from a checkout: pip install -e ".[box2d]")',
+    "minigrid": 'pip install "sphgym[minigrid]" (from a checkout: pip install -e ".[minigrid]")',
+}
 
 _HOW_TO_LIST = 'list every id with: python -c "import envs, gymnasium; gymnasium.pprint_registry()"'
 

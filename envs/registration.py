@@ -6,11 +6,15 @@
   (episodes are ``delay + 2`` steps), reward threshold 0.95.
 * ``sphgym/PixelCatch-v0``: catch a falling ball seen only as an 8x8 image (tiny pixel env for tests); episodes
   are 7 steps, reward threshold 0.9.
+* ``sphgym/MiniGrid-<name>``: MiniGrid envs seen through their 7x7x3 image observation (`envs.minigrid_image`;
+  needs the ``minigrid`` extra when made).
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
+
+from envs.minigrid_image import minigrid_specs
 
 __all__ = ["SPHGYM_ENV_IDS", "register_envs"]
 
@@ -28,6 +32,7 @@ _SPECS: dict[str, dict] = {
         "entry_point": "envs.pixel_catch:PixelCatchEnv",
         "reward_threshold": 0.9,
     },
+    **minigrid_specs(),
 }
 
 SPHGYM_ENV_IDS: tuple[str, ...] = tuple(_SPECS)

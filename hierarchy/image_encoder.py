@@ -25,10 +25,18 @@ import numpy as np
 from . import serialization as ser
 from .descs import _check_int, _check_size
 from .hierarchy import MAX_BUILD_FACTOR, MAX_BUILD_SLACK
-from .image_kernels import image_encoder_step, image_reconstruct, image_weight_stats
+from .image_kernels import (
+    image_encoder_step,
+    image_encoder_step_parallel,
+    image_reconstruct,
+    image_weight_stats,
+    image_weight_stats_parallel,
+)
+from .merge import MergeMode, merge_array
+from .parallel import use_threads
 from .params import _Spec, _Validated
-from .rng import mix64_py
-from .settings import next_default_seed
+from .rng import mix64_py, take_seed
+from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, build_connections, count_connections
 
 _I32 = np.int32
@@ -251,7 +259,7 @@ class ImageEncoder(ser.BufferCopyable):
         for i, a in enumerate(arrays):
             self._in_px[self._byte_offset[i] : self._byte_offset[i + 1]] = a
         p = self._params
-        image_encoder_step(
+        self._kernel(image_encoder_step, image_encoder_step_parallel)(
             self._in_px,
             self._col_fptr,
             self._fld_px,
@@ -273,7 +281,17 @@ class ImageEncoder(ser.BufferCopyable):
         )
 
     def _rebuild_stats(self) -> None:
-        image_weight_stats(self._w, self._col_fptr, self.hidden_size[2], self._wsum, self._wnorm2)
+        kernel = self._kernel(image_weight_stats, image_weight_stats_parallel)
+        kernel(self._w, self._col_fptr, self.hidden_size[2], self._wsum, self._wnorm2)
+
+    @staticmethod
+    def _kernel(serial: Any, parallel: Any) -> Any:
+        """The kernel for the module's thread count (`hierarchy.set_num_threads`); same results either way."""
+        threads = kernel_threads()
+        if threads == 1:
+            return serial
+        use_threads(threads)
+        return parallel
 
     def _coerce_input(self, i: int, a: Any) -> np.ndarray:
         x, y, ch = self.visible_layer_descs[i].size
@@ -320,6 +338,34 @@ class ImageEncoder(ser.BufferCopyable):
             self._counts,
             self._recon,
         )
+
+    def merge(self, encoders: Sequence[ImageEncoder], mode: MergeMode | str = MergeMode.AVERAGE) -> None:
+        """Set this encoder's weights to the merge of ``encoders``' weights (include ``self`` to count it).
+
+        As `Hierarchy.merge`: ``MergeMode.AVERAGE`` takes the mean of each weight (bytes rounded to nearest) and
+        of each cell's resource; ``MergeMode.RANDOM`` takes each value from one encoder picked at random (drawn
+        from this encoder's RNG). Encoding and reconstruction weights and resources merge; state and params are
+        not touched. Meant for encoders of one shape trained in parallel.
+
+        Raises:
+            ValueError: an empty list, something that is not an ImageEncoder, another shape, or an unknown mode.
+        """
+        mode = MergeMode.parse(mode, "merge mode")
+        others = list(encoders)
+        if not others:
+            raise ValueError("merge needs at least one image encoder")
+        for k, e in enumerate(others):
+            if not isinstance(e, ImageEncoder):
+                raise ValueError(f"encoders[{k}] must be an ImageEncoder, got {type(e).__name__}")
+            if e._shape_json != self._shape_json:
+                raise ValueError(
+                    f"encoders[{k}] has another shape: {ser.describe_mismatch(e._shape_dict(), self._shape_dict())}"
+                )
+        rng = np.random.default_rng(int(take_seed(self._rng))) if mode == MergeMode.RANDOM else None
+        sources = [dict(e._weight_arrays()) for e in others]
+        for name, target in self._weight_arrays():
+            merge_array(target, [src[name] for src in sources], mode, rng)
+        self._rebuild_stats()
 
     # ----------------------------------------------------------------------------------------- getters
 

@@ -13,9 +13,13 @@ division per cell. T and N are cached per cell (``wsum``, ``wnorm2``; derived fr
 load, updated when a cell learns).
 
 Learning moves the winner and its neighbours along the cell axis (``|h - winner| <= n_radius``) toward the
-centred input at rate ``resource[cell] * falloff^|h - winner|``, rounded to bytes and clipped; in byte units
-the target of ``x_k`` is ``(x_k + 1) * 127.5 = p_k - P/n + 127.5``. Each updated cell's resource then shrinks by
-``lr * rate`` (fast at first, settling later).
+centred input at half its amplitude, ``x_k / 2 = p_k / 255 - P / (255 n)`` (in bytes ``127.5 + (p_k - P/n) / 2``),
+at rate ``resource[cell] * falloff^|h - winner|``, rounded to bytes. Each updated cell's resource then shrinks by
+``lr * rate`` (fast at first, settling later). The half amplitude is what PyAOgmaNeo 2.14.4 does (probed from
+outside: one column, one image, weights read back with ``get_receptive_field``): the target never leaves
+[0, 255], so no weight is clipped. Moving toward ``x_k`` itself clipped every pixel further than 127.5 from the
+field's mean, which bent the learned weights away from the input's direction: with neighbours learning
+(``n_radius = 1``) codes then kept changing for tens of epochs (BENCHMARKS.md, image encoder).
 
 Reconstruction uses a second byte weight set (``rw``, read as w / 255): a pixel is the mean of the ``rw`` of the
 winning cells whose fields cover it, stretched around 0.5 by ``scale`` and clipped to [0, 1]. Learning it nudges
@@ -33,15 +37,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from .parallel import PARALLEL, parallel_twin
 from .rng import next_uniform, stream, take_seed
 
 
 @njit(cache=True)
 def image_weight_stats(w, col_fptr, hz, wsum, wnorm2):
     """Fill the per-cell caches: ``wsum`` = sum of w, ``wnorm2`` = sum of (2w - 255)^2 over the field (int64)."""
-    for c in range(col_fptr.shape[0] - 1):
+    for c in prange(col_fptr.shape[0] - 1):
         n = col_fptr[c + 1] - col_fptr[c]
         for h in range(hz):
             row = hz * col_fptr[c] + h * n
@@ -79,18 +84,22 @@ def image_encoder_step(
 ):
     """Encode ``in_px`` (uint8, all visible layers concatenated) into ``hidden_cis``, learning in place.
 
-    ``fp`` (int16[max field values]) is scratch. ``rng`` (uint64[1]) advances by one draw only when
-    ``learn_recon`` is set.
+    ``fp`` (int16[max field values]) is scratch (the parallel twin allocates its own per column). ``rng``
+    (uint64[1]) advances by one draw only when ``learn_recon`` is set.
     """
     seed = take_seed(rng) if learn_recon else np.uint64(0)
-    for c in range(col_fptr.shape[0] - 1):
+    for c in prange(col_fptr.shape[0] - 1):
         f0 = col_fptr[c]
         n = col_fptr[c + 1] - f0
+        if PARALLEL:  # scratch of its own for every column (hierarchy.parallel)
+            fpc = np.empty(n, np.int16)
+        else:
+            fpc = fp
         fld = fld_px[f0 : f0 + n]
         total = 0
         for k in range(n):
             v = in_px[fld[k]]
-            fp[k] = v
+            fpc[k] = v
             total += v
         best = 0
         best_act = -np.inf
@@ -98,7 +107,7 @@ def image_encoder_step(
             wr = w[hz * f0 + h * n : hz * f0 + (h + 1) * n]  # views indexed from 0 vectorise (see above)
             dot = 0
             for k in range(n):
-                dot += fp[k] * wr[k]
+                dot += fpc[k] * wr[k]
             cell = c * hz + h
             a = np.float64(n * dot - total * wsum[cell]) / math.sqrt(np.float64(wnorm2[cell]))
             if a > best_act:
@@ -106,7 +115,7 @@ def image_encoder_step(
                 best = h
         hidden_cis[c] = best
         if learn:
-            shift = total / n - 127.5
+            shift = 0.5 * total / n - 127.5  # target 0.5 * p - shift = 127.5 + (p - P/n) / 2, inside [0, 255]
             for h in range(max(0, best - n_radius), min(hz - 1, best + n_radius) + 1):
                 cell = c * hz + h
                 wr = w[hz * f0 + h * n : hz * f0 + (h + 1) * n]
@@ -118,7 +127,7 @@ def image_encoder_step(
                 s2 = 0
                 for k in range(n):
                     old = np.float64(wr[k])
-                    v = np.int64(math.floor(old + rate * (fp[k] - shift - old) + 0.5))
+                    v = np.int64(math.floor(old + rate * (0.5 * fpc[k] - shift - old) + 0.5))
                     v = min(255, max(0, v))
                     wr[k] = v
                     s1 += v
@@ -132,7 +141,7 @@ def image_encoder_step(
             for k in range(n):
                 old = np.float64(rwr[k])
                 s, u = next_uniform(s)
-                rwr[k] = min(255.0, max(0.0, old + math.floor(rr * (fp[k] - old) + u)))
+                rwr[k] = min(255.0, max(0.0, old + math.floor(rr * (fpc[k] - old) + u)))
 
 
 @njit(cache=True)
@@ -156,6 +165,12 @@ def image_reconstruct(cis, col_fptr, fld_px, hz, rw, scale, sums, counts, out):
         m = sums[i] / (255.0 * counts[i]) if counts[i] > 0 else 0.5
         v = min(1.0, max(0.0, 0.5 + scale * (m - 0.5)))
         out[i] = math.floor(v * 255.0 + 0.5)
+
+
+# Multi-threaded twins (`hierarchy.parallel`): columns on several threads, bit-identical results. The
+# reconstruction stays serial: its columns add into shared per-pixel sums.
+image_weight_stats_parallel = parallel_twin(image_weight_stats)
+image_encoder_step_parallel = parallel_twin(image_encoder_step)
 
 
 # --------------------------------------------------------------------------------------- numpy references
@@ -195,7 +210,7 @@ def image_encoder_step_reference(
         best = int(np.argmax(num / np.sqrt(((2 * wk - 255) ** 2).sum(axis=1).astype(np.float64))))
         hidden_cis[c] = best
         if learn:
-            shift = total / n - 127.5
+            shift = 0.5 * total / n - 127.5
             for h in range(max(0, best - n_radius), min(hz - 1, best + n_radius) + 1):
                 cell = c * hz + h
                 fall = 1.0
@@ -203,7 +218,7 @@ def image_encoder_step_reference(
                     fall *= falloff
                 rate = float(resource[cell]) * fall
                 old = wk[h].astype(np.float64)
-                w[w0 + h * n : w0 + (h + 1) * n] = np.clip(np.floor(old + rate * (p - shift - old) + 0.5), 0, 255)
+                w[w0 + h * n : w0 + (h + 1) * n] = np.clip(np.floor(old + rate * (0.5 * p - shift - old) + 0.5), 0, 255)
                 resource[cell] = float(resource[cell]) - lr * rate
         if learn_recon:
             s = np.uint64(stream(seed, c))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks.image_encoder_quality import bars as _bars  # the benchmark's image set
-from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
+from hierarchy import Hierarchy, IODesc, IOType, LayerDesc, MergeMode
 from hierarchy import serialization as ser
 from hierarchy.image_encoder import ImageEncoder, ImageEncoderParams, ImageVisibleLayerDesc
 from hierarchy.image_kernels import (
@@ -427,3 +427,71 @@ def test_unseeded_encoders_follow_the_module_default_rng_state():
         hierarchy.set_global_state(saved)
     assert first == again
     assert first[0] != first[1]  # each unseeded build takes the next seed
+
+
+# ------------------------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_every_thread_count_gives_the_same_bytes(threads):
+    """The parallel twins (hierarchy.parallel) run and change nothing: codes, reconstructions and buffers are
+    byte-identical to one thread's, for learning, reconstruction learning and loading (the weight-stats twin).
+    4 threads runs on numba's pool (the cores), which is what `set_num_threads` promises."""
+    from hierarchy import get_num_threads, set_num_threads
+    from hierarchy.image_kernels import image_encoder_step_parallel, image_weight_stats_parallel
+
+    def run() -> bytes:
+        enc = _driven(3)
+        loaded = ImageEncoder(buffer=enc.serialize_to_buffer())
+        return _continue(enc, 4) + _continue(loaded, 4)
+
+    before = get_num_threads()
+    one = run()
+    set_num_threads(threads)
+    try:
+        assert run() == one
+    finally:
+        set_num_threads(before)
+    for twin in (image_encoder_step_parallel, image_weight_stats_parallel):
+        assert twin.signatures, f"{twin.__name__} never ran: set_num_threads({threads}) did not reach the kernels"
+
+
+# --------------------------------------------------------------------------------------------- merge
+
+
+def test_merge_average_and_random():
+    encs = [_driven(seed) for seed in (0, 1, 2)]
+    weights = [{n: a.copy() for n, a in e._weight_arrays()} for e in encs]
+    avg = _two_layer(5)
+    avg.merge(encs, "average")
+    for name, merged in avg._weight_arrays():
+        mean = np.mean([w[name].astype(np.float64) for w in weights], axis=0)
+        expected = np.rint(mean) if merged.dtype == np.uint8 else mean
+        np.testing.assert_array_equal(merged, expected.astype(merged.dtype))
+
+    rnd = _two_layer(5)
+    rnd_state = rnd.serialize_state_to_buffer().tobytes()
+    rnd.merge(encs, MergeMode.RANDOM)
+    assert rnd.serialize_state_to_buffer().tobytes() != rnd_state  # the pick drew from the encoder's RNG
+    for name, merged in rnd._weight_arrays():
+        stack = np.stack([w[name] for w in weights])
+        assert ((stack == merged[None]).any(axis=0)).all()  # every value comes from one of them
+        assert all((merged != w[name]).any() for w in weights)  # ... and not all from the same one
+
+    # The merged encoders run on their merged weights (the per-cell sums were rebuilt), like a loaded copy.
+    for merged in (avg, rnd):
+        loaded = ImageEncoder(buffer=merged.serialize_to_buffer())
+        assert _continue(merged, 4) == _continue(loaded, 4)
+
+
+def test_merge_refuses_other_shapes_types_and_modes():
+    enc = _two_layer(0)
+    with pytest.raises(ValueError, match="at least one"):
+        enc.merge([])
+    with pytest.raises(ValueError, match=r"encoders\[1\] must be an ImageEncoder"):
+        enc.merge([enc, "x"])
+    other = ImageEncoder((3, 4, 8), [ImageVisibleLayerDesc((6, 5, 3), 2), ImageVisibleLayerDesc((4, 4, 1), 1)])
+    with pytest.raises(ValueError, match=r"encoders\[0\] has another shape"):
+        enc.merge([other])
+    with pytest.raises(ValueError, match="merge mode"):
+        enc.merge([enc], "median")

@@ -10,6 +10,7 @@ identical.
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 
 import pytest
@@ -80,6 +81,13 @@ CASES = [
         {"env": "sphgym/PixelCatch-v0", "agent": "hierarchy", "episodes": 100, "checkpoint_every": 7},
         {},
         id="pixel-catch-hierarchy",
+    ),
+    # MiniGrid through its image observation: object state, so resumes replay from the last boundary.
+    pytest.param(
+        {"env": "sphgym/MiniGrid-Empty-Random-5x5-v0", "agent": "hierarchy", "episodes": 20, "checkpoint_every": 3},
+        NO_CAPTURE,
+        id="minigrid-image-hierarchy-boundary-replay",
+        marks=pytest.mark.skipif(importlib.util.find_spec("minigrid") is None, reason="minigrid not installed"),
     ),
 ]
 
