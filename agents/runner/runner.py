@@ -444,13 +444,15 @@ class _Session:
         env = self.env
         if config.n_envs == 1:
             return build_agent(config, env, self.seeds["agent"])
-        single = _SingleSpaces(env.single_observation_space, env.single_action_space)
-        agent = build_agent(config, single, self.seeds["agent"])
-        if not callable(getattr(agent, "set_n_envs", None)):
+        from agents.registry import get_agent_spec
+
+        if not callable(getattr(get_agent_spec(config.agent).agent_class(), "set_n_envs", None)):
             raise ValueError(
                 f"the {config.agent} agent steps one env at a time, so --n-envs {config.n_envs} is not supported: "
                 "use --n-envs 1, or an agent that batches envs (ppo, dqn, sac)."
             )
+        single = _SingleSpaces(env.single_observation_space, env.single_action_space)
+        agent = build_agent(config, single, self.seeds["agent"])
         agent.set_n_envs(config.n_envs)
         return agent
 
