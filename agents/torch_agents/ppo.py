@@ -7,8 +7,9 @@ the space's bounds only on its way to the env (as SB3 does). Observation and rew
 (``normalize_observations`` / ``normalize_rewards``) are SB3's ``VecNormalize``, with the statistics in the
 weights and the running discounted return in the state.
 
-The runner steps one env, so the rollout is ``n_steps`` consecutive transitions of that env (the Zoo's
-CartPole setting of 8 envs x 32 steps becomes 1 env x 256 steps: same batch, minibatch and update counts).
+With one env the rollout is ``n_steps`` consecutive transitions of that env (the Zoo's CartPole setting of
+8 envs x 32 steps becomes 1 env x 256 steps: same batch, minibatch and update counts). With N envs
+(``set_n_envs``) it is a ``VecRollout`` of n_steps / N vector steps, GAE per env column (``ppo_update_vec``).
 When the rollout is full, ``observe`` runs ``ppo_update`` (below, reads top to bottom): GAE(lambda)
 advantages, then ``n_epochs`` passes of shuffled minibatches on the clipped surrogate + value MSE - entropy.
 

@@ -65,7 +65,8 @@ class _Spy:
         return self.agent.act_batch(obs, active)
 
     def observe_batch(self, next_obs, rewards, terminated, truncated):
-        self.steps[-1].update(next_obs=np.array(next_obs), terminated=np.array(terminated), truncated=np.array(truncated))
+        outcome = {"next_obs": next_obs, "terminated": terminated, "truncated": truncated}
+        self.steps[-1].update({k: np.array(v) for k, v in outcome.items()})
         self.agent.observe_batch(next_obs, rewards, terminated, truncated)
 
 
@@ -179,7 +180,7 @@ def test_vector_env_snapshot_round_trip_continues_identically():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"agent": "hierarchy", "agent_config": {}}, "steps one env at a time, so --n-envs 4 is not supported: use --n-envs 1"),
+        ({"agent": "hierarchy", "agent_config": {}}, "one env at a time, so --n-envs 4 is not supported: use --n-envs 1"),
         ({"agent": "random", "agent_config": {}}, "steps one env at a time"),
         ({"agent_config": {"n_steps": 30, "batch_size": 8}}, "must be a multiple of n_envs = 4"),
     ],
