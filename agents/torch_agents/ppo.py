@@ -166,7 +166,6 @@ def ppo_update_vec(
     """``ppo_update`` for the rollout of N env streams: GAE runs along each env's column over its valid rows
     (autoreset rows skipped; each episode end already cut the chain), then the valid rows, in row order, form
     the batch (its size varies by the number of autoreset rows; the last minibatch may be smaller)."""
-    n_envs = rollout.n_envs
     valid = np.flatnonzero(rollout.valid)
     b_obs = torch.from_numpy(rollout.obs[valid]).to(device)
     b_actions = torch.from_numpy(rollout.actions[valid]).to(device)
@@ -174,10 +173,23 @@ def ppo_update_vec(
         b_logprobs = evaluate(b_obs, b_actions)[0]
         b_values = critic(b_obs).squeeze(1)
         b_next_values = critic(torch.from_numpy(rollout.next_obs[valid]).to(device)).squeeze(1)
-    values, next_values = b_values.cpu().numpy(), b_next_values.cpu().numpy()
+    advantages = column_gae(
+        rollout, b_values.cpu().numpy(), b_next_values.cpu().numpy(), config.gamma, config.gae_lambda
+    )
+    batch = (b_obs, b_actions, b_logprobs, b_values, torch.from_numpy(advantages).to(device))
+    return ppo_epochs(evaluate, critic, optimizer, batch, generator, config, learning_rate, clip_coef, device)
+
+
+def column_gae(
+    rollout: VecRollout, values: np.ndarray, next_values: np.ndarray, gamma: float, gae_lambda: float
+) -> np.ndarray:
+    """GAE of the rollout's valid rows (in row order), computed along each env's column: ``values`` and
+    ``next_values`` are given for the valid rows; an env's autoreset rows are skipped (its episode end before
+    them already cut the chain)."""
+    valid = np.flatnonzero(rollout.valid)
     advantages = np.zeros(len(valid), dtype=np.float32)
-    env_of_row = valid % n_envs
-    for env in range(n_envs):
+    env_of_row = valid % rollout.n_envs
+    for env in range(rollout.n_envs):
         mine = np.flatnonzero(env_of_row == env)  # this env's valid rows, in time order
         rows = valid[mine]
         advantages[mine] = compute_gae(
@@ -186,11 +198,10 @@ def ppo_update_vec(
             next_values[mine],
             rollout.terminated[rows],
             rollout.dones[rows],
-            config.gamma,
-            config.gae_lambda,
+            gamma,
+            gae_lambda,
         )
-    batch = (b_obs, b_actions, b_logprobs, b_values, torch.from_numpy(advantages).to(device))
-    return ppo_epochs(evaluate, critic, optimizer, batch, generator, config, learning_rate, clip_coef, device)
+    return advantages
 
 
 def ppo_epochs(

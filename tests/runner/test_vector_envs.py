@@ -217,6 +217,11 @@ def test_cli_flag_help_print_config_and_errors(tmp_path):
     bad = sphgym("train", "--agent", "ppo", "--n-envs", "300", "--run-dir", str(tmp_path / "a"))
     assert bad.returncode == 1 and "n_envs must be an integer from 1 to 256" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+    run = tmp_path / "ok"
+    trained = sphgym("train", "--agent", "ppo", "--n-envs", "2", "--steps", "40", "--run-dir", str(run))
+    assert trained.returncode == 0, trained.stderr
+    inspected = sphgym("inspect", str(run)).stdout
+    assert "2 envs (--n-envs)" in inspected and "2 env copies" in inspected
     refused = sphgym("train", "--agent", "hierarchy", "--n-envs", "2", "--run-dir", str(tmp_path / "b"))
     assert refused.returncode == 1 and "use --n-envs 1" in refused.stderr
     assert "Traceback" not in refused.stderr
