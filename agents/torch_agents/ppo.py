@@ -9,7 +9,7 @@ weights and the running discounted return in the state.
 
 With one env the rollout is ``n_steps`` consecutive transitions of that env (the Zoo's CartPole setting of
 8 envs x 32 steps becomes 1 env x 256 steps: same batch, minibatch and update counts). With N envs
-(``set_n_envs``) it is a ``VecRollout`` of n_steps / N vector steps, GAE per env column (``ppo_update_vec``).
+(``set_n_envs``) it is a ``VecRollout`` of n_steps / N vector steps, GAE per env column (``column_gae``).
 When the rollout is full, ``observe`` runs ``ppo_update`` (below, reads top to bottom): GAE(lambda)
 advantages, then ``n_epochs`` passes of shuffled minibatches on the clipped surrogate + value MSE - entropy.
 
@@ -113,73 +113,6 @@ def compute_gae(
     return advantages
 
 
-def ppo_update(
-    evaluate: Evaluate,
-    critic: nn.Module,
-    optimizer: common.Adam,
-    rollout: Rollout,
-    generator: torch.Generator,
-    config: PPOConfig,
-    learning_rate: float,
-    clip_coef: float,
-    device: torch.device,
-) -> dict[str, float]:
-    """One PPO update on a full rollout of one env stream; returns the last minibatch's losses and statistics
-    (CleanRL's names and definitions; ``losses/explained_variance`` of the rollout's values for its returns, 0
-    when the returns do not vary, where CleanRL logs NaN).
-
-    ``evaluate(obs, actions)`` gives the policy's log-probabilities of the actions and its entropies
-    (``categorical_evaluate`` or ``gaussian_evaluate``).
-    """
-    b_obs = torch.from_numpy(rollout.obs).to(device)
-    b_actions = torch.from_numpy(rollout.actions).to(device)
-    with torch.no_grad():
-        b_logprobs = evaluate(b_obs, b_actions)[0]
-        b_values = critic(b_obs).squeeze(1)
-        b_next_values = critic(torch.from_numpy(rollout.next_obs).to(device)).squeeze(1)
-    b_advantages = torch.from_numpy(
-        compute_gae(
-            rollout.rewards,
-            b_values.cpu().numpy(),
-            b_next_values.cpu().numpy(),
-            rollout.terminated,
-            rollout.dones,
-            config.gamma,
-            config.gae_lambda,
-        )
-    ).to(device)
-    batch = (b_obs, b_actions, b_logprobs, b_values, b_advantages)
-    return ppo_epochs(evaluate, critic, optimizer, batch, generator, config, learning_rate, clip_coef, device)
-
-
-def ppo_update_vec(
-    evaluate: Evaluate,
-    critic: nn.Module,
-    optimizer: common.Adam,
-    rollout: VecRollout,
-    generator: torch.Generator,
-    config: PPOConfig,
-    learning_rate: float,
-    clip_coef: float,
-    device: torch.device,
-) -> dict[str, float]:
-    """``ppo_update`` for the rollout of N env streams: GAE runs along each env's column over its valid rows
-    (autoreset rows skipped; each episode end already cut the chain), then the valid rows, in row order, form
-    the batch (its size varies by the number of autoreset rows; the last minibatch may be smaller)."""
-    valid = np.flatnonzero(rollout.valid)
-    b_obs = torch.from_numpy(rollout.obs[valid]).to(device)
-    b_actions = torch.from_numpy(rollout.actions[valid]).to(device)
-    with torch.no_grad():
-        b_logprobs = evaluate(b_obs, b_actions)[0]
-        b_values = critic(b_obs).squeeze(1)
-        b_next_values = critic(torch.from_numpy(rollout.next_obs[valid]).to(device)).squeeze(1)
-    advantages = column_gae(
-        rollout, b_values.cpu().numpy(), b_next_values.cpu().numpy(), config.gamma, config.gae_lambda
-    )
-    batch = (b_obs, b_actions, b_logprobs, b_values, torch.from_numpy(advantages).to(device))
-    return ppo_epochs(evaluate, critic, optimizer, batch, generator, config, learning_rate, clip_coef, device)
-
-
 def column_gae(
     rollout: VecRollout, values: np.ndarray, next_values: np.ndarray, gamma: float, gae_lambda: float
 ) -> np.ndarray:
@@ -204,20 +137,42 @@ def column_gae(
     return advantages
 
 
-def ppo_epochs(
+def ppo_update(
     evaluate: Evaluate,
     critic: nn.Module,
     optimizer: common.Adam,
-    batch: tuple[torch.Tensor, ...],
+    rollout: Rollout,
     generator: torch.Generator,
     config: PPOConfig,
     learning_rate: float,
     clip_coef: float,
     device: torch.device,
 ) -> dict[str, float]:
-    """``n_epochs`` passes of shuffled minibatches over ``batch`` = (obs, actions, old log-probabilities, values,
-    advantages); returns the last minibatch's losses and statistics (see ``ppo_update``)."""
-    b_obs, b_actions, b_logprobs, b_values, b_advantages = batch
+    """One PPO update on a full rollout; returns the last minibatch's losses and statistics (CleanRL's names
+    and definitions; ``losses/explained_variance`` of the rollout's values for its returns, 0 when the returns
+    do not vary, where CleanRL logs NaN).
+
+    ``evaluate(obs, actions)`` gives the policy's log-probabilities of the actions and its entropies
+    (``categorical_evaluate`` or ``gaussian_evaluate``). The rollout of N env streams (``VecRollout``) runs GAE
+    along each env's column over its valid rows (``column_gae``); the valid rows, in row order, form the batch
+    (its size varies with the number of autoreset rows, so the last minibatch may be smaller).
+    """
+    vector = isinstance(rollout, VecRollout)
+    rows = np.flatnonzero(rollout.valid) if vector else slice(None)
+    b_obs = torch.from_numpy(rollout.obs[rows]).to(device)
+    b_actions = torch.from_numpy(rollout.actions[rows]).to(device)
+    with torch.no_grad():
+        b_logprobs = evaluate(b_obs, b_actions)[0]
+        b_values = critic(b_obs).squeeze(1)
+        b_next_values = critic(torch.from_numpy(rollout.next_obs[rows]).to(device)).squeeze(1)
+    values, next_values = b_values.cpu().numpy(), b_next_values.cpu().numpy()
+    if vector:
+        advantages = column_gae(rollout, values, next_values, config.gamma, config.gae_lambda)
+    else:
+        advantages = compute_gae(
+            rollout.rewards, values, next_values, rollout.terminated, rollout.dones, config.gamma, config.gae_lambda
+        )
+    b_advantages = torch.from_numpy(advantages).to(device)
     b_returns = b_advantages + b_values
 
     optimizer.lr = learning_rate
@@ -377,7 +332,7 @@ class PPOAgent(TorchAgent):
         self.has_pending = False
         self.num_timesteps += 1
         if self.rollout.full:
-            self._update(ppo_update)
+            self._update()
 
     # ------------------------------------------------------------------------------- vectorised envs
     def set_n_envs(self, n_envs: int) -> None:
@@ -445,14 +400,14 @@ class PPOAgent(TorchAgent):
         self.has_pending = False
         self.num_timesteps += int(active.sum())
         if self.rollout.full:
-            self._update(ppo_update_vec)
+            self._update()
 
-    def _update(self, update: Callable[..., dict[str, float]]) -> None:
-        """Run ``update`` (``ppo_update`` or ``ppo_update_vec``) on the full rollout, then start a new one."""
+    def _update(self) -> None:
+        """``ppo_update`` on the full rollout, then start a new one."""
         config = self.config
         common.pin_torch_runtime(config.torch_threads, config.device)
         progress = self.progress_remaining
-        self.last_losses = update(
+        self.last_losses = ppo_update(
             self.evaluate,
             self.critic,
             self.optimizer,

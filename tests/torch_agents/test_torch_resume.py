@@ -34,6 +34,18 @@ AGENT_TAGS = {
     "sac": {"losses/qf_loss", "losses/actor_loss", "losses/alpha", "losses/alpha_loss", "charts/learning_rate"},
 }
 
+PPO_CARTPOLE = {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [32, 32], "total_timesteps": 1500}
+# learning from step 64, 2 gradient steps every 4 env steps, a ring of 500 that wraps during the run
+SAC_PENDULUM = {
+    "learning_starts": 64,
+    "train_freq": 4,
+    "gradient_steps": 2,
+    "target_update_interval": 2,
+    "batch_size": 32,
+    "net_arch": [32, 32],
+    "buffer_size": 500,
+}
+
 CASES = [
     pytest.param(
         "CartPole-v1",
@@ -55,23 +67,14 @@ CASES = [
         "CartPole-v1",
         40,
         "ppo",
-        {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [32, 32], "total_timesteps": 1500},
+        PPO_CARTPOLE,
         id="ppo",
     ),
     pytest.param(
         "Pendulum-v1",
         6,
         "sac",
-        # learning from step 64, 2 gradient steps every 4 env steps, a ring of 500 that wraps in the 1200 steps
-        {
-            "learning_starts": 64,
-            "train_freq": 4,
-            "gradient_steps": 2,
-            "target_update_interval": 2,
-            "batch_size": 32,
-            "net_arch": [32, 32],
-            "buffer_size": 500,
-        },
+        SAC_PENDULUM,
         id="sac-pendulum",
     ),
     pytest.param(
@@ -98,22 +101,14 @@ VECTOR_CASES = [
         "CartPole-v1",
         40,
         "ppo",
-        {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [32, 32], "total_timesteps": 1500},
+        PPO_CARTPOLE,
         id="ppo-4-envs",
     ),
     pytest.param(
         "Pendulum-v1",
         12,
         "sac",
-        {
-            "learning_starts": 64,
-            "train_freq": 4,
-            "gradient_steps": 2,
-            "target_update_interval": 2,
-            "batch_size": 32,
-            "net_arch": [32, 32],
-            "buffer_size": 500,
-        },
+        SAC_PENDULUM,
         id="sac-pendulum-4-envs",
     ),
 ]
