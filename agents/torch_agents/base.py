@@ -25,7 +25,9 @@ and no transition exists), so no transition is ever stored across an episode bou
 the active rows one by one in env order, each followed by the same per-transition bookkeeping as ``observe``
 (counters, target updates, training cadence: counted in transitions, as with one env); PPO fills a
 ``VecRollout`` of (n_steps / N, N) rows with GAE per env column; ``RunningMeanStd`` is updated from batch
-moments. N = 1 never calls these: the per-env path and its digests are unchanged.
+moments. N = 1 never calls these: the per-env path and its digests are unchanged (a batched numpy forward of one
+row may take another BLAS path than the vector forward and round differently, and the batched RNG draws and
+rollout layout differ, so one shared path would move every recorded digest).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from agents.runner import RunConfig, Runner, env_state
-from agents.runner.callbacks import Callback
+from agents.runner.callbacks import StopAtStep
 
 SMALL = {
     "ppo": {"n_steps": 32, "batch_size": 16, "n_epochs": 2, "net_arch": [16, 16], "total_timesteps": 2000},
@@ -38,16 +38,6 @@ def _config(agent: str = "ppo", env_id: str = "CartPole-v1", n_envs: int = 4, **
 def _rows(run_dir) -> list[tuple[int, int, float, int]]:
     with open(run_dir / "episodes.csv", newline="") as f:
         return [(int(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in list(csv.reader(f))[1:]]
-
-
-class _StopAt(Callback):
-    """Stops the run at the first step boundary at or after ``step`` (a checkpoint is written there)."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step(self, global_step: int) -> bool:
-        return global_step < self.step
 
 
 class _Spy:
@@ -147,7 +137,7 @@ def test_checkpoint_mid_rollout_resumes_bit_identically(tmp_path, agent, env_id,
         cfg = cfg.replace(agent_config=agent_config)
     reference = Runner(tmp_path / "ref", cfg, log=None).train()
     stop_at = 4 * 37  # mid-rollout (rollouts are 8 vector steps), mid-episode for every copy
-    cut = Runner(tmp_path / "cut", cfg, log=None, callbacks=[_StopAt(stop_at)]).train()
+    cut = Runner(tmp_path / "cut", cfg, log=None, callbacks=[StopAtStep(stop_at)]).train()
     assert (cut.status, cut.global_step) == ("stopped", stop_at)
     resumed = Runner(tmp_path / "cut", resume=True, log=None).train()
     assert resumed.status == "completed"
