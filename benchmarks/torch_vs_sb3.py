@@ -6,7 +6,7 @@ whole budget and then evaluate the final policy for 100 episodes (deterministic 
 same 100 evaluation env seeds for both implementations): ``eval mean100``, the goal being >= -200. Their
 hyperparameters come from our RL Zoo table (``agents/torch_agents/config.py``, via the registry's env
 hook); SB3 gets the Zoo entry from ``benchmarks/sb3_zoo.py``. SB3's PPO Pendulum entry uses gSDE with 4
-envs, ours a plain Gaussian with one env x 4096 steps (no gSDE, no vectorised envs yet).
+envs, ours a plain Gaussian with one env x 4096 steps (no gSDE; ``--n-envs 4`` gives the Zoo's 4 x 1024).
 
 For every algorithm and seed, both implementations train on CartPole-v1 until *solved* (the mean return of
 the last 100 training episodes reaches 475) or a step budget runs out, and we record the env steps and
