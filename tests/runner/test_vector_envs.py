@@ -170,7 +170,7 @@ def test_vector_env_snapshot_round_trip_continues_identically():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"agent": "hierarchy", "agent_config": {}}, "one env at a time, so --n-envs 4 is not supported: use --n-envs 1"),
+        ({"agent": "hierarchy", "agent_config": {}}, "so --n-envs 4 is not supported: use --n-envs 1"),
         ({"agent": "random", "agent_config": {}}, "steps one env at a time"),
         ({"agent_config": {"n_steps": 30, "batch_size": 8}}, "must be a multiple of n_envs = 4"),
     ],
