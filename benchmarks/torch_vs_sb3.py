@@ -6,7 +6,7 @@ whole budget and then evaluate the final policy for 100 episodes (deterministic 
 same 100 evaluation env seeds for both implementations): ``eval mean100``, the goal being >= -200. Their
 hyperparameters come from our RL Zoo table (``agents/torch_agents/config.py``, via the registry's env
 hook); SB3 gets the Zoo entry from ``benchmarks/sb3_zoo.py``. SB3's PPO Pendulum entry uses gSDE with 4
-envs, ours a plain Gaussian with one env x 4096 steps (no gSDE, no vectorised envs yet).
+envs, ours a plain Gaussian with one env x 4096 steps (no gSDE; ``--n-envs 4`` gives the Zoo's 4 x 1024).
 
 For every algorithm and seed, both implementations train on CartPole-v1 until *solved* (the mean return of
 the last 100 training episodes reaches 475) or a step budget runs out, and we record the env steps and
@@ -20,7 +20,11 @@ Hyperparameters (RL Zoo ``hyperparams/*.yml``, CartPole-v1, written down here on
   exploration_final_eps 0.04, net_arch [256, 256].  SB3: one env (as in the Zoo).  Ours: our defaults.
 * PPO: n_envs 8, n_steps 32, batch 256, gae_lambda 0.8, gamma 0.98, n_epochs 20, ent_coef 0,
   lr lin_0.001, clip_range lin_0.2, n_timesteps 1e5.  SB3: 8 envs x 32 steps (the Zoo's setting).
-  Ours: one env x 256 steps (the runner steps one env; same batch and update counts).
+  Ours: one env x 256 steps by default (same batch and update counts); ``--n-envs 8``: 8 envs x 32 steps
+  through Gymnasium's SyncVectorEnv, exactly the Zoo's layout (our ``n_steps`` counts all envs' steps).
+
+``--n-envs N`` (ours only; SB3 keeps the Zoo's n_envs) steps N env copies with the runner's batched agent
+calls (``act_batch``/``observe_batch``, next-step autoreset); env steps count N per vector step, as in SB3.
 
 Runs may go past the Zoo's ``n_timesteps`` (the 100-episode window needs ~47,500 steps of near-perfect
 play; budgets: ``--dqn-budget``/``--ppo-budget``, 150k steps each); schedules keep the Zoo horizon in both
@@ -37,6 +41,7 @@ seeds interleaved (ours, SB3, ours, ...) so machine load hits both alike.
     python benchmarks/torch_vs_sb3.py --seeds 0-1 --algos ppo
     python benchmarks/torch_vs_sb3.py --seeds 0-9 --json r.json   # then: --table-from r.json (partial ok)
     python benchmarks/torch_vs_sb3.py --seeds 0-2 --algos sac-pendulum ppo-pendulum
+    python benchmarks/torch_vs_sb3.py --seeds 0-2 --algos ppo --n-envs 8   # ours on 8 envs, as the Zoo
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class Result:
     best_mean100: float  # best mean over a full 100-episode window
     eval_mean100: float | None = None  # train_to_budget tasks: final policy, 100 deterministic episodes
     cpu_seconds: float | None = None  # process CPU time of the training (less load-sensitive than wall time)
+    n_envs: int = 1  # env copies stepped together (ours: --n-envs; SB3: the Zoo's)
 
     @property
     def steps_per_second(self) -> float:
@@ -134,8 +140,10 @@ class SolveTracker:
 
 
 # ------------------------------------------------------------------------------------------------- ours
-def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
-    """The runner's loop (agents/protocol.py) around our agent, on one env."""
+def run_ours(algo: str, seed: int, max_steps: int, threads: int, n_envs: int = 1) -> Result:
+    """The runner's loop (agents/protocol.py) around our agent, on one env (or ``n_envs`` copies)."""
+    if n_envs > 1:
+        return run_ours_vector(algo, seed, max_steps, threads, n_envs)
     task = TASKS[algo]
     env = gym.make(task.env_id)
     config = make_agent_config(task.agent, {"torch_threads": threads}, env_id=task.env_id)
@@ -163,6 +171,43 @@ def run_ours(algo: str, seed: int, max_steps: int, threads: int) -> Result:
     if task.train_to_budget:
         agent.learn_enabled = False
         result.eval_mean100 = evaluate(lambda o: agent.act(o), task.env_id, agent.clear_state)
+    return result
+
+
+def run_ours_vector(algo: str, seed: int, max_steps: int, threads: int, n_envs: int) -> Result:
+    """The runner's vector loop (agents/runner/runner.py, ``_vector_step``) around our agent on N env copies:
+    episodes are counted by step, then env index, each at the step count after its vector step."""
+    from agents.runner import env_state
+
+    task = TASKS[algo]
+    env = gym.vector.SyncVectorEnv(
+        [lambda: gym.make(task.env_id)] * n_envs, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+    )
+    config = make_agent_config(task.agent, {"torch_threads": threads}, env_id=task.env_id)
+    agent = make_agent(task.agent, env.single_observation_space, env.single_action_space, config, seed=seed)
+    agent.set_n_envs(n_envs)
+    tracker = SolveTracker(ZOO_BUDGET[algo], task.solved_mean)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    obs, _ = env.reset(seed=seed)
+    agent.clear_state()
+    returns, steps, solved = np.zeros(n_envs), 0, False
+    while steps < max_steps and not solved:
+        active = ~env_state.autoresetting(env)
+        obs, rewards, terminated, truncated, _ = env.step(agent.act_batch(obs, active))
+        agent.observe_batch(obs, rewards, terminated, truncated)
+        steps += n_envs
+        returns[active] += rewards[active]
+        for i in np.flatnonzero(terminated | truncated):
+            solved = tracker.episode_end(float(returns[i]), steps) and not task.train_to_budget
+            returns[i] = 0.0
+            if solved:
+                break
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    result = _result(algo, "ours", seed, tracker, steps, seconds)
+    result.cpu_seconds, result.n_envs = cpu_seconds, n_envs
+    if task.train_to_budget:
+        agent.learn_enabled = False  # evaluation acts on one env (act() without learning needs no pending pair)
+        result.eval_mean100 = evaluate(lambda o: agent.act(o), task.env_id)
     return result
 
 
@@ -336,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sac-pendulum-budget", type=int, default=20_000, help="env steps per SAC Pendulum run")
     parser.add_argument("--ppo-pendulum-budget", type=int, default=100_000, help="env steps per PPO Pendulum run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both implementations")
+    parser.add_argument("--n-envs", type=int, default=1, help="env copies for ours (SB3 keeps the Zoo's n_envs)")
     parser.add_argument("--json", type=Path, help="also write every per-seed result here (after each run)")
     parser.add_argument("--table-from", type=Path, help="only print the table of a --json file (partial ok)")
     args = parser.parse_args(argv)
@@ -356,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             for impl in args.impls:
                 torch.set_num_threads(args.threads)
                 if impl == "ours":
-                    result = run_ours(algo, seed, budgets[algo], args.threads)
+                    result = run_ours(algo, seed, budgets[algo], args.threads, args.n_envs)
                 else:
                     result = run_sb3(algo, seed, budgets[algo], args.threads)
                 results.append(result)

@@ -81,7 +81,7 @@ def non_negative_int(text: str) -> int:
 
 def named_values(args: argparse.Namespace) -> dict[str, object]:
     """The run fields given as flags (``None``: not given), for ``config_schema.build_run_values``."""
-    names = ("env_id", "agent", "seed", "checkpoint_every", "keep", "episodes", "steps")
+    names = ("env_id", "agent", "seed", "checkpoint_every", "keep", "n_envs", "episodes", "steps")
     return {name: getattr(args, name, None) for name in names}
 
 

@@ -59,10 +59,15 @@ def format_info(info: dict[str, Any]) -> str:
     from agents.runner.checkpoint import STATE, WEIGHTS
 
     config = info.get("config") or {}
+    n_envs = config.get("n_envs", 1)
     where = (
         f"mid-episode, step {info.get('episode_step')} of episode {info.get('episode', 0) + 1}"
         if info.get("in_episode") else "at an episode boundary"
     )
+    if isinstance(n_envs, int) and n_envs > 1:
+        where = "before the first reset"
+        if info.get("in_episode"):
+            where = f"{n_envs} env copies, each mid-episode or resetting"
     best = info.get("best_metric")
     best_text = (
         f"{best:.6g} (episode {info.get('best_episode')})" if isinstance(best, (int, float)) else "none yet"
@@ -71,7 +76,7 @@ def format_info(info: dict[str, Any]) -> str:
     lines = [
         f"checkpoint    {info.get('checkpoint')}",
         f"run           {config.get('agent', '?')} on {config.get('env_id', '?')}, "
-        f"seed {config.get('seed', '?')}",
+        f"seed {config.get('seed', '?')}" + (f", {n_envs} envs (--n-envs)" if n_envs != 1 else ""),
         f"progress      episode {info.get('episode')}, global step {info.get('global_step')}, {where}",
         f"status        {info.get('status')}"
         + (f" ({info.get('kind')} checkpoint)" if info.get("kind") else ""),

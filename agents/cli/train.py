@@ -39,6 +39,7 @@ examples:
   sphgym train --env Acrobot-v1 --agent dqn --seed 2 --episodes 300
   sphgym train --steps 50000 --run-dir runs/long --checkpoint-every 25 --keep 5
   sphgym train --agent ppo --agent.learning_rate 3e-4 --set early_stopping_patience=200
+  sphgym train --agent ppo --n-envs 8 --steps 100000   # 8 CartPole copies, the RL Zoo's 8 x 32-step rollout
   sphgym train --agent dqn --print-config > dqn.toml  # every field with its default; edit, then:
   sphgym train --config dqn.toml --seed 4
 
@@ -92,6 +93,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--env", dest="env_id", metavar="ID", help="Gymnasium env id (default: CartPole-v1)")
     run.add_argument("--agent", metavar="NAME", help="agent name, see below (default: hierarchy)")
     run.add_argument("--seed", type=non_negative_int, metavar="N", help="run seed (default: 0)")
+    run.add_argument(
+        "--n-envs", type=positive_int, metavar="N",
+        help="step N copies of the env together (Gymnasium SyncVectorEnv, 1-256; ppo, dqn and sac only; "
+        "env steps count N per vector step) (default: 1)",
+    )
     _add_budget_flags(run)
     run.add_argument(
         "--run-dir", metavar="DIR",

@@ -21,6 +21,9 @@ from agents.suggest import close_matches
 # Steps after which an episode of an env without its own limit is truncated (RunConfig.episode_step_limit).
 DEFAULT_EPISODE_STEP_LIMIT = 10_000
 
+# Most env copies a run may step together (RunConfig.n_envs): bounds memory and the per-env state in checkpoints.
+MAX_N_ENVS = 256
+
 RESUME_MUTABLE_FIELDS = frozenset(
     {"episodes", "steps", "checkpoint_every", "checkpoint_min_interval", "keep", "stop_when_solved"}
 )
@@ -53,6 +56,8 @@ class RunConfig:
         seed: Run seed (>= 0). Agent, env and space seeds are derived from it with ``SeedSequence.spawn``.
         episodes: Episode budget; ``None`` for no episode limit (then ``steps`` must be set).
         steps: Env-step budget; ``None`` for no step limit. With both set the first one reached stops the run.
+            With ``n_envs`` = N a vector step is N env steps, so the run stops at the first multiple of N that
+            is >= ``steps``.
         checkpoint_every: A periodic checkpoint is written at the first episode boundary where at least this
             many episodes and at least ``checkpoint_min_interval`` seconds have passed since the last
             checkpoint.
@@ -80,6 +85,9 @@ class RunConfig:
             the runner says so when it applies it. 0 = no limit. An env with its own limit (or
             ``env_kwargs.max_episode_steps``) keeps it. A config read from a run folder written before this
             field existed has no limit, as then (``from_dict`` of values without the key).
+        n_envs: Copies of the env stepped together through Gymnasium's ``SyncVectorEnv`` (1..``MAX_N_ENVS``;
+            1 = one plain env, the default). Only agents that batch (ppo, dqn, sac) accept N > 1, and only on
+            envs whose mid-episode state can be captured (exact resume). Env steps count N per vector step.
     """
 
     env_id: str = "CartPole-v1"
@@ -101,6 +109,7 @@ class RunConfig:
     early_stopping_mode: str = "max"
     tensorboard: bool = True
     episode_step_limit: int = DEFAULT_EPISODE_STEP_LIMIT
+    n_envs: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.env_id, str) or not self.env_id:
@@ -131,6 +140,11 @@ class RunConfig:
             "episode_step_limit", self.episode_step_limit, minimum=0,
             fix=f"give a step count (default {DEFAULT_EPISODE_STEP_LIMIT}) or 0 for no limit",
         )
+        if not isinstance(self.n_envs, int) or isinstance(self.n_envs, bool) or not 1 <= self.n_envs <= MAX_N_ENVS:
+            raise ValueError(
+                f"n_envs must be an integer from 1 to {MAX_N_ENVS}, got {self.n_envs!r}: give the number of env "
+                "copies to step together (--n-envs 8), or 1 for one env."
+            )
         if not isinstance(self.stop_when_solved, bool):
             raise ValueError(f"stop_when_solved must be true or false, got {self.stop_when_solved!r}.")
         if self.reward_threshold is not None and not _is_finite_number(self.reward_threshold):

@@ -344,7 +344,7 @@ def _toml_key(key: str) -> str:
 # --------------------------------------------------------------------------------------------- run configs
 RUN_ALIASES = {"env": "env_id", "agent_name": "agent"}
 # Named values (the CLI's flags) that set a run field directly.
-NAMED_FIELDS = ("env_id", "agent", "seed", "checkpoint_every", "keep")
+NAMED_FIELDS = ("env_id", "agent", "seed", "checkpoint_every", "keep", "n_envs")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -406,7 +406,7 @@ def build_run_values(
 
     Args:
         named: Values given by name (``env_id``, ``agent``, ``seed``, ``checkpoint_every``, ``keep``,
-            ``episodes``, ``steps``); ``None`` means "not given".
+            ``n_envs``, ``episodes``, ``steps``); ``None`` means "not given".
         overrides: ``(KEY, TEXT)`` assignments, parsed by the type of the field they name.
         config_file: A TOML/JSON config file.
         base: Starting values (a resumed run's own config).

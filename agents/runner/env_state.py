@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from agents.runner.errors import EnvCreationError, RunnerError
 from envs import capture as _capture
@@ -104,10 +105,16 @@ def has_time_limit(env: gym.Env) -> bool:
 
 
 def capture_env_state(env: gym.Env) -> dict[str, Any]:
+    """The env's snapshot; for N envs, each sub-env's plus the vector's autoreset flags."""
+    if is_vector(env):
+        return _capture_vector(env)
     return dict(_capture.capture_env_state(env))
 
 
 def restore_env_state(env: gym.Env, snapshot: dict[str, Any]) -> None:
+    if is_vector(env):
+        _restore_vector(env, snapshot)
+        return
     _check_bit_generators(snapshot)
     _capture.restore_env_state(env, snapshot)
 
@@ -127,7 +134,7 @@ def _check_bit_generators(value: Any, depth: int = 0) -> None:
 
 
 def can_capture_episode_state(env: gym.Env) -> bool:
-    return bool(_capture.can_capture_episode_state(env))
+    return all(bool(_capture.can_capture_episode_state(sub)) for sub in sub_envs(env))
 
 
 def env_backend() -> str:
@@ -145,3 +152,73 @@ def reconstruct_env_rng(env: gym.Env, env_seed: int, resets: int) -> None:
     env.reset(seed=env_seed)
     for _ in range(resets - 1):
         env.reset()
+
+
+# ---------------------------------------------------------------------- N envs (RunConfig.n_envs > 1)
+VECTOR_SNAPSHOT_FORMAT = "sphgym.vector_env_snapshot"
+
+
+def make_run_vector_env(config: Any, *, from_file: bool = False, log: Any = None) -> gym.vector.SyncVectorEnv:
+    """``config.n_envs`` copies of ``make_run_env`` in a ``SyncVectorEnv`` with Gymnasium 1.x's default
+    next-step autoreset: the step after a sub-env's episode ended resets it (its action is ignored, reward 0,
+    terminated and truncated False), so a transition never spans two episodes. The default-limit note is
+    logged once."""
+
+    def thunk(index: int) -> Any:
+        return lambda: make_run_env(config, from_file=from_file, log=log if index == 0 else None)
+
+    return gym.vector.SyncVectorEnv(
+        [thunk(i) for i in range(config.n_envs)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+    )
+
+
+def is_vector(env: Any) -> bool:
+    return isinstance(env, gym.vector.VectorEnv)
+
+
+def sub_envs(env: Any) -> list[gym.Env]:
+    """The single envs of ``env`` (itself for a plain env), in index order."""
+    return list(env.envs) if is_vector(env) else [env]
+
+
+def seed_spaces(env: Any, action_seed: int, observation_seed: int) -> None:
+    """Seed every (sub-)env's action and observation space: sub-env ``i`` gets seed + i (one env: the seeds)."""
+    for i, sub in enumerate(sub_envs(env)):
+        sub.action_space.seed(action_seed + i)
+        sub.observation_space.seed(observation_seed + i)
+
+
+def env_spec(env: Any) -> Any:
+    """The (first sub-)env's ``EnvSpec`` (a ``SyncVectorEnv`` has none of its own)."""
+    return sub_envs(env)[0].spec
+
+
+def autoresetting(env: gym.vector.SyncVectorEnv) -> np.ndarray:
+    """Which sub-envs take a reset step at the next ``step`` (their previous step ended an episode)."""
+    return np.array(env._autoreset_envs, dtype=bool)
+
+
+def _capture_vector(env: gym.vector.SyncVectorEnv) -> dict[str, Any]:
+    envs = [capture_env_state(sub) for sub in env.envs]
+    return {
+        "format": VECTOR_SNAPSHOT_FORMAT,
+        "n_envs": env.num_envs,
+        "autoreset": [bool(b) for b in autoresetting(env)],
+        "episode_state_captured": all(e.get("episode_state_captured", False) for e in envs),
+        "envs": envs,
+    }
+
+
+def _restore_vector(env: gym.vector.SyncVectorEnv, snapshot: dict[str, Any]) -> None:
+    """Every sub-env's snapshot, then the autoreset flags; ``ValueError`` if it does not fit (the resume stops)."""
+    n = env.num_envs
+    envs, autoreset = snapshot.get("envs"), snapshot.get("autoreset")
+    if snapshot.get("format") != VECTOR_SNAPSHOT_FORMAT or snapshot.get("n_envs") != n:
+        raise ValueError(f"the env snapshot is not one of {n} vectorised envs (n_envs differs or format unknown)")
+    if not (isinstance(envs, list) and len(envs) == n and all(isinstance(e, dict) for e in envs)):
+        raise ValueError(f"the vector env snapshot must list {n} env snapshots")
+    if not (isinstance(autoreset, list) and len(autoreset) == n and all(isinstance(b, bool) for b in autoreset)):
+        raise ValueError(f"the vector env snapshot's autoreset must be {n} booleans")
+    for sub, sub_snapshot in zip(env.envs, envs, strict=True):
+        restore_env_state(sub, sub_snapshot)
+    env._autoreset_envs = np.array(autoreset, dtype=bool)

@@ -11,6 +11,17 @@ into fresh objects continues bit-identically. For an env whose mid-episode state
 runner keeps an in-memory snapshot of the last episode boundary and writes that instead; the resumed run
 replays the episode.
 
+With ``n_envs`` = N > 1 the env is a Gymnasium ``SyncVectorEnv`` of N copies (next-step autoreset: the step
+after a copy's episode ended resets it; ``env_state.make_run_vector_env``) and the loop is
+``actions = agent.act_batch(obs, active); obs, r, term, trunc = env.step(actions); agent.observe_batch(...)``,
+where ``active`` is False for the copies taking a reset step. Every vector step is N env steps (``global_step``
++= N; a ``steps`` budget stops at the first multiple of N that reaches it). Episodes that end in one vector step
+are accounted (episodes.csv, tracker, TensorBoard, callbacks) one by one in env index order, all at that
+step's ``global_step``: the order is by step, then env index. A checkpoint at any vector step boundary holds
+every copy's env snapshot, the autoreset flags, the batched observation and each copy's episode length and
+return (``runner.safetensors``: ``vector.episode_steps`` / ``vector.episode_returns``), so N > 1 needs an env
+whose mid-episode state can be captured (there is no common episode boundary to fall back to).
+
 This module holds the loop only. The run folder's layout is ``run_folder``'s, ``runner.json`` is ``RunState``'s,
 checkpoint files are ``checkpoint``'s, applying one is ``restore``'s; whatever watches a run is a callback
 (``callbacks``): it sees values and can only stop the run.
@@ -354,6 +365,14 @@ def _is_disk_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
 
 
+@dataclass(frozen=True)
+class _SingleSpaces:
+    """The spaces of one env copy of a vector env: what ``build_agent`` reads from an env."""
+
+    observation_space: Any
+    action_space: Any
+
+
 class _Session:
     """One ``train()`` call: the env, the agent, the logs and the loop state."""
 
@@ -381,10 +400,8 @@ class _Session:
         seed_global_rng(self.seeds)
         # Env and agent before anything is written: an env or space they cannot handle leaves no half-made run
         # (and --overwrite deletes the previous run only once the new one can start).
-        self.env = env_state.make_run_env(config, log=self.runner._log)
-        self.env.action_space.seed(self.seeds["action_space"])
-        self.env.observation_space.seed(self.seeds["observation_space"])
-        self.agent = build_agent(config, self.env, self.seeds["agent"])
+        self.env = self._make_env(config, from_file=False)
+        self.agent = self._build_agent(config)
         if not torch_was_loaded and "torch" in sys.modules:
             seed_torch_global(self.seeds)  # the agent imported torch: its global generator starts seeded too
         self.meta_static = static_meta(self.agent, config)
@@ -399,17 +416,72 @@ class _Session:
         self.episode_return = 0.0
         self.obs = None
         self.env_reset_done = False
+        self._init_vector_counters()
         self.status = "running"
         self.csv = EpisodeLog(self.run_dir, 0, None)
         self._open_tensorboard(purge_step=0)
         if self.tb is not None:  # once, at step 0 of a fresh run: a resume purges only from its checkpoint step + 1
             self.tb.add_json_text("config", config.to_dict(), 0)
 
+    def _make_env(self, config: RunConfig, from_file: bool) -> Any:
+        """The run's env (N > 1: a ``SyncVectorEnv``) with its spaces seeded; N > 1 needs capturable episodes."""
+        log = self.runner._log
+        if config.n_envs == 1:
+            env = env_state.make_run_env(config, from_file=from_file, log=log)
+        else:
+            env = env_state.make_run_vector_env(config, from_file=from_file, log=log)
+            if not env_state.can_capture_episode_state(env):
+                env.close()
+                raise ValueError(
+                    f"--n-envs {config.n_envs} needs an env whose mid-episode state sphgym can capture (N envs never "
+                    f"share an episode boundary to resume from), and {config.env_id}'s cannot: use --n-envs 1."
+                )
+        env_state.seed_spaces(env, self.seeds["action_space"], self.seeds["observation_space"])
+        return env
+
+    def _build_agent(self, config: RunConfig) -> Any:
+        """The agent for the (single) env's spaces; N > 1: switched to batched acting, or refused in one line."""
+        env = self.env
+        if config.n_envs == 1:
+            return build_agent(config, env, self.seeds["agent"])
+        from agents.registry import get_agent_spec
+
+        if not callable(getattr(get_agent_spec(config.agent).agent_class(), "set_n_envs", None)):
+            raise ValueError(
+                f"the {config.agent} agent steps one env at a time, so --n-envs {config.n_envs} is not supported: "
+                "use --n-envs 1, or an agent that batches envs (ppo, dqn, sac)."
+            )
+        single = _SingleSpaces(env.single_observation_space, env.single_action_space)
+        agent = build_agent(config, single, self.seeds["agent"])
+        agent.set_n_envs(config.n_envs)
+        return agent
+
+    def _init_vector_counters(self) -> None:
+        """Each env copy's episode length and return so far (N > 1; one env keeps ``episode_step``/``_return``)."""
+        n = self.runner.config.n_envs
+        self.episode_steps = np.zeros(n, dtype=np.int64)
+        self.episode_returns = np.zeros(n, dtype=np.float64)
+
+    def _restore_vector_counters(self, ckpt: Any) -> None:
+        """``vector.*`` of ``runner.safetensors`` into the per-copy counters, checked (N > 1 only)."""
+        self._init_vector_counters()
+        n = self.runner.config.n_envs
+        with loading(ckpt.path / RUNNER_ARRAYS, "per-env episode counters"):
+            arrays = ckpt.arrays(RUNNER_ARRAYS)
+            steps, returns = arrays["vector.episode_steps"], arrays["vector.episode_returns"]
+            if steps.shape != (n,) or steps.dtype != np.int64 or returns.shape != (n,) or returns.dtype != np.float64:
+                raise ValueError(f"vector.episode_steps/returns must be {n} int64 / float64 values")
+            if (steps < 0).any() or int(steps.max()) > self.global_step or not np.isfinite(returns).all():
+                raise ValueError("vector.episode_steps/returns hold negative, too large or non-finite values")
+            self.episode_steps[:] = steps
+            self.episode_returns[:] = returns
+
     def _init_tracker(self) -> None:
         config = self.runner.config
         threshold = config.reward_threshold
-        if threshold is None and self.env.spec is not None:
-            threshold = self.env.spec.reward_threshold
+        spec = env_state.env_spec(self.env)
+        if threshold is None and spec is not None:
+            threshold = spec.reward_threshold
         self.reward_threshold = threshold
         self.tracker = EpisodeTracker(
             window=config.metric_window,
@@ -464,10 +536,8 @@ class _Session:
         self.episode, self.global_step, self.episode_step = saved.episode, saved.global_step, saved.episode_step
         self.in_episode, self.episode_return = saved.in_episode, saved.episode_return
         self.env_reset_done, self.status = saved.env_reset_done, saved.status
-        self.env = env_state.make_run_env(config, from_file=True, log=self.runner._log)
-        self.env.action_space.seed(self.seeds["action_space"])
-        self.env.observation_space.seed(self.seeds["observation_space"])
-        self.agent = build_agent(config, self.env, self.seeds["agent"])
+        self.env = self._make_env(config, from_file=True)
+        self.agent = self._build_agent(config)
         # After the agent exists: a torch agent has imported torch and pinned its threads by now.
         self.meta_static = static_meta(self.agent, config)
         runtime_diffs = version_differences(ckpt.meta.get("versions", {}), self.meta_static["versions"])
@@ -485,6 +555,8 @@ class _Session:
         self._init_tracker()
         self.obs = restore_runner_arrays(ckpt, saved, self.tracker, self.env.observation_space)
         self.env_reset_done = restore_env(self.env, ckpt, saved, config.env_id, self.runner._warn)
+        if config.n_envs > 1:
+            self._restore_vector_counters(ckpt)
         self.csv = EpisodeLog(self.run_dir, self.episode, saved.episodes_csv_sha256)
         restore_global_rngs(ckpt, self.runner._warn)  # last: building the env and agent may have drawn from them
         return not self._already_finished()
@@ -532,7 +604,9 @@ class _Session:
         config = self.runner.config
         if config.steps is not None and self.global_step >= config.steps:
             return True
-        return config.episodes is not None and self.episode >= config.episodes and not self.in_episode
+        # N envs: at the episode target the other copies' unfinished episodes are left (never a common boundary)
+        finished = not self.in_episode or config.n_envs > 1
+        return config.episodes is not None and self.episode >= config.episodes and finished
 
     def _open_tensorboard(self, purge_step: int) -> None:
         if self.runner.config.tensorboard:
@@ -568,6 +642,9 @@ class _Session:
         obs_kind, obs_arrays = obs_to_arrays(self.obs if self.in_episode else None)
         runner_arrays = dict(self.tracker.state_arrays())
         runner_arrays.update(obs_arrays)
+        if self.runner.config.n_envs > 1:
+            runner_arrays["vector.episode_steps"] = self.episode_steps.copy()
+            runner_arrays["vector.episode_returns"] = self.episode_returns.copy()
         state = RunState(
             episode=self.episode,
             global_step=self.global_step,
@@ -732,7 +809,8 @@ class _Session:
         boundary_files = None if capture_mid_episode else self._snapshot_files_if_boundary()
         self.agent_metrics = agent_metrics_hook(self.agent)
 
-        env, agent, tracker = self.env, self.agent, self.tracker
+        env, agent = self.env, self.agent
+        vector = config.n_envs > 1
         session_start_step, session_start_time = self.global_step, time.perf_counter()
         watch_steps = bool(callbacks.step_callbacks)
         if callbacks.on_start(self.global_step) is False:
@@ -753,55 +831,39 @@ class _Session:
             if self.stop_requested:
                 status = "stopped"
                 break
-            if not self.in_episode:
-                if self.env_reset_done:
-                    self.obs, _ = env.reset()
-                else:
-                    self.obs, _ = env.reset(seed=self.seeds["env"])
-                    self.env_reset_done = True
-                agent.clear_state()
-                self.in_episode, self.episode_step, self.episode_return = True, 0, 0.0
+            if vector:
+                finished = self._vector_step(watch_steps)
+                if not finished:
+                    continue
+            else:
+                if not self.in_episode:
+                    if self.env_reset_done:
+                        self.obs, _ = env.reset()
+                    else:
+                        self.obs, _ = env.reset(seed=self.seeds["env"])
+                        self.env_reset_done = True
+                    agent.clear_state()
+                    self.in_episode, self.episode_step, self.episode_return = True, 0, 0.0
 
-            action = agent.act(self.obs)
-            self.obs, reward, terminated, truncated, _ = env.step(action)
-            agent.observe(self.obs, reward, terminated, truncated)
-            self.global_step += 1
-            self.episode_step += 1
-            self.episode_return += float(reward)
-            if watch_steps and callbacks.on_step(self.global_step) is False:
-                self.stop_requested = True
-            if not (terminated or truncated):
-                continue
+                action = agent.act(self.obs)
+                self.obs, reward, terminated, truncated, _ = env.step(action)
+                agent.observe(self.obs, reward, terminated, truncated)
+                self.global_step += 1
+                self.episode_step += 1
+                self.episode_return += float(reward)
+                if watch_steps and callbacks.on_step(self.global_step) is False:
+                    self.stop_requested = True
+                if not (terminated or truncated):
+                    continue
+                finished = [(self.episode_return, self.episode_step)]
+                self.in_episode, self.obs, self.episode_return, self.episode_step = False, None, 0.0, 0
 
-            # ---- episode end
-            episode_return, length = self.episode_return, self.episode_step
-            self.in_episode, self.obs, self.episode_return, self.episode_step = False, None, 0.0, 0
-            self.episode += 1
-            self.csv.append(self.episode, self.global_step, episode_return, length)
-            update = tracker.update(episode_return, length, self.episode, self.global_step)
-            if self.episode % config.best_every == 0 and tracker.offer_saved_best(self.episode):
-                self._note_best(update.rolling_mean)
+            # ---- episode ends (N envs: every copy whose episode ended in this step, in env index order)
             elapsed = time.perf_counter() - session_start_time
             fps = (self.global_step - session_start_step) / elapsed if elapsed > 0 else 0.0
-            if self.tb is not None:
-                self._log_episode(episode_return, length, update, fps)
-            if update.solved and config.stop_when_solved:
-                self.status = "solved"
-            elif update.stop_early:
-                self.status = "stopped_early"
-            event = EpisodeEvent(
-                episode=self.episode,
-                global_step=self.global_step,
-                episode_return=episode_return,
-                episode_length=length,
-                rolling_mean=update.rolling_mean,
-                best_metric=tracker.best_metric,
-                is_best=update.is_best,
-                steps_per_second=fps,
-                target_episodes=config.episodes,
-                target_steps=config.steps,
-            )
-            keep_going = callbacks.on_episode_end(event) is not False
+            keep_going = True
+            for episode_return, length in finished:
+                keep_going = self._end_episode(episode_return, length, fps) and keep_going
             if (
                 self.status == "running"
                 and self.episode - self.last_checkpoint_episode >= config.checkpoint_every
@@ -844,6 +906,63 @@ class _Session:
                 f"Interrupted by {signal_name}: checkpoint {path.name} written. Resume with: {result.resume_command}"
             )
         return result
+
+    def _vector_step(self, watch_steps: bool) -> list[tuple[float, int]]:
+        """One step of the N env copies (reset with the run's env seed first: copy i gets seed + i); returns
+        (return, length) of each episode that ended in it, in env index order, and zeroes those counters.
+
+        Gymnasium 1.x next-step autoreset: a copy whose previous step ended its episode is reset by this step
+        (``active`` False: its action is ignored, it earns nothing and counts no episode step, and the agent
+        stores no transition for it).
+        """
+        env, agent = self.env, self.agent
+        if not self.env_reset_done:
+            self.obs, _ = env.reset(seed=self.seeds["env"])
+            self.env_reset_done = self.in_episode = True
+            agent.clear_state()
+        active = ~env_state.autoresetting(env)
+        actions = agent.act_batch(self.obs, active)
+        self.obs, rewards, terminated, truncated, _ = env.step(actions)
+        agent.observe_batch(self.obs, rewards, terminated, truncated)
+        self.global_step += env.num_envs
+        self.episode_steps[active] += 1
+        self.episode_returns[active] += np.asarray(rewards, dtype=np.float64)[active]
+        if watch_steps and self.runner.callbacks.on_step(self.global_step) is False:
+            self.stop_requested = True
+        finished = []
+        for i in np.flatnonzero(np.logical_or(terminated, truncated)):
+            finished.append((float(self.episode_returns[i]), int(self.episode_steps[i])))
+            self.episode_returns[i], self.episode_steps[i] = 0.0, 0
+        return finished
+
+    def _end_episode(self, episode_return: float, length: int, fps: float) -> bool:
+        """Account one finished episode (episodes.csv, tracker, best/, TensorBoard, status, callbacks); returns
+        False if a callback asked to stop."""
+        config, tracker = self.runner.config, self.tracker
+        self.episode += 1
+        self.csv.append(self.episode, self.global_step, episode_return, length)
+        update = tracker.update(episode_return, length, self.episode, self.global_step)
+        if self.episode % config.best_every == 0 and tracker.offer_saved_best(self.episode):
+            self._note_best(update.rolling_mean)
+        if self.tb is not None:
+            self._log_episode(episode_return, length, update, fps)
+        if update.solved and config.stop_when_solved:
+            self.status = "solved"
+        elif update.stop_early:
+            self.status = "stopped_early"
+        event = EpisodeEvent(
+            episode=self.episode,
+            global_step=self.global_step,
+            episode_return=episode_return,
+            episode_length=length,
+            rolling_mean=update.rolling_mean,
+            best_metric=tracker.best_metric,
+            is_best=update.is_best,
+            steps_per_second=fps,
+            target_episodes=config.episodes,
+            target_steps=config.steps,
+        )
+        return self.runner.callbacks.on_episode_end(event) is not False
 
     def _snapshot_files_if_boundary(self) -> dict[str, bytes] | None:
         if self.in_episode:

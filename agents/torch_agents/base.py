@@ -16,11 +16,18 @@ Subclasses set the class attributes below and fill ``modules()``, ``optimizers()
 more, ``extra_weights``/``load_extra_weights`` and ``extra_state``/``load_extra_state``; ``ReplayAgent``
 (below) fills the latter for agents with a replay ring.
 
-Vectorised envs (not wired yet): the batched path is ``act_batch(obs[N]) -> actions[N]`` and
-``observe_batch(next_obs[N], rewards[N], terminated[N], truncated[N])`` beside today's per-env calls, with the
-pending pair shaped (N, ...), ``ReplayBuffer`` writing N rows per call, ``Rollout`` holding (n_steps, N)
-columns with GAE run per env column, and ``RunningMeanStd`` updated from batch moments. N = 1 keeps the
-present calls, so the default digests do not move.
+Vectorised envs (``--n-envs N``, N > 1): the runner calls ``set_n_envs(N)`` once after construction, then
+``act_batch(obs[N], active[N]) -> actions[N]`` and ``observe_batch(next_obs[N], rewards[N], terminated[N],
+truncated[N])`` instead of ``act``/``observe``. The pending pair is shaped (N, ...) with a ``pending_active``
+mask (saved in the state as ``pending_active``). ``active[i]`` is False when env ``i`` takes a Gymnasium 1.x
+next-step autoreset step (the step after its episode ended is a reset: the action is ignored, the reward is 0
+and no transition exists), so no transition is ever stored across an episode boundary. Off-policy agents store
+the active rows one by one in env order, each followed by the same per-transition bookkeeping as ``observe``
+(counters, target updates, training cadence: counted in transitions, as with one env); PPO fills a
+``VecRollout`` of (n_steps / N, N) rows with GAE per env column; ``RunningMeanStd`` is updated from batch
+moments. N = 1 never calls these: the per-env path and its digests are unchanged (a batched numpy forward of one
+row may take another BLAS path than the vector forward and round differently, and the batched RNG draws and
+rollout layout differ, so one shared path would move every recorded digest).
 """
 
 from __future__ import annotations
@@ -52,6 +59,17 @@ class ObservationEncoder:
                 f"{owner} needs a Box (flattened to a vector) or Discrete (one-hot) observation space, got "
                 f"{space!r}. Wrap the env (e.g. gymnasium.wrappers.FlattenObservation) or use the hierarchy agent."
             )
+
+    def batch(self, obs: Any, n: int) -> np.ndarray:
+        """A vector env's batched observations (``n`` rows) as an (n, size) float32 array."""
+        if self.one_hot_start is None:
+            return np.asarray(obs, dtype=np.float32).reshape(n, self.size)
+        index = np.asarray(obs, dtype=np.int64).reshape(n) - self.one_hot_start
+        if index.min() < 0 or index.max() >= self.size:
+            raise ValueError(f"observations {obs!r} leave Discrete({self.size}, start={self.one_hot_start}).")
+        x = np.zeros((n, self.size), dtype=np.float32)
+        x[np.arange(n), index] = 1.0
+        return x
 
     def __call__(self, obs: Any) -> np.ndarray:
         if self.one_hot_start is None:
@@ -94,6 +112,8 @@ class TorchAgent:
         self.pending_obs = np.zeros(self.obs_size, dtype=np.float32)
         self.pending_action = np.zeros(self.action_shape or (1,), dtype=self.action_dtype)
         self.has_pending = False
+        self.n_envs = 1
+        self.pending_active = np.zeros(0, dtype=np.uint8)  # N > 1 only: which rows of the pending pair are set
         self.last_losses = dict.fromkeys(self.loss_names, 0.0)
 
     def _init_action_space(self, name: str, space: gym.Space) -> None:
@@ -171,6 +191,39 @@ class TorchAgent:
 
     def clear_state(self) -> None:
         self.has_pending = False  # an act() never observed (the episode was cut off) is dropped
+        self.pending_active[:] = 0
+
+    # ------------------------------------------------------------------------------- vectorised envs
+    def set_n_envs(self, n_envs: int) -> None:
+        """Act for ``n_envs`` envs at once (call once, before the first ``act_batch``; N = 1 keeps ``act``)."""
+        if n_envs < 2:
+            raise ValueError(f"{type(self).__name__}.set_n_envs needs 2 or more envs, got {n_envs}.")
+        self.n_envs = n_envs
+        self.pending_obs = np.zeros((n_envs, self.obs_size), dtype=np.float32)
+        self.pending_action = np.zeros((n_envs, *(self.action_shape or (1,))), dtype=self.action_dtype)
+        self.pending_active = np.zeros(n_envs, dtype=np.uint8)
+
+    def encode_batch(self, obs: Any) -> np.ndarray:
+        return self.observation_encoder.batch(obs, self.n_envs)
+
+    def remember_batch(self, x: np.ndarray, actions: np.ndarray, active: np.ndarray) -> None:
+        """``remember`` for N envs: rows of inactive envs (autoreset steps) are not pending."""
+        if self.learn_enabled:
+            self.pending_obs[:] = x
+            self.pending_action.reshape(self.n_envs, -1)[:] = actions.reshape(self.n_envs, -1)
+            self.pending_active[:] = active
+            self.has_pending = bool(active.any())
+
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """The vector env's actions for internal ones (N rows), as ``env_action`` maps one."""
+        if self.discrete:
+            return self.action_start + np.asarray(actions, dtype=np.int64).reshape(self.n_envs)
+        shape = (self.n_envs, *self.action_space.shape)
+        return np.asarray(actions, dtype=self.action_space.dtype).reshape(shape)
+
+    def pending_rows(self) -> np.ndarray:
+        """Indices of the pending rows, ascending (the deterministic order transitions are stored in)."""
+        return np.flatnonzero(self.pending_active)
 
     def metrics(self) -> dict[str, float]:
         """TensorBoard scalars at an episode end: the last update's losses (tag = key; zeros before the first
@@ -214,6 +267,7 @@ class TorchAgent:
                 "counters": np.array(list(self._all_counters().values()), dtype=np.int64),
                 "pending_obs": self.pending_obs.copy(),
                 "pending_action": self.pending_action.copy(),
+                **({"pending_active": self.pending_active.copy()} if self.n_envs > 1 else {}),
                 "last_losses": np.array([self.last_losses[k] for k in self.loss_names], dtype=np.float64),
                 "np_rng": generator_state_to_array(self.np_rng),
                 "torch_rng": common.torch_generator_to_array(self.torch_rng),
@@ -230,12 +284,16 @@ class TorchAgent:
         counters = dict(zip(counter_names, (int(v) for v in arrays["counters"]), strict=True))
         if counters["num_timesteps"] < 0 or counters["n_updates"] < 0 or counters["has_pending"] not in (0, 1):
             raise ValueError(f"{name}.set_state: counters {counters} are out of range.")
+        if self.n_envs > 1 and not np.isin(arrays["pending_active"], (0, 1)).all():
+            raise ValueError(f"{name}.set_state: 'pending_active' must hold only 0 and 1.")
         self.load_extra_state(arrays, counters)
         self.num_timesteps = counters["num_timesteps"]
         self.n_updates = counters["n_updates"]
         self.has_pending = bool(counters["has_pending"])
         self.pending_obs[:] = arrays["pending_obs"]
         self.pending_action[:] = arrays["pending_action"]
+        if self.n_envs > 1:
+            self.pending_active[:] = arrays["pending_active"]
         self.last_losses = dict(zip(self.loss_names, (float(v) for v in arrays["last_losses"]), strict=True))
         # RNG last (after everything that could fail)
         generator_state_from_array(self.np_rng, arrays["np_rng"])
@@ -258,6 +316,22 @@ class ReplayAgent(TorchAgent):
 
     def state_reference(self, arrays: ArrayDict) -> ArrayDict:
         return self.buffer.reference_arrays("buffer", arrays)
+
+    def store_and_learn(self, x: np.ndarray, action: Any, reward: float, next_x: np.ndarray, terminated: bool) -> None:
+        """Store one transition and do what the algorithm does per env step (counters, training)."""
+        raise NotImplementedError
+
+    def observe_batch(self, next_obs: Any, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        """``observe`` for N envs: the pending rows' transitions, one by one in env order."""
+        if not self.learn_enabled or not self.has_pending:
+            return
+        next_x = self.encode_batch(next_obs)
+        rows = self.pending_rows()
+        self.pending_active[:] = 0
+        self.has_pending = False
+        for i in rows:
+            action = self.pending_action[i].reshape(self.action_shape)
+            self.store_and_learn(self.pending_obs[i], action, float(rewards[i]), next_x[i], bool(terminated[i]))
 
     def load_extra_state(self, arrays: ArrayDict, counters: dict[str, int]) -> None:
         pos, size = counters["buffer_pos"], counters["buffer_size"]

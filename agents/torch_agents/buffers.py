@@ -152,8 +152,9 @@ class Rollout(Transitions):
         action_shape: tuple[int, ...],
         action_dtype: type[np.generic],
         num_actions: int | None = None,
+        extra_columns: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(n_steps, obs_size, action_shape, action_dtype, ("dones",), num_actions)
+        super().__init__(n_steps, obs_size, action_shape, action_dtype, ("dones", *extra_columns), num_actions)
         self.n_steps = n_steps
 
     def add(
@@ -170,3 +171,62 @@ class Rollout(Transitions):
 
     def clear(self) -> None:
         self.pos = self.size = 0
+
+
+class VecRollout(Rollout):
+    """The rollout of ``n_envs`` env streams: ``n_steps / n_envs`` vector steps of ``n_envs`` rows each, stored
+    step-major (row ``t * n_envs + i`` is env ``i`` at vector step ``t``), so env ``i``'s column is the rows
+    ``i, i + n_envs, ...``. ``valid`` is 0 on the rows of envs that took a Gymnasium next-step autoreset step
+    (reset, no transition): they are skipped by GAE and the update.
+    """
+
+    def __init__(
+        self,
+        n_steps: int,
+        n_envs: int,
+        obs_size: int,
+        action_shape: tuple[int, ...],
+        action_dtype: type[np.generic],
+        num_actions: int | None = None,
+    ) -> None:
+        if n_envs < 2 or n_steps % n_envs or n_steps < 2 * n_envs:
+            raise ValueError(
+                f"PPOConfig.n_steps = {n_steps} must be a multiple of n_envs = {n_envs} and at least 2 x n_envs "
+                f"(n_steps counts the rollout's transitions across all envs); use e.g. n_steps = "
+                f"{max(2, n_steps // n_envs) * n_envs}."
+            )
+        super().__init__(n_steps, obs_size, action_shape, action_dtype, num_actions, ("valid",))
+        self.n_envs = n_envs
+
+    def add_batch(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        dones: np.ndarray,
+        valid: np.ndarray,
+    ) -> None:
+        """One vector step: ``n_envs`` rows (invalid rows are written as zeros)."""
+        rows = slice(self.pos, self.pos + self.n_envs)
+        keep = valid.astype(np.float32)
+        self.obs[rows] = obs * keep[:, None]
+        self.next_obs[rows] = next_obs * keep[:, None]
+        self.actions[rows] = np.where(valid.reshape(-1, *([1] * (actions.ndim - 1))), actions, 0)
+        self.rewards[rows] = rewards * keep
+        self.terminated[rows] = terminated * keep
+        self.dones[rows] = dones * keep
+        self.valid[rows] = keep
+        self.pos += self.n_envs
+        self.size = self.pos
+
+    def _check_values(self, owner: str, key: str, name: str, column: np.ndarray) -> None:
+        super()._check_values(owner, key, name, column)
+        if name == "valid" and not np.isin(column, (0.0, 1.0)).all():
+            raise ValueError(f"{owner}.set_state: '{key}' must hold only 0 and 1.")
+
+    def load_arrays(self, owner: str, prefix: str, arrays: ArrayDict, pos: int, size: int) -> None:
+        if pos % self.n_envs:
+            raise ValueError(f"{owner}.set_state: {prefix} pos {pos} is not a whole number of vector steps.")
+        super().load_arrays(owner, prefix, arrays, pos, size)

@@ -11,11 +11,13 @@ Validation is one rule for every field of every config (``_check_fields``): the 
 annotation, every float must be finite, and each numeric field must lie in the range declared in the
 class's ``_RANGES``; an error is one line naming the field, the value and the fix.
 
-The runner steps **one** env, so PPO collects its rollout from a single env stream: ``n_steps`` is the
-number of consecutive steps of that stream per update. The Zoo's CartPole PPO runs 8 envs x 32 steps = 256
-transitions per update; ``n_steps = 256`` keeps the batch, minibatch and update counts equal. The GAE
-segments are then 256 steps long instead of 32 (fewer bootstraps from the critic), a small difference
-measured by ``benchmarks/torch_vs_sb3.py``.
+PPO's ``n_steps`` counts the transitions of one rollout over all envs. By default the runner steps **one**
+env, so the rollout is ``n_steps`` consecutive steps of a single stream: the Zoo's CartPole PPO runs 8 envs x
+32 steps = 256 transitions per update, and ``n_steps = 256`` keeps the batch, minibatch and update counts
+equal (with GAE segments 256 steps long instead of 32). With ``--n-envs N`` each env contributes
+``n_steps / N`` steps, so ``--n-envs 8`` is exactly the Zoo's layout. The table below keeps the Zoo's
+``n_envs x n_steps`` in ``n_steps`` and does not set the number of envs (``RunConfig.n_envs`` stays 1 unless
+the user asks); the Zoo's ``n_envs`` is written next to each entry.
 
 Schedules (DQN's epsilon, PPO's linear learning rate and clip range) run over ``total_timesteps`` env steps,
 the Zoo's ``n_timesteps``; past it they hold their final value (epsilon: ``exploration_final_eps``;
@@ -175,7 +177,7 @@ class PPOConfig:
     """
 
     n_steps: int = 256
-    """Env steps per rollout (one env; the Zoo's 8 envs x 32 steps)."""
+    """Transitions per rollout over all envs (one env: 256 consecutive steps; ``--n-envs 8``: 8 x 32, the Zoo's)."""
     batch_size: int = 256
     """Minibatch size (256 = the whole rollout: one gradient step per epoch)."""
     n_epochs: int = 20
@@ -319,7 +321,8 @@ class SACConfig:
 
 # ---------------------------------------------------------------------------------------- RL Zoo table
 def _sb3_ppo(**zoo: Any) -> dict[str, Any]:
-    """SB3's PPO defaults under a Zoo entry, with the Zoo's n_envs x n_steps collected from one env."""
+    """SB3's PPO defaults under a Zoo entry, ``n_steps`` = the Zoo's n_envs x n_steps (one env, or N envs
+    with ``--n-envs``: n_steps counts all envs' transitions)."""
     n_envs = zoo.pop("n_envs", 1)
     values = {
         "learning_rate": 3e-4,

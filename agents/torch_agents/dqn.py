@@ -125,13 +125,32 @@ class DQNAgent(ReplayAgent):
         self.remember(x, action)
         return self.env_action(action)
 
+    def act_batch(self, obs: Any, active: np.ndarray) -> np.ndarray:
+        """``act`` for N envs: one epsilon draw per active env, in env order (inactive rows act 0, ignored)."""
+        x = self.encode_batch(obs)
+        rows = np.flatnonzero(active)
+        actions = np.zeros(self.n_envs, dtype=np.int64)
+        if self.learn_enabled and self.num_timesteps < self.config.learning_starts:
+            actions[rows] = self.np_rng.integers(self.n_actions, size=len(rows))
+        else:
+            greedy = np.argmax(self.q_numpy(x[rows]), axis=1)
+            if self.learn_enabled or not self.config.deterministic_when_not_learning:
+                explore = self.np_rng.random(len(rows)) < self.exploration_rate
+                greedy = np.where(explore, self.np_rng.integers(self.n_actions, size=len(rows)), greedy)
+            actions[rows] = greedy
+        self.remember_batch(x, actions, active)
+        return self.env_actions(actions)
+
     def observe(self, next_obs: Any, reward: float, terminated: bool, truncated: bool) -> None:
         if not self.learn_enabled or not self.has_pending:
             return  # learning off (or switched on between act and observe): nothing to store
-        config = self.config
-        next_x = self.encode(next_obs)
-        self.buffer.add(self.pending_obs, self.pending_action[0], float(reward), next_x, bool(terminated))
         self.has_pending = False
+        self.store_and_learn(self.pending_obs, self.pending_action[0], float(reward), self.encode(next_obs), terminated)
+
+    def store_and_learn(self, x: np.ndarray, action: Any, reward: float, next_x: np.ndarray, terminated: bool) -> None:
+        """One transition: store it, count it, update the target and train on SB3's schedule."""
+        config = self.config
+        self.buffer.add(x, action, reward, next_x, bool(terminated))
         self.num_timesteps += 1
         if self.num_timesteps % config.target_update_interval == 0:
             common.polyak_update(self.q_network, self.target_network, config.tau)

@@ -2,7 +2,8 @@
 
 The statistics are learned data: agents keep them in their *weights* (frozen when learning is off, like
 ``VecNormalize(training=False)``), while the running discounted return of the current episode is *state*.
-float64 throughout, updated one sample at a time, so a resumed run continues with identical bits.
+float64 throughout, updated one sample at a time (one env) or from a batch's moments (N envs, as
+``VecNormalize`` does), so a resumed run continues with identical bits.
 """
 
 from __future__ import annotations
@@ -34,13 +35,27 @@ class RunningMeanStd:
         self.var = m2 / total
         self.count[0] = total
 
+    def update_batch(self, x: np.ndarray) -> None:
+        """Chan et al.'s update from the moments of a batch (rows = samples), SB3's ``RunningMeanStd.update``."""
+        batch = np.asarray(x, dtype=np.float64)
+        if len(batch) == 0:
+            return
+        batch_mean, batch_var, batch_count = batch.mean(axis=0), batch.var(axis=0), float(len(batch))
+        delta = batch_mean - self.mean
+        count = self.count[0]
+        total = count + batch_count
+        self.mean = self.mean + delta * batch_count / total
+        m2 = self.var * count + batch_var * batch_count + np.square(delta) * count * batch_count / total
+        self.var = m2 / total
+        self.count[0] = total
+
     def normalize(self, x: np.ndarray | float) -> np.ndarray:
         """(x - mean) / sqrt(var + eps), clipped; float64."""
         return np.clip((np.asarray(x, dtype=np.float64) - self.mean) / np.sqrt(self.var + EPSILON), -CLIP, CLIP)
 
-    def scale(self, x: float) -> float:
-        """x / sqrt(var + eps), clipped (reward scaling: no centring)."""
-        return float(np.clip(x / np.sqrt(self.var + EPSILON), -CLIP, CLIP))
+    def scale(self, x: np.ndarray | float) -> np.ndarray:
+        """x / sqrt(var + eps), clipped (reward scaling: no centring); float64."""
+        return np.clip(np.asarray(x, dtype=np.float64) / np.sqrt(self.var + EPSILON), -CLIP, CLIP)
 
     def to_arrays(self, prefix: str) -> ArrayDict:
         return {

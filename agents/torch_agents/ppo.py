@@ -7,8 +7,9 @@ the space's bounds only on its way to the env (as SB3 does). Observation and rew
 (``normalize_observations`` / ``normalize_rewards``) are SB3's ``VecNormalize``, with the statistics in the
 weights and the running discounted return in the state.
 
-The runner steps one env, so the rollout is ``n_steps`` consecutive transitions of that env (the Zoo's
-CartPole setting of 8 envs x 32 steps becomes 1 env x 256 steps: same batch, minibatch and update counts).
+With one env the rollout is ``n_steps`` consecutive transitions of that env (the Zoo's CartPole setting of
+8 envs x 32 steps becomes 1 env x 256 steps: same batch, minibatch and update counts). With N envs
+(``set_n_envs``) it is a ``VecRollout`` of n_steps / N vector steps, GAE per env column (``column_gae``).
 When the rollout is full, ``observe`` runs ``ppo_update`` (below, reads top to bottom): GAE(lambda)
 advantages, then ``n_epochs`` passes of shuffled minibatches on the clipped surrogate + value MSE - entropy.
 
@@ -39,7 +40,7 @@ from torch import nn
 from agents.protocol import ArrayDict
 from agents.torch_agents import common
 from agents.torch_agents.base import TorchAgent
-from agents.torch_agents.buffers import Rollout
+from agents.torch_agents.buffers import Rollout, VecRollout
 from agents.torch_agents.config import PPOConfig
 from agents.torch_agents.normalization import RunningMeanStd
 
@@ -112,6 +113,30 @@ def compute_gae(
     return advantages
 
 
+def column_gae(
+    rollout: VecRollout, values: np.ndarray, next_values: np.ndarray, gamma: float, gae_lambda: float
+) -> np.ndarray:
+    """GAE of the rollout's valid rows (in row order), computed along each env's column: ``values`` and
+    ``next_values`` are given for the valid rows; an env's autoreset rows are skipped (its episode end before
+    them already cut the chain)."""
+    valid = np.flatnonzero(rollout.valid)
+    advantages = np.zeros(len(valid), dtype=np.float32)
+    env_of_row = valid % rollout.n_envs
+    for env in range(rollout.n_envs):
+        mine = np.flatnonzero(env_of_row == env)  # this env's valid rows, in time order
+        rows = valid[mine]
+        advantages[mine] = compute_gae(
+            rollout.rewards[rows],
+            values[mine],
+            next_values[mine],
+            rollout.terminated[rows],
+            rollout.dones[rows],
+            gamma,
+            gae_lambda,
+        )
+    return advantages
+
+
 def ppo_update(
     evaluate: Evaluate,
     critic: nn.Module,
@@ -123,38 +148,41 @@ def ppo_update(
     clip_coef: float,
     device: torch.device,
 ) -> dict[str, float]:
-    """One PPO update on a full rollout; returns the last minibatch's losses and statistics (CleanRL's names and
-    definitions; ``losses/explained_variance`` of the rollout's values for its returns, 0 when the returns do not
-    vary, where CleanRL logs NaN).
+    """One PPO update on a full rollout; returns the last minibatch's losses and statistics (CleanRL's names
+    and definitions; ``losses/explained_variance`` of the rollout's values for its returns, 0 when the returns
+    do not vary, where CleanRL logs NaN).
 
     ``evaluate(obs, actions)`` gives the policy's log-probabilities of the actions and its entropies
-    (``categorical_evaluate`` or ``gaussian_evaluate``).
+    (``categorical_evaluate`` or ``gaussian_evaluate``). The rollout of N env streams (``VecRollout``) runs GAE
+    along each env's column over its valid rows (``column_gae``); the valid rows, in row order, form the batch
+    (its size varies with the number of autoreset rows, so the last minibatch may be smaller).
     """
-    b_obs = torch.from_numpy(rollout.obs).to(device)
-    b_actions = torch.from_numpy(rollout.actions).to(device)
+    vector = isinstance(rollout, VecRollout)
+    rows = np.flatnonzero(rollout.valid) if vector else slice(None)
+    b_obs = torch.from_numpy(rollout.obs[rows]).to(device)
+    b_actions = torch.from_numpy(rollout.actions[rows]).to(device)
     with torch.no_grad():
         b_logprobs = evaluate(b_obs, b_actions)[0]
         b_values = critic(b_obs).squeeze(1)
-        b_next_values = critic(torch.from_numpy(rollout.next_obs).to(device)).squeeze(1)
-    b_advantages = torch.from_numpy(
-        compute_gae(
-            rollout.rewards,
-            b_values.cpu().numpy(),
-            b_next_values.cpu().numpy(),
-            rollout.terminated,
-            rollout.dones,
-            config.gamma,
-            config.gae_lambda,
+        b_next_values = critic(torch.from_numpy(rollout.next_obs[rows]).to(device)).squeeze(1)
+    values, next_values = b_values.cpu().numpy(), b_next_values.cpu().numpy()
+    if vector:
+        advantages = column_gae(rollout, values, next_values, config.gamma, config.gae_lambda)
+    else:
+        advantages = compute_gae(
+            rollout.rewards, values, next_values, rollout.terminated, rollout.dones, config.gamma, config.gae_lambda
         )
-    ).to(device)
+    b_advantages = torch.from_numpy(advantages).to(device)
     b_returns = b_advantages + b_values
 
     optimizer.lr = learning_rate
-    n = rollout.n_steps
+    n = len(b_obs)
     for _epoch in range(config.n_epochs):
         b_inds = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n, config.batch_size):
             mb_inds = b_inds[start : start + config.batch_size]
+            if len(mb_inds) < 2:
+                continue  # a one-row remainder (N envs: the batch size varies) has no advantage std: skipped
             newlogprob, entropy = evaluate(b_obs[mb_inds], b_actions[mb_inds])
             newvalue = critic(b_obs[mb_inds]).squeeze(1)
             logratio = newlogprob - b_logprobs[mb_inds]
@@ -288,7 +316,7 @@ class PPOAgent(TorchAgent):
             return reward
         self.running_return = self.running_return * self.config.gamma + reward
         self.ret_rms.update(self.running_return)
-        scaled = self.ret_rms.scale(reward)
+        scaled = float(self.ret_rms.scale(reward))
         if done:
             self.running_return = 0.0
         return scaled
@@ -304,30 +332,106 @@ class PPOAgent(TorchAgent):
         self.has_pending = False
         self.num_timesteps += 1
         if self.rollout.full:
-            config = self.config
-            common.pin_torch_runtime(config.torch_threads, config.device)
-            progress = self.progress_remaining
-            self.last_losses = ppo_update(
-                self.evaluate,
-                self.critic,
-                self.optimizer,
-                self.rollout,
-                self.torch_rng,
-                config,
-                common.linear_or_constant(config.learning_rate_schedule, config.learning_rate, progress),
-                common.linear_or_constant(config.clip_range_schedule, config.clip_range, progress),
-                self.device,
-            )
-            self.rollout.clear()
-            self.n_updates += 1
-            self.refresh_acting_copies()
+            self._update()
+
+    # ------------------------------------------------------------------------------- vectorised envs
+    def set_n_envs(self, n_envs: int) -> None:
+        """N envs: the rollout becomes a ``VecRollout`` of n_steps / N vector steps (n_steps counts all envs'
+        transitions, so the Zoo's 8 envs x 32 steps is ``n_steps = 256`` with ``--n-envs 8``) and the running
+        discounted return of reward normalisation is kept per env."""
+        super().set_n_envs(n_envs)
+        self.rollout = VecRollout(
+            self.config.n_steps, n_envs, self.obs_size, self.action_shape, self.action_dtype,
+            num_actions=self.n_actions if self.discrete else None,
+        )
+        self.running_returns = np.zeros(n_envs, dtype=np.float64)
+
+    def act_batch(self, obs: Any, active: np.ndarray) -> np.ndarray:
+        """``act`` for N envs; the active rows' randomness is drawn in one call, in env order. Observation
+        statistics are updated from the active rows' batch moments (inactive rows act 0, ignored by the env)."""
+        x_all = self.encode_batch(obs)
+        rows = np.flatnonzero(active)
+        if self.obs_rms is not None:
+            if self.learn_enabled:
+                self.obs_rms.update_batch(x_all[rows])
+            x_all = self.obs_rms.normalize(x_all).astype(np.float32)
+        x = x_all[rows]
+        deterministic = not self.learn_enabled and self.config.deterministic_when_not_learning
+        if self.discrete:
+            actions = np.zeros(self.n_envs, dtype=np.int64)
+            logits = self.actor_numpy(x).astype(np.float64)
+            if deterministic:
+                actions[rows] = np.argmax(logits, axis=1)
+            else:
+                cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1)
+                u = self.np_rng.random(len(rows)) * cdf[:, -1]
+                actions[rows] = np.minimum((cdf <= u[:, None]).sum(axis=1), self.n_actions - 1)
+            self.remember_batch(x_all, actions, active)
+            return self.env_actions(actions)
+        samples = np.zeros((self.n_envs, self.action_dim), dtype=np.float32)
+        mean = self.actor_numpy(x)
+        if deterministic:
+            samples[rows] = mean
+        else:
+            noise = self.np_rng.standard_normal((len(rows), self.action_dim))
+            samples[rows] = (mean.astype(np.float64) + self.std_numpy * noise).astype(np.float32)
+        self.remember_batch(x_all, samples, active)  # trained on as sampled; clipped only for the env
+        return self.env_actions(np.clip(samples, self.action_low, self.action_high))
+
+    def observe_batch(self, next_obs: Any, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        """One vector step into the rollout (inactive rows stored as invalid); an update when it is full."""
+        if not self.learn_enabled or not self.has_pending:
+            return
+        active = self.pending_active.astype(bool)
+        next_x = self.encode_batch(next_obs)
+        if self.obs_rms is not None:
+            next_x = self.obs_rms.normalize(next_x).astype(np.float32)
+        terminated = np.asarray(terminated, dtype=bool)
+        dones = terminated | np.asarray(truncated, dtype=bool)
+        rewards = np.asarray(rewards, dtype=np.float64)
+        if self.ret_rms is not None:  # VecNormalize: discounted return per env, statistics from the batch
+            self.running_returns[active] = self.running_returns[active] * self.config.gamma + rewards[active]
+            self.ret_rms.update_batch(self.running_returns[active])
+            rewards = self.ret_rms.scale(rewards)
+            self.running_returns[active & dones] = 0.0
+        actions = self.pending_action[:, 0] if self.discrete else self.pending_action
+        self.rollout.add_batch(self.pending_obs, actions, rewards, next_x, terminated, dones, active)
+        self.pending_active[:] = 0
+        self.has_pending = False
+        self.num_timesteps += int(active.sum())
+        if self.rollout.full:
+            self._update()
+
+    def _update(self) -> None:
+        """``ppo_update`` on the full rollout, then start a new one."""
+        config = self.config
+        common.pin_torch_runtime(config.torch_threads, config.device)
+        progress = self.progress_remaining
+        self.last_losses = ppo_update(
+            self.evaluate,
+            self.critic,
+            self.optimizer,
+            self.rollout,
+            self.torch_rng,
+            config,
+            common.linear_or_constant(config.learning_rate_schedule, config.learning_rate, progress),
+            common.linear_or_constant(config.clip_range_schedule, config.clip_range, progress),
+            self.device,
+        )
+        self.rollout.clear()
+        self.n_updates += 1
+        self.refresh_acting_copies()
 
     def clear_state(self) -> None:
         # A new episode starts: the last stored step ends the GAE chain (bootstrapping from its next_obs
-        # unless it terminated); an act() never observed is dropped.
+        # unless it terminated); an act() never observed is dropped. N envs: called once, before the first
+        # vector step (each env's episode ends are in its dones).
+        super().clear_state()
+        if self.n_envs > 1:
+            self.running_returns[:] = 0.0
+            return
         if self.rollout.pos > 0:
             self.rollout.dones[self.rollout.pos - 1] = 1.0
-        self.has_pending = False
         self.running_return = 0.0
 
     # ------------------------------------------------------------------------------------------ saving
@@ -364,7 +468,9 @@ class PPOAgent(TorchAgent):
 
     def extra_state(self) -> ArrayDict:
         state = self.rollout.to_arrays("rollout")
-        if self.ret_rms is not None:
+        if self.ret_rms is not None and self.n_envs > 1:
+            state["running_return"] = self.running_returns.copy()
+        elif self.ret_rms is not None:
             state["running_return"] = np.array([self.running_return], dtype=np.float64)
         return state
 
@@ -374,5 +480,7 @@ class PPOAgent(TorchAgent):
     def load_extra_state(self, arrays: ArrayDict, counters: dict[str, int]) -> None:
         pos = counters["rollout_pos"]
         self.rollout.load_arrays("PPOAgent", "rollout", arrays, pos, pos)
-        if self.ret_rms is not None:
+        if self.ret_rms is not None and self.n_envs > 1:
+            self.running_returns[:] = arrays["running_return"]
+        elif self.ret_rms is not None:
             self.running_return = float(arrays["running_return"][0])

@@ -217,12 +217,37 @@ class SACAgent(ReplayAgent):
         env_action = self.action_low + (action.astype(np.float64) + 1.0) * self.action_scale
         return self.env_action(np.clip(env_action, self.action_low, self.action_high))
 
+    def act_batch(self, obs: Any, active: np.ndarray) -> np.ndarray:
+        """``act`` for N envs: the active rows' noise drawn in one call, in env order (inactive rows act 0)."""
+        x = self.encode_batch(obs)
+        rows = np.flatnonzero(active)
+        d, n = self.action_dim, len(rows)
+        squashed = np.zeros((self.n_envs, d), dtype=np.float64)
+        if self.learn_enabled and self.num_timesteps < self.config.learning_starts:
+            squashed[rows] = self.np_rng.uniform(-1.0, 1.0, (n, d))
+        else:
+            out = self.actor_numpy(x[rows]).astype(np.float64)
+            mean = out[:, :d]
+            if not self.learn_enabled and self.config.deterministic_when_not_learning:
+                squashed[rows] = np.tanh(mean)
+            else:
+                log_std = np.clip(out[:, d:], LOG_STD_MIN, LOG_STD_MAX)
+                squashed[rows] = np.tanh(mean + np.exp(log_std) * self.np_rng.standard_normal((n, d)))
+        actions = squashed.astype(np.float32)
+        self.remember_batch(x, actions, active)
+        env_actions = self.action_low + (actions.astype(np.float64) + 1.0) * self.action_scale
+        return self.env_actions(np.clip(env_actions, self.action_low, self.action_high))
+
     def observe(self, next_obs: Any, reward: float, terminated: bool, truncated: bool) -> None:
         if not self.learn_enabled or not self.has_pending:
             return  # learning off (or switched on between act and observe): nothing to store
-        config = self.config
-        self.buffer.add(self.pending_obs, self.pending_action, float(reward), self.encode(next_obs), bool(terminated))
         self.has_pending = False
+        self.store_and_learn(self.pending_obs, self.pending_action, float(reward), self.encode(next_obs), terminated)
+
+    def store_and_learn(self, x: np.ndarray, action: Any, reward: float, next_x: np.ndarray, terminated: bool) -> None:
+        """One transition: store it, count it and train on SB3's schedule."""
+        config = self.config
+        self.buffer.add(x, action, reward, next_x, bool(terminated))
         self.num_timesteps += 1
         if (
             self.num_timesteps % config.train_freq == 0

@@ -1,6 +1,7 @@
 """Test helper: one training process, as the CLI would run it, with deterministic fault injection.
 
     python tests/runner/runner_proc.py --run-dir D --seed 0 --episodes 60 [--resume] [--env ID] [--agent NAME]
+        [--n-envs N]
 
 Environment variables (fault injection; none changes what is computed):
 
@@ -61,6 +62,7 @@ def main() -> int:
     parser.add_argument("--checkpoint-every", type=int, default=10)
     parser.add_argument("--keep", type=int, default=3)
     parser.add_argument("--checkpoint-min-interval", type=float, default=0.0)
+    parser.add_argument("--n-envs", type=int, default=1)
     args = parser.parse_args()
     metric_agent.register()  # --agent metric-random: an agent with metrics() (logged to TensorBoard)
 
@@ -115,6 +117,7 @@ def main() -> int:
             checkpoint_every=args.checkpoint_every,
             checkpoint_min_interval=args.checkpoint_min_interval,
             keep=args.keep,
+            n_envs=args.n_envs,
         )
         runner = Runner(args.run_dir, config, step_hook=step_hook, on_episode=on_episode)
         result = runner.train()

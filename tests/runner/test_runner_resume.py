@@ -16,6 +16,7 @@ import signal
 import pytest
 
 from tests.runner.runner_helpers import (
+    mid_episode_step,
     assert_same_run,
     count_rows,
     run_and_kill_when,
@@ -76,6 +77,20 @@ CASES = [
         NO_CAPTURE,
         id="cartpole-hierarchy-boundary-replay",
     ),
+    # N = 4 env copies (SyncVectorEnv): every copy's env snapshot, autoreset flag and episode counters, PPO's
+    # rollout of 4 columns; signals land at vector step boundaries, mid-episode for the copies.
+    pytest.param(
+        {
+            "env": "CartPole-v1",
+            "agent": "ppo",
+            "agent_config": {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [32, 32]},
+            "episodes": 60,
+            "checkpoint_every": 7,
+            "n_envs": 4,
+        },
+        {},
+        id="cartpole-ppo-4-envs",
+    ),
     # Pixel observations: an image encoder in front of the hierarchy learns at every step too.
     pytest.param(
         {"env": "sphgym/PixelCatch-v0", "agent": "hierarchy", "episodes": 100, "checkpoint_every": 7},
@@ -97,13 +112,6 @@ def _episode_ends(run_dir) -> list[int]:
     return [int(line.split(",")[1]) for line in lines]
 
 
-def _mid_episode_step(ends: list[int], fraction: float) -> int:
-    step = max(2, int(ends[-1] * fraction))
-    while step in ends or step - 1 in ends:  # strictly inside an episode, at least one step in
-        step += 1
-    return step
-
-
 @pytest.mark.parametrize(("options", "extra_env"), CASES)
 def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
     reference = tmp_path / "reference"
@@ -112,10 +120,14 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
     assert result["status"] == "completed"
     ends = _episode_ends(reference)
     episodes = options["episodes"]
+    n_envs = options.get("n_envs", 1)
+    # N copies: episodes that end in the target's vector step are all counted (the target may be passed by < N)
+    assert result["episode"] == episodes if n_envs == 1 else episodes <= result["episode"] < episodes + n_envs
+    final_episodes = result["episode"]
 
     run = tmp_path / "interrupted"
     # 1. SIGTERM mid-episode.
-    k1 = _mid_episode_step(ends, 0.2)
+    k1 = mid_episode_step(ends, 0.2, n_envs)
     code, result, err = run_proc(
         run, seed=7, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k1}:SIGTERM"}, **options
     )
@@ -129,7 +141,7 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
         assert result["global_step"] == k1  # checkpointed exactly where it stopped, mid-episode
 
     # 2. SIGINT mid-episode, after resuming.
-    k2 = _mid_episode_step(ends, 0.45)
+    k2 = mid_episode_step(ends, 0.45, n_envs)
     code, result, err = run_proc(
         run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k2}:SIGINT"}, **options
     )
@@ -144,7 +156,7 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
     assert code == -signal.SIGKILL
 
     # 4. SIGKILL mid-episode at a chosen step (no chance to checkpoint: resumes from the last periodic one).
-    k4 = _mid_episode_step(ends, 0.85)
+    k4 = mid_episode_step(ends, 0.85, n_envs)
     code, _, err = run_proc(
         run, resume=True, environ={**extra_env, "SPHGYM_TEST_SIGNAL_AT_STEP": f"{k4}:SIGKILL"}, **options
     )
@@ -153,7 +165,7 @@ def test_interrupted_run_equals_uninterrupted_run(tmp_path, options, extra_env):
     # 5. Resume to the end; the stale lock of the killed process is taken over with a warning.
     code, result, err = run_proc(run, resume=True, environ=extra_env, **options)
     assert code == 0, err
-    assert result["status"] == "completed" and result["episode"] == episodes
+    assert result["status"] == "completed" and result["episode"] == final_episodes
     assert "stale lock" in err
 
     assert_same_run(run_fingerprint(reference), run_fingerprint(run))
