@@ -264,3 +264,49 @@ def test_unbounded_box_actions_take_their_range_from_the_config():
     config = HierarchyAgentConfig(action_low=(-3.0,), action_high=(3.0,), action_bins=3, obs_squash_scales=(1.0, 1.0))
     agent = HierarchyAgent(obs_space, act_space, config, 0)
     assert float(agent.act(np.zeros(2, np.float32))[0]) in (-2.0, 0.0, 2.0)
+
+
+def test_surprise_reward_pays_for_what_the_hierarchy_failed_to_predict():
+    from hierarchy import IOType
+
+    plain, _ = make(seed=6)
+    assert plain.hierarchy.get_io_type(HierarchyAgent.OBS_PORT) == IOType.NONE  # off: no decoder, no cost
+    agent, env = make(seed=6, surprise_reward=0.5)
+    assert agent.hierarchy.get_io_type(HierarchyAgent.OBS_PORT) == IOType.PREDICTION
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    agent.act(obs)
+    obs, _, _, _, _ = env.step(0)
+    cis = agent._encoder.encode(obs)
+    acts = agent.hierarchy.get_prediction_acts(HierarchyAgent.OBS_PORT).reshape(cis.size, -1)
+    expected = 0.5 * (1.0 - acts[np.arange(cis.size), cis].mean())
+    agent.observe(obs, 1.0, False, False)
+    assert agent.get_state()["pending_reward"][0] == pytest.approx(1.0 + expected, rel=1e-12)
+    assert 0.0 < expected <= 0.5
+    # Well-predicted observations pay less: after a stretch of learning the bonus has fallen.
+    surprises = []
+    for _ in range(600):
+        obs, _, terminated, truncated, _ = env.step(agent.act(obs))
+        surprises.append(agent._surprise(agent._encoder.encode(obs)))
+        agent.observe(obs, 1.0, terminated, truncated)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            agent.clear_state()
+    assert np.mean(surprises[-100:]) < np.mean(surprises[:100])
+
+
+def test_surprise_reward_restores_exactly():
+    """The prediction the bonus compares with is hierarchy state: a restored copy continues byte-identically."""
+    agent, env = make(seed=7, surprise_reward=0.3)
+    _run_steps(agent, env, 120)
+    twin, _ = make(seed=98, surprise_reward=0.3)
+    twin.set_weights(agent.get_weights())
+    twin.set_state(agent.get_state())
+    obs = np.array([0.1, 0.5, -0.02, -0.7], dtype=np.float32)
+    for a in (agent, twin):
+        for _ in range(20):
+            a.act(obs)
+            a.observe(obs, 1.0, False, False)
+    for kind in ("get_weights", "get_state"):
+        mine, theirs = getattr(agent, kind)(), getattr(twin, kind)()
+        assert {k: v.tobytes() for k, v in mine.items()} == {k: v.tobytes() for k, v in theirs.items()}
