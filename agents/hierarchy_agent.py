@@ -25,7 +25,6 @@ from agents.pixel_frontend import make_pixel_frontend, pixel_arrays, pixel_keys,
 from agents.protocol import ArrayDict
 from agents.running_moments import RunningMoments
 from envs import make_action_decoder, make_observation_encoder
-from envs.action_codecs import BoxActionDecoder
 from envs.observation_codecs import BoxEncoder
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 
@@ -128,19 +127,7 @@ class HierarchyAgent:
         self._metrics.record(self.hierarchy)
         self._pending_reward = 0.0
         self._last_action = self.hierarchy.get_prediction_cis(self.ACTION_PORT)
-        if self.config.action_interpolate and isinstance(self._decoder, BoxActionDecoder):
-            return self._mean_action()
         return self._decoder.decode(self._last_action)
-
-    def _mean_action(self) -> np.ndarray:
-        """The policy's probability-weighted mean of the bin centres, per Box element, in the space's dtype."""
-        decoder = self._decoder
-        probs = self.hierarchy.get_prediction_acts(self.ACTION_PORT).reshape(decoder.num_dims, -1).astype(np.float64)
-        mean = (probs * decoder.centres).sum(axis=1) / np.maximum(probs.sum(axis=1), 1e-12)
-        space = decoder.space
-        low = np.asarray(space.low, dtype=space.dtype).reshape(-1)
-        high = np.asarray(space.high, dtype=space.dtype).reshape(-1)
-        return np.clip(mean.astype(space.dtype), low, high).reshape(space.shape)
 
     def _recentre(self) -> None:
         """Place the squashing sigmoid of the unbounded elements on their running mean and spread."""

@@ -76,9 +76,6 @@ class HierarchyAgentConfig:
     """Optional per-dimension upper bounds; () = the space's."""
     action_bins: int = 9
     """Cells per Box action dimension (bin centres are the actions)."""
-    action_interpolate: bool = False
-    """Box actions: act with the policy's mean over bin centres (probability-weighted) instead of the sampled bin's
-    centre; the actor still learns from the sampled bin. Other action spaces ignore it."""
     action_low: tuple[float, ...] = ()
     """Optional per-element lower bounds of a Box action space (required where the space is unbounded)."""
     action_high: tuple[float, ...] = ()
@@ -175,7 +172,7 @@ class HierarchyAgentConfig:
             "encoder_active_ratio",
         ):
             _unit(name, getattr(self, name))
-        for name in ("obs_normalize", "reward_normalize", "episodic", "action_interpolate"):
+        for name in ("obs_normalize", "reward_normalize", "episodic"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"HierarchyAgentConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if not math.isfinite(self.terminal_reward):

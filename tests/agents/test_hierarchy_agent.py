@@ -310,15 +310,3 @@ def test_surprise_reward_restores_exactly():
     for kind in ("get_weights", "get_state"):
         mine, theirs = getattr(agent, kind)(), getattr(twin, kind)()
         assert {k: v.tobytes() for k, v in mine.items()} == {k: v.tobytes() for k, v in theirs.items()}
-
-
-def test_action_interpolate_acts_with_the_policy_mean_of_the_bin_centres():
-    agent, env = make("Pendulum-v1", seed=8, action_interpolate=True)
-    obs, _ = env.reset(seed=0)
-    action = agent.act(obs)
-    probs = agent.hierarchy.get_prediction_acts(HierarchyAgent.ACTION_PORT).astype(np.float64)
-    centres = agent._decoder.centres[0]
-    assert env.action_space.contains(action)
-    assert float(action[0]) == pytest.approx(float((probs * centres).sum() / probs.sum()), abs=1e-6)
-    # The sampled bin (what the actor learns from) is still the one fed back.
-    assert agent.get_state()["last_action"].tolist() == agent.hierarchy.get_prediction_cis(1).tolist()
