@@ -212,11 +212,19 @@ def test_running_statistics_live_in_the_weights_and_move_only_while_learning():
     assert all(after[k].tobytes() == weights[k].tobytes() for k in ("obs_moments", "return_moments"))
 
 
-def test_running_statistics_restore_exactly():
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"obs_normalize": True, "reward_normalize": True}, id="running-statistics"),
+        # The prediction the surprise bonus compares with is hierarchy state: nothing else to save.
+        pytest.param({"surprise_reward": 0.3}, id="surprise-reward"),
+    ],
+)
+def test_learned_statistics_and_options_restore_exactly(options):
     """A copy made from get_weights/get_state continues byte-identically (the runner's resume relies on it)."""
-    agent, env = make(seed=5, obs_normalize=True, reward_normalize=True)
+    agent, env = make(seed=5, **options)
     _run_steps(agent, env, 150)
-    twin, twin_env = make(seed=99, obs_normalize=True, reward_normalize=True)
+    twin, twin_env = make(seed=99, **options)
     twin.set_weights(agent.get_weights())
     twin.set_state(agent.get_state())
     obs = np.array([0.1, 0.5, -0.02, -0.7], dtype=np.float32)
@@ -294,19 +302,3 @@ def test_surprise_reward_pays_for_what_the_hierarchy_failed_to_predict():
             agent.clear_state()
     assert np.mean(surprises[-100:]) < np.mean(surprises[:100])
 
-
-def test_surprise_reward_restores_exactly():
-    """The prediction the bonus compares with is hierarchy state: a restored copy continues byte-identically."""
-    agent, env = make(seed=7, surprise_reward=0.3)
-    _run_steps(agent, env, 120)
-    twin, _ = make(seed=98, surprise_reward=0.3)
-    twin.set_weights(agent.get_weights())
-    twin.set_state(agent.get_state())
-    obs = np.array([0.1, 0.5, -0.02, -0.7], dtype=np.float32)
-    for a in (agent, twin):
-        for _ in range(20):
-            a.act(obs)
-            a.observe(obs, 1.0, False, False)
-    for kind in ("get_weights", "get_state"):
-        mine, theirs = getattr(agent, kind)(), getattr(twin, kind)()
-        assert {k: v.tobytes() for k, v in mine.items()} == {k: v.tobytes() for k, v in theirs.items()}
