@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import math
 import multiprocessing
@@ -408,11 +409,17 @@ def _load(system: str, env: SuiteEnv, seed: int) -> dict[str, Any] | None:
     if not path.exists():
         return None
     cached = json.loads(path.read_text())
+    current = _report_settings(system, env.env_id)
+    return cached if current is not None and cached.get("settings") == current else None
+
+
+@functools.lru_cache(maxsize=None)
+def _report_settings(system: str, env_id: str) -> Any:
+    """Today's settings of (system, env) for the report (no system's settings depend on the seed), None if n/a."""
     try:
-        current = _plain(SYSTEMS[system].settings(env, seed))
+        return _plain(SYSTEMS[system].settings(ENVS[env_id], 0))
     except NotApplicable:
         return None
-    return cached if cached.get("settings") == current else None
 
 
 def _fmt(value: float | None) -> str:
