@@ -69,7 +69,12 @@ class HierarchyAgent:
         self._return_moments = RunningMoments(1) if config.reward_normalize else None
         self._return_acc = 0.0
         io_descs = [
-            IODesc(self._encoder.port_size, IOType.NONE, up_radius=config.obs_radius, down_radius=config.obs_radius),
+            IODesc(
+                self._encoder.port_size,
+                IOType.PREDICTION if config.surprise_reward > 0 else IOType.NONE,
+                up_radius=config.obs_radius,
+                down_radius=config.obs_radius,
+            ),
             IODesc(
                 self._decoder.port_size,
                 IOType.ACTION,
@@ -146,17 +151,26 @@ class HierarchyAgent:
         rms = float(np.sqrt(moments.m2[0] / max(moments.count, 1) + moments.mean[0] ** 2))
         return reward / rms if rms > _MIN_STD else reward
 
+    def _surprise(self, cis: np.ndarray) -> float:
+        """Mean over observation columns of 1 - the probability the last step's prediction gave the observed cell."""
+        acts = self.hierarchy.get_prediction_acts(self.OBS_PORT).reshape(cis.size, -1)
+        return float(1.0 - acts[np.arange(cis.size), cis].mean())
+
     def observe(self, next_obs: Any, reward: float, terminated: bool, truncated: bool) -> None:
         c = self.config
         reward = float(reward) * c.reward_scale
         if terminated:
             reward += c.terminal_reward
+        next_cis = None
+        if c.surprise_reward > 0:
+            next_cis = self._encoder.encode(next_obs)
+            reward += c.surprise_reward * self._surprise(next_cis)
         if self._return_moments is not None:
             reward = self._normalise_reward(reward)
         if c.episodic and (terminated or truncated):
             # The final observation closes the episode: V = 0 if terminated, V(final obs) if truncated.
             self.hierarchy.step(
-                [self._encoder.encode(next_obs), self._last_action],
+                [self._encoder.encode(next_obs) if next_cis is None else next_cis, self._last_action],
                 learn_enabled=self.learn_enabled,
                 reward=reward,
                 terminated=terminated,

@@ -111,6 +111,10 @@ class HierarchyAgentConfig:
     reward_normalize: bool = False
     """Divide rewards by the running root-mean-square of the discounted return (learned while learning, part of
     the weights), so the value head sees returns of order 1 whatever the env's reward scale."""
+    surprise_reward: float = 0.0
+    """Intrinsic reward for surprise, for exploration under sparse rewards: each step earns this times the mean over
+    observation columns of (1 - the probability the hierarchy gave to the observed cell). 0 = off; above 0 the
+    observation port also gets a decoder that predicts the next observation (more weights, slower steps)."""
     episodic: bool = True
     """True: episode ends are boundaries (terminated = no future value). False: one continuing stream, as
     PyAOgmaNeo's env runner does (clear_state is then a no-op and terminal_reward is added on termination)."""
@@ -155,7 +159,7 @@ class HierarchyAgentConfig:
             )
         for name in ("obs_squash_scale", "value_lr", "policy_lr", "reward_scale"):
             _positive(name, getattr(self, name))
-        for name in ("recurrent_importance", "action_importance"):
+        for name in ("recurrent_importance", "action_importance", "surprise_reward"):
             _positive(name, getattr(self, name), allow_zero=True)
         for name in (
             "discount",

@@ -79,19 +79,28 @@ class SolveTracker:
         )  # fmt: skip
 
 
-# --- sphgym agents (any registered agent, driven exactly as the runner drives it) -------------------------
+# --- sphgym agents (any registered agent, seeded and driven exactly as `sphgym train --seed S` does) ------------
 def run_sphgym(
     agent_name: str, seed: int, max_episodes: int, eval_episodes: int, overrides: dict | None = None
 ) -> SeedResult:
+    """One seed through the runner's own seeding: ``RunConfig(seed=S).derived_seeds()`` gives the agent's seed,
+    the first reset's seed and the global RNGs, so the solve point equals the CLI's for the same seed."""
     from agents.episode import play_episode
-    from agents.registry import make_agent
+    from agents.runner.config import RunConfig, build_agent
+    from agents.runner.env_state import make_run_env
+    from agents.runner.rng_state import seed_global_rng
 
-    env = gym.make("CartPole-v1")
-    agent = make_agent(agent_name, env.observation_space, env.action_space, overrides, seed=seed)
+    config = RunConfig(env_id="CartPole-v1", agent=agent_name, seed=seed, agent_config=dict(overrides or {}))
+    seeds = config.derived_seeds()
+    seed_global_rng(seeds)
+    env = make_run_env(config)
+    env.action_space.seed(seeds["action_space"])
+    env.observation_space.seed(seeds["observation_space"])
+    agent = build_agent(config, env, seeds["agent"])
     tracker = SolveTracker(max_episodes)
     start = time.perf_counter()
     while not tracker.done:
-        outcome = play_episode(agent, env, seed=seed if not tracker.returns else None)
+        outcome = play_episode(agent, env, seed=seeds["env"] if not tracker.returns else None)
         tracker.steps += outcome.length
         tracker.episode(outcome.episode_return)
     train_rate = tracker.steps / (time.perf_counter() - start)

@@ -8,9 +8,10 @@ Each (system, env, seed) run trains until the mean return of its last 100 traini
 target (the run stops there, like `sphgym train`) or the budget (episodes or env steps) is spent. Results are
 cached as JSON in benchmarks/results/suite/cache/<system>/<env>/seed<S>.json, so an interrupted run continues
 where it stopped; a cached result whose settings (budget, target, the agent's resolved config, the peer's
-hyperparameters and version) differ from today's is stale and runs again (--rerun forces it). The report is a
-markdown table of medians with per-seed values (benchmarks/results/suite/table.md) and one learning-curve PNG
-per env (median and interquartile band over seeds of the last-100 mean, against env steps).
+hyperparameters and version) differ from today's is stale: it runs again (--rerun forces it) and the report
+leaves it out. The report is a markdown table of medians with per-seed values (benchmarks/results/suite/table.md)
+and one learning-curve PNG per env (median and interquartile band over seeds of the last-100 mean, against env
+steps).
 
 Systems:
   hierarchy  `sphgym train --env E --seed S` with the default agent: agents.runner.Runner + RunConfig, so the
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import math
 import multiprocessing
@@ -402,8 +404,22 @@ def run_one(system: str, env_id: str, seed: int, rerun: bool) -> str:
 
 # ------------------------------------------------------------------------------------------------ report
 def _load(system: str, env: SuiteEnv, seed: int) -> dict[str, Any] | None:
+    """The cached result if it is current (made with today's settings); a stale one is not reported."""
     path = cache_path(system, env, seed)
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    cached = json.loads(path.read_text())
+    current = _report_settings(system, env.env_id)
+    return cached if current is not None and cached.get("settings") == current else None
+
+
+@functools.lru_cache(maxsize=None)
+def _report_settings(system: str, env_id: str) -> Any:
+    """Today's settings of (system, env) for the report (no system's settings depend on the seed), None if n/a."""
+    try:
+        return _plain(SYSTEMS[system].settings(ENVS[env_id], 0))
+    except NotApplicable:
+        return None
 
 
 def _fmt(value: float | None) -> str:

@@ -212,11 +212,19 @@ def test_running_statistics_live_in_the_weights_and_move_only_while_learning():
     assert all(after[k].tobytes() == weights[k].tobytes() for k in ("obs_moments", "return_moments"))
 
 
-def test_running_statistics_restore_exactly():
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"obs_normalize": True, "reward_normalize": True}, id="running-statistics"),
+        # The prediction the surprise bonus compares with is hierarchy state: nothing else to save.
+        pytest.param({"surprise_reward": 0.3}, id="surprise-reward"),
+    ],
+)
+def test_learned_statistics_and_options_restore_exactly(options):
     """A copy made from get_weights/get_state continues byte-identically (the runner's resume relies on it)."""
-    agent, env = make(seed=5, obs_normalize=True, reward_normalize=True)
+    agent, env = make(seed=5, **options)
     _run_steps(agent, env, 150)
-    twin, twin_env = make(seed=99, obs_normalize=True, reward_normalize=True)
+    twin, twin_env = make(seed=99, **options)
     twin.set_weights(agent.get_weights())
     twin.set_state(agent.get_state())
     obs = np.array([0.1, 0.5, -0.02, -0.7], dtype=np.float32)
@@ -264,3 +272,33 @@ def test_unbounded_box_actions_take_their_range_from_the_config():
     config = HierarchyAgentConfig(action_low=(-3.0,), action_high=(3.0,), action_bins=3, obs_squash_scales=(1.0, 1.0))
     agent = HierarchyAgent(obs_space, act_space, config, 0)
     assert float(agent.act(np.zeros(2, np.float32))[0]) in (-2.0, 0.0, 2.0)
+
+
+def test_surprise_reward_pays_for_what_the_hierarchy_failed_to_predict():
+    from hierarchy import IOType
+
+    plain, _ = make(seed=6)
+    assert plain.hierarchy.get_io_type(HierarchyAgent.OBS_PORT) == IOType.NONE  # off: no decoder, no cost
+    agent, env = make(seed=6, surprise_reward=0.5)
+    assert agent.hierarchy.get_io_type(HierarchyAgent.OBS_PORT) == IOType.PREDICTION
+    obs, _ = env.reset(seed=0)
+    agent.clear_state()
+    agent.act(obs)
+    obs, _, _, _, _ = env.step(0)
+    cis = agent._encoder.encode(obs)
+    acts = agent.hierarchy.get_prediction_acts(HierarchyAgent.OBS_PORT).reshape(cis.size, -1)
+    expected = 0.5 * (1.0 - acts[np.arange(cis.size), cis].mean())
+    agent.observe(obs, 1.0, False, False)
+    assert agent.get_state()["pending_reward"][0] == pytest.approx(1.0 + expected, rel=1e-12)
+    assert 0.0 < expected <= 0.5
+    # Well-predicted observations pay less: after a stretch of learning the bonus has fallen.
+    surprises = []
+    for _ in range(600):
+        obs, _, terminated, truncated, _ = env.step(agent.act(obs))
+        surprises.append(agent._surprise(agent._encoder.encode(obs)))
+        agent.observe(obs, 1.0, terminated, truncated)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            agent.clear_state()
+    assert np.mean(surprises[-100:]) < np.mean(surprises[:100])
+
