@@ -23,6 +23,7 @@ from agents.runner import (
 )
 from agents.runner import checkpoint as checkpoint_module
 from agents.runner import env_state
+from agents.runner.callbacks import StopAtStep
 from agents.runner.checkpoint import obs_from_arrays, obs_to_arrays, read_checkpoint, write_checkpoint
 from agents.runner.lock import RunLock
 from agents.runner.rng_state import capture_global_rng, restore_global_rng
@@ -315,6 +316,26 @@ def test_signal_mid_episode_checkpoints_there_and_resume_is_exact(tmp_path, refe
     assert {s: signal.getsignal(s) for s in before} == before  # and the previous ones restored after
     assert resume(tmp_path).status == "completed"
     assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+HIERARCHY_SMOKE = CARTPOLE.replace(
+    agent="hierarchy", agent_config={"layers": [[3, 3, 16]], "history_capacity": 64}, episodes=6, checkpoint_every=2
+)
+
+
+def test_a_stop_mid_episode_then_resume_of_the_hierarchy_agent_is_exact(tmp_path):
+    """In-process twin of the real-process kill tests for an agent that reads its observations (the random agent
+    ignores them): the resumed run must act on the observation saved in the checkpoint (a resume that lost it
+    would pass ``None`` to ``act``, or reset the env) and end byte for byte like the uninterrupted run."""
+    train(tmp_path / "reference", HIERARCHY_SMOKE)
+    rows = (tmp_path / "reference" / "episodes.csv").read_text().splitlines()[1:]
+    ends = [int(row.split(",")[1]) for row in rows]
+    stop = ends[2] + 2  # two steps into the fourth episode
+    result = train(tmp_path / "run", HIERARCHY_SMOKE, callbacks=[StopAtStep(stop)])
+    assert result.status == "stopped" and result.global_step == stop
+    assert inspect_checkpoint(tmp_path / "run")["in_episode"]
+    assert resume(tmp_path / "run").status == "completed"
+    assert_same_run(run_fingerprint(tmp_path / "reference"), run_fingerprint(tmp_path / "run"))
 
 
 def test_second_ctrl_c_during_the_checkpoint_write_corrupts_nothing(tmp_path, reference, monkeypatch):
