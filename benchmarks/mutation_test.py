@@ -357,7 +357,12 @@ def _first_failure(output: str) -> str | None:
 
 def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str | None]:
     """Run ``tests`` (pytest arguments) in ``workdir``: (outcome, seconds, node id of the failing test)."""
-    env = dict(os.environ, PYTHONPATH=str(workdir), NUMBA_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    # No .pyc: each mutant rewrites a module in place, and a stale .pyc (same mtime second and size) would run the
+    # previous mutant (tests/conftest.py turns bytecode on unless SPHGYM_TESTS_NO_BYTECODE is set).
+    env = dict(
+        os.environ, PYTHONPATH=str(workdir), NUMBA_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+        SPHGYM_TESTS_NO_BYTECODE="1",
+    )
     args = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *tests]
     start = time.perf_counter()
     # Its own process group: a timeout, or this driver being stopped, ends pytest and every child it forked.
