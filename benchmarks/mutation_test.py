@@ -377,6 +377,13 @@ def _first_failure(output: str) -> str | None:
     return None
 
 
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+
+
 def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str | None]:
     """Run ``tests`` (pytest arguments) in ``workdir``: (outcome, seconds, node id of the failing test)."""
     # No .pyc: each mutant rewrites a module in place, and a stale .pyc (same mtime second and size) would run the
@@ -395,11 +402,11 @@ def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[st
     try:
         stdout, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
         proc.communicate()
         return "timeout", time.perf_counter() - start, None
     except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
         proc.wait()
         raise
     elapsed = time.perf_counter() - start
