@@ -346,6 +346,16 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("agents/runner/fsutil.py", "atomic_write_bytes", "delete Assign", "path = Path(path)"): (
         "every caller passes a Path (the signature says Path)"
     ),
+    ("agents/runner/fsutil.py", "remove_tree", "delete Assign", "path = Path(path)"): (
+        "every caller passes a Path"
+    ),
+    ("agents/runner/rng_state.py", "capture_global_rng", "And->Or",
+     'if torch is not None and hasattr(torch, "get_rng_state"):'): (
+        "differs only for a loaded torch module without get_rng_state"
+    ),
+    ("agents/runner/evaluation.py", "evaluate", "delete Expr", 'env.action_space.seed(seeds["action_space"])'): (
+        "no registered agent samples from env.action_space (the random agent has its own generator)"
+    ),
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"
     ),
