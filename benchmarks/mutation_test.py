@@ -109,7 +109,7 @@ TARGETS = (
         "runner.resume",
         "agents/runner/runner.py",
         ("_Session._prepare_resume", "_Session._already_finished", "_Session._target_reached"),
-        ("tests/runner/test_runner.py", *CHECKPOINT_FAST),
+        ("tests/runner/test_runner.py", "tests/reliability/test_resume_bookkeeping.py", *CHECKPOINT_FAST),
     ),
     Target(
         "runner.checkpoint_and_best",
