@@ -133,7 +133,7 @@ TARGETS = (
         "restore",
         "agents/runner/restore.py",
         ("restore_runner_arrays", "restore_env", "restore_global_rngs"),
-        ("tests/runner/test_runner.py", *CHECKPOINT_FAST),
+        ("tests/runner/test_runner.py", "tests/reliability/test_crafted_values.py", *CHECKPOINT_FAST),
     ),
     Target("hierarchy.clear", "hierarchy/hierarchy.py", ("Hierarchy.clear_state",), HIERARCHY_CLEAR_TESTS),
     Target("encoder.clear", "hierarchy/encoder.py", ("Encoder.clear",), HIERARCHY_CLEAR_TESTS),
