@@ -48,6 +48,8 @@ def test_curve_rows_skip_a_row_being_written(run, tmp_path):
 def test_best_weights_round_trip(run):
     best = read_best(run / "best")
     assert best.config.agent == "random" and best.episode % 2 == 0 and best.global_step > 0
+    again = read_best(str(run / "best"))  # the signature takes a str too
+    assert (again.episode, again.path, again.weights.keys()) == (best.episode, best.path, best.weights.keys())
 
 
 def test_writing_best_through_a_linked_best_folder_is_refused(tmp_path):
