@@ -75,7 +75,11 @@ TARGETS = (
         "checkpoint.read",
         "agents/runner/checkpoint.py",
         ("read_checkpoint", "_read_regular", "find_latest_valid", "list_checkpoints", "parse_json"),
-        ("tests/runner/test_runner_tools.py::test_verify_passes_on_a_good_run", *CHECKPOINT_FAST),
+        (
+            "tests/runner/test_runner_tools.py::test_verify_passes_on_a_good_run",
+            "tests/reliability/test_untrusted_files.py",
+            *CHECKPOINT_FAST,
+        ),
     ),
     Target(
         "fsutil",
@@ -85,6 +89,7 @@ TARGETS = (
             POWER_CUT,
             "tests/reliability/test_crash_points.py::test_a_crash_while_resuming_a_crashed_run_loses_nothing",
             "tests/reliability/test_disk_full.py::test_disk_full_at_any_write_of_a_checkpoint",
+            "tests/reliability/test_stray_checkpoint_entries.py",
         ),
     ),
     Target(
@@ -149,7 +154,11 @@ TARGETS = (
             "Hierarchy._assign",
             "Hierarchy._read",
         ),
-        ("tests/hierarchy/test_hierarchy.py", "tests/hierarchy/test_buffer_format.py"),
+        (
+            "tests/hierarchy/test_hierarchy.py",
+            "tests/hierarchy/test_buffer_format.py",
+            "tests/reliability/test_corruption.py::test_damaged_hierarchy_buffers",
+        ),
     ),
     Target(
         "hierarchy.buffers",
@@ -355,6 +364,17 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ),
     ("agents/runner/evaluation.py", "evaluate", "delete Expr", 'env.action_space.seed(seeds["action_space"])'): (
         "no registered agent samples from env.action_space (the random agent has its own generator)"
+    ),
+    (
+        "agents/runner/evaluation.py",
+        "evaluate",
+        "delete Expr",
+        'env.observation_space.seed(seeds["observation_space"])',
+    ): "no registered agent samples from env.observation_space",
+    ("agents/runner/fsutil.py", "remove_tree", "delete Expr", "fsync_dir(path.parent)"): (
+        "harmless under the power-cut model: if the rename to .trash-* is lost, the folder comes back with files "
+        "deleted; a checkpoint without its COMPLETE marker or with a missing file fails its digests and is removed "
+        "again at the next resume (the line-113 twin, after unlinking a file or link, is the same case)"
     ),
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from agents.runner import (
+    CheckpointError,
     IncompatibleCheckpointError,
     RunConfig,
     Runner,
@@ -24,7 +25,13 @@ from agents.runner import (
 from agents.runner import checkpoint as checkpoint_module
 from agents.runner import env_state
 from agents.runner.callbacks import StopAtStep
-from agents.runner.checkpoint import obs_from_arrays, obs_to_arrays, read_checkpoint, write_checkpoint
+from agents.runner.checkpoint import (
+    arrays_to_bytes,
+    obs_from_arrays,
+    obs_to_arrays,
+    read_checkpoint,
+    write_checkpoint,
+)
 from agents.runner.lock import RunLock
 from agents.runner.rng_state import capture_global_rng, restore_global_rng
 from tests.runner.runner_helpers import REPO, assert_same_run, run_fingerprint
@@ -336,6 +343,22 @@ def test_a_stop_mid_episode_then_resume_of_the_hierarchy_agent_is_exact(tmp_path
     assert inspect_checkpoint(tmp_path / "run")["in_episode"]
     assert resume(tmp_path / "run").status == "completed"
     assert_same_run(run_fingerprint(tmp_path / "reference"), run_fingerprint(tmp_path / "run"))
+
+
+def test_a_saved_observation_of_another_shape_is_refused(tmp_path):
+    """A mid-episode checkpoint whose observation does not fit the env (a crafted file, or another env's):
+    refused naming runner.safetensors, never fed to the agent."""
+    stopped = train(tmp_path, CARTPOLE.replace(episodes=None, steps=30))
+    ckpt = read_checkpoint(stopped.checkpoint)
+    assert ckpt.json("runner.json")["in_episode"]
+    arrays = ckpt.arrays("runner.safetensors")
+    (key,) = [k for k in arrays if k.startswith("obs")]
+    files = dict(ckpt.files, **{"runner.safetensors": arrays_to_bytes(dict(arrays, **{key: arrays[key][:3]}))})
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("files", "format_version", "id")}
+    checkpoint_module.remove_tree(ckpt.path)
+    write_checkpoint(ckpt.path.parent, ckpt.path.name, files, meta)
+    with pytest.raises(CheckpointError, match=r"runner\.safetensors .*observation has shape \(3,\)"):
+        resume(tmp_path, steps=60)
 
 
 def test_second_ctrl_c_during_the_checkpoint_write_corrupts_nothing(tmp_path, reference, monkeypatch):
