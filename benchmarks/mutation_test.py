@@ -540,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="run the targets whose name contains this text")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--summary", action="store_true", help="print the score of --out per module and exit")
-    parser.add_argument("--rerun-survivors", action="store_true", help="run the recorded survivors again")
+    parser.add_argument(
+        "--rerun-survivors", action="store_true", help="run the recorded survivors not listed as equivalent again"
+    )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
     parser.add_argument(
         "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "
@@ -564,8 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
         return 0
-    if args.rerun_survivors:
-        results = {k: r for k, r in results.items() if r["outcome"] != "survived"}
+    if args.rerun_survivors:  # the ones not listed as equivalent
+        results = {k: r for k, r in results.items() if r["outcome"] != "survived" or _is_equivalent(r)}
     killers: dict[str, list[str]] = {t.name: [] for t in targets}
     for r in results.values():
         if r.get("killed_by") and r["killed_by"] not in killers.get(r["target"], [r["killed_by"]]):
