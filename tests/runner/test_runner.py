@@ -361,6 +361,37 @@ def test_a_saved_observation_of_another_shape_is_refused(tmp_path):
         resume(tmp_path, steps=60)
 
 
+def test_periodic_checkpoints_keep_the_minimum_interval_between_them(tmp_path, monkeypatch):
+    """``checkpoint_min_interval`` counts from the last checkpoint, not from the start: on a clock that ticks one
+    second per env step, periodic checkpoints are at least that many seconds apart (and some are written)."""
+    import time as real_time
+    from types import SimpleNamespace
+
+    from agents.runner import runner as runner_module
+    from agents.runner.callbacks import Callback
+
+    clock = SimpleNamespace(now=0.0)
+    fake_time = SimpleNamespace(**{n: getattr(real_time, n) for n in ("time", "strftime", "perf_counter")})
+    fake_time.monotonic = lambda: clock.now
+    monkeypatch.setattr(runner_module, "time", fake_time)
+    monkeypatch.setattr(checkpoint_module.BackgroundWriter, "busy", property(lambda self: False))  # no I/O race
+
+    class Record(Callback):
+        steps: list[int] = []
+
+        def on_checkpoint(self, event):
+            if event.kind == "periodic":
+                self.steps.append(event.global_step)
+
+    def tick(global_step):
+        clock.now = float(global_step)
+
+    config = CARTPOLE.replace(episodes=30, checkpoint_every=1, checkpoint_min_interval=100.0)
+    assert train(tmp_path, config, step_hook=tick, callbacks=[Record()]).status == "completed"
+    gaps = [b - a for a, b in zip(Record.steps, Record.steps[1:])]
+    assert len(Record.steps) >= 3 and min(gaps) >= 100, Record.steps
+
+
 def test_second_ctrl_c_during_the_checkpoint_write_corrupts_nothing(tmp_path, reference, monkeypatch):
     original = checkpoint_module.write_file_synced
     first_ctrl_c = signal_at(201)
