@@ -14,14 +14,18 @@ writes the mutated module into a private copy of the source tree, runs the tests
 subprocess (``pytest -x``, with ``PYTHONPATH`` at the copy, so forked and subprocess tests see the mutant too) and
 records *killed* (a test failed), *survived* (all passed) or *timeout* (counted as killed, reported apart).
 
-Usage (nice'd and time-boxed; 2 shared cores):
+Usage (on idle CPU, time-boxed, continued from its results file; 2 shared cores):
 
-    nice -n 10 python benchmarks/mutation_test.py --budget 1800 --out benchmarks/results/mutation.json
+    nice -n 19 python benchmarks/mutation_test.py --until 15:25 --out benchmarks/results/mutation.json
+    python benchmarks/mutation_test.py --summary --out benchmarks/results/mutation.json  # score per module
+    python benchmarks/mutation_test.py --rerun-survivors --out benchmarks/results/mutation.json
     python benchmarks/mutation_test.py --list                    # the mutants, without running anything
     python benchmarks/mutation_test.py --only hierarchy.clear    # targets whose name contains the text
 
-With ``--budget`` the targets are visited round-robin (one mutant of each in turn), so an early stop still
-covers every target. Survivors are triaged by hand in docs/testing.md: killed by a new test, or equivalent.
+The targets are visited round-robin (one mutant of each in turn), so an early stop still covers every target;
+mutants recorded in ``--out`` are skipped while their function is unchanged. The tests that killed a target's
+last mutants run first. Survivors are triaged by hand in docs/testing.md (killed by a new test, or equivalent:
+``EQUIVALENT`` below).
 """
 
 from __future__ import annotations
