@@ -479,6 +479,23 @@ def test_checkpoint_without_rng_and_env_state_loads_loudly_and_cartpole_rng_is_r
     assert_same_run(reference[1], run_fingerprint(tmp_path))
 
 
+def test_checkpoint_without_env_state_of_an_env_whose_rng_cannot_be_rebuilt_says_the_run_will_differ(tmp_path):
+    """Acrobot's RNG is not reset-only: without env.json the env restarts from its seed, and the user is told
+    the resumed run will NOT match (the run still completes)."""
+    config = CARTPOLE.replace(env_id="Acrobot-v1", episodes=3, checkpoint_every=1)
+    stopped = train(tmp_path, config, on_episode=lambda e: e.episode < 1)
+    assert stopped.status == "stopped"
+    _strip_checkpoint(stopped.checkpoint, drop=("env.json",))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = resume(tmp_path, callbacks=[StopAtStep(stopped.global_step)])  # a checkpoint before any step
+        assert again.status == "stopped" and again.global_step == stopped.global_step
+        assert read_checkpoint(again.checkpoint).json("runner.json")["env_reset_done"] is False  # restarts
+        assert resume(tmp_path).status == "completed"
+    text = " ".join(str(w.message) for w in caught)
+    assert "has no env.json and the RNG of Acrobot-v1 cannot be rebuilt" in text and "will NOT match" in text
+
+
 def test_global_rng_capture_round_trips():
     import random
 

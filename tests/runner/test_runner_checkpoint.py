@@ -111,6 +111,12 @@ def test_unexpected_file_names_in_meta_are_refused(tmp_path):
         read_checkpoint(path)
 
 
+def test_a_checkpoint_with_a_file_of_an_unknown_name_is_never_written(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown checkpoint file name\(s\) \['payload.pkl'\]"):
+        write_checkpoint(tmp_path, "ep00000001-st0000000001", {"payload.pkl": b"x"}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_identical_checkpoint_is_not_rewritten_and_a_different_one_replaces_it(tmp_path):
     files = {name: b"null\n" for name in ("runner.json", "config.json")}
     files.update(
