@@ -73,7 +73,7 @@ TARGETS = (
         "checkpoint.write",
         "agents/runner/checkpoint.py",
         ("write_checkpoint", "rotate", "clean_temporaries"),
-        (POWER_CUT, *CHECKPOINT_FAST),
+        (POWER_CUT, "tests/reliability/test_stray_checkpoint_entries.py", *CHECKPOINT_FAST),
     ),
     Target(
         "checkpoint.read",
@@ -379,6 +379,9 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "harmless under the power-cut model: if the rename to .trash-* is lost, the folder comes back with files "
         "deleted; a checkpoint without its COMPLETE marker or with a missing file fails its digests and is removed "
         "again at the next resume (the line-113 twin, after unlinking a file or link, is the same case)"
+    ),
+    ("agents/hierarchy_agent.py", "HierarchyAgent.observe", "delete Assign", "self._pending_reward = 0.0"): (
+        "under the Agent protocol act() precedes every observe() and zeroes the pending reward already"
     ),
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"
