@@ -392,6 +392,33 @@ def test_periodic_checkpoints_keep_the_minimum_interval_between_them(tmp_path, m
     assert len(Record.steps) >= 3 and min(gaps) >= 100, Record.steps
 
 
+def test_the_final_checkpoint_is_on_disk_when_callbacks_hear_of_it(tmp_path, monkeypatch):
+    """Callbacks learn of a checkpoint only once it is durable: the final one is waited for (a slow disk here),
+    never reported while its write is still running."""
+    import time as real_time
+
+    from agents.runner import runner as runner_module
+    from agents.runner.callbacks import Callback
+
+    original = runner_module.write_checkpoint
+
+    def slow_write(*args, **kwargs):
+        real_time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "write_checkpoint", slow_write)
+
+    class Check(Callback):
+        seen: list[bool] = []
+
+        def on_checkpoint(self, event):
+            if event.final:
+                self.seen.append(read_checkpoint(event.path).id == event.path.name)
+
+    assert train(tmp_path, CARTPOLE.replace(episodes=2), callbacks=[Check()]).status == "completed"
+    assert Check.seen == [True]
+
+
 def test_second_ctrl_c_during_the_checkpoint_write_corrupts_nothing(tmp_path, reference, monkeypatch):
     original = checkpoint_module.write_file_synced
     first_ctrl_c = signal_at(201)
