@@ -523,6 +523,14 @@ def test_checkpoint_without_env_state_of_an_env_whose_rng_cannot_be_rebuilt_says
     assert "has no env.json and the RNG of Acrobot-v1 cannot be rebuilt" in text and "will NOT match" in text
 
 
+def test_a_mid_episode_checkpoint_without_env_state_is_refused(tmp_path):
+    stopped = train(tmp_path, CARTPOLE.replace(episodes=None, steps=30))
+    assert read_checkpoint(stopped.checkpoint).json("runner.json")["in_episode"]
+    _strip_checkpoint(stopped.checkpoint, drop=("env.json",))
+    with pytest.raises(CheckpointError, match="is mid-episode and has no env.json"):
+        resume(tmp_path, steps=60)
+
+
 def test_global_rng_capture_round_trips():
     import random
 
