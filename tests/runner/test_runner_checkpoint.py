@@ -125,6 +125,19 @@ def test_a_meta_json_without_a_file_list_is_refused(tmp_path, meta):
         read_checkpoint(path)
 
 
+def test_a_temporary_folder_an_earlier_crash_left_is_replaced(tmp_path):
+    """``.tmp-<id>-<pid>`` of a killed process with this process's pid: the write starts from an empty one."""
+    import os
+
+    files = {name: b"{}" for name in DATA_FILES}
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    leftover = tmp_path / f".tmp-ep00000001-st0000000001-{os.getpid()}"
+    leftover.mkdir()
+    (leftover / "stale.bin").write_bytes(b"old")
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {})
+    assert read_checkpoint(path).id == path.name and not leftover.exists()
+
+
 def test_a_checkpoint_with_a_file_of_an_unknown_name_is_never_written(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown checkpoint file name\(s\) \['payload.pkl'\]"):
         write_checkpoint(tmp_path, "ep00000001-st0000000001", {"payload.pkl": b"x"}, {})
