@@ -392,6 +392,10 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "no observable effect for the envs the tests evaluate (no render mode, no files): closing frees nothing "
         "a test can see"
     ),
+    ("agents/hierarchy_agent.py", "HierarchyAgent.observe", "And->Or", "truncated=truncated and not terminated,"): (
+        "differs only when both flags are set, and Hierarchy.step gives terminated precedence (flag 1 either way; "
+        "the (True, True) case of test_terminal_step_closes_the_episode)"
+    ),
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"
     ),
