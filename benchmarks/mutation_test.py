@@ -383,7 +383,7 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("agents/runner/fsutil.py", "remove_tree", "delete Expr", "fsync_dir(path.parent)"): (
         "harmless under the power-cut model: if the rename to .trash-* is lost, the folder comes back with files "
         "deleted; a checkpoint without its COMPLETE marker or with a missing file fails its digests and is removed "
-        "again at the next resume (the line-113 twin, after unlinking a file or link, is the same case)"
+        "again at the next resume (the twin after unlinking a file or link is the same case)"
     ),
     ("agents/hierarchy_agent.py", "HierarchyAgent.observe", "delete Assign", "self._pending_reward = 0.0"): (
         "under the Agent protocol act() precedes every observe() and zeroes the pending reward already"
