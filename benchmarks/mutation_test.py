@@ -14,14 +14,18 @@ writes the mutated module into a private copy of the source tree, runs the tests
 subprocess (``pytest -x``, with ``PYTHONPATH`` at the copy, so forked and subprocess tests see the mutant too) and
 records *killed* (a test failed), *survived* (all passed) or *timeout* (counted as killed, reported apart).
 
-Usage (nice'd and time-boxed; 2 shared cores):
+Usage (on idle CPU, time-boxed, continued from its results file; 2 shared cores):
 
-    nice -n 10 python benchmarks/mutation_test.py --budget 1800 --out benchmarks/results/mutation.json
+    nice -n 19 python benchmarks/mutation_test.py --until 15:25 --out benchmarks/results/mutation.json
+    python benchmarks/mutation_test.py --summary --out benchmarks/results/mutation.json  # score per module
+    python benchmarks/mutation_test.py --rerun-survivors --out benchmarks/results/mutation.json
     python benchmarks/mutation_test.py --list                    # the mutants, without running anything
     python benchmarks/mutation_test.py --only hierarchy.clear    # targets whose name contains the text
 
-With ``--budget`` the targets are visited round-robin (one mutant of each in turn), so an early stop still
-covers every target. Survivors are triaged by hand in docs/testing.md: killed by a new test, or equivalent.
+The targets are visited round-robin (one mutant of each in turn), so an early stop still covers every target;
+mutants recorded in ``--out`` are skipped while their function is unchanged. The tests that killed a target's
+last mutants run first. Survivors are triaged by hand in docs/testing.md (killed by a new test, or equivalent:
+``EQUIVALENT`` below).
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import datetime
+import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,24 +62,39 @@ class Target:
 
 CHECKPOINT_FAST = ("tests/runner/test_runner_checkpoint.py", "-k", "not sigkill")
 POWER_CUT = "tests/reliability/test_crash_points.py::test_a_power_cut_after_the_run_ended_loses_no_checkpoint"
+HIERARCHY_CLEAR_TESTS = (
+    "tests/hierarchy/test_hierarchy.py",
+    "tests/agents/test_hierarchy_agent.py",
+    "-k",
+    "not learns_cartpole",
+)
 TARGETS = (
     Target(
         "checkpoint.write",
         "agents/runner/checkpoint.py",
         ("write_checkpoint", "rotate", "clean_temporaries"),
-        (POWER_CUT, *CHECKPOINT_FAST),
+        (POWER_CUT, "tests/reliability/test_stray_checkpoint_entries.py", *CHECKPOINT_FAST),
     ),
     Target(
         "checkpoint.read",
         "agents/runner/checkpoint.py",
         ("read_checkpoint", "_read_regular", "find_latest_valid", "list_checkpoints", "parse_json"),
-        CHECKPOINT_FAST,
+        (
+            "tests/runner/test_runner_tools.py::test_verify_passes_on_a_good_run",
+            "tests/reliability/test_untrusted_files.py",
+            *CHECKPOINT_FAST,
+        ),
     ),
     Target(
         "fsutil",
         "agents/runner/fsutil.py",
         ("atomic_write_bytes", "remove_tree", "fsync_dir", "write_file_synced"),
-        (POWER_CUT, "tests/reliability/test_crash_points.py::test_a_crash_while_resuming_a_crashed_run_loses_nothing"),
+        (
+            POWER_CUT,
+            "tests/reliability/test_crash_points.py::test_a_crash_while_resuming_a_crashed_run_loses_nothing",
+            "tests/reliability/test_disk_full.py::test_disk_full_at_any_write_of_a_checkpoint",
+            "tests/reliability/test_stray_checkpoint_entries.py",
+        ),
     ),
     Target(
         "rng_state",
@@ -96,20 +118,41 @@ TARGETS = (
         "runner.resume",
         "agents/runner/runner.py",
         ("_Session._prepare_resume", "_Session._already_finished", "_Session._target_reached"),
-        ("tests/runner/test_runner.py", *CHECKPOINT_FAST),
+        (
+            "tests/runner/test_runner.py",
+            "tests/reliability/test_resume_bookkeeping.py",
+            "tests/runner/test_runner_runtime_meta.py",
+            *CHECKPOINT_FAST,
+        ),
     ),
     Target(
         "runner.checkpoint_and_best",
         "agents/runner/runner.py",
-        ("_Session._checkpoint", "_Session._note_best", "_Session._write_best", "_Session._snapshot_files"),
+        ("_Session._checkpoint", "_Session._note_best", "_Session._snapshot_files"),
         ("tests/runner/test_runner.py", POWER_CUT, *CHECKPOINT_FAST),
     ),
     Target(
-        "hierarchy.clear",
-        "hierarchy/hierarchy.py",
-        ("Hierarchy.clear_state", "_Encoder.clear", "_Decoder.clear", "_Actor.clear"),
-        ("tests/hierarchy/test_hierarchy.py", "tests/agents/test_hierarchy_agent.py", "-k", "not learns_cartpole"),
+        "run_folder.best",
+        "agents/runner/run_folder.py",
+        ("write_best", "read_best"),
+        (
+            "tests/runner/test_runner.py",
+            "tests/runner/test_runner_tools.py",
+            "tests/runner/test_run_folder.py",
+            "-k",
+            "best",
+        ),
     ),
+    Target(
+        "restore",
+        "agents/runner/restore.py",
+        ("restore_runner_arrays", "restore_env", "restore_global_rngs"),
+        ("tests/runner/test_runner.py", "tests/reliability/test_crafted_values.py", *CHECKPOINT_FAST),
+    ),
+    Target("hierarchy.clear", "hierarchy/hierarchy.py", ("Hierarchy.clear_state",), HIERARCHY_CLEAR_TESTS),
+    Target("encoder.clear", "hierarchy/encoder.py", ("Encoder.clear",), HIERARCHY_CLEAR_TESTS),
+    Target("decoder.clear", "hierarchy/decoder.py", ("Decoder.clear",), HIERARCHY_CLEAR_TESTS),
+    Target("actor.clear", "hierarchy/actor.py", ("Actor.clear",), HIERARCHY_CLEAR_TESTS),
     Target(
         "hierarchy.serialisation",
         "hierarchy/hierarchy.py",
@@ -120,7 +163,11 @@ TARGETS = (
             "Hierarchy._assign",
             "Hierarchy._read",
         ),
-        ("tests/hierarchy/test_hierarchy.py", "tests/hierarchy/test_buffer_format.py"),
+        (
+            "tests/hierarchy/test_hierarchy.py",
+            "tests/hierarchy/test_buffer_format.py",
+            "tests/reliability/test_corruption.py::test_damaged_hierarchy_buffers",
+        ),
     ),
     Target(
         "hierarchy.buffers",
@@ -137,7 +184,13 @@ TARGETS = (
             "HierarchyAgent.get_state",
             "HierarchyAgent.set_state",
         ),
-        ("tests/agents/test_hierarchy_agent.py", "tests/agents/test_agent_contract.py", "-k", "not learns_cartpole"),
+        (
+            "tests/agents/test_hierarchy_agent.py",
+            "tests/agents/test_agent_contract.py",
+            "tests/agents/test_hierarchy_metrics.py",
+            "-k",
+            "not learns_cartpole",
+        ),
     ),
     Target(
         "eval",
@@ -181,6 +234,12 @@ class Mutant:
     site: int
     line: int
     operator: str
+    function_sha: str = ""  # digest of the function's AST: a result is reused only while the function is unchanged
+    code: str = ""  # the mutated source line (for the triage)
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}:{self.function}:{self.site}:{self.operator}:{self.function_sha}"
 
 
 def _sites(func: ast.AST) -> list[tuple[ast.AST, str]]:
@@ -268,16 +327,21 @@ _DEFAULT_OPERATORS = ("compare", "And->", "Or->", "drop not", "True->", "False->
 
 
 def mutants_of(target: Target, all_operators: bool = False) -> list[Mutant]:
-    tree = ast.parse((REPO / target.module).read_text())
-    functions = _functions(tree)
+    source = (REPO / target.module).read_text()
+    lines = source.splitlines()
+    functions = _functions(ast.parse(source))
     out = []
     for qualname in target.functions:
         if qualname not in functions:
             raise SystemExit(f"{target.module} has no function {qualname!r} (target {target.name})")
-        for site, (node, operator) in enumerate(_sites(functions[qualname])):
+        func = functions[qualname]
+        digest = hashlib.sha256(ast.dump(func, include_attributes=False).encode()).hexdigest()[:12]
+        for site, (node, operator) in enumerate(_sites(func)):
             if not all_operators and not operator.startswith(_DEFAULT_OPERATORS):
                 continue
-            out.append(Mutant(target.name, target.module, qualname, site, getattr(node, "lineno", 0), operator))
+            line = getattr(node, "lineno", 0)
+            code = lines[line - 1].strip()[:100] if line else ""
+            out.append(Mutant(target.name, target.module, qualname, site, line, operator, digest, code))
     return out
 
 
@@ -294,42 +358,216 @@ def mutated_source(mutant: Mutant, source: str) -> str:
 
 # ---------------------------------------------------------------------- running
 
+# Surviving mutants judged equivalent by hand, (module, function, operator, mutated line) -> why; docs/testing.md
+# has the triage table. A listed mutant still runs (a test may kill it one day); it only counts apart if it survives.
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    ("agents/runner/fsutil.py", "atomic_write_bytes", "delete Assign", "path = Path(path)"): (
+        "every caller passes a Path (the signature says Path)"
+    ),
+    ("agents/runner/fsutil.py", "remove_tree", "delete Assign", "path = Path(path)"): (
+        "every caller passes a Path"
+    ),
+    ("agents/runner/rng_state.py", "capture_global_rng", "And->Or",
+     'if torch is not None and hasattr(torch, "get_rng_state"):'): (
+        "differs only for a loaded torch module without get_rng_state"
+    ),
+    ("agents/runner/evaluation.py", "evaluate", "delete Expr", 'env.action_space.seed(seeds["action_space"])'): (
+        "no registered agent samples from env.action_space (the random agent has its own generator)"
+    ),
+    (
+        "agents/runner/evaluation.py",
+        "evaluate",
+        "delete Expr",
+        'env.observation_space.seed(seeds["observation_space"])',
+    ): "no registered agent samples from env.observation_space",
+    ("agents/runner/fsutil.py", "remove_tree", "delete Expr", "fsync_dir(path.parent)"): (
+        "harmless under the power-cut model: if the rename to .trash-* is lost, the folder comes back with files "
+        "deleted; a checkpoint without its COMPLETE marker or with a missing file fails its digests and is removed "
+        "again at the next resume (the twin after unlinking a file or link is the same case)"
+    ),
+    ("agents/hierarchy_agent.py", "HierarchyAgent.observe", "delete Assign", "self._pending_reward = 0.0"): (
+        "under the Agent protocol act() precedes every observe() and zeroes the pending reward already"
+    ),
+    ("agents/runner/evaluation.py", "evaluate", "delete Expr", "env.close()"): (
+        "no observable effect for the envs the tests evaluate (no render mode, no files): closing frees nothing "
+        "a test can see"
+    ),
+    ("agents/hierarchy_agent.py", "HierarchyAgent.observe", "And->Or", "truncated=truncated and not terminated,"): (
+        "differs only when both flags are set, and Hierarchy.step gives terminated precedence (flag 1 either way; "
+        "the (True, True) case of test_terminal_step_closes_the_episode)"
+    ),
+    ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
+        "its one caller passes a Path"
+    ),
+    ("agents/runner/env_state.py", "restore_env_state", "delete Expr", "_check_bit_generators(snapshot)"): (
+        "defence in depth: envs.capture refuses the same bit-generator names with its own check before any lookup"
+    ),
+}
+
 
 def _copy_tree(dest: Path) -> None:
+    """The sources and tests, with numba's on-disk cache (``__pycache__/*.nbi``/``*.nbc``).
+
+    Numba keys a cached kernel on its source file's mtime and size, which ``copy2`` keeps: the copy starts with
+    warm kernels instead of compiling every one cold (a mutated module recompiles only its own).
+    """
     for name in ("agents", "hierarchy", "envs", "tests", "pyproject.toml", "conftest.py"):
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("*.pyc"))
         elif src.exists():
             shutil.copy2(src, dest / name)
 
 
-def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(workdir), NUMBA_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
-    args = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-W", "ignore", *tests]
-    start = time.perf_counter()
+def _first_failure(output: str) -> str | None:
+    """The node id of the first ``FAILED``/``ERROR`` line of pytest's short summary."""
+    for line in output.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+    return None
+
+
+def _kill_group(pid: int) -> None:
     try:
-        done = subprocess.run(args, cwd=workdir, env=env, capture_output=True, timeout=timeout)
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+
+
+def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str | None]:
+    """Run ``tests`` (pytest arguments) in ``workdir``: (outcome, seconds, node id of the failing test)."""
+    # No .pyc: each mutant rewrites a module in place, and a stale .pyc (same mtime second and size) would run the
+    # previous mutant (tests/conftest.py turns bytecode on unless SPHGYM_TESTS_NO_BYTECODE is set).
+    env = dict(
+        os.environ, PYTHONPATH=str(workdir), NUMBA_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+        SPHGYM_TESTS_NO_BYTECODE="1",
+    )
+    args = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *tests]
+    start = time.perf_counter()
+    # Its own process group: a timeout, or this driver being stopped, ends pytest and every child it forked.
+    proc = subprocess.Popen(
+        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "timeout", time.perf_counter() - start
+        _kill_group(proc.pid)
+        proc.communicate()
+        return "timeout", time.perf_counter() - start, None
+    except BaseException:
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
     elapsed = time.perf_counter() - start
-    if done.returncode == 0:
-        return "survived", elapsed
-    if done.returncode in (1,):
-        return "killed", elapsed
-    return f"error(rc={done.returncode})", elapsed
+    if proc.returncode == 0:
+        return "survived", elapsed, None
+    if proc.returncode in (1, 2):  # a test failed, or the mutant broke an import during collection
+        return "killed", elapsed, _first_failure(stdout)
+    return f"error(rc={proc.returncode})", elapsed, None
+
+
+def run_mutant(workdir: Path, target: Target, killers: list[str], timeout: float) -> tuple[str, float, str | None]:
+    """Run the tests that killed this target's earlier mutants first (most mutants die there in seconds), then,
+    if they pass, the target's whole test set without them. Same verdict as one ``pytest -x`` over the set."""
+    spent = 0.0
+    if killers:
+        outcome, spent, node = run_tests(workdir, tuple(killers), timeout)
+        if outcome in ("killed", "timeout"):
+            return outcome, spent, node
+    deselect = () if not killers else tuple(f"--deselect={k}" for k in killers)
+    outcome, seconds, node = run_tests(workdir, (*target.tests, *deselect), max(1.0, timeout - spent))
+    return outcome, spent + seconds, node
+
+
+def _load(path: Path | None) -> dict[str, dict]:
+    if path is None or not path.exists():
+        return {}
+    return {r["key"]: r for r in json.loads(path.read_text())["results"]}
+
+
+def _save(path: Path, total: int, results: dict[str, dict]) -> None:
+    rows = sorted(results.values(), key=lambda r: (r["module"], r["function"], r["site"]))
+    summary = {"total_mutants": total, "summary": _summary(rows), "results": rows}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def _is_equivalent(r: dict) -> bool:
+    return (r["module"], r["function"], r["operator"], r["code"]) in EQUIVALENT
+
+
+def _summary(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Per module: mutants run, killed (a timeout counts), equivalent survivors, other survivors, errors."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        counts = out.setdefault(r["module"], dict(run=0, killed=0, equivalent=0, surviving=0, error=0))
+        counts["run"] += 1
+        if r["outcome"] in ("killed", "timeout"):
+            counts["killed"] += 1
+        elif r["outcome"] == "survived":
+            counts["equivalent" if _is_equivalent(r) else "surviving"] += 1
+        else:
+            counts["error"] += 1
+    return out
+
+
+def _print_summary(rows: list[dict], total: int) -> None:
+    table = _summary(rows)
+    print("| module | run | killed | equivalent | surviving | error |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    sums = dict(run=0, killed=0, equivalent=0, surviving=0, error=0)
+    for module, c in sorted(table.items()):
+        print(f"| `{module}` | {c['run']} | {c['killed']} | {c['equivalent']} | {c['surviving']} | {c['error']} |")
+        sums = {k: sums[k] + c[k] for k in sums}
+    print(f"| all ({total} mutants) | {sums['run']} | {sums['killed']} | {sums['equivalent']} | "
+          f"{sums['surviving']} | {sums['error']} |")
+    for r in rows:
+        if r["outcome"] == "survived":
+            tag = "EQUIVALENT" if _is_equivalent(r) else "SURVIVED"
+            print(f"{tag} {r['module']}:{r['line']} {r['function']} {r['operator']}: {r['code']}")
+
+
+def _round_robin(per_target: dict[str, list[Mutant]]) -> list[Mutant]:
+    queue, iters = [], {name: iter(ms) for name, ms in per_target.items()}
+    while iters:
+        for name in list(iters):
+            mutant = next(iters[name], None)
+            if mutant is None:
+                del iters[name]
+            else:
+                queue.append(mutant)
+    return queue
+
+
+def _deadline(text: str) -> float | None:
+    """``HH:MM`` (UTC, today) as a ``time.time()`` value."""
+    if not text:
+        return None
+    hour, minute = (int(part) for part in text.split(":"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=1800.0, help="seconds of mutant runs (default 1800)")
+    parser.add_argument("--until", default="", help="start no mutant after this UTC time (HH:MM)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant's tests count as hung")
     parser.add_argument("--start", type=int, default=0, help="skip the first N mutants of the round-robin queue")
     parser.add_argument("--baseline", action="store_true", help="first check each target's tests pass unmutated")
     parser.add_argument("--only", default="", help="run the targets whose name contains this text")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--summary", action="store_true", help="print the score of --out per module and exit")
+    parser.add_argument(
+        "--rerun-survivors", action="store_true", help="run the recorded survivors not listed as equivalent again"
+    )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
-    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "
+        "rewritten after every mutant, so a run can be stopped between mutants and continued"
+    )
     args = parser.parse_args(argv)
 
     targets = [t for t in TARGETS if args.only in t.name]
@@ -342,53 +580,67 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{total} mutants in {len(targets)} targets")
         return 0
 
+    queue = _round_robin(per_target)
+    current = {m.key for m in queue}
+    results = {k: r for k, r in _load(args.out).items() if k in current}  # stale keys: the function changed
+    if args.summary:
+        _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
+        return 0
+    if args.rerun_survivors:  # the ones not listed as equivalent
+        results = {k: r for k, r in results.items() if r["outcome"] != "survived" or _is_equivalent(r)}
+    killers: dict[str, list[str]] = {t.name: [] for t in targets}
+    for r in results.values():
+        if r.get("killed_by") and r["killed_by"] not in killers.get(r["target"], [r["killed_by"]]):
+            killers[r["target"]].append(r["killed_by"])
+    todo = [m for m in queue[args.start :] if m.key not in results]
+    print(f"{total} mutants; {len(results)} recorded in {args.out}; {len(todo)} to run", flush=True)
+
+    def stop(signum, frame):  # SIGTERM: clean up like Ctrl-C (the current mutant's tests are killed, not recorded)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     workdir = Path(tempfile.mkdtemp(prefix="sphgym-mutation-"))
-    results = []
+    started, deadline = time.monotonic(), _deadline(args.until)
+    ran = 0
     try:
         _copy_tree(workdir)
+        by_target = {t.name: t for t in targets}
         if args.baseline:  # the unmutated code must pass each target's tests (costs one full run per target)
             for target in targets:
-                outcome, seconds = run_tests(workdir, target.tests, timeout=args.timeout)
+                outcome, seconds, node = run_tests(workdir, target.tests, timeout=args.timeout)
                 if outcome != "survived":
-                    raise SystemExit(f"the tests of {target.name} fail without any mutant ({outcome})")
+                    raise SystemExit(f"the tests of {target.name} fail without any mutant ({outcome}: {node})")
                 print(f"baseline {target.name}: {seconds:.1f} s, {len(per_target[target.name])} mutants", flush=True)
-        queue = []  # round-robin over targets
-        iters = {name: iter(ms) for name, ms in per_target.items()}
-        while iters:
-            for name in list(iters):
-                mutant = next(iters[name], None)
-                if mutant is None:
-                    del iters[name]
-                else:
-                    queue.append(mutant)
-        started = time.monotonic()
-        by_target = {t.name: t for t in targets}
-        for mutant in queue[args.start :]:
-            if time.monotonic() - started > args.budget:
+        for mutant in todo:
+            if time.monotonic() - started > args.budget or (deadline is not None and time.time() > deadline):
                 break
             module = workdir / mutant.module
             original = module.read_text()
             module.write_text(mutated_source(mutant, original))
             try:
-                outcome, seconds = run_tests(workdir, by_target[mutant.target].tests, timeout=args.timeout)
+                outcome, seconds, node = run_mutant(
+                    workdir, by_target[mutant.target], killers[mutant.target][:3], args.timeout
+                )
             finally:
                 module.write_text(original)
-            results.append(dict(asdict(mutant), outcome=outcome, seconds=round(seconds, 1)))
-            print(f"{outcome:9s} {mutant.module}:{mutant.line} {mutant.function} {mutant.operator}", flush=True)
+            if node and outcome == "killed":
+                chain = killers[mutant.target]
+                if node in chain:
+                    chain.remove(node)
+                chain.insert(0, node)  # the most recent killer first
+            results[mutant.key] = dict(
+                asdict(mutant), key=mutant.key, outcome=outcome, seconds=round(seconds, 1), killed_by=node
+            )
+            ran += 1
+            if args.out is not None:
+                _save(args.out, total, results)
+            print(f"{outcome:9s} {seconds:6.1f}s {mutant.module}:{mutant.line} {mutant.function} "
+                  f"{mutant.operator}  {node or ''}", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    ran = len(results)
-    killed = sum(r["outcome"] in ("killed", "timeout") for r in results)
-    survived = [r for r in results if r["outcome"] == "survived"]
-    print(f"\n{ran} of {total} mutants run; killed {killed}, survived {len(survived)}, "
-          f"score {killed / ran:.1%}" if ran else "no mutant run")
-    for r in survived:
-        print(f"SURVIVED {r['module']}:{r['line']} {r['function']} {r['operator']}")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        summary = {"total_mutants": total, "run": ran, "killed": killed, "survived": len(survived), "results": results}
-        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"\nran {ran} mutants this time")
+    _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
     return 0
 
 

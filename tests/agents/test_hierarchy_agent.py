@@ -91,6 +91,19 @@ def test_clear_state_resets_last_action_pending_reward_and_context_but_not_weigh
     np.testing.assert_array_equal(agent.get_state()["last_action"], fresh.get_state()["last_action"])
 
 
+def test_clear_state_restarts_the_discounted_return_of_reward_normalisation():
+    """With ``reward_normalize`` the rewards are divided by the RMS of a running discounted return: that return
+    restarts at every episode (as SB3's VecNormalize does at ``done``), the moments learnt so far are kept."""
+    agent, env = make(seed=1, reward_normalize=True)
+    env.action_space.seed(0)
+    _mid_episode_with_context(agent, env)
+    weights = agent.get_weights()["return_moments"].tobytes()
+    assert agent.get_state()["return_acc"][0] != 0.0
+    agent.clear_state()
+    assert agent.get_state()["return_acc"][0] == 0.0
+    assert agent.get_weights()["return_moments"].tobytes() == weights
+
+
 @pytest.mark.parametrize(
     ("terminated", "truncated", "flag", "scale"),
     [(True, False, 1, 1.0), (False, True, 2, 1.0), (True, True, 1, 1.0), (True, False, 1, 0.5)],

@@ -224,3 +224,17 @@ def test_steps_added_in_blocks_equal_steps_added_one_by_one(config):
         _drive(agent, env, 400, logged.append)
         logs.append((logged, agent.metrics(), _digests(agent, [])[2]))
     assert len(logs[0][0]) >= 5 and logs[0] == logs[1]
+
+
+def test_the_closing_step_of_an_episode_is_in_its_metrics():
+    """The final observation is stepped at the episode's end (terminated/truncated): that step counts in the
+    episode's metrics like any other (the replay fill they report is the hierarchy's after it)."""
+    agent, env = _make()
+    seen = []
+
+    def at_end(metrics):
+        _, _, flags, meta = agent.hierarchy.get_replay_view(agent.ACTION_PORT)
+        seen.append((metrics["hierarchy/replay_fill"], int(meta[1]) / len(flags)))
+
+    _drive(agent, env, 120, on_episode_end=at_end)
+    assert len(seen) >= 2 and all(reported == actual for reported, actual in seen), seen

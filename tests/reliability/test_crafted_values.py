@@ -33,6 +33,20 @@ def _copy(trained, tmp_path):
     return run, list_checkpoints(run / "checkpoints")[-1]
 
 
+def test_a_mid_episode_checkpoint_without_its_observation_is_refused(tmp_path):
+    """runner.json says mid-episode but names no saved observation: the resumed run would act on nothing (or on
+    a reset env), so the checkpoint is refused, naming the file."""
+    run = tmp_path / "run"
+    Runner(run, CONFIG.replace(episodes=None, steps=30), log=None).train()
+    ckpt = list_checkpoints(run / "checkpoints")[-1]
+    info = json.loads((ckpt / "runner.json").read_text())
+    assert info["in_episode"] and info["obs_kind"] is not None
+    resign(ckpt, "runner.json", json.dumps(dict(info, obs_kind=None)).encode())
+    with pytest.raises(CheckpointError, match=r"runner\.safetensors .*mid-episode but holds no observation"):
+        Runner(run, resume=True, log=None).train(steps=60)
+    count("crafted values", "mid-episode checkpoint without observation refused")
+
+
 def test_a_null_env_snapshot_after_the_env_was_reset_is_refused(trained, tmp_path):
     run, ckpt = _copy(trained, tmp_path)
     assert json.loads((ckpt / "runner.json").read_text())["env_reset_done"]

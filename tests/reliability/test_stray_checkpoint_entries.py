@@ -35,3 +35,21 @@ def test_stray_files_and_links_named_like_checkpoints(tmp_path):
     assert not (tmp_path / "nowhere").exists()  # the link's target was never created
     assert_same_run(run_fingerprint(reference), run_fingerprint(run))
     count("stray checkpoint entries", "file, dangling link, trash file")
+
+
+def test_removing_a_folder_clears_a_trash_folder_an_earlier_crash_left(tmp_path):
+    """``remove_tree`` renames a folder to ``.trash-<name>-<pid>`` before deleting it; a process killed between the
+    two leaves that trash behind, and a later process with the same pid must still be able to remove the name."""
+    import os
+
+    from agents.runner.fsutil import remove_tree
+
+    folder = tmp_path / "ep00000001-st0000000010"
+    folder.mkdir()
+    (folder / "weights.safetensors").write_bytes(b"new")
+    leftover = tmp_path / f".trash-{folder.name}-{os.getpid()}"
+    leftover.mkdir()
+    (leftover / "weights.safetensors").write_bytes(b"old")
+    remove_tree(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    count("stray entries", "trash of an earlier crash cleared")

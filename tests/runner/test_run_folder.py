@@ -7,14 +7,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from agents.runner import RunConfig, Runner
+from agents.runner import RunConfig, Runner, RunnerError
 from agents.runner.checkpoint import find_latest_valid
 from agents.runner.run_folder import (
+    BEST_DIR,
     CHECKPOINTS_DIR,
     default_sweep_dir,
     holds_a_run,
     read_best,
     read_curve,
+    write_best,
 )
 from agents.runner.run_state import RunState
 
@@ -46,6 +48,22 @@ def test_curve_rows_skip_a_row_being_written(run, tmp_path):
 def test_best_weights_round_trip(run):
     best = read_best(run / "best")
     assert best.config.agent == "random" and best.episode % 2 == 0 and best.global_step > 0
+    again = read_best(str(run / "best"))  # the signature takes a str too
+    assert (again.episode, again.path, again.weights.keys()) == (best.episode, best.path, best.weights.keys())
+
+
+def test_writing_best_through_a_linked_best_folder_is_refused(tmp_path):
+    """A ``best/`` link planted while a run trains (the resume-time check of the run folder's entries has passed
+    by then): the next best/ write is refused and nothing lands where the link points."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / BEST_DIR).symlink_to(outside)
+    with pytest.raises(RunnerError, match=r"is a symbolic link"):
+        write_best(run_dir, b"weights", {"episode": 1, "global_step": 9, "metric": 1.0}, RunConfig(agent="random"))
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
 
 
 def test_default_sweep_dir_is_never_an_existing_folder(tmp_path):

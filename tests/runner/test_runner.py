@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from agents.runner import (
+    CheckpointError,
     IncompatibleCheckpointError,
     RunConfig,
     Runner,
@@ -23,7 +24,14 @@ from agents.runner import (
 )
 from agents.runner import checkpoint as checkpoint_module
 from agents.runner import env_state
-from agents.runner.checkpoint import obs_from_arrays, obs_to_arrays, read_checkpoint, write_checkpoint
+from agents.runner.callbacks import StopAtStep
+from agents.runner.checkpoint import (
+    arrays_to_bytes,
+    obs_from_arrays,
+    obs_to_arrays,
+    read_checkpoint,
+    write_checkpoint,
+)
 from agents.runner.lock import RunLock
 from agents.runner.rng_state import capture_global_rng, restore_global_rng
 from tests.runner.runner_helpers import REPO, assert_same_run, run_fingerprint
@@ -317,6 +325,100 @@ def test_signal_mid_episode_checkpoints_there_and_resume_is_exact(tmp_path, refe
     assert_same_run(reference[1], run_fingerprint(tmp_path))
 
 
+HIERARCHY_SMOKE = CARTPOLE.replace(
+    agent="hierarchy", agent_config={"layers": [[3, 3, 16]], "history_capacity": 64}, episodes=6, checkpoint_every=2
+)
+
+
+def test_a_stop_mid_episode_then_resume_of_the_hierarchy_agent_is_exact(tmp_path):
+    """In-process twin of the real-process kill tests for an agent that reads its observations (the random agent
+    ignores them): the resumed run must act on the observation saved in the checkpoint (a resume that lost it
+    would pass ``None`` to ``act``, or reset the env) and end byte for byte like the uninterrupted run."""
+    train(tmp_path / "reference", HIERARCHY_SMOKE)
+    rows = (tmp_path / "reference" / "episodes.csv").read_text().splitlines()[1:]
+    ends = [int(row.split(",")[1]) for row in rows]
+    stop = ends[2] + 2  # two steps into the fourth episode
+    result = train(tmp_path / "run", HIERARCHY_SMOKE, callbacks=[StopAtStep(stop)])
+    assert result.status == "stopped" and result.global_step == stop
+    assert inspect_checkpoint(tmp_path / "run")["in_episode"]
+    assert resume(tmp_path / "run").status == "completed"
+    assert_same_run(run_fingerprint(tmp_path / "reference"), run_fingerprint(tmp_path / "run"))
+
+
+def test_a_saved_observation_of_another_shape_is_refused(tmp_path):
+    """A mid-episode checkpoint whose observation does not fit the env (a crafted file, or another env's):
+    refused naming runner.safetensors, never fed to the agent."""
+    stopped = train(tmp_path, CARTPOLE.replace(episodes=None, steps=30))
+    ckpt = read_checkpoint(stopped.checkpoint)
+    assert ckpt.json("runner.json")["in_episode"]
+    arrays = ckpt.arrays("runner.safetensors")
+    (key,) = [k for k in arrays if k.startswith("obs")]
+    files = dict(ckpt.files, **{"runner.safetensors": arrays_to_bytes(dict(arrays, **{key: arrays[key][:3]}))})
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("files", "format_version", "id")}
+    checkpoint_module.remove_tree(ckpt.path)
+    write_checkpoint(ckpt.path.parent, ckpt.path.name, files, meta)
+    with pytest.raises(CheckpointError, match=r"runner\.safetensors .*observation has shape \(3,\)"):
+        resume(tmp_path, steps=60)
+
+
+def test_periodic_checkpoints_keep_the_minimum_interval_between_them(tmp_path, monkeypatch):
+    """``checkpoint_min_interval`` counts from the last checkpoint, not from the start: on a clock that ticks one
+    second per env step, periodic checkpoints are at least that many seconds apart (and some are written)."""
+    import time as real_time
+    from types import SimpleNamespace
+
+    from agents.runner import runner as runner_module
+    from agents.runner.callbacks import Callback
+
+    clock = SimpleNamespace(now=0.0)
+    fake_time = SimpleNamespace(**{n: getattr(real_time, n) for n in ("time", "strftime", "perf_counter")})
+    fake_time.monotonic = lambda: clock.now
+    monkeypatch.setattr(runner_module, "time", fake_time)
+    monkeypatch.setattr(checkpoint_module.BackgroundWriter, "busy", property(lambda self: False))  # no I/O race
+
+    class Record(Callback):
+        steps: list[int] = []
+
+        def on_checkpoint(self, event):
+            if event.kind == "periodic":
+                self.steps.append(event.global_step)
+
+    def tick(global_step):
+        clock.now = float(global_step)
+
+    config = CARTPOLE.replace(episodes=30, checkpoint_every=1, checkpoint_min_interval=100.0)
+    assert train(tmp_path, config, step_hook=tick, callbacks=[Record()]).status == "completed"
+    gaps = [b - a for a, b in zip(Record.steps, Record.steps[1:])]
+    assert len(Record.steps) >= 3 and min(gaps) >= 100, Record.steps
+
+
+def test_the_final_checkpoint_is_on_disk_when_callbacks_hear_of_it(tmp_path, monkeypatch):
+    """Callbacks learn of a checkpoint only once it is durable: the final one is waited for (a slow disk here),
+    never reported while its write is still running."""
+    import time as real_time
+
+    from agents.runner import runner as runner_module
+    from agents.runner.callbacks import Callback
+
+    original = runner_module.write_checkpoint
+
+    def slow_write(*args, **kwargs):
+        real_time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "write_checkpoint", slow_write)
+
+    class Check(Callback):
+        seen: list[bool] = []
+
+        def on_checkpoint(self, event):
+            if event.final:
+                self.seen.append(read_checkpoint(event.path).id == event.path.name)
+
+    assert train(tmp_path, CARTPOLE.replace(episodes=2), callbacks=[Check()]).status == "completed"
+    assert Check.seen == [True]
+
+
 def test_second_ctrl_c_during_the_checkpoint_write_corrupts_nothing(tmp_path, reference, monkeypatch):
     original = checkpoint_module.write_file_synced
     first_ctrl_c = signal_at(201)
@@ -402,6 +504,31 @@ def test_checkpoint_without_rng_and_env_state_loads_loudly_and_cartpole_rng_is_r
     text = " ".join(str(w.message) for w in caught)
     assert "has no rng.json" in text and "rebuilt the CartPole-v1 RNG" in text
     assert_same_run(reference[1], run_fingerprint(tmp_path))
+
+
+def test_checkpoint_without_env_state_of_an_env_whose_rng_cannot_be_rebuilt_says_the_run_will_differ(tmp_path):
+    """Acrobot's RNG is not reset-only: without env.json the env restarts from its seed, and the user is told
+    the resumed run will NOT match (the run still completes)."""
+    config = CARTPOLE.replace(env_id="Acrobot-v1", episodes=3, checkpoint_every=1)
+    stopped = train(tmp_path, config, on_episode=lambda e: e.episode < 1)
+    assert stopped.status == "stopped"
+    _strip_checkpoint(stopped.checkpoint, drop=("env.json",))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = resume(tmp_path, callbacks=[StopAtStep(stopped.global_step)])  # a checkpoint before any step
+        assert again.status == "stopped" and again.global_step == stopped.global_step
+        assert read_checkpoint(again.checkpoint).json("runner.json")["env_reset_done"] is False  # restarts
+        assert resume(tmp_path).status == "completed"
+    text = " ".join(str(w.message) for w in caught)
+    assert "has no env.json and the RNG of Acrobot-v1 cannot be rebuilt" in text and "will NOT match" in text
+
+
+def test_a_mid_episode_checkpoint_without_env_state_is_refused(tmp_path):
+    stopped = train(tmp_path, CARTPOLE.replace(episodes=None, steps=30))
+    assert read_checkpoint(stopped.checkpoint).json("runner.json")["in_episode"]
+    _strip_checkpoint(stopped.checkpoint, drop=("env.json",))
+    with pytest.raises(CheckpointError, match="is mid-episode and has no env.json"):
+        resume(tmp_path, steps=60)
 
 
 def test_global_rng_capture_round_trips():

@@ -111,6 +111,39 @@ def test_unexpected_file_names_in_meta_are_refused(tmp_path):
         read_checkpoint(path)
 
 
+@pytest.mark.parametrize("meta", [b"[]", b"{}", b'{"files": []}'])
+def test_a_meta_json_without_a_file_list_is_refused(tmp_path, meta):
+    """A re-signed meta.json that is JSON but not an object with a file list: a CheckpointError, no crash."""
+    files = {name: b"{}" for name in DATA_FILES}
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {})
+    (path / "meta.json").write_bytes(meta)
+    (path / "COMPLETE").write_bytes(
+        checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(meta)})
+    )
+    with pytest.raises(CheckpointError, match="has no file list"):
+        read_checkpoint(path)
+
+
+def test_a_temporary_folder_an_earlier_crash_left_is_replaced(tmp_path):
+    """``.tmp-<id>-<pid>`` of a killed process with this process's pid: the write starts from an empty one."""
+    import os
+
+    files = {name: b"{}" for name in DATA_FILES}
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    leftover = tmp_path / f".tmp-ep00000001-st0000000001-{os.getpid()}"
+    leftover.mkdir()
+    (leftover / "stale.bin").write_bytes(b"old")
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", files, {})
+    assert read_checkpoint(path).id == path.name and not leftover.exists()
+
+
+def test_a_checkpoint_with_a_file_of_an_unknown_name_is_never_written(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown checkpoint file name\(s\) \['payload.pkl'\]"):
+        write_checkpoint(tmp_path, "ep00000001-st0000000001", {"payload.pkl": b"x"}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_identical_checkpoint_is_not_rewritten_and_a_different_one_replaces_it(tmp_path):
     files = {name: b"null\n" for name in ("runner.json", "config.json")}
     files.update(

@@ -215,6 +215,12 @@ def test_verify_reports_a_mismatch_in_each_compared_file(tmp_path, name, tamper)
     assert [check[0] for check in report.checks if not check[3]] == [name]
 
 
+def test_verify_of_a_folder_without_checkpoints_says_so(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(FileNotFoundError, match="has no checkpoints to verify"):
+        verify_run(tmp_path)
+
+
 def test_verify_needs_two_checkpoints(tmp_path):
     Runner(tmp_path, CONFIG.replace(episodes=3), log=None).train()
     for path in sorted((tmp_path / "checkpoints").iterdir())[:-1]:
