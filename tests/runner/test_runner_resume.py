@@ -58,14 +58,22 @@ CASES = [
     ),
     # The hierarchy agent learns at every step: weights, temporal state and replay memory all move. 30 episodes:
     # still four periodic checkpoints (7, 14, 21, 28) and the four interruptions at 20/45/60/85 % of the run; 60
-    # only cost time. Each hierarchy case costs ~7 fresh interpreters that load numba (~3 s each on a busy
-    # machine), so one per distinct path: plain, boundary replay, pixels. Acrobot and CartPoleNoVelocity with the
-    # hierarchy were dropped: their env capture is proven by the random-agent cases above, the hierarchy's
-    # resume by cartpole-hierarchy, and its buffers for any port shape in tests/hierarchy (docs/testing.md).
+    # only cost time. Acrobot (another port layout: 6 observation dims, 3 actions) and CartPoleNoVelocity (a
+    # wrapper the hierarchy must remember through) stay: the kill tests only ever grow (docs/testing.md).
     pytest.param(
         {"env": "CartPole-v1", "agent": "hierarchy", "episodes": 30, "checkpoint_every": 7},
         {},
         id="cartpole-hierarchy",
+    ),
+    pytest.param(
+        {"env": "Acrobot-v1", "agent": "hierarchy", "episodes": 6, "checkpoint_every": 2},
+        {},
+        id="acrobot-hierarchy",
+    ),
+    pytest.param(
+        {"env": "sphgym/CartPoleNoVelocity-v0", "agent": "hierarchy", "episodes": 30, "checkpoint_every": 7},
+        {},
+        id="cartpole-no-velocity-hierarchy",
     ),
     pytest.param(
         {"env": "CartPole-v1", "agent": "hierarchy", "episodes": 30, "checkpoint_every": 7},
