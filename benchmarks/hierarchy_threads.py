@@ -18,7 +18,9 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,18 +62,26 @@ def main() -> None:
     obs = np.random.default_rng(0).integers(0, 16, (1000, 4)).astype(np.int32)
     print(f"| layers | 1 thread (us/step) | 2 threads (us/step) | 2 / 1 |\n|---|---|---|---|")
     for name, layers in SHAPES.items():
-        hs = {1: build(layers), 2: build(layers)}
-        for threads, h in hs.items():
-            hierarchy.set_num_threads(threads)
-            block(h, obs, warmup)
-        medians: dict[int, list[float]] = {1: [], 2: []}
-        for _ in range(blocks):
-            for threads, h in hs.items():
-                hierarchy.set_num_threads(threads)
-                medians[threads].append(block(h, obs, steps))
-        one, two = statistics.median(medians[1]), statistics.median(medians[2])
+        one, two = one_and_two_threads({1: build(layers), 2: build(layers)}, block, obs, warmup, steps, blocks)
         print(f"| {name} | {one * 1e6:.0f} | {two * 1e6:.0f} | {two / one:.2f} |", flush=True)
+
+
+def one_and_two_threads(
+    items: dict[int, Any], block: Callable[[Any, np.ndarray, int], float], data: np.ndarray, warmup: int, steps: int,
+    blocks: int,
+) -> tuple[float, float]:
+    """Median step time with 1 and 2 threads: ``items[n]`` runs on n threads, warmed up, then timed in alternating
+    blocks (``block(item, data, steps)`` -> seconds per step); the thread count is left at 1."""
+    for threads, item in items.items():
+        hierarchy.set_num_threads(threads)
+        block(item, data, warmup)
+    medians: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(blocks):
+        for threads, item in items.items():
+            hierarchy.set_num_threads(threads)
+            medians[threads].append(block(item, data, steps))
     hierarchy.set_num_threads(1)
+    return statistics.median(medians[1]), statistics.median(medians[2])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import hierarchy  # noqa: E402
+from benchmarks.hierarchy_threads import one_and_two_threads  # noqa: E402
 from hierarchy import ImageEncoder, ImageVisibleLayerDesc  # noqa: E402
 
 SHAPES = {  # name: (image size, hidden size, radius)
@@ -54,17 +54,8 @@ def main() -> None:
     for name, (size, hidden, radius) in SHAPES.items():
         images = np.random.default_rng(0).integers(0, 256, (64, int(np.prod(size))), dtype=np.uint8)
         encs = {n: ImageEncoder(hidden, [ImageVisibleLayerDesc(size, radius)], seed=0) for n in (1, 2)}
-        for threads, enc in encs.items():
-            hierarchy.set_num_threads(threads)
-            block(enc, images, warmup)
-        medians: dict[int, list[float]] = {1: [], 2: []}
-        for _ in range(blocks):
-            for threads, enc in encs.items():
-                hierarchy.set_num_threads(threads)
-                medians[threads].append(block(enc, images, steps))
-        one, two = statistics.median(medians[1]), statistics.median(medians[2])
+        one, two = one_and_two_threads(encs, block, images, warmup, steps, blocks)
         print(f"| {name} | {one * 1e6:.0f} | {two * 1e6:.0f} | {two / one:.2f} |", flush=True)
-    hierarchy.set_num_threads(1)
 
 
 if __name__ == "__main__":

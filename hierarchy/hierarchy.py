@@ -29,7 +29,7 @@ from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
 from .encoder import Encoder
 from .fused import FusedStep, fusable
-from .merge import MergeMode
+from .merge import MergeMode, checked_sources, merge_rng
 from .params import IOParams, LayerParams, Params
 from .parallel import use_threads
 from .rng import mix64_py, next_uniform, stream, take_seed
@@ -610,17 +610,8 @@ class Hierarchy(ser.BufferCopyable):
             ValueError: an empty list, something that is not a Hierarchy, another shape, or an unknown mode.
         """
         mode = MergeMode.parse(mode, "merge mode")
-        others = list(hierarchies)
-        if not others:
-            raise ValueError("merge needs at least one hierarchy")
-        for k, g in enumerate(others):
-            if not isinstance(g, Hierarchy):
-                raise ValueError(f"hierarchies[{k}] must be a Hierarchy, got {type(g).__name__}")
-            if g._shape_json != self._shape_json:
-                raise ValueError(
-                    f"hierarchies[{k}] has another shape: {ser.describe_mismatch(g._shape_dict(), self._shape_dict())}"
-                )
-        rng = np.random.default_rng(int(take_seed(self._rng))) if mode == MergeMode.RANDOM else None
+        others = checked_sources(self, hierarchies, "hierarchies", "hierarchy")
+        rng = merge_rng(mode, self._rng)
         groups = [g._named_components() for g in others]
         for j, (_, component) in enumerate(self._named_components()):
             component.merge([grp[j][1] for grp in groups], mode, rng)

@@ -32,10 +32,10 @@ from .image_kernels import (
     image_weight_stats,
     image_weight_stats_parallel,
 )
-from .merge import MergeMode, merge_array
+from .merge import MergeMode, checked_sources, merge_array, merge_rng
 from .parallel import use_threads
 from .params import _Spec, _Validated
-from .rng import mix64_py, take_seed
+from .rng import mix64_py
 from .settings import kernel_threads, next_default_seed
 from .topology import VisibleSpec, build_connections, count_connections
 
@@ -351,17 +351,8 @@ class ImageEncoder(ser.BufferCopyable):
             ValueError: an empty list, something that is not an ImageEncoder, another shape, or an unknown mode.
         """
         mode = MergeMode.parse(mode, "merge mode")
-        others = list(encoders)
-        if not others:
-            raise ValueError("merge needs at least one image encoder")
-        for k, e in enumerate(others):
-            if not isinstance(e, ImageEncoder):
-                raise ValueError(f"encoders[{k}] must be an ImageEncoder, got {type(e).__name__}")
-            if e._shape_json != self._shape_json:
-                raise ValueError(
-                    f"encoders[{k}] has another shape: {ser.describe_mismatch(e._shape_dict(), self._shape_dict())}"
-                )
-        rng = np.random.default_rng(int(take_seed(self._rng))) if mode == MergeMode.RANDOM else None
+        others = checked_sources(self, encoders, "encoders", "image encoder")
+        rng = merge_rng(mode, self._rng)
         sources = [dict(e._weight_arrays()) for e in others]
         for name, target in self._weight_arrays():
             merge_array(target, [src[name] for src in sources], mode, rng)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import Any
+
 import numpy as np
 
+from . import serialization as ser
 from .descs import NamedIntEnum
+from .rng import take_seed
 
 
 class MergeMode(NamedIntEnum):
@@ -33,3 +37,30 @@ def merge_array(target: np.ndarray, sources: Sequence[np.ndarray], mode: MergeMo
     else:
         pick = rng.integers(0, len(sources), target.shape)
         target[...] = np.take_along_axis(stack, pick[None], axis=0)[0]
+
+
+def checked_sources(target: Any, sources: Sequence[Any], argument: str, noun: str) -> list[Any]:
+    """``sources`` as a list, checked to be merged into ``target``: not empty, each of ``target``'s class and
+    shape (its ``_shape_json``). ``argument`` names the parameter in messages (``"hierarchies"``), ``noun`` one
+    item (``"hierarchy"``).
+
+    Raises:
+        ValueError: an empty list, an object of another class, or another shape.
+    """
+    others = list(sources)
+    if not others:
+        raise ValueError(f"merge needs at least one {noun}")
+    cls = type(target).__name__
+    article = "an" if cls[0] in "AEIOU" else "a"
+    for k, other in enumerate(others):
+        if not isinstance(other, type(target)):
+            raise ValueError(f"{argument}[{k}] must be {article} {cls}, got {type(other).__name__}")
+        if other._shape_json != target._shape_json:
+            mismatch = ser.describe_mismatch(other._shape_dict(), target._shape_dict())
+            raise ValueError(f"{argument}[{k}] has another shape: {mismatch}")
+    return others
+
+
+def merge_rng(mode: MergeMode, rng_state: np.ndarray) -> np.random.Generator | None:
+    """The generator a ``RANDOM`` merge picks sources with (one draw from the owner's RNG state); None otherwise."""
+    return np.random.default_rng(int(take_seed(rng_state))) if mode == MergeMode.RANDOM else None
