@@ -174,11 +174,10 @@ def evaluate(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
     if not isinstance(video_episodes, int) or isinstance(video_episodes, bool) or video_episodes < 1:
         raise ValueError(f"video_episodes must be an integer >= 1, got {video_episodes!r}.")
-    if video_dir is not None:
-        require_video()
     config, weights, source, ckpt_episode, ckpt_step = load_weights_for_eval(path, checkpoint)
     if video_dir is not None:
-        video_dir = check_video_dir(video_dir, path, source)
+        video_dir = check_video_dir(video_dir, path, source)  # a wrong folder is wrong with or without the extra
+        require_video()
         config = config.replace(env_kwargs={**config.env_kwargs, "render_mode": "rgb_array"})
     seeds = derive_seeds(seed, purpose=EVAL_SEED_PURPOSE)
     env = env_state.make_run_env(config, from_file=True)
