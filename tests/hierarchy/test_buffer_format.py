@@ -68,3 +68,16 @@ def test_rejects_garbage_inputs():
     body += struct.pack("<I", zlib.crc32(body))
     with pytest.raises(ValueError, match="malformed"):
         ser.read_buffer(bytes(body), ser.KIND_STATE)
+
+
+@pytest.mark.parametrize("excess", [1, 2**31])
+def test_a_descriptor_length_past_the_end_is_refused_by_name(excess):
+    """A re-signed buffer (valid CRC) whose header claims a longer descriptor than the buffer holds: a named
+    ValueError, not a struct.error from reading past the end."""
+    buf = ser.write_buffer(ser.KIND_STATE, ser.canonical_json({"x": 1}), _arrays()).copy()
+    magic, version, kind, dlen = struct.unpack_from("<8sIII", buf, 0)
+    rest = len(buf) - struct.calcsize("<8sIII") - 4  # what follows the header, before the CRC
+    struct.pack_into("<8sIII", buf, 0, magic, version, kind, min(rest - 3 + excess, 2**32 - 1))
+    struct.pack_into("<I", buf, len(buf) - 4, zlib.crc32(bytes(buf[:-4])))
+    with pytest.raises(ValueError, match="descriptor runs past the end"):
+        ser.read_buffer(buf, ser.KIND_STATE)
