@@ -78,3 +78,22 @@ def test_torch_global_rng_is_seeded_too_when_torch_is_loaded(tmp_path):
     assert states[0]["cpu"] == torch.get_rng_state().numpy().tobytes().hex()
     if not torch.cuda.is_initialized():  # CUDA states only when CUDA is in use (capturing them would start it)
         assert set(states[0]) == {"cpu"}, states[0].keys()
+
+
+def test_a_pending_python_gauss_value_is_restored():
+    """``random.gauss`` leaves a second normal pending (``gauss_next``, a float): a snapshot holding one restores
+    it, so the next ``gauss`` draws equal the uninterrupted ones."""
+    from agents.runner.rng_state import capture_global_rng, restore_global_rng
+
+    saved = random.getstate()
+    try:
+        random.seed(7)
+        random.gauss(0.0, 1.0)  # draws two normals, keeps one pending
+        snapshot = json.loads(json.dumps(capture_global_rng()))
+        assert isinstance(snapshot["python"]["gauss_next"], float)
+        expected = [random.gauss(0.0, 1.0) for _ in range(3)]
+        random.seed(99)
+        restore_global_rng(snapshot)
+        assert [random.gauss(0.0, 1.0) for _ in range(3)] == expected
+    finally:
+        random.setstate(saved)
