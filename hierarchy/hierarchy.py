@@ -737,23 +737,6 @@ class Hierarchy(ser.BufferCopyable):
         """The whole hierarchy (descriptors, params, seed, state, weights); `from_buffer` rebuilds it."""
         return ser.write_buffer(ser.KIND_FULL, self._full_descriptor(), self._full_arrays())
 
-    @classmethod
-    def from_buffer(cls, buffer: Any) -> Hierarchy:
-        """Rebuild a hierarchy from `serialize_to_buffer` output.
-
-        Raises:
-            ValueError: not a full hierarchy buffer, another format version, or truncated / corrupt.
-        """
-        h = cls.__new__(cls)
-        h._load_full(buffer)
-        return h
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike) -> Hierarchy:
-        """Load a hierarchy written by `save_to_file`."""
-        with open(path, "rb") as f:
-            return cls.from_buffer(f.read())
-
     def _load_full(self, buffer: Any) -> None:
         descriptor, arrays = ser.read_buffer(buffer, ser.KIND_FULL)
         try:

@@ -506,23 +506,6 @@ class ImageEncoder(ser.BufferCopyable):
             ("weights/" + n, a) for n, a in self._weight_arrays()
         ]
 
-    @classmethod
-    def from_buffer(cls, buffer: Any) -> ImageEncoder:
-        """Rebuild an encoder from `serialize_to_buffer` output.
-
-        Raises:
-            ValueError: not a full image encoder buffer, another format version, or truncated / corrupt.
-        """
-        enc = cls.__new__(cls)
-        enc._load_full(buffer)
-        return enc
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike) -> ImageEncoder:
-        """Load an encoder written by `save_to_file`."""
-        with open(path, "rb") as f:
-            return cls.from_buffer(f.read())
-
     def _load_full(self, buffer: Any) -> None:
         descriptor, arrays = ser.read_buffer(buffer, ser.KIND_FULL)
         d = _parse_descriptor("full", descriptor)

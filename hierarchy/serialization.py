@@ -201,8 +201,25 @@ def check_in_range(arrays: dict[str, np.ndarray], name: str, high: int | np.ndar
 
 
 class BufferCopyable:
-    """Copy, pickle and file saving through the buffer format, for classes with ``serialize_to_buffer()`` and a
-    ``from_buffer(buffer)`` classmethod (internal arrays share memory in ways pickle would break)."""
+    """Copy, pickle, file saving and loading through the buffer format, for classes with ``serialize_to_buffer()``
+    and ``_load_full(buffer)`` (internal arrays share memory in ways pickle would break)."""
+
+    @classmethod
+    def from_buffer(cls, buffer: Any):
+        """Rebuild an object from `serialize_to_buffer` output.
+
+        Raises:
+            ValueError: not a full buffer of this class, another format version, or truncated / corrupt.
+        """
+        obj = cls.__new__(cls)
+        obj._load_full(buffer)
+        return obj
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike):
+        """Load an object written by `save_to_file`."""
+        with open(path, "rb") as f:
+            return cls.from_buffer(f.read())
 
     def save_to_file(self, path: str | os.PathLike) -> None:
         """Write `serialize_to_buffer` output to ``path`` atomically (temp file, fsync, rename)."""
