@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray Tune is an optional extra (pip install 'sphgym[ray]'); CI installs it")
+# Every test that starts a Ray runs in the same xdist worker, one after the other: a local Ray takes both cores,
+# and some of its default ports are one per machine (docs/testing.md, "Suite run time").
+pytestmark = pytest.mark.xdist_group("ray")
 
 # One local Ray for this module, as in test_sweep_ray.py (its module-scoped autouse fixture, imported).
 from test_sweep_ray import assert_trial_equals_plain, local_ray  # noqa: E402,F401

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray Tune is an optional extra (pip install 'sphgym[ray]'); CI installs it")
+# Every test that starts a Ray runs in the same xdist worker, one after the other: a local Ray takes both cores,
+# and some of its default ports are one per machine (docs/testing.md, "Suite run time").
+pytestmark = pytest.mark.xdist_group("ray")
 
 from agents.cli.main import main  # noqa: E402
 from agents.runner import RunConfig, Runner, inspect_checkpoint  # noqa: E402
