@@ -47,6 +47,7 @@ def _spec(sweep_dir: Path, max_failures: int) -> SweepSpec:
     )
 
 
+@pytest.mark.slow
 def test_killed_hierarchy_trial_is_restarted_by_tune_and_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv(CRASH_ENV, f"base__s0@{CRASH_AT}")
     spec = _spec(tmp_path / "sweep", max_failures=1)
@@ -60,6 +61,7 @@ def test_killed_hierarchy_trial_is_restarted_by_tune_and_resumes_exactly(tmp_pat
     assert_trial_equals_plain(spec, spec.points[0], 0, tmp_path)
 
 
+@pytest.mark.slow
 def test_restored_hierarchy_sweep_resumes_the_failed_trial_exactly(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(CRASH_ENV, f"base__s0@{CRASH_AT}")
     spec = _spec(tmp_path / "sweep", max_failures=0)  # no restarts: the trial errors
