@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pytest
 
@@ -33,6 +33,9 @@ if os.environ.get("SPHGYM_TESTS_NO_BYTECODE") != "1":
 MAX_WORKERS = 4  # each worker holds numpy, numba, Gymnasium, torch and Ray's client (~0.5 GB)
 SHARED_SCOPES = ("module", "class", "package")
 CASES_KEY = "sphgym_reliability_cases"
+GROUPS_KEY = "sphgym_xdist_groups"
+GROUPS_RUN: set[str] = set()  # in a worker: the xdist groups of the tests it ran
+WORKERS_OF_GROUP: defaultdict[str, set[str]] = defaultdict(set)  # in the controller: which workers ran each group
 
 
 # --------------------------------------------------------------------------------------------- workers
@@ -64,27 +67,68 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _group(item) is None and _uses_a_shared_fixture(item):
             item.add_marker(pytest.mark.xdist_group(f"module:{item.nodeid.split('::')[0]}"))
-    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts the same collection the same way
-        unit = {item.nodeid: _group(item) or item.nodeid for item in items}
-        slow = Counter(unit[item.nodeid] for item in items if item.get_closest_marker("slow"))
-        items.sort(key=lambda item: -slow[unit[item.nodeid]])  # stable: collection order within equal weights
+    if not hasattr(config, "workerinput"):
+        return
+    # an xdist worker: every worker sorts the same collection the same way
+    unit = {item.nodeid: _group(item) or item.nodeid for item in items}
+    slow = Counter(unit[item.nodeid] for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[unit[item.nodeid]])  # stable: collection order within equal weights
+    if config.getvalue("loadgroup"):
+        for item in items:
+            if (group := _group(item)) is not None:
+                _tag_with_group(item, group)
 
 
-# --------------------------------------------------------------------------------- reliability case counts
+def _tag_with_group(item: pytest.Item, group: str) -> None:
+    """Give ``item`` the node id ``<id>@<group>`` the loadgroup scheduler reads its unit from.
+
+    xdist 3.8 does this by setting ``item._nodeid``, which pytest 9.2 no longer reads (it keeps the id as a
+    structured ``item._id``): without this, the tests of one group were spread over both workers (two local
+    Rays at once). Where xdist's own tagging works, the item is left to it.
+    """
+    node_id = getattr(item, "_id", None)
+    if node_id is not None and not hasattr(item, "_nodeid") and "@" not in item.nodeid:
+        item._id = type(node_id).parse(f"{item.nodeid}@{group}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if (group := _group(item)) is not None:
+        GROUPS_RUN.add(group)
+
+
+# ------------------------------------------------- what the workers report back: case counts, groups they ran
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: hand its counts to the controller
+    if workeroutput is not None:  # an xdist worker: hand its counts and groups to the controller
         workeroutput[CASES_KEY] = {name: dict(counts) for name, counts in CASES.items()}
+        workeroutput[GROUPS_KEY] = [session.config.workerinput["workerid"], sorted(GROUPS_RUN)]
+    elif _split_groups():  # the controller: a group that ran in two workers is a broken run, whatever passed
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
-    for name, counts in getattr(node, "workeroutput", {}).get(CASES_KEY, {}).items():
+    output = getattr(node, "workeroutput", {})
+    for name, counts in output.get(CASES_KEY, {}).items():
         CASES[name].update(counts)
+    worker, groups = output.get(GROUPS_KEY, ("", []))
+    for group in groups:
+        WORKERS_OF_GROUP[group].add(worker)
+
+
+def _split_groups() -> dict[str, list[str]]:
+    return {group: sorted(workers) for group, workers in WORKERS_OF_GROUP.items() if len(workers) > 1}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """A "reliability cases" section: how many fault and corruption cases ran, by outcome (issue 18 asks)."""
+    """Groups split over workers (an error), then a "reliability cases" section: how many fault and corruption
+    cases ran, by outcome (issue 18 asks)."""
+    for group, workers in _split_groups().items():
+        terminalreporter.write_line(
+            f"ERROR: the tests of xdist_group {group!r} ran in {', '.join(workers)}: a group must stay in one worker "
+            "(check tests/conftest.py's grouping against the installed pytest and pytest-xdist)",
+            red=True,
+        )
     if not CASES:
         return
     terminalreporter.section("reliability cases")
