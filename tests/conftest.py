@@ -41,8 +41,9 @@ WORKERS_OF_GROUP: defaultdict[str, set[str]] = defaultdict(set)  # in the contro
 # --------------------------------------------------------------------------------------------- workers
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker per available core up to ``MAX_WORKERS``; 0 (this process) for named tests."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if chosen.isdigit():
+        return int(chosen)
     if config.args and all("::" in arg for arg in config.args):
         return 0  # a few named tests: starting workers would cost more than it saves
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
