@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.cli.cli_helpers import cli_env, sphgym, sphgym_argv, tree_digest
 
 INSPECT_KEYS = {"episode", "global_step", "weights_sha256", "state_sha256", "best_metric", "early_stopping",
@@ -44,6 +45,7 @@ def test_eval_of_a_named_checkpoint_id(trained_run):
     assert tree_digest(trained_run) == before
 
 
+@pytest.mark.slow
 def test_eval_inspect_and_verify_while_the_run_is_training(tmp_path):
     """The README's promise: eval, inspect and verify are safe on a run that is still training (they take no
     lock and write nothing), here with the hierarchy agent, checkpoints every 2 episodes and rotation on."""

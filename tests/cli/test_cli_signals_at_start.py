@@ -14,8 +14,11 @@ from tests.cli.cli_helpers import REPO, cli_env
 from tests.reliability.reliability_stats import count
 
 # Runs `sphgym train` as `python -m agents.cli.main` does, sending itself SIGINT as module MODULE is imported.
+# SIGINT as in a foreground terminal, where Ctrl-C comes from, even when pytest runs as a background job (which
+# ignores SIGINT, and its children would inherit that).
 LAUNCHER = """
 import importlib.abc, os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 class Hook(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name == {module!r}:

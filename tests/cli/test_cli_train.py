@@ -98,6 +98,7 @@ def test_resume_raises_the_target_and_a_finished_run_says_so(tmp_path):
     assert [int(r["episode"]) for r in rows(run_dir)] == list(range(1, 8))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_and_exits_with_a_resume_hint(tmp_path, sig, code):
     run_dir = tmp_path / "r"

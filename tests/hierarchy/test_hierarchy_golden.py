@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 from tests.hierarchy.hierarchy_helpers import cartpole_like, drive, every_kind
 
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
@@ -76,6 +77,7 @@ def _every_kind_digests(threads: int) -> dict[str, str]:
         set_num_threads(before)
 
 
+@pytest.mark.slow
 def test_two_threads_give_the_same_bytes():
     """The parallel kernels (hierarchy.parallel) run, and change nothing: same digests as one thread."""
     from hierarchy.actor import actor_step_parallel

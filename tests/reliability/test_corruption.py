@@ -128,6 +128,7 @@ def no_fsync(monkeypatch):
     monkeypatch.setattr(os, "fsync", lambda fd: None)
 
 
+@pytest.mark.slow
 @FUZZ_RUNS
 @given(data=st.data(), name=st.sampled_from([*DATA_FILES, "meta.json", "COMPLETE"]))
 def test_damaged_latest_checkpoint_falls_back_and_resumes_exactly(tmp_path_factory, runs, no_fsync, data, name):
@@ -388,6 +389,7 @@ def _same_content(kind, loaded, data):
     )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), kind=st.sampled_from(["full", "state", "weights"]), resign=st.booleans())
 def test_damaged_hierarchy_buffers(hierarchy_buffers, data, kind, resign):
@@ -433,6 +435,7 @@ def _fields(data: bytes):
     return fields
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), kind=st.sampled_from(["full", "state", "weights"]))
 def test_extreme_length_fields_never_allocate(hierarchy_buffers, data, kind):

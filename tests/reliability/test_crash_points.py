@@ -85,6 +85,7 @@ def _crash_and_resume(run_dir, mode, at, reference, monkeypatch, config=CONFIG):
     assert_same_run(reference, run_fingerprint(run_dir))
 
 
+@pytest.mark.slow
 def test_a_crash_at_every_operation_of_the_checkpoint_write_loses_nothing(tmp_path, reference, points, monkeypatch):
     """SIGKILL before each recorded operation (kill) and, for each fsync and rename, the same followed by a
     power cut (power): the durable states a crash can leave, each resumed to the exact end."""
@@ -111,6 +112,7 @@ def test_a_torn_write_of_any_checkpoint_file_loses_nothing(tmp_path, reference, 
         count(f"crash inside a checkpoint write ({len(points)} operations)", "torn write, resumed exactly")
 
 
+@pytest.mark.slow
 def test_a_crash_while_resuming_a_crashed_run_loses_nothing(tmp_path, reference, monkeypatch):
     """The start of a resume also writes: it takes the lock, removes a partial checkpoint and a torn newer one,
     cuts episodes.csv back to the checkpoint and opens a TensorBoard file. Kill it before each of those

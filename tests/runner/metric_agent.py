@@ -20,11 +20,19 @@ class MetricRandomAgent(RandomAgent):
         return {TAGS[0]: position, TAGS[1]: 1.0 - position}
 
 
+SPEC = AgentSpec(
+    NAME,
+    "tests.runner.metric_agent:MetricRandomAgent",
+    "agents.random_agent:RandomAgentConfig",
+    "random agent with metrics() (tests only)",
+)
+
+
 def register() -> None:
-    """Make ``metric-random`` a known agent in this process (the registry is a plain dict)."""
-    AGENTS[NAME] = AgentSpec(
-        NAME,
-        "tests.runner.metric_agent:MetricRandomAgent",
-        "agents.random_agent:RandomAgentConfig",
-        "random agent with metrics() (tests only)",
-    )
+    """Make ``metric-random`` a known agent for the rest of this process (the registry is a plain dict).
+
+    Only for a process of its own (``runner_proc.py``): a test in the pytest process uses
+    ``monkeypatch.setitem(AGENTS, NAME, SPEC)`` instead, so later tests (in any order, in any xdist worker) see
+    the registry as shipped.
+    """
+    AGENTS[NAME] = SPEC

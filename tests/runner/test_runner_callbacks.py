@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agents.registry import AGENTS
 from agents.runner import Callback, CheckpointEvent, EpisodeEvent, RunConfig, Runner
 from agents.runner.callbacks import StopAtStep
 from tests.runner import metric_agent
@@ -94,8 +95,8 @@ def test_the_function_hooks_still_work_alongside_callbacks(tmp_path):
     assert result.status == "stopped" and seen == [1, 2, 3] and len(recorder.episodes) == 3
 
 
-def test_agent_metrics_are_logged_at_every_episode_end(tmp_path):
-    metric_agent.register()
+def test_agent_metrics_are_logged_at_every_episode_end(tmp_path, monkeypatch):
+    monkeypatch.setitem(AGENTS, metric_agent.NAME, metric_agent.SPEC)  # registered for this test only
     config = dataclasses.replace(CONFIG, agent=metric_agent.NAME, episodes=6)
     Runner(tmp_path, config, log=None).train()
     scalars = tb_scalars(tmp_path)

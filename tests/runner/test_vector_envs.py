@@ -121,6 +121,7 @@ def test_step_budget_stops_at_first_multiple_of_n(tmp_path):
     assert (result.status, result.global_step) == ("completed", 12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("agent", "env_id", "config"),
     [
@@ -195,6 +196,7 @@ def test_n_envs_is_validated(value):
         RunConfig(n_envs=value)
 
 
+@pytest.mark.slow
 def test_cli_flag_help_print_config_and_errors(tmp_path):
     def sphgym(*args):
         return subprocess.run(

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray Tune is an optional extra (pip install 'sphgym[ray]'); CI installs it")
+# Every test that starts a Ray runs in the same xdist worker, one after the other: a local Ray takes both cores,
+# and some of its default ports are one per machine (docs/testing.md, "Suite run time").
+pytestmark = pytest.mark.xdist_group("ray")
 
 # One local Ray for this module, as in test_sweep_ray.py (its module-scoped autouse fixture, imported).
 from test_sweep_ray import assert_trial_equals_plain, local_ray  # noqa: E402,F401
@@ -44,6 +47,7 @@ def _spec(sweep_dir: Path, max_failures: int) -> SweepSpec:
     )
 
 
+@pytest.mark.slow
 def test_killed_hierarchy_trial_is_restarted_by_tune_and_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv(CRASH_ENV, f"base__s0@{CRASH_AT}")
     spec = _spec(tmp_path / "sweep", max_failures=1)
@@ -57,6 +61,7 @@ def test_killed_hierarchy_trial_is_restarted_by_tune_and_resumes_exactly(tmp_pat
     assert_trial_equals_plain(spec, spec.points[0], 0, tmp_path)
 
 
+@pytest.mark.slow
 def test_restored_hierarchy_sweep_resumes_the_failed_trial_exactly(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(CRASH_ENV, f"base__s0@{CRASH_AT}")
     spec = _spec(tmp_path / "sweep", max_failures=0)  # no restarts: the trial errors

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray Tune is an optional extra (pip install 'sphgym[ray]'); CI installs it")
+# Every test that starts a Ray runs in the same xdist worker, one after the other: a local Ray takes both cores,
+# and some of its default ports are one per machine (docs/testing.md, "Suite run time").
+pytestmark = pytest.mark.xdist_group("ray")
 
 from agents.cli.main import main  # noqa: E402
 from agents.runner import RunConfig, Runner, inspect_checkpoint  # noqa: E402
@@ -51,6 +54,7 @@ def assert_trial_equals_plain(spec: SweepSpec, point: SweepPoint, seed: int, tmp
     assert (trial_dir / "episodes.csv").read_bytes() == (plain.run_dir / "episodes.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_sweep_two_seeds_equals_plain_runs(tmp_path, capsys):
     sweep_dir = tmp_path / "sweep"
     code = main(
@@ -102,6 +106,7 @@ def _random_spec(sweep_dir: Path, seeds: tuple[int, ...], max_failures: int) -> 
     )
 
 
+@pytest.mark.slow
 def test_killed_trial_is_restarted_by_tune_and_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv(CRASH_ENV, "base__s1@15")  # seed 1 dies at episode 15 (last reported checkpoint: 10)
     spec = _random_spec(tmp_path / "sweep", (0, 1), max_failures=2)
@@ -116,6 +121,7 @@ def test_killed_trial_is_restarted_by_tune_and_resumes_exactly(tmp_path, monkeyp
         assert last[seed]["weights_sha256"] == outcome.trials[seed].weights_sha256
 
 
+@pytest.mark.slow
 def test_restore_resumes_a_failed_trial_exactly(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(CRASH_ENV, "base__s0@15")
     spec = _random_spec(tmp_path / "sweep", (0,), max_failures=0)  # no restarts: the trial errors
@@ -136,6 +142,7 @@ def _session_events(run_dir: Path) -> dict[str, list]:
     return {tag: acc.Tensors(tag) for tag in acc.Tags()["tensors"]}
 
 
+@pytest.mark.slow
 def test_hparams_one_session_per_trial_after_restore_and_in_a_live_tensorboard(tmp_path, monkeypatch):
     from agents.sweep.hparams import EPISODES_TO_SOLVE, FINAL_RETURN, HPARAMS_DIR, SOLVED
     from tests.runner.tensorboard_server import tensorboard_server

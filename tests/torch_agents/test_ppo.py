@@ -28,6 +28,7 @@ def fork(driver: Driver, config: PPOConfig = FAST) -> Driver:
     return driver.fork(make(config, seed=4321)[0])
 
 
+@pytest.mark.slow
 def test_learns_cartpole_on_a_tiny_budget():
     config = PPOConfig(
         n_steps=128,

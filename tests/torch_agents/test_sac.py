@@ -51,6 +51,7 @@ def drive(agent, env, steps: int, obs=None) -> tuple[list, object, list[float]]:
     return actions, obs, rewards
 
 
+@pytest.mark.slow
 def test_learns_a_one_step_target_task():
     env = Target()
     agent = SACAgent(env.observation_space, env.action_space, FAST, seed=0)
