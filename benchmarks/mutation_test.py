@@ -199,13 +199,20 @@ TARGETS = (
         (
             "tests/runner/test_runner_tools.py",
             "tests/cli/test_cli_eval_inspect_verify.py::test_eval_inspect_and_verify_while_the_run_is_training",
+            "tests/cli/test_cli_eval_video.py",
         ),
     ),
     Target(
         "verify",
         "agents/runner/verify.py",
         ("verify_run", "_runner_json_without_status"),
-        ("tests/runner/test_runner_tools.py", "-k", "verify"),
+        (
+            "tests/runner/test_runner_tools.py",
+            "tests/cli/test_cli_messages.py",
+            "tests/cli/test_cli_eval_inspect_verify.py",
+            "-k",
+            "verify",
+        ),
     ),
 )
 
@@ -434,6 +441,23 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def verdict(returncode: int, output: str) -> tuple[str, str | None]:
+    """A pytest run's outcome for a mutant: (``killed``/``survived``/``error(...)``, node id of the failing test).
+
+    Only a failing test kills: exit 1 (a test failed) or exit 2 with an ``ERROR`` line (the mutant broke a
+    collection). Exit 0 survives only if some test passed (all skipped proves nothing). Anything else is an error
+    of the run, never a verdict: 2 without a collection error (interrupted), 3 (pytest's internal error),
+    4 (usage error: a bad argument or a node id that does not exist), 5 (no test collected: a ``-k`` or
+    ``--deselect`` that left nothing), a negative code (killed by a signal).
+    """
+    node = _first_failure(output)
+    if returncode == 0:
+        return ("survived", None) if " passed" in output else ("error(nothing passed)", None)
+    if returncode == 1 or (returncode == 2 and node is not None):
+        return "killed", node
+    return f"error(rc={returncode})", None
+
+
 def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str | None]:
     """Run ``tests`` (pytest arguments) in ``workdir``: (outcome, seconds, node id of the failing test)."""
     # No .pyc: each mutant rewrites a module in place, and a stale .pyc (same mtime second and size) would run the
@@ -460,23 +484,28 @@ def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[st
         proc.wait()
         raise
     elapsed = time.perf_counter() - start
-    if proc.returncode == 0:
-        return "survived", elapsed, None
-    if proc.returncode in (1, 2):  # a test failed, or the mutant broke an import during collection
-        return "killed", elapsed, _first_failure(stdout)
-    return f"error(rc={proc.returncode})", elapsed, None
+    outcome, node = verdict(proc.returncode, stdout)
+    if outcome.startswith("error"):
+        tail = " | ".join(stdout.strip().splitlines()[-3:])
+        print(f"  pytest {outcome} for {' '.join(tests)}: {tail}", flush=True)
+    return outcome, elapsed, node
 
 
 def run_mutant(workdir: Path, target: Target, killers: list[str], timeout: float) -> tuple[str, float, str | None]:
     """Run the tests that killed this target's earlier mutants first (most mutants die there in seconds), then,
-    if they pass, the target's whole test set without them. Same verdict as one ``pytest -x`` over the set."""
+    if none of them fails, the target's whole test set without them. Same verdict as one ``pytest -x`` over the
+    set plus the killers (a killer outside the set still counts: it is a test of this code too)."""
     spent = 0.0
     if killers:
         outcome, spent, node = run_tests(workdir, tuple(killers), timeout)
         if outcome in ("killed", "timeout"):
             return outcome, spent, node
-    deselect = () if not killers else tuple(f"--deselect={k}" for k in killers)
+        if outcome != "survived":  # e.g. a killer renamed since (exit 4): run the whole set with nothing deselected
+            killers = []
+    deselect = tuple(f"--deselect={k}" for k in killers)
     outcome, seconds, node = run_tests(workdir, (*target.tests, *deselect), max(1.0, timeout - spent))
+    if outcome == "error(rc=5)" and killers:  # the killers were the whole set: they passed, so the mutant survived
+        outcome = "survived"
     return outcome, spent + seconds, node
 
 
@@ -486,12 +515,38 @@ def _load(path: Path | None) -> dict[str, dict]:
     return {r["key"]: r for r in json.loads(path.read_text())["results"]}
 
 
+def merge_results(recorded: dict[str, dict], new: dict[str, dict], current: set[str]) -> dict[str, dict]:
+    """What the results file keeps: every record of a mutant that still exists (``current``: the keys of every
+    target's mutants, all operators, whatever ``--only`` selected), the new records replacing the old ones.
+
+    A record is dropped only when its function changed (its key holds the function's digest): a run of some
+    targets never loses the records of the others.
+    """
+    merged = {k: r for k, r in recorded.items() if k in current}
+    merged.update(new)
+    return merged
+
+
 def _save(path: Path, total: int, results: dict[str, dict]) -> None:
     rows = sorted(results.values(), key=lambda r: (r["module"], r["function"], r["site"]))
     summary = {"total_mutants": total, "summary": _summary(rows), "results": rows}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(summary, indent=1) + "\n")
     tmp.replace(path)
+
+
+def killers_from_log(text: str) -> dict[str, list[str]]:
+    """Killing tests per ``module:function`` from a driver log (``killed <s> <module>:<line> <function> ... <node>``
+    lines), most frequent first: hints for which tests to run first, never verdicts."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] != "killed" or "::" not in parts[-1] and not parts[-1].startswith("tests/"):
+            continue
+        module, function = parts[2].rsplit(":", 1)[0], parts[3]
+        chain = counts.setdefault(f"{module}:{function}", {})
+        chain[parts[-1]] = chain.get(parts[-1], 0) + 1
+    return {k: sorted(c, key=lambda n: -c[n]) for k, c in counts.items()}
 
 
 def _is_equivalent(r: dict) -> bool:
@@ -527,6 +582,27 @@ def _print_summary(rows: list[dict], total: int) -> None:
         if r["outcome"] == "survived":
             tag = "EQUIVALENT" if _is_equivalent(r) else "SURVIVED"
             print(f"{tag} {r['module']}:{r['line']} {r['function']} {r['operator']}: {r['code']}")
+
+
+def _needs_rerun(record: dict) -> bool:
+    return (record["outcome"] == "survived" and not _is_equivalent(record)) or record["outcome"].startswith("error")
+
+
+def _killers(targets: list[Target], records, log: str) -> dict[str, list[str]]:
+    """Per target, the tests to run first: those that killed its mutants (in any record, also of a function that
+    changed since, or in a ``--hints`` log), most frequent first."""
+    from_log = killers_from_log(log)
+    out = {}
+    for target in targets:
+        counts: dict[str, int] = {}
+        for r in records:
+            if r.get("killed_by") and r["target"] == target.name:
+                counts[r["killed_by"]] = counts.get(r["killed_by"], 0) + 1
+        for function in target.functions:
+            for rank, node in enumerate(from_log.get(f"{target.module}:{function}", ())):
+                counts[node] = counts.get(node, 0) + max(1, 5 - rank)
+        out[target.name] = sorted(counts, key=lambda n: -counts[n])
+    return out
 
 
 def _round_robin(per_target: dict[str, list[Mutant]]) -> list[Mutant]:
@@ -565,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
     parser.add_argument(
+        "--hints", type=Path, default=None, help="a driver log whose killing tests run first (speed only)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "
         "rewritten after every mutant, so a run can be stopped between mutants and continued"
     )
@@ -573,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = [t for t in TARGETS if args.only in t.name]
     per_target = {t.name: mutants_of(t, args.all_operators) for t in targets}
     total = sum(len(m) for m in per_target.values())
+    total_all = sum(len(mutants_of(t, args.all_operators)) for t in TARGETS)
     if args.list:
         for target in targets:
             for m in per_target[target.name]:
@@ -581,18 +661,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     queue = _round_robin(per_target)
-    current = {m.key for m in queue}
-    results = {k: r for k, r in _load(args.out).items() if k in current}  # stale keys: the function changed
+    recorded = _load(args.out)
+    every = {m.key for t in TARGETS for m in mutants_of(t, all_operators=True)}  # of all targets, not just --only
+    if args.out is not None and args.out.exists() and set(recorded) - every:
+        print(f"{len(set(recorded) - every)} records of {args.out} are of changed functions: dropped", flush=True)
+    results = {m.key: recorded[m.key] for m in queue if m.key in recorded}
     if args.summary:
         _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
         return 0
-    if args.rerun_survivors:  # the ones not listed as equivalent
-        results = {k: r for k, r in results.items() if r["outcome"] != "survived" or _is_equivalent(r)}
-    killers: dict[str, list[str]] = {t.name: [] for t in targets}
-    for r in results.values():
-        if r.get("killed_by") and r["killed_by"] not in killers.get(r["target"], [r["killed_by"]]):
-            killers[r["target"]].append(r["killed_by"])
-    todo = [m for m in queue[args.start :] if m.key not in results]
+    killers = _killers(targets, recorded.values(), args.hints.read_text() if args.hints else "")
+    if args.rerun_survivors:  # only the survivors not listed as equivalent, and the runs that ended in an error
+        todo = [m for m in queue if m.key in results and _needs_rerun(results[m.key])]
+    else:
+        todo = [m for m in queue[args.start :] if m.key not in results]
     print(f"{total} mutants; {len(results)} recorded in {args.out}; {len(todo)} to run", flush=True)
 
     def stop(signum, frame):  # SIGTERM: clean up like Ctrl-C (the current mutant's tests are killed, not recorded)
@@ -633,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             ran += 1
             if args.out is not None:
-                _save(args.out, total, results)
+                _save(args.out, total_all, merge_results(_load(args.out), results, every))
             print(f"{outcome:9s} {seconds:6.1f}s {mutant.module}:{mutant.line} {mutant.function} "
                   f"{mutant.operator}  {node or ''}", flush=True)
     finally:
