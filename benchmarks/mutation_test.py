@@ -101,6 +101,7 @@ TARGETS = (
         "agents/runner/rng_state.py",
         ("seed_global_rng", "capture_global_rng", "restore_global_rng", "_words_hex", "_hex_words"),
         (
+            "tests/runner/test_rng_state.py",
             "tests/reliability/test_global_rng.py",
             "tests/runner/test_runner.py",
             "tests/reliability/test_corruption.py::test_resigned_valid_content_is_loaded_exactly_as_written",
@@ -535,6 +536,17 @@ def _save(path: Path, total: int, results: dict[str, dict]) -> None:
     tmp.replace(path)
 
 
+def survivors_from_log(text: str) -> set[tuple[str, str, str, int]]:
+    """(module, function, operator, line) of the mutants a driver log reports ``survived``."""
+    out = set()
+    for line in text.splitlines():
+        parts = line.split(maxsplit=4)
+        if len(parts) == 5 and parts[0] == "survived" and ":" in parts[2]:
+            module, lineno = parts[2].rsplit(":", 1)
+            out.add((module, parts[3], parts[4].strip(), int(lineno)))
+    return out
+
+
 def killers_from_log(text: str) -> dict[str, list[str]]:
     """Killing tests per ``module:function`` from a driver log (``killed <s> <module>:<line> <function> ... <node>``
     lines), most frequent first: hints for which tests to run first, never verdicts."""
@@ -641,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
     parser.add_argument(
-        "--hints", type=Path, default=None, help="a driver log whose killing tests run first (speed only)"
+        "--hints", type=Path, default=None, help="a driver log: its killing tests run first, its survivors after the other mutants"
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "
@@ -669,11 +681,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
         return 0
-    killers = _killers(targets, recorded.values(), args.hints.read_text() if args.hints else "")
+    hints = args.hints.read_text() if args.hints else ""
+    killers = _killers(targets, recorded.values(), hints)
     if args.rerun_survivors:  # only the survivors not listed as equivalent, and the runs that ended in an error
         todo = [m for m in queue if m.key in results and _needs_rerun(results[m.key])]
     else:
         todo = [m for m in queue[args.start :] if m.key not in results]
+    logged = survivors_from_log(hints)  # the log's survivors last: they survive until a new test is written
+    todo.sort(key=lambda m: (m.module, m.function, m.operator, m.line) in logged)
     print(f"{total} mutants; {len(results)} recorded in {args.out}; {len(todo)} to run", flush=True)
 
     def stop(signum, frame):  # SIGTERM: clean up like Ctrl-C (the current mutant's tests are killed, not recorded)
