@@ -94,6 +94,7 @@ TARGETS = (
             "tests/reliability/test_crash_points.py::test_a_crash_while_resuming_a_crashed_run_loses_nothing",
             "tests/reliability/test_disk_full.py::test_disk_full_at_any_write_of_a_checkpoint",
             "tests/reliability/test_stray_checkpoint_entries.py",
+            "tests/runner/test_fsutil.py",
         ),
     ),
     Target(
@@ -113,7 +114,13 @@ TARGETS = (
         "env_state",
         "agents/runner/env_state.py",
         ("capture_env_state", "restore_env_state", "reconstruct_env_rng", "can_capture_episode_state"),
-        ("tests/runner/test_runner.py", "tests/envs/test_env_capture.py", "-k", "signal or env or cartpole"),
+        (
+            "tests/runner/test_runner.py",
+            "tests/envs/test_env_capture.py",
+            "tests/runner/test_vector_envs.py",
+            "-k",
+            "signal or env or cartpole",
+        ),
     ),
     Target(
         "runner.resume",
@@ -123,6 +130,8 @@ TARGETS = (
             "tests/runner/test_runner.py",
             "tests/reliability/test_resume_bookkeeping.py",
             "tests/runner/test_runner_runtime_meta.py",
+            "tests/reliability/test_stray_checkpoint_entries.py",
+            "tests/runner/test_vector_envs.py",
             *CHECKPOINT_FAST,
         ),
     ),
@@ -130,7 +139,7 @@ TARGETS = (
         "runner.checkpoint_and_best",
         "agents/runner/runner.py",
         ("_Session._checkpoint", "_Session._note_best", "_Session._snapshot_files"),
-        ("tests/runner/test_runner.py", POWER_CUT, *CHECKPOINT_FAST),
+        ("tests/runner/test_runner.py", "tests/runner/test_checkpoint_writer.py", POWER_CUT, *CHECKPOINT_FAST),
     ),
     Target(
         "run_folder.best",
@@ -189,6 +198,7 @@ TARGETS = (
             "tests/agents/test_hierarchy_agent.py",
             "tests/agents/test_agent_contract.py",
             "tests/agents/test_hierarchy_metrics.py",
+            "tests/agents/test_pixel_frontend.py",
             "-k",
             "not learns_cartpole",
         ),
@@ -653,7 +663,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
     parser.add_argument(
-        "--hints", type=Path, default=None, help="a driver log: its killing tests run first, its survivors after the other mutants"
+        "--hints",
+        type=Path,
+        default=None,
+        help="a driver log: its killing tests run first, its survivors after the other mutants",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "

@@ -269,3 +269,70 @@ def test_any_damaged_file_is_rejected_with_a_clear_error(
     except CheckpointError:
         return
     assert loaded.files == read_checkpoint(pristine_checkpoint).files
+
+
+def _minimal_files() -> dict[str, bytes]:
+    files = {name: b"{}" for name in DATA_FILES}
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    return files
+
+
+def _resign(path, meta: dict) -> None:
+    data = checkpoint_module.json_bytes(meta)
+    (path / "meta.json").write_bytes(data)
+    (path / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+
+
+@pytest.mark.parametrize("entry", ["x", None, {"sha256": "0" * 64}, {"size": "2"}, {"size": -1}, {"size": True}])
+def test_a_malformed_file_entry_in_meta_json_is_refused_by_name(tmp_path, entry):
+    """A re-signed meta.json whose entry for a file is not ``{"size": int >= 0, ...}``: refused, naming the file."""
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    meta = json.loads((path / "meta.json").read_bytes())
+    meta["files"]["config.json"] = entry
+    _resign(path, meta)
+    with pytest.raises(CheckpointError, match="malformed entry for 'config.json'"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("name", ["weights.safetensors", "runner.json", "config.json"])
+def test_a_checkpoint_whose_meta_json_leaves_out_a_required_file_is_refused(tmp_path, name):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    meta = json.loads((path / "meta.json").read_bytes())
+    del meta["files"][name]
+    _resign(path, meta)
+    with pytest.raises(CheckpointError, match=f"lacks required file.*{name}"):
+        read_checkpoint(path)
+
+
+def test_write_checkpoint_creates_missing_folders_and_returns_the_path_also_when_it_keeps_one(tmp_path):
+    root = tmp_path / "run" / "checkpoints"  # neither exists yet
+    path = write_checkpoint(root, "ep00000001-st0000000001", _minimal_files(), {})
+    assert path == root / "ep00000001-st0000000001" and read_checkpoint(path).id == path.name
+    again = write_checkpoint(root, "ep00000001-st0000000001", _minimal_files(), {})  # identical: kept
+    assert again == path
+    assert write_checkpoint(root, "ep00000002-st0000000002", _minimal_files(), {}).parent == root  # root exists
+
+
+def test_a_corrupt_checkpoint_of_the_same_id_is_replaced(tmp_path):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {"kind": "a"})
+    (path / "COMPLETE").write_bytes(b"garbage")
+    assert write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {"kind": "b"}) == path
+    assert read_checkpoint(path).meta["kind"] == "b"
+
+
+def test_a_failed_write_reports_its_own_error_even_if_cleaning_up_fails(tmp_path, monkeypatch):
+    """ENOSPC while writing, then the temporary folder cannot be removed either: the caller hears of the disk full
+    (which it handles), not of the failed clean-up."""
+    import os
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def cannot_remove(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(checkpoint_module, "write_file_synced", full)
+    monkeypatch.setattr(os, "rmdir", cannot_remove)
+    with pytest.raises(OSError) as caught:
+        write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    assert caught.value.errno == errno.ENOSPC
