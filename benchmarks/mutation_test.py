@@ -417,6 +417,18 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"
     ),
+    ("agents/runner/verify.py", "verify_run", "delete Expr", "(tmp / CHECKPOINTS_DIR).mkdir()"): (
+        "shutil.copytree of the start checkpoint into tmp/checkpoints/<id> creates the missing checkpoints/ too"
+    ),
+    (
+        "agents/runner/verify.py",
+        "verify_run",
+        "delete Expr",
+        "(tmp / CONFIG_FILE).write_bytes(json_bytes(config.to_dict()))",
+    ): (
+        "without a config.json the resuming Runner reads the copied checkpoint's config.json, and the config passed "
+        "to it (the end checkpoint's) wins for every field a resume may change: the same run"
+    ),
     ("agents/runner/env_state.py", "restore_env_state", "delete Expr", "_check_bit_generators(snapshot)"): (
         "defence in depth: envs.capture refuses the same bit-generator names with its own check before any lookup"
     ),

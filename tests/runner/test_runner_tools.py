@@ -238,3 +238,50 @@ def test_best_weights_with_a_wrong_digest_are_refused(tmp_path):
     (tmp_path / "best" / "best.json").write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match="does not match the digest"):
         load_weights_for_eval(tmp_path, "best")
+
+
+def test_verify_from_a_start_not_followed_by_another_checkpoint_says_so(run):
+    newest = sorted(p.name for p in (run / "checkpoints").iterdir())[-1]
+    for start in ("nope", newest):
+        report = verify_run(run, start=start)
+        assert not report.ok and report.start == start and report.end is None
+        assert report.message.startswith(f"Cannot verify from {start!r}: it is not a valid checkpoint"), report.message
+
+
+def _resign_with_another_agent_rng(path) -> None:
+    ckpt = read_checkpoint(path)
+    rng = json.loads(arrays_from_bytes(ckpt.files["state.safetensors"], "state")["rng"].tobytes())
+    rng["state"]["state"] += 1
+    files = dict(ckpt.files)
+    files["state.safetensors"] = arrays_to_bytes({"rng": np.frombuffer(json.dumps(rng).encode(), dtype=np.uint8)})
+    write_checkpoint(path.parent, path.name, files, {k: v for k, v in ckpt.meta.items() if k not in ("files", "id")})
+
+
+def test_verify_re_runs_from_its_start_checkpoint_not_from_scratch(tmp_path):
+    """A start checkpoint changed (and re-signed) makes the re-run differ from the next one: a re-run from the start
+    of the run, which a deterministic run also reproduces, would not see it."""
+    Runner(tmp_path, CONFIG, log=None).train()
+    start = sorted((tmp_path / "checkpoints").iterdir())[-2]
+    _resign_with_another_agent_rng(start)
+    report = verify_run(tmp_path)
+    assert report.start == start.name and not report.ok, report.message
+
+
+def test_verify_reports_a_mismatch_in_runner_json(tmp_path):
+    Runner(tmp_path, CONFIG, log=None).train()
+    newest = sorted((tmp_path / "checkpoints").iterdir())[-1]
+    ckpt = read_checkpoint(newest)
+    files = dict(ckpt.files)
+    files["runner.json"] = _tamper_json(files["runner.json"])
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("files", "id")}
+    write_checkpoint(newest.parent, newest.name, files, meta)
+    report = verify_run(tmp_path)
+    assert [check[0] for check in report.checks if not check[3]] == ["runner counters, tracker, episodes.csv digest"]
+
+
+def test_verify_leaves_no_temporary_folder(run, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert verify_run(run).ok
+    assert list(tmp_path.iterdir()) == []
