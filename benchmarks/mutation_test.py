@@ -62,6 +62,9 @@ class Target:
 
 CHECKPOINT_FAST = ("tests/runner/test_runner_checkpoint.py", "-k", "not sigkill")
 POWER_CUT = "tests/reliability/test_crash_points.py::test_a_power_cut_after_the_run_ended_loses_no_checkpoint"
+POWER_CUT_PERIODIC = (
+    "tests/reliability/test_crash_points.py::test_a_power_cut_right_after_a_periodic_checkpoint_keeps_the_logs_it_covers"
+)
 HIERARCHY_CLEAR_TESTS = (
     "tests/hierarchy/test_hierarchy.py",
     "tests/agents/test_hierarchy_agent.py",
@@ -132,6 +135,7 @@ TARGETS = (
             "tests/runner/test_runner_runtime_meta.py",
             "tests/reliability/test_stray_checkpoint_entries.py",
             "tests/runner/test_vector_envs.py",
+            "tests/reliability/test_crafted_values.py",
             *CHECKPOINT_FAST,
         ),
     ),
@@ -139,7 +143,14 @@ TARGETS = (
         "runner.checkpoint_and_best",
         "agents/runner/runner.py",
         ("_Session._checkpoint", "_Session._note_best", "_Session._snapshot_files"),
-        ("tests/runner/test_runner.py", "tests/runner/test_checkpoint_writer.py", POWER_CUT, *CHECKPOINT_FAST),
+        (
+            "tests/runner/test_runner.py",
+            "tests/runner/test_checkpoint_writer.py",
+            "tests/reliability/test_divergence_guard.py",
+            POWER_CUT,
+            POWER_CUT_PERIODIC,
+            *CHECKPOINT_FAST,
+        ),
     ),
     Target(
         "run_folder.best",

@@ -130,3 +130,13 @@ def test_cuda_rng_states_on_a_machine_without_cuda_are_a_warning_on_resume(train
         Runner(run, resume=True, log=None).train(episodes=6)
     said = [str(w.message) for w in caught if issubclass(w.category, RunnerWarning)]
     assert said == ["the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored"]
+
+
+@pytest.mark.parametrize("field", ["episode", "global_step"])
+def test_counters_that_contradict_the_checkpoints_name_are_refused(trained, tmp_path, field):
+    run, ckpt = _copy(trained, tmp_path)
+    info = json.loads((ckpt / "runner.json").read_text())
+    resign(ckpt, "runner.json", json.dumps(dict(info, **{field: info[field] + 1})).encode())
+    with pytest.raises(CheckpointError, match=r"runner\.json cannot be used .*contradict the checkpoint's name"):
+        Runner(run, resume=True, log=None).train(episodes=6)
+    count("crafted values", "counters contradicting the checkpoint name refused")

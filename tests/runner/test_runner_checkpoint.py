@@ -336,3 +336,16 @@ def test_a_failed_write_reports_its_own_error_even_if_cleaning_up_fails(tmp_path
     with pytest.raises(OSError) as caught:
         write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
     assert caught.value.errno == errno.ENOSPC
+
+
+def test_a_resume_removes_the_newer_broken_checkpoints_it_skipped(tmp_path):
+    """A broken checkpoint newer than the one resumed from would shadow what this session writes (and be reported
+    again at every resume): it is removed, here by a session that stops before reaching its episode."""
+    latest = _stopped_run(tmp_path)
+    _flip_byte(latest / "weights.safetensors")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        result = Runner(tmp_path, resume=True, log=None).train(episodes=22)
+    assert result.status == "completed" and result.checkpoint.name.startswith("ep00000022")
+    assert not latest.exists()
+    assert list_checkpoints(tmp_path / "checkpoints")[-1] == result.checkpoint
