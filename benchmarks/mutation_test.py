@@ -63,7 +63,8 @@ class Target:
 CHECKPOINT_FAST = ("tests/runner/test_runner_checkpoint.py", "-k", "not sigkill")
 POWER_CUT = "tests/reliability/test_crash_points.py::test_a_power_cut_after_the_run_ended_loses_no_checkpoint"
 POWER_CUT_PERIODIC = (
-    "tests/reliability/test_crash_points.py::test_a_power_cut_right_after_a_periodic_checkpoint_keeps_the_logs_it_covers"
+    "tests/reliability/test_crash_points.py::"
+    "test_a_power_cut_right_after_a_periodic_checkpoint_keeps_the_logs_it_covers"
 )
 HIERARCHY_CLEAR_TESTS = (
     "tests/hierarchy/test_hierarchy.py",
@@ -768,6 +769,8 @@ def main(argv: list[str] | None = None) -> int:
                 _save(args.out, total_all, merge_results(_load(args.out), results, every))
             print(f"{outcome:9s} {seconds:6.1f}s {mutant.module}:{mutant.line} {mutant.function} "
                   f"{mutant.operator}  {node or ''}", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the mutant that was running is not recorded
+        print("\nstopped", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

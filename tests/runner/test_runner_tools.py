@@ -285,3 +285,10 @@ def test_verify_leaves_no_temporary_folder(run, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert verify_run(run).ok
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2", None])
+def test_evaluate_refuses_a_video_episodes_that_is_not_a_positive_integer(run, tmp_path, bad):
+    with pytest.raises(ValueError, match="video_episodes must be an integer >= 1"):
+        evaluate(run, episodes=1, video_dir=tmp_path / "videos", video_episodes=bad)
+    assert not (tmp_path / "videos").exists()
