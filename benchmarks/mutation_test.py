@@ -770,6 +770,9 @@ def main(argv: list[str] | None = None) -> int:
         for mutant in todo:
             if time.monotonic() - started > args.budget or (deadline is not None and time.time() > deadline):
                 break
+            latest = _load(args.out).get(mutant.key)  # recorded meanwhile by another driver sharing the file?
+            if latest is not None and (not args.rerun_survivors or not _needs_rerun(latest)):
+                continue
             module = workdir / mutant.module
             original = module.read_text()
             module.write_text(mutated_source(mutant, original))
