@@ -81,3 +81,11 @@ def test_a_descriptor_length_past_the_end_is_refused_by_name(excess):
     struct.pack_into("<I", buf, len(buf) - 4, zlib.crc32(bytes(buf[:-4])))
     with pytest.raises(ValueError, match="descriptor runs past the end"):
         ser.read_buffer(buf, ser.KIND_STATE)
+
+
+def test_an_array_running_past_the_end_is_refused_by_name():
+    """A re-signed buffer cut inside its last array: the error names the array, not some later symptom."""
+    body = bytearray(ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).tobytes()[:-4])[:-8]
+    body += struct.pack("<I", zlib.crc32(body))
+    with pytest.raises(ValueError, match=r"buffer is malformed: array '\w+' runs past the end"):
+        ser.read_buffer(bytes(body), ser.KIND_STATE)

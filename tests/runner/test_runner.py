@@ -594,3 +594,17 @@ def test_training_with_the_runner_never_imports_torch(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_env_whose_episode_state_cannot_be_captured_resumes_from_an_episode_boundary_exactly(tmp_path):
+    """FrozenLake's snapshot never holds its episode state (``episode_state_captured`` False): a checkpoint at an
+    episode boundary needs none, and the resume ends like the uninterrupted run."""
+    config = RunConfig(
+        env_id="FrozenLake-v1", agent="random", episodes=12, checkpoint_every=3, checkpoint_min_interval=0.0, seed=5
+    )
+    train(tmp_path / "reference", config)
+    stopped = train(tmp_path / "run", config, on_episode=lambda e: e.episode < 5)
+    assert stopped.status == "stopped"
+    assert json.loads((stopped.checkpoint / "env.json").read_text())["episode_state_captured"] is False
+    assert resume(tmp_path / "run").status == "completed"
+    assert_same_run(run_fingerprint(tmp_path / "reference"), run_fingerprint(tmp_path / "run"))

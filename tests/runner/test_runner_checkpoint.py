@@ -349,3 +349,12 @@ def test_a_resume_removes_the_newer_broken_checkpoints_it_skipped(tmp_path):
     assert result.status == "completed" and result.checkpoint.name.startswith("ep00000022")
     assert not latest.exists()
     assert list_checkpoints(tmp_path / "checkpoints")[-1] == result.checkpoint
+
+
+def test_rotate_returns_what_it_removed_and_never_the_protected_checkpoint(tmp_path):
+    from agents.runner.checkpoint import rotate
+
+    paths = [write_checkpoint(tmp_path, f"ep{i:08d}-st{i:010d}", _minimal_files(), {}) for i in range(1, 5)]
+    assert rotate(tmp_path, 1, protect=paths[0]) == paths[1:3]
+    assert list_checkpoints(tmp_path) == [paths[0], paths[3]]
+    assert rotate(tmp_path, 5) == []
