@@ -89,3 +89,11 @@ def test_an_array_running_past_the_end_is_refused_by_name():
     body += struct.pack("<I", zlib.crc32(body))
     with pytest.raises(ValueError, match=r"buffer is malformed: array '\w+' runs past the end"):
         ser.read_buffer(bytes(body), ser.KIND_STATE)
+
+
+def test_trailing_bytes_after_the_last_array_are_refused():
+    """A re-signed buffer with bytes appended after its arrays: refused, not read as if they were not there."""
+    body = bytearray(ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).tobytes()[:-4]) + b"\x00\x01\x02"
+    body += struct.pack("<I", zlib.crc32(body))
+    with pytest.raises(ValueError, match="buffer is malformed: 3 unexpected trailing bytes"):
+        ser.read_buffer(bytes(body), ser.KIND_STATE)
