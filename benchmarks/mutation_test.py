@@ -149,6 +149,7 @@ TARGETS = (
             "tests/runner/test_runner.py",
             "tests/runner/test_checkpoint_writer.py",
             "tests/reliability/test_divergence_guard.py",
+            "tests/runner/test_vector_envs.py",
             POWER_CUT,
             POWER_CUT_PERIODIC,
             *CHECKPOINT_FAST,

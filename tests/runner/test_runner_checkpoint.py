@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import shutil
 import signal
 import warnings
@@ -358,3 +359,17 @@ def test_rotate_returns_what_it_removed_and_never_the_protected_checkpoint(tmp_p
     assert rotate(tmp_path, 1, protect=paths[0]) == paths[1:3]
     assert list_checkpoints(tmp_path) == [paths[0], paths[3]]
     assert rotate(tmp_path, 5) == []
+
+
+@pytest.mark.parametrize(("versions", "named"), [({"sphgym": "9.1"}, "9.1"), (None, "?"), ("absent", "?")])
+def test_a_checkpoint_of_another_format_version_names_the_sphgym_that_wrote_it(tmp_path, versions, named):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    meta = json.loads((path / "meta.json").read_bytes())
+    meta["format_version"] = 99
+    if versions == "absent":
+        meta.pop("versions", None)
+    else:
+        meta["versions"] = versions
+    _resign(path, meta)
+    with pytest.raises(IncompatibleCheckpointError, match=rf"version 99 \(written by sphgym {re.escape(named)}\)"):
+        read_checkpoint(path)
