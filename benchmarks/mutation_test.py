@@ -138,6 +138,8 @@ TARGETS = (
             "tests/reliability/test_stray_checkpoint_entries.py",
             "tests/runner/test_vector_envs.py",
             "tests/reliability/test_crafted_values.py",
+            "tests/reliability/test_untrusted_files.py::"
+            "test_an_env_id_that_imports_a_module_is_not_imported_from_a_run_folder",
             *CHECKPOINT_FAST,
         ),
     ),
@@ -703,7 +705,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant's tests count as hung")
     parser.add_argument("--start", type=int, default=0, help="skip the first N mutants of the round-robin queue")
     parser.add_argument("--baseline", action="store_true", help="first check each target's tests pass unmutated")
-    parser.add_argument("--only", default="", help="run the targets whose name contains this text (or one of these, comma-separated)")
+    parser.add_argument(
+        "--only", default="", help="run the targets whose name contains this text (or one of these, comma-separated)"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--summary", action="store_true", help="print the score of --out per module and exit")
     parser.add_argument(
@@ -793,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             ran += 1
             if args.out is not None:
-                _save(args.out, total_all, results, every)
+                _save(args.out, total_all, {mutant.key: results[mutant.key]}, every)  # this one only
             print(f"{outcome:9s} {seconds:6.1f}s {mutant.module}:{mutant.line} {mutant.function} "
                   f"{mutant.operator}  {node or ''}", flush=True)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the mutant that was running is not recorded
