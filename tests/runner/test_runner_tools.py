@@ -292,3 +292,13 @@ def test_evaluate_refuses_a_video_episodes_that_is_not_a_positive_integer(run, t
     with pytest.raises(ValueError, match="video_episodes must be an integer >= 1"):
         evaluate(run, episodes=1, video_dir=tmp_path / "videos", video_episodes=bad)
     assert not (tmp_path / "videos").exists()
+
+
+def test_evaluate_reports_each_episode_with_the_steps_so_far_and_stops_when_asked(run):
+    events = []
+    result = evaluate(run, episodes=4, seed=1, on_episode=lambda e: events.append(e) or e.episode < 3)
+    assert result.episodes == 3 and [e.episode for e in events] == [1, 2, 3]
+    assert [e.episode_length for e in events] == list(result.lengths)
+    assert [e.global_step for e in events] == list(np.cumsum(result.lengths))
+    assert [e.episode_return for e in events] == list(result.returns)
+    assert all(e.steps_per_second > 0 and e.target_episodes == 4 for e in events)
