@@ -227,6 +227,8 @@ TARGETS = (
             "tests/runner/test_runner_tools.py",
             "tests/cli/test_cli_eval_inspect_verify.py::test_eval_inspect_and_verify_while_the_run_is_training",
             "tests/cli/test_cli_eval_video.py",
+            "tests/reliability/test_untrusted_files.py::"
+            "test_an_env_id_that_imports_a_module_is_not_imported_from_a_run_folder",
         ),
     ),
     Target(

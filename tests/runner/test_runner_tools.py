@@ -302,3 +302,41 @@ def test_evaluate_reports_each_episode_with_the_steps_so_far_and_stops_when_aske
     assert [e.global_step for e in events] == list(np.cumsum(result.lengths))
     assert [e.episode_return for e in events] == list(result.returns)
     assert all(e.steps_per_second > 0 and e.target_episodes == 4 for e in events)
+
+
+def test_ctrl_c_during_verify_interrupts_it_instead_of_reporting_a_mismatch(run, monkeypatch):
+    """verify's re-run installs no signal handlers: Ctrl-C raises KeyboardInterrupt (the CLI exits 130), it never
+    becomes a re-run stopped early and reported as differing from the checkpoint."""
+    import os
+    import signal
+
+    from agents.runner import verify as verify_module
+    from agents.runner.callbacks import StopAtStep
+
+    class CtrlCMidway(StopAtStep):
+        sent = False
+
+        def on_step(self, global_step):
+            if not self.sent:  # at the re-run's first step
+                self.sent = True
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().on_step(global_step)
+
+    monkeypatch.setattr(verify_module, "StopAtStep", CtrlCMidway)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the job ignores SIGINT
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            verify_run(run)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_evaluate_lets_the_agent_observe_every_step(run, monkeypatch):
+    """The Agent protocol as in training: act, then observe the step's outcome (episode ends included)."""
+    from agents.random_agent import RandomAgent
+
+    seen = []
+    monkeypatch.setattr(RandomAgent, "observe", lambda self, obs, r, term, trunc: seen.append(term or trunc))
+    result = evaluate(run, episodes=3, seed=1)
+    assert len(seen) == sum(result.lengths) and seen.count(True) == 3
+    assert [i + 1 for i, end in enumerate(seen) if end] == list(np.cumsum(result.lengths))
