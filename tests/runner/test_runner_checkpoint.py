@@ -373,3 +373,8 @@ def test_a_checkpoint_of_another_format_version_names_the_sphgym_that_wrote_it(t
     _resign(path, meta)
     with pytest.raises(IncompatibleCheckpointError, match=rf"version 99 \(written by sphgym {re.escape(named)}\)"):
         read_checkpoint(path)
+
+
+def test_list_checkpoints_takes_a_path_given_as_text(tmp_path):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    assert list_checkpoints(str(tmp_path)) == [path]

@@ -340,3 +340,29 @@ def test_evaluate_lets_the_agent_observe_every_step(run, monkeypatch):
     result = evaluate(run, episodes=3, seed=1)
     assert len(seen) == sum(result.lengths) and seen.count(True) == 3
     assert [i + 1 for i, end in enumerate(seen) if end] == list(np.cumsum(result.lengths))
+
+
+def test_verify_between_two_periodic_checkpoints(run):
+    """From the first checkpoint to the second: the re-run is stopped at a step where the recorded run went on
+    ("running" there, "stopped" here), so the status is the one field of runner.json that may differ."""
+    first = sorted(p.name for p in (run / "checkpoints").iterdir())[0]
+    report = verify_run(run, start=first)
+    assert report.start == first and report.ok, report.message
+
+
+def test_a_temporary_folder_that_cannot_be_removed_does_not_hide_the_verdict(run, tmp_path, monkeypatch):
+    import shutil
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # what is left behind stays in pytest's tmp_path
+    original = shutil.rmtree
+
+    def stuck(path, ignore_errors=False, **kwargs):
+        if "sphgym-verify-" in str(path):
+            if not ignore_errors:
+                raise PermissionError(13, "Permission denied", str(path))
+            return None
+        return original(path, ignore_errors=ignore_errors, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", stuck)
+    assert verify_run(run).ok
