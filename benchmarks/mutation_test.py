@@ -479,6 +479,11 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "False->True",
         "env_state.capture_env_state(self.env) if self.env_reset_done else None, pretty=False",
     ): "speed only: pretty=False writes the same JSON value on one line (~20x faster); every reader parses it",
+    ("agents/runner/verify.py", "_runner_json_without_status", "delete Expr", 'info.pop("status", None)'): (
+        "defensive: every checkpoint verify compares against records the status its re-run ends with (a stopped "
+        "or Ctrl-C checkpoint records 'running', the status a resume continues with; completed, solved and "
+        "steps-target runs re-run to the same status; all four checked by hand)"
+    ),
     ("agents/runner/env_state.py", "restore_env_state", "delete Expr", "_check_bit_generators(snapshot)"): (
         "defence in depth: envs.capture refuses the same bit-generator names with its own check before any lookup"
     ),
