@@ -378,3 +378,15 @@ def test_a_checkpoint_of_another_format_version_names_the_sphgym_that_wrote_it(t
 def test_list_checkpoints_takes_a_path_given_as_text(tmp_path):
     path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
     assert list_checkpoints(str(tmp_path)) == [path]
+
+
+def test_list_checkpoints_of_a_missing_folder_is_empty_and_of_a_linked_one_refused(tmp_path):
+    from agents.runner.errors import RunnerError
+
+    assert list_checkpoints(tmp_path / "missing") == []
+    assert find_latest_valid(tmp_path / "missing") == (None, [])
+    real = tmp_path / "elsewhere"
+    write_checkpoint(real, "ep00000001-st0000000001", _minimal_files(), {})
+    (tmp_path / "checkpoints").symlink_to(real)
+    with pytest.raises(RunnerError, match="symbolic link"):
+        list_checkpoints(tmp_path / "checkpoints")
