@@ -736,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rerun-survivors", action="store_true", help="run the recorded survivors not listed as equivalent again"
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
+    parser.add_argument("--reverse", action="store_true", help="run the queue from its end (a second driver)")
     parser.add_argument(
         "--hints",
         type=Path,
@@ -776,6 +777,8 @@ def main(argv: list[str] | None = None) -> int:
         todo = [m for m in queue[args.start :] if m.key not in results]
     logged = survivors_from_log(hints)  # the log's survivors last: they survive until a new test is written
     todo.sort(key=lambda m: (m.module, m.function, m.operator, m.line) in logged)
+    if args.reverse:  # a second driver on the same targets works from the other end (each skips what is recorded)
+        todo.reverse()
     print(f"{total} mutants; {len(results)} recorded in {args.out}; {len(todo)} to run", flush=True)
 
     def stop(signum, frame):  # SIGTERM: clean up like Ctrl-C (the current mutant's tests are killed, not recorded)
