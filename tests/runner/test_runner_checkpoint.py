@@ -390,3 +390,12 @@ def test_list_checkpoints_of_a_missing_folder_is_empty_and_of_a_linked_one_refus
     (tmp_path / "checkpoints").symlink_to(real)
     with pytest.raises(RunnerError, match="symbolic link"):
         list_checkpoints(tmp_path / "checkpoints")
+
+
+def test_a_re_signed_meta_json_that_is_not_json_is_refused_as_such(tmp_path):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    data = b'{"files": {'
+    (path / "meta.json").write_bytes(data)
+    (path / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+    with pytest.raises(CheckpointError, match=r"meta\.json is not valid JSON"):
+        read_checkpoint(path)

@@ -358,3 +358,9 @@ def test_a_verify_temp_folder_that_cannot_be_removed_does_not_hide_the_verdict(r
 
     monkeypatch.setattr(shutil, "rmtree", stuck)
     assert verify_run(run).ok
+
+
+def test_evaluate_of_a_run_without_checkpoints_says_so(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"No valid checkpoint in .* \(no checkpoints\)\."):
+        evaluate(tmp_path, episodes=1)
