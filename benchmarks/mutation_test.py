@@ -12,7 +12,8 @@ per site with the classic operators
 
 writes the mutated module into a private copy of the source tree, runs the tests that guard that target in a
 subprocess (``pytest -x``, with ``PYTHONPATH`` at the copy, so forked and subprocess tests see the mutant too) and
-records *killed* (a test failed), *survived* (all passed) or *timeout* (counted as killed, reported apart).
+records *killed* (a test failed), *survived* (tests ran and all passed) or *timeout* (counted as killed, reported
+apart); any other pytest exit (usage error, nothing collected, interrupted) is an *error*, never a verdict.
 
 Usage (on idle CPU, time-boxed, continued from its results file; 2 shared cores):
 
@@ -21,11 +22,13 @@ Usage (on idle CPU, time-boxed, continued from its results file; 2 shared cores)
     python benchmarks/mutation_test.py --rerun-survivors --out benchmarks/results/mutation.json
     python benchmarks/mutation_test.py --list                    # the mutants, without running anything
     python benchmarks/mutation_test.py --only hierarchy.clear    # targets whose name contains the text
+    python benchmarks/mutation_test.py --only eval,verify --reverse --out ...  # a second driver, from the other end
+    python benchmarks/mutation_test.py --hints OLD_RUN.log --out ...          # an old log's killers run first
 
 The targets are visited round-robin (one mutant of each in turn), so an early stop still covers every target;
-mutants recorded in ``--out`` are skipped while their function is unchanged. The tests that killed a target's
-last mutants run first. Survivors are triaged by hand in docs/testing.md (killed by a new test, or equivalent:
-``EQUIVALENT`` below).
+mutants recorded in ``--out`` are skipped while their function is unchanged, and the file is merged (a run of some
+targets keeps every other record). The tests that killed a target's mutants run first. Survivors are triaged by
+hand in docs/testing.md (killed by a new test, or equivalent: ``EQUIVALENT`` below).
 """
 
 from __future__ import annotations
@@ -831,6 +834,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\nran {ran} mutants this time")
+    if args.out is not None:  # the file, which other drivers may have added to meanwhile
+        latest = _load(args.out)
+        results = {m.key: latest[m.key] for m in queue if m.key in latest}
     _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
     return 0
 
