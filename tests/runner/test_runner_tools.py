@@ -364,3 +364,20 @@ def test_evaluate_of_a_run_without_checkpoints_says_so(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     with pytest.raises(FileNotFoundError, match=r"No valid checkpoint in .* \(no checkpoints\)\."):
         evaluate(tmp_path, episodes=1)
+
+
+def test_evaluate_of_best_before_any_best_says_when_it_will_exist(tmp_path):
+    Runner(tmp_path, CONFIG.replace(episodes=3), log=None).train()  # metric_window 5: no full window yet
+    assert not (tmp_path / "best").exists()
+    with pytest.raises(FileNotFoundError, match=r"best/ is written at episodes that are multiples of best_every"):
+        evaluate(tmp_path, episodes=1, checkpoint="best")
+
+
+def test_evaluate_of_a_checkpoint_folder_without_its_marker_is_refused_as_interrupted(run, tmp_path):
+    import shutil
+
+    torn = tmp_path / "ep00000030-st0000000586"
+    shutil.copytree(sorted((run / "checkpoints").iterdir())[-1], torn)
+    (torn / "COMPLETE").unlink()
+    with pytest.raises(CheckpointError, match="has no COMPLETE marker"):
+        evaluate(torn, episodes=1)
