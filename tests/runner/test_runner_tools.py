@@ -381,3 +381,41 @@ def test_evaluate_of_a_checkpoint_folder_without_its_marker_is_refused_as_interr
     (torn / "COMPLETE").unlink()
     with pytest.raises(CheckpointError, match="has no COMPLETE marker"):
         evaluate(torn, episodes=1)
+
+
+@pytest.mark.parametrize("checkpoint", ["", "   "])
+def test_evaluate_refuses_an_empty_checkpoint_name(run, checkpoint):
+    with pytest.raises(ValueError, match="checkpoint is empty"):
+        evaluate(run, episodes=1, checkpoint=checkpoint)
+
+
+def test_evaluate_of_a_best_folder_given_as_the_path_evaluates_the_best_weights(run):
+    assert (run / "best").is_dir()
+    assert evaluate(run / "best", episodes=1).checkpoint == run / "best"
+
+
+def test_evaluate_of_a_linked_best_folder_is_refused(run, tmp_path):
+    import shutil
+
+    from agents.runner.errors import RunnerError
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    shutil.move(str(copy / "best"), str(tmp_path / "elsewhere"))
+    (copy / "best").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RunnerError, match="symbolic link"):
+        evaluate(copy, episodes=1, checkpoint="best")
+
+
+def test_a_missing_dependency_without_video_is_not_called_a_video_error(run, monkeypatch):
+    import gymnasium as gym
+
+    from agents.random_agent import RandomAgent
+
+    def missing(self, obs):
+        raise gym.error.DependencyNotInstalled("some renderer is not installed")
+
+    monkeypatch.setattr(RandomAgent, "act", missing)
+    with pytest.raises(gym.error.DependencyNotInstalled, match="some renderer") as caught:
+        evaluate(run, episodes=1)
+    assert "video" not in str(caught.value)
