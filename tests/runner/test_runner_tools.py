@@ -302,6 +302,7 @@ def test_evaluate_reports_each_episode_with_the_steps_so_far_and_stops_when_aske
     assert [e.global_step for e in events] == list(np.cumsum(result.lengths))
     assert [e.episode_return for e in events] == list(result.returns)
     assert all(e.steps_per_second > 0 and e.target_episodes == 4 for e in events)
+    assert all(e.best_metric is None and not e.is_best for e in events)  # eval has no best
 
 
 def test_ctrl_c_during_verify_interrupts_it_instead_of_reporting_a_mismatch(run, monkeypatch):
@@ -419,3 +420,23 @@ def test_a_missing_dependency_without_video_is_not_called_a_video_error(run, mon
     with pytest.raises(gym.error.DependencyNotInstalled, match="some renderer") as caught:
         evaluate(run, episodes=1)
     assert "video" not in str(caught.value)
+
+
+def test_evaluate_takes_a_path_as_text_and_names_a_missing_one(run, tmp_path):
+    assert evaluate(str(run), episodes=1).episodes == 1
+    with pytest.raises(FileNotFoundError, match="does not exist \\(expected a run folder or a checkpoint directory\\)"):
+        evaluate(tmp_path / "missing", episodes=1)
+
+
+def test_a_video_writer_that_cannot_be_imported_when_the_video_is_saved_is_a_video_error(run, tmp_path, monkeypatch):
+    """moviepy imports, but the part that writes the MP4 (imported when a recording is saved, at close) does not:
+    the error names the video extra, and no video is claimed."""
+    import sys
+
+    from agents.runner.evaluation import VideoUnavailableError
+
+    pytest.importorskip("moviepy", reason='the video extra is not installed (pip install -e ".[video]")')
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setitem(sys.modules, "moviepy.video.io.ImageSequenceClip", None)
+    with pytest.raises(VideoUnavailableError, match="video"):
+        evaluate(run, episodes=1, video_dir=tmp_path / "videos")
