@@ -608,3 +608,16 @@ def test_an_env_whose_episode_state_cannot_be_captured_resumes_from_an_episode_b
     assert json.loads((stopped.checkpoint / "env.json").read_text())["episode_state_captured"] is False
     assert resume(tmp_path / "run").status == "completed"
     assert_same_run(run_fingerprint(tmp_path / "reference"), run_fingerprint(tmp_path / "run"))
+
+
+def test_an_episode_target_already_reached_mid_episode_finishes_that_episode(tmp_path):
+    """A steps-target run stops mid-episode; resumed with an episode target it has already reached (and no steps
+    target), it finishes the episode in progress: with one env a run ends at an episode boundary."""
+    config = CARTPOLE.replace(episodes=None, steps=30)
+    first = train(tmp_path, config)
+    info = json.loads((first.checkpoint / "runner.json").read_text())
+    assert first.status == "completed" and info["in_episode"]
+    result = resume(tmp_path, config.replace(episodes=info["episode"], steps=None))
+    end = json.loads((result.checkpoint / "runner.json").read_text())
+    assert result.status == "completed" and not end["in_episode"]
+    assert end["episode"] == info["episode"] + 1 and end["global_step"] > info["global_step"]
