@@ -440,3 +440,18 @@ def test_a_video_writer_that_cannot_be_imported_when_the_video_is_saved_is_a_vid
     monkeypatch.setitem(sys.modules, "moviepy.video.io.ImageSequenceClip", None)
     with pytest.raises(VideoUnavailableError, match="video"):
         evaluate(run, episodes=1, video_dir=tmp_path / "videos")
+
+
+def test_a_missing_renderer_with_video_is_one_error_without_a_warning_about_the_empty_video(run, tmp_path, monkeypatch):
+    import sys
+    import warnings
+
+    from agents.runner.evaluation import VideoUnavailableError
+
+    pytest.importorskip("moviepy", reason='the video extra is not installed (pip install -e ".[video]")')
+    monkeypatch.setitem(sys.modules, "pygame", None)  # CartPole's rgb_array renderer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(VideoUnavailableError, match="pygame"):
+            evaluate(run, episodes=1, video_dir=tmp_path / "videos")
+    assert not [w for w in caught if "Ignored saving a video" in str(w.message)]
