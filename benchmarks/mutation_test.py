@@ -736,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--summary", action="store_true", help="print the score of --out per module and exit")
     parser.add_argument(
-        "--rerun-survivors", action="store_true", help="run the recorded survivors not listed as equivalent again"
+        "--rerun-survivors", action="store_true", help="run only the recorded survivors not listed as equivalent, and errors"
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
     parser.add_argument("--reverse", action="store_true", help="run the queue from its end (a second driver)")
@@ -748,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "
-        "rewritten after every mutant, so a run can be stopped between mutants and continued"
+        "merged after every mutant (other targets' records are kept), so a run can be stopped and continued"
     )
     args = parser.parse_args(argv)
 
