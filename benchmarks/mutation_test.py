@@ -736,7 +736,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--summary", action="store_true", help="print the score of --out per module and exit")
     parser.add_argument(
-        "--rerun-survivors", action="store_true", help="run only the recorded survivors not listed as equivalent, and errors"
+        "--rerun-survivors",
+        action="store_true",
+        help="run only the recorded survivors not listed as equivalent, and errors",
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
     parser.add_argument("--reverse", action="store_true", help="run the queue from its end (a second driver)")
