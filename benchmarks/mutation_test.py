@@ -12,7 +12,8 @@ per site with the classic operators
 
 writes the mutated module into a private copy of the source tree, runs the tests that guard that target in a
 subprocess (``pytest -x``, with ``PYTHONPATH`` at the copy, so forked and subprocess tests see the mutant too) and
-records *killed* (a test failed), *survived* (all passed) or *timeout* (counted as killed, reported apart).
+records *killed* (a test failed), *survived* (tests ran and all passed) or *timeout* (counted as killed, reported
+apart); any other pytest exit (usage error, nothing collected, interrupted) is an *error*, never a verdict.
 
 Usage (on idle CPU, time-boxed, continued from its results file; 2 shared cores):
 
@@ -21,11 +22,13 @@ Usage (on idle CPU, time-boxed, continued from its results file; 2 shared cores)
     python benchmarks/mutation_test.py --rerun-survivors --out benchmarks/results/mutation.json
     python benchmarks/mutation_test.py --list                    # the mutants, without running anything
     python benchmarks/mutation_test.py --only hierarchy.clear    # targets whose name contains the text
+    python benchmarks/mutation_test.py --only eval,verify --reverse --out ...  # a second driver, from the other end
+    python benchmarks/mutation_test.py --hints OLD_RUN.log --out ...          # an old log's killers run first
 
 The targets are visited round-robin (one mutant of each in turn), so an early stop still covers every target;
-mutants recorded in ``--out`` are skipped while their function is unchanged. The tests that killed a target's
-last mutants run first. Survivors are triaged by hand in docs/testing.md (killed by a new test, or equivalent:
-``EQUIVALENT`` below).
+mutants recorded in ``--out`` are skipped while their function is unchanged, and the file is merged (a run of some
+targets keeps every other record). The tests that killed a target's mutants run first. Survivors are triaged by
+hand in docs/testing.md (killed by a new test, or equivalent: ``EQUIVALENT`` below).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import argparse
 import ast
 import copy
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -62,6 +66,10 @@ class Target:
 
 CHECKPOINT_FAST = ("tests/runner/test_runner_checkpoint.py", "-k", "not sigkill")
 POWER_CUT = "tests/reliability/test_crash_points.py::test_a_power_cut_after_the_run_ended_loses_no_checkpoint"
+POWER_CUT_PERIODIC = (
+    "tests/reliability/test_crash_points.py::"
+    "test_a_power_cut_right_after_a_periodic_checkpoint_keeps_the_logs_it_covers"
+)
 HIERARCHY_CLEAR_TESTS = (
     "tests/hierarchy/test_hierarchy.py",
     "tests/agents/test_hierarchy_agent.py",
@@ -94,6 +102,7 @@ TARGETS = (
             "tests/reliability/test_crash_points.py::test_a_crash_while_resuming_a_crashed_run_loses_nothing",
             "tests/reliability/test_disk_full.py::test_disk_full_at_any_write_of_a_checkpoint",
             "tests/reliability/test_stray_checkpoint_entries.py",
+            "tests/runner/test_fsutil.py",
         ),
     ),
     Target(
@@ -101,6 +110,7 @@ TARGETS = (
         "agents/runner/rng_state.py",
         ("seed_global_rng", "capture_global_rng", "restore_global_rng", "_words_hex", "_hex_words"),
         (
+            "tests/runner/test_rng_state.py",
             "tests/reliability/test_global_rng.py",
             "tests/runner/test_runner.py",
             "tests/reliability/test_corruption.py::test_resigned_valid_content_is_loaded_exactly_as_written",
@@ -112,7 +122,13 @@ TARGETS = (
         "env_state",
         "agents/runner/env_state.py",
         ("capture_env_state", "restore_env_state", "reconstruct_env_rng", "can_capture_episode_state"),
-        ("tests/runner/test_runner.py", "tests/envs/test_env_capture.py", "-k", "signal or env or cartpole"),
+        (
+            "tests/runner/test_runner.py",
+            "tests/envs/test_env_capture.py",
+            "tests/runner/test_vector_envs.py",
+            "-k",
+            "signal or env or cartpole",
+        ),
     ),
     Target(
         "runner.resume",
@@ -122,6 +138,11 @@ TARGETS = (
             "tests/runner/test_runner.py",
             "tests/reliability/test_resume_bookkeeping.py",
             "tests/runner/test_runner_runtime_meta.py",
+            "tests/reliability/test_stray_checkpoint_entries.py",
+            "tests/runner/test_vector_envs.py",
+            "tests/reliability/test_crafted_values.py",
+            "tests/reliability/test_untrusted_files.py::"
+            "test_an_env_id_that_imports_a_module_is_not_imported_from_a_run_folder",
             *CHECKPOINT_FAST,
         ),
     ),
@@ -129,7 +150,15 @@ TARGETS = (
         "runner.checkpoint_and_best",
         "agents/runner/runner.py",
         ("_Session._checkpoint", "_Session._note_best", "_Session._snapshot_files"),
-        ("tests/runner/test_runner.py", POWER_CUT, *CHECKPOINT_FAST),
+        (
+            "tests/runner/test_runner.py",
+            "tests/runner/test_checkpoint_writer.py",
+            "tests/reliability/test_divergence_guard.py",
+            "tests/runner/test_vector_envs.py",
+            POWER_CUT,
+            POWER_CUT_PERIODIC,
+            *CHECKPOINT_FAST,
+        ),
     ),
     Target(
         "run_folder.best",
@@ -188,6 +217,7 @@ TARGETS = (
             "tests/agents/test_hierarchy_agent.py",
             "tests/agents/test_agent_contract.py",
             "tests/agents/test_hierarchy_metrics.py",
+            "tests/agents/test_pixel_frontend.py",
             "-k",
             "not learns_cartpole",
         ),
@@ -199,13 +229,22 @@ TARGETS = (
         (
             "tests/runner/test_runner_tools.py",
             "tests/cli/test_cli_eval_inspect_verify.py::test_eval_inspect_and_verify_while_the_run_is_training",
+            "tests/cli/test_cli_eval_video.py",
+            "tests/reliability/test_untrusted_files.py::"
+            "test_an_env_id_that_imports_a_module_is_not_imported_from_a_run_folder",
         ),
     ),
     Target(
         "verify",
         "agents/runner/verify.py",
         ("verify_run", "_runner_json_without_status"),
-        ("tests/runner/test_runner_tools.py", "-k", "verify"),
+        (
+            "tests/runner/test_runner_tools.py",
+            "tests/cli/test_cli_messages.py",
+            "tests/cli/test_cli_eval_inspect_verify.py",
+            "-k",
+            "verify",
+        ),
     ),
 )
 
@@ -371,6 +410,23 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
      'if torch is not None and hasattr(torch, "get_rng_state"):'): (
         "differs only for a loaded torch module without get_rng_state"
     ),
+    # Equivalent only where CUDA is not available (this machine, CI): the lines run with a GPU only. Killing them
+    # needs a GPU run with a test that compares CUDA generator states across a resume.
+    (
+        "agents/runner/rng_state.py",
+        "capture_global_rng",
+        "compare[0] IsNot->Is",
+        "if cuda is not None and cuda.is_available() and cuda.is_initialized():",
+    ): "without CUDA: cuda.is_available() is False either way, nothing is captured (GPU-only line)",
+    (
+        "agents/runner/rng_state.py",
+        "capture_global_rng",
+        "delete Assign",
+        'snapshot["torch"]["cuda"] = [s.numpy().tobytes().hex() for s in cuda.get_rng_state_all()]',
+    ): "without CUDA the line never runs (GPU-only line)",
+    ("agents/runner/rng_state.py", "restore_global_rng", "delete Expr", "torch.cuda.set_rng_state_all("): (
+        "without CUDA the line never runs (GPU-only line)"
+    ),
     ("agents/runner/evaluation.py", "evaluate", "delete Expr", 'env.action_space.seed(seeds["action_space"])'): (
         "no registered agent samples from env.action_space (the random agent has its own generator)"
     ),
@@ -398,6 +454,38 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ),
     ("agents/runner/checkpoint.py", "write_checkpoint", "delete Assign", "root = Path(root)"): (
         "its one caller passes a Path"
+    ),
+    ("agents/runner/verify.py", "verify_run", "delete Expr", "(tmp / CHECKPOINTS_DIR).mkdir()"): (
+        "shutil.copytree of the start checkpoint into tmp/checkpoints/<id> creates the missing checkpoints/ too"
+    ),
+    (
+        "agents/runner/verify.py",
+        "verify_run",
+        "delete Expr",
+        "(tmp / CONFIG_FILE).write_bytes(json_bytes(config.to_dict()))",
+    ): (
+        "without a config.json the resuming Runner reads the copied checkpoint's config.json, and the config passed "
+        "to it (the end checkpoint's) wins for every field a resume may change: the same run"
+    ),
+    ("agents/runner/checkpoint.py", "clean_temporaries", "delete Assign", "root = Path(root)"): (
+        "its one caller passes a Path (the run's checkpoints folder)"
+    ),
+    (
+        "agents/runner/runner.py",
+        "_Session._snapshot_files",
+        "False->True",
+        "RNG_JSON: json_bytes(capture_global_rng(), pretty=False),",
+    ): "speed only: pretty=False writes the same JSON value on one line (~20x faster); every reader parses it",
+    (
+        "agents/runner/runner.py",
+        "_Session._snapshot_files",
+        "False->True",
+        "env_state.capture_env_state(self.env) if self.env_reset_done else None, pretty=False",
+    ): "speed only: pretty=False writes the same JSON value on one line (~20x faster); every reader parses it",
+    ("agents/runner/verify.py", "_runner_json_without_status", "delete Expr", 'info.pop("status", None)'): (
+        "defensive: every checkpoint verify compares against records the status its re-run ends with (a stopped "
+        "or Ctrl-C checkpoint records 'running', the status a resume continues with; completed, solved and "
+        "steps-target runs re-run to the same status; all four checked by hand)"
     ),
     ("agents/runner/env_state.py", "restore_env_state", "delete Expr", "_check_bit_generators(snapshot)"): (
         "defence in depth: envs.capture refuses the same bit-generator names with its own check before any lookup"
@@ -434,6 +522,23 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def verdict(returncode: int, output: str) -> tuple[str, str | None]:
+    """A pytest run's outcome for a mutant: (``killed``/``survived``/``error(...)``, node id of the failing test).
+
+    Only a failing test kills: exit 1 (a test failed) or exit 2 with an ``ERROR`` line (the mutant broke a
+    collection). Exit 0 survives only if some test passed (all skipped proves nothing). Anything else is an error
+    of the run, never a verdict: 2 without a collection error (interrupted), 3 (pytest's internal error),
+    4 (usage error: a bad argument or a node id that does not exist), 5 (no test collected: a ``-k`` or
+    ``--deselect`` that left nothing), a negative code (killed by a signal).
+    """
+    node = _first_failure(output)
+    if returncode == 0:
+        return ("survived", None) if " passed" in output else ("error(nothing passed)", None)
+    if returncode == 1 or (returncode == 2 and node is not None):
+        return "killed", node
+    return f"error(rc={returncode})", None
+
+
 def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str | None]:
     """Run ``tests`` (pytest arguments) in ``workdir``: (outcome, seconds, node id of the failing test)."""
     # No .pyc: each mutant rewrites a module in place, and a stale .pyc (same mtime second and size) would run the
@@ -442,7 +547,8 @@ def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[st
         os.environ, PYTHONPATH=str(workdir), NUMBA_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
         SPHGYM_TESTS_NO_BYTECODE="1",
     )
-    args = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *tests]
+    # -n 0: one process per mutant (pyproject's addopts spread a run over every core with pytest-xdist).
+    args = [PYTHON, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", *tests]
     start = time.perf_counter()
     # Its own process group: a timeout, or this driver being stopped, ends pytest and every child it forked.
     proc = subprocess.Popen(
@@ -460,23 +566,28 @@ def run_tests(workdir: Path, tests: tuple[str, ...], timeout: float) -> tuple[st
         proc.wait()
         raise
     elapsed = time.perf_counter() - start
-    if proc.returncode == 0:
-        return "survived", elapsed, None
-    if proc.returncode in (1, 2):  # a test failed, or the mutant broke an import during collection
-        return "killed", elapsed, _first_failure(stdout)
-    return f"error(rc={proc.returncode})", elapsed, None
+    outcome, node = verdict(proc.returncode, stdout)
+    if outcome.startswith("error"):
+        tail = " | ".join(stdout.strip().splitlines()[-3:])
+        print(f"  pytest {outcome} for {' '.join(tests)}: {tail}", flush=True)
+    return outcome, elapsed, node
 
 
 def run_mutant(workdir: Path, target: Target, killers: list[str], timeout: float) -> tuple[str, float, str | None]:
     """Run the tests that killed this target's earlier mutants first (most mutants die there in seconds), then,
-    if they pass, the target's whole test set without them. Same verdict as one ``pytest -x`` over the set."""
+    if none of them fails, the target's whole test set without them. Same verdict as one ``pytest -x`` over the
+    set plus the killers (a killer outside the set still counts: it is a test of this code too)."""
     spent = 0.0
     if killers:
         outcome, spent, node = run_tests(workdir, tuple(killers), timeout)
         if outcome in ("killed", "timeout"):
             return outcome, spent, node
-    deselect = () if not killers else tuple(f"--deselect={k}" for k in killers)
+        if outcome != "survived":  # e.g. a killer renamed since (exit 4): run the whole set with nothing deselected
+            killers = []
+    deselect = tuple(f"--deselect={k}" for k in killers)
     outcome, seconds, node = run_tests(workdir, (*target.tests, *deselect), max(1.0, timeout - spent))
+    if outcome == "error(rc=5)" and killers:  # the killers were the whole set: they passed, so the mutant survived
+        outcome = "survived"
     return outcome, spent + seconds, node
 
 
@@ -486,12 +597,54 @@ def _load(path: Path | None) -> dict[str, dict]:
     return {r["key"]: r for r in json.loads(path.read_text())["results"]}
 
 
-def _save(path: Path, total: int, results: dict[str, dict]) -> None:
-    rows = sorted(results.values(), key=lambda r: (r["module"], r["function"], r["site"]))
-    summary = {"total_mutants": total, "summary": _summary(rows), "results": rows}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    tmp.replace(path)
+def merge_results(recorded: dict[str, dict], new: dict[str, dict], current: set[str]) -> dict[str, dict]:
+    """What the results file keeps: every record of a mutant that still exists (``current``: the keys of every
+    target's mutants, all operators, whatever ``--only`` selected), the new records replacing the old ones.
+
+    A record is dropped only when its function changed (its key holds the function's digest): a run of some
+    targets never loses the records of the others.
+    """
+    merged = {k: r for k, r in recorded.items() if k in current}
+    merged.update(new)
+    return merged
+
+
+def _save(path: Path, total: int, new: dict[str, dict], current: set[str]) -> None:
+    """Merge ``new`` into the results file under a lock: two drivers (``--only`` of disjoint targets) may share it."""
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"sphgym-mutation-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = merge_results(_load(path), new, current)
+        rows = sorted(results.values(), key=lambda r: (r["module"], r["function"], r["site"]))
+        summary = {"total_mutants": total, "summary": _summary(rows), "results": rows}
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(summary, indent=1) + "\n")
+        tmp.replace(path)
+
+
+def survivors_from_log(text: str) -> set[tuple[str, str, str, int]]:
+    """(module, function, operator, line) of the mutants a driver log reports ``survived``."""
+    out = set()
+    for line in text.splitlines():
+        parts = line.split(maxsplit=4)
+        if len(parts) == 5 and parts[0] == "survived" and ":" in parts[2]:
+            module, lineno = parts[2].rsplit(":", 1)
+            out.add((module, parts[3], parts[4].strip(), int(lineno)))
+    return out
+
+
+def killers_from_log(text: str) -> dict[str, list[str]]:
+    """Killing tests per ``module:function`` from a driver log (``killed <s> <module>:<line> <function> ... <node>``
+    lines), most frequent first: hints for which tests to run first, never verdicts."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] != "killed" or "::" not in parts[-1] and not parts[-1].startswith("tests/"):
+            continue
+        module, function = parts[2].rsplit(":", 1)[0], parts[3]
+        chain = counts.setdefault(f"{module}:{function}", {})
+        chain[parts[-1]] = chain.get(parts[-1], 0) + 1
+    return {k: sorted(c, key=lambda n: -c[n]) for k, c in counts.items()}
 
 
 def _is_equivalent(r: dict) -> bool:
@@ -529,6 +682,27 @@ def _print_summary(rows: list[dict], total: int) -> None:
             print(f"{tag} {r['module']}:{r['line']} {r['function']} {r['operator']}: {r['code']}")
 
 
+def _needs_rerun(record: dict) -> bool:
+    return (record["outcome"] == "survived" and not _is_equivalent(record)) or record["outcome"].startswith("error")
+
+
+def _killers(targets: list[Target], records, log: str) -> dict[str, list[str]]:
+    """Per target, the tests to run first: those that killed its mutants (in any record, also of a function that
+    changed since, or in a ``--hints`` log), most frequent first."""
+    from_log = killers_from_log(log)
+    out = {}
+    for target in targets:
+        counts: dict[str, int] = {}
+        for r in records:
+            if r.get("killed_by") and r["target"] == target.name:
+                counts[r["killed_by"]] = counts.get(r["killed_by"], 0) + 1
+        for function in target.functions:
+            for rank, node in enumerate(from_log.get(f"{target.module}:{function}", ())):
+                counts[node] = counts.get(node, 0) + max(1, 5 - rank)
+        out[target.name] = sorted(counts, key=lambda n: -counts[n])
+    return out
+
+
 def _round_robin(per_target: dict[str, list[Mutant]]) -> list[Mutant]:
     queue, iters = [], {name: iter(ms) for name, ms in per_target.items()}
     while iters:
@@ -557,22 +731,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a mutant's tests count as hung")
     parser.add_argument("--start", type=int, default=0, help="skip the first N mutants of the round-robin queue")
     parser.add_argument("--baseline", action="store_true", help="first check each target's tests pass unmutated")
-    parser.add_argument("--only", default="", help="run the targets whose name contains this text")
+    parser.add_argument(
+        "--only", default="", help="run the targets whose name contains this text (or one of these, comma-separated)"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--summary", action="store_true", help="print the score of --out per module and exit")
     parser.add_argument(
-        "--rerun-survivors", action="store_true", help="run the recorded survivors not listed as equivalent again"
+        "--rerun-survivors",
+        action="store_true",
+        help="run only the recorded survivors not listed as equivalent, and errors",
     )
     parser.add_argument("--all-operators", action="store_true", help="also integer +1 and +/- swaps")
+    parser.add_argument("--reverse", action="store_true", help="run the queue from its end (a second driver)")
+    parser.add_argument(
+        "--hints",
+        type=Path,
+        default=None,
+        help="a driver log: its killing tests run first, its survivors after the other mutants",
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="results JSON: read first (mutants recorded there are skipped), "
-        "rewritten after every mutant, so a run can be stopped between mutants and continued"
+        "merged after every mutant (other targets' records are kept), so a run can be stopped and continued"
     )
     args = parser.parse_args(argv)
 
-    targets = [t for t in TARGETS if args.only in t.name]
+    targets = [t for t in TARGETS if any(part in t.name for part in args.only.split(","))]
     per_target = {t.name: mutants_of(t, args.all_operators) for t in targets}
     total = sum(len(m) for m in per_target.values())
+    total_all = sum(len(mutants_of(t, args.all_operators)) for t in TARGETS)
     if args.list:
         for target in targets:
             for m in per_target[target.name]:
@@ -581,18 +767,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     queue = _round_robin(per_target)
-    current = {m.key for m in queue}
-    results = {k: r for k, r in _load(args.out).items() if k in current}  # stale keys: the function changed
+    recorded = _load(args.out)
+    every = {m.key for t in TARGETS for m in mutants_of(t, all_operators=True)}  # of all targets, not just --only
+    if args.out is not None and args.out.exists() and set(recorded) - every:
+        print(f"{len(set(recorded) - every)} records of {args.out} are of changed functions: dropped", flush=True)
+    results = {m.key: recorded[m.key] for m in queue if m.key in recorded}
     if args.summary:
         _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
         return 0
-    if args.rerun_survivors:  # the ones not listed as equivalent
-        results = {k: r for k, r in results.items() if r["outcome"] != "survived" or _is_equivalent(r)}
-    killers: dict[str, list[str]] = {t.name: [] for t in targets}
-    for r in results.values():
-        if r.get("killed_by") and r["killed_by"] not in killers.get(r["target"], [r["killed_by"]]):
-            killers[r["target"]].append(r["killed_by"])
-    todo = [m for m in queue[args.start :] if m.key not in results]
+    hints = args.hints.read_text() if args.hints else ""
+    killers = _killers(targets, recorded.values(), hints)
+    if args.rerun_survivors:  # only the survivors not listed as equivalent, and the runs that ended in an error
+        todo = [m for m in queue if m.key in results and _needs_rerun(results[m.key])]
+    else:
+        todo = [m for m in queue[args.start :] if m.key not in results]
+    logged = survivors_from_log(hints)  # the log's survivors last: they survive until a new test is written
+    todo.sort(key=lambda m: (m.module, m.function, m.operator, m.line) in logged)
+    if args.reverse:  # a second driver on the same targets works from the other end (each skips what is recorded)
+        todo.reverse()
     print(f"{total} mutants; {len(results)} recorded in {args.out}; {len(todo)} to run", flush=True)
 
     def stop(signum, frame):  # SIGTERM: clean up like Ctrl-C (the current mutant's tests are killed, not recorded)
@@ -614,6 +806,9 @@ def main(argv: list[str] | None = None) -> int:
         for mutant in todo:
             if time.monotonic() - started > args.budget or (deadline is not None and time.time() > deadline):
                 break
+            latest = _load(args.out).get(mutant.key)  # recorded meanwhile by another driver sharing the file?
+            if latest is not None and (not args.rerun_survivors or not _needs_rerun(latest)):
+                continue
             module = workdir / mutant.module
             original = module.read_text()
             module.write_text(mutated_source(mutant, original))
@@ -633,13 +828,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             ran += 1
             if args.out is not None:
-                _save(args.out, total, results)
+                _save(args.out, total_all, {mutant.key: results[mutant.key]}, every)  # this one only
             print(f"{outcome:9s} {seconds:6.1f}s {mutant.module}:{mutant.line} {mutant.function} "
                   f"{mutant.operator}  {node or ''}", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the mutant that was running is not recorded
+        print("\nstopped", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\nran {ran} mutants this time")
+    if args.out is not None:  # the file, which other drivers may have added to meanwhile
+        latest = _load(args.out)
+        results = {m.key: latest[m.key] for m in queue if m.key in latest}
     _print_summary(sorted(results.values(), key=lambda r: (r["module"], r["line"])), total)
     return 0
 

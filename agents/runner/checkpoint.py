@@ -285,7 +285,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     for name, entry in meta["files"].items():
         if name not in DATA_FILES:
             raise CheckpointError(f"{path / META} names an unexpected file {name!r}; refusing to read it")
-        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int) or entry["size"] < 0:
+        if not isinstance(entry, dict) or type(entry.get("size")) is not int or entry["size"] < 0:  # not a bool
             raise CheckpointError(f"{path / META} has a malformed entry for {name!r}")
         data = _read_regular(path / name, entry["size"])
         if sha256_bytes(data) != entry.get("sha256"):

@@ -315,3 +315,12 @@ def test_surprise_reward_pays_for_what_the_hierarchy_failed_to_predict():
             agent.clear_state()
     assert np.mean(surprises[-100:]) < np.mean(surprises[:100])
 
+
+
+@pytest.mark.parametrize("pending", [np.zeros(2), np.zeros(0), np.zeros((1, 2))])
+def test_a_pending_reward_that_is_not_one_float_is_refused(pending):
+    agent, _ = make()
+    state = agent.get_state()
+    state["pending_reward"] = pending
+    with pytest.raises(ValueError, match=r"state\['pending_reward'\] must hold one float"):
+        agent.set_state(state)

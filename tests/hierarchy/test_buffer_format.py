@@ -81,3 +81,37 @@ def test_a_descriptor_length_past_the_end_is_refused_by_name(excess):
     struct.pack_into("<I", buf, len(buf) - 4, zlib.crc32(bytes(buf[:-4])))
     with pytest.raises(ValueError, match="descriptor runs past the end"):
         ser.read_buffer(buf, ser.KIND_STATE)
+
+
+def test_an_array_running_past_the_end_is_refused_by_name():
+    """A re-signed buffer cut inside its last array: the error names the array, not some later symptom."""
+    body = bytearray(ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).tobytes()[:-4])[:-8]
+    body += struct.pack("<I", zlib.crc32(body))
+    with pytest.raises(ValueError, match=r"buffer is malformed: array '\w+' runs past the end"):
+        ser.read_buffer(bytes(body), ser.KIND_STATE)
+
+
+def test_trailing_bytes_after_the_last_array_are_refused():
+    """A re-signed buffer with bytes appended after its arrays: refused, not read as if they were not there."""
+    body = bytearray(ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).tobytes()[:-4]) + b"\x00\x01\x02"
+    body += struct.pack("<I", zlib.crc32(body))
+    with pytest.raises(ValueError, match="buffer is malformed: 3 unexpected trailing bytes"):
+        ser.read_buffer(bytes(body), ser.KIND_STATE)
+
+
+def test_an_array_name_that_is_not_utf8_is_refused_as_such():
+    body = bytearray(ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).tobytes()[:-4])
+    body[body.index(b"b.c")] = 0xFF
+    body += struct.pack("<I", zlib.crc32(body))
+    with pytest.raises(ValueError, match="buffer is malformed: 'utf-8' codec can't decode byte 0xff"):
+        ser.read_buffer(bytes(body), ser.KIND_STATE)
+
+
+def test_read_arrays_are_writable_copies_independent_of_the_buffer():
+    buf = ser.write_buffer(ser.KIND_STATE, b"{}", _arrays()).copy()
+    _, arrays = ser.read_buffer(buf, ser.KIND_STATE)
+    expected = {name: array.copy() for name, array in arrays.items()}
+    buf[:] = 0  # the caller reuses its buffer
+    assert all(np.array_equal(arrays[name], expected[name]) for name in expected)
+    arrays["a"][0] = 7  # and the arrays are the caller's to change
+    assert arrays["a"][0] == 7

@@ -81,3 +81,62 @@ def test_semantic_fuzz_of_the_checkpoint_config_is_refused_or_loaded(trained, tm
         assert str(exc), exc
         outcome = "refused"
     count("crafted values", f"config fuzz {outcome}")
+
+
+@pytest.mark.parametrize("snapshot", [b"[1, 2]", b'"cartpole"', b"3"])
+def test_an_env_snapshot_that_is_not_an_object_is_refused(trained, tmp_path, snapshot):
+    run, ckpt = _copy(trained, tmp_path)
+    resign(ckpt, "env.json", snapshot)
+    with pytest.raises(CheckpointError, match=r"env\.json cannot be used .*must be a JSON object"):
+        Runner(run, resume=True, log=None).train(episodes=6)
+    count("crafted values", "env snapshot not an object refused")
+
+
+@pytest.mark.parametrize("captured", ["missing", False])
+def test_a_mid_episode_checkpoint_whose_env_snapshot_lacks_the_episode_state_is_refused(tmp_path, captured):
+    """Mid-episode, an env restored without its episode state would restart the episode: a different run."""
+    run = tmp_path / "run"
+    Runner(run, CONFIG.replace(episodes=None, steps=30), log=None).train()
+    ckpt = list_checkpoints(run / "checkpoints")[-1]
+    assert json.loads((ckpt / "runner.json").read_text())["in_episode"]
+    snapshot = json.loads((ckpt / "env.json").read_text())
+    assert snapshot["episode_state_captured"] is True
+    if captured == "missing":
+        del snapshot["episode_state_captured"]
+    else:
+        snapshot["episode_state_captured"] = captured
+    resign(ckpt, "env.json", json.dumps(snapshot).encode())
+    with pytest.raises(CheckpointError, match="is mid-episode but its env snapshot lacks the episode state"):
+        Runner(run, resume=True, log=None).train(steps=60)
+    count("crafted values", "mid-episode env snapshot without episode state refused")
+
+
+def test_cuda_rng_states_on_a_machine_without_cuda_are_a_warning_on_resume(trained, tmp_path):
+    import warnings
+
+    from agents.runner import RunnerWarning
+    from agents.runner.rng_state import capture_global_rng
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here: the states would be restored")
+    run, ckpt = _copy(trained, tmp_path)
+    rng = json.loads((ckpt / "rng.json").read_text())
+    cpu = capture_global_rng()["torch"]["cpu"]
+    rng["torch"] = {"cpu": cpu, "cuda": [cpu]}
+    resign(ckpt, "rng.json", json.dumps(rng).encode())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Runner(run, resume=True, log=None).train(episodes=6)
+    said = [str(w.message) for w in caught if issubclass(w.category, RunnerWarning)]
+    assert said == ["the checkpoint holds CUDA RNG states but CUDA is not available; they were not restored"]
+
+
+@pytest.mark.parametrize("field", ["episode", "global_step"])
+def test_counters_that_contradict_the_checkpoints_name_are_refused(trained, tmp_path, field):
+    run, ckpt = _copy(trained, tmp_path)
+    info = json.loads((ckpt / "runner.json").read_text())
+    resign(ckpt, "runner.json", json.dumps(dict(info, **{field: info[field] + 1})).encode())
+    with pytest.raises(CheckpointError, match=r"runner\.json cannot be used .*contradict the checkpoint's name"):
+        Runner(run, resume=True, log=None).train(episodes=6)
+    count("crafted values", "counters contradicting the checkpoint name refused")

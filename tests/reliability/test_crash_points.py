@@ -209,3 +209,30 @@ def test_hierarchy_agent_crash_smoke(tmp_path, monkeypatch):
         except AssertionError as exc:
             raise AssertionError(f"{mode} before point {at} ({points[at - 1]}): {exc}") from exc
         count("hierarchy agent: crash inside a checkpoint write (smoke)", f"{mode}, resumed exactly")
+
+
+def test_a_power_cut_right_after_a_periodic_checkpoint_keeps_the_logs_it_covers(tmp_path, reference, monkeypatch):
+    """The logs (episodes.csv, this session's TensorBoard file) are handed to the OS and fsynced before each
+    checkpoint: killed the moment callbacks hear of the episode-2 checkpoint, then a power cut, the resume still
+    ends exactly (a TensorBoard row lost before the checkpoint's step would never come back)."""
+    from agents.runner.callbacks import Callback
+
+    run_dir, log = tmp_path / "run", tmp_path / "run.fsyncs"
+
+    class DieAtEpisode2(Callback):
+        def on_checkpoint(self, event):
+            if event.episode == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def child():
+        Faults(0, "record", real_fsync=False, fsync_log=log).install()
+        Runner(run_dir, CONFIG, log=None, callbacks=[DieAtEpisode2()]).train()
+
+    assert run_forked(child) == -signal.SIGKILL
+    power_cut(run_dir, log)
+    assert find_latest_valid(run_dir / "checkpoints")[0].id.startswith("ep00000002")
+    _no_fsync(monkeypatch)
+    assert Runner(run_dir, resume=True, log=None).train().status == "completed"
+    monkeypatch.undo()
+    assert_same_run(reference, run_fingerprint(run_dir))
+    count("power cut after a periodic checkpoint", "logs it covers kept, resumed exactly")

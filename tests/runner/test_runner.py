@@ -594,3 +594,30 @@ def test_training_with_the_runner_never_imports_torch(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_env_whose_episode_state_cannot_be_captured_resumes_from_an_episode_boundary_exactly(tmp_path):
+    """FrozenLake's snapshot never holds its episode state (``episode_state_captured`` False): a checkpoint at an
+    episode boundary needs none, and the resume ends like the uninterrupted run."""
+    config = RunConfig(
+        env_id="FrozenLake-v1", agent="random", episodes=12, checkpoint_every=3, checkpoint_min_interval=0.0, seed=5
+    )
+    train(tmp_path / "reference", config)
+    stopped = train(tmp_path / "run", config, on_episode=lambda e: e.episode < 5)
+    assert stopped.status == "stopped"
+    assert json.loads((stopped.checkpoint / "env.json").read_text())["episode_state_captured"] is False
+    assert resume(tmp_path / "run").status == "completed"
+    assert_same_run(run_fingerprint(tmp_path / "reference"), run_fingerprint(tmp_path / "run"))
+
+
+def test_an_episode_target_already_reached_mid_episode_finishes_that_episode(tmp_path):
+    """A steps-target run stops mid-episode; resumed with an episode target it has already reached (and no steps
+    target), it finishes the episode in progress: with one env a run ends at an episode boundary."""
+    config = CARTPOLE.replace(episodes=None, steps=30)
+    first = train(tmp_path, config)
+    info = json.loads((first.checkpoint / "runner.json").read_text())
+    assert first.status == "completed" and info["in_episode"]
+    result = resume(tmp_path, config.replace(episodes=info["episode"], steps=None))
+    end = json.loads((result.checkpoint / "runner.json").read_text())
+    assert result.status == "completed" and not end["in_episode"]
+    assert end["episode"] == info["episode"] + 1 and end["global_step"] > info["global_step"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import shutil
 import signal
 import warnings
@@ -269,3 +270,132 @@ def test_any_damaged_file_is_rejected_with_a_clear_error(
     except CheckpointError:
         return
     assert loaded.files == read_checkpoint(pristine_checkpoint).files
+
+
+def _minimal_files() -> dict[str, bytes]:
+    files = {name: b"{}" for name in DATA_FILES}
+    files["weights.safetensors"] = files["state.safetensors"] = files["runner.safetensors"] = arrays_to_bytes({})
+    return files
+
+
+def _resign(path, meta: dict) -> None:
+    data = checkpoint_module.json_bytes(meta)
+    (path / "meta.json").write_bytes(data)
+    (path / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+
+
+@pytest.mark.parametrize("entry", ["x", None, {"sha256": "0" * 64}, {"size": "2"}, {"size": -1}, {"size": True}])
+def test_a_malformed_file_entry_in_meta_json_is_refused_by_name(tmp_path, entry):
+    """A re-signed meta.json whose entry for a file is not ``{"size": int >= 0, ...}``: refused, naming the file."""
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    meta = json.loads((path / "meta.json").read_bytes())
+    meta["files"]["config.json"] = entry
+    _resign(path, meta)
+    with pytest.raises(CheckpointError, match="malformed entry for 'config.json'"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("name", ["weights.safetensors", "runner.json", "config.json"])
+def test_a_checkpoint_whose_meta_json_leaves_out_a_required_file_is_refused(tmp_path, name):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    meta = json.loads((path / "meta.json").read_bytes())
+    del meta["files"][name]
+    _resign(path, meta)
+    with pytest.raises(CheckpointError, match=f"lacks required file.*{name}"):
+        read_checkpoint(path)
+
+
+def test_write_checkpoint_creates_missing_folders_and_returns_the_path_also_when_it_keeps_one(tmp_path):
+    root = tmp_path / "run" / "checkpoints"  # neither exists yet
+    path = write_checkpoint(root, "ep00000001-st0000000001", _minimal_files(), {})
+    assert path == root / "ep00000001-st0000000001" and read_checkpoint(path).id == path.name
+    again = write_checkpoint(root, "ep00000001-st0000000001", _minimal_files(), {})  # identical: kept
+    assert again == path
+    assert write_checkpoint(root, "ep00000002-st0000000002", _minimal_files(), {}).parent == root  # root exists
+
+
+def test_a_corrupt_checkpoint_of_the_same_id_is_replaced(tmp_path):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {"kind": "a"})
+    (path / "COMPLETE").write_bytes(b"garbage")
+    assert write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {"kind": "b"}) == path
+    assert read_checkpoint(path).meta["kind"] == "b"
+
+
+def test_a_failed_write_reports_its_own_error_even_if_cleaning_up_fails(tmp_path, monkeypatch):
+    """ENOSPC while writing, then the temporary folder cannot be removed either: the caller hears of the disk full
+    (which it handles), not of the failed clean-up."""
+    import os
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def cannot_remove(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(checkpoint_module, "write_file_synced", full)
+    monkeypatch.setattr(os, "rmdir", cannot_remove)
+    with pytest.raises(OSError) as caught:
+        write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    assert caught.value.errno == errno.ENOSPC
+
+
+def test_a_resume_removes_the_newer_broken_checkpoints_it_skipped(tmp_path):
+    """A broken checkpoint newer than the one resumed from would shadow what this session writes (and be reported
+    again at every resume): it is removed, here by a session that stops before reaching its episode."""
+    latest = _stopped_run(tmp_path)
+    _flip_byte(latest / "weights.safetensors")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        result = Runner(tmp_path, resume=True, log=None).train(episodes=22)
+    assert result.status == "completed" and result.checkpoint.name.startswith("ep00000022")
+    assert not latest.exists()
+    assert list_checkpoints(tmp_path / "checkpoints")[-1] == result.checkpoint
+
+
+def test_rotate_returns_what_it_removed_and_never_the_protected_checkpoint(tmp_path):
+    from agents.runner.checkpoint import rotate
+
+    paths = [write_checkpoint(tmp_path, f"ep{i:08d}-st{i:010d}", _minimal_files(), {}) for i in range(1, 5)]
+    assert rotate(tmp_path, 1, protect=paths[0]) == paths[1:3]
+    assert list_checkpoints(tmp_path) == [paths[0], paths[3]]
+    assert rotate(tmp_path, 5) == []
+
+
+@pytest.mark.parametrize(("versions", "named"), [({"sphgym": "9.1"}, "9.1"), (None, "?"), ("absent", "?")])
+def test_a_checkpoint_of_another_format_version_names_the_sphgym_that_wrote_it(tmp_path, versions, named):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    meta = json.loads((path / "meta.json").read_bytes())
+    meta["format_version"] = 99
+    if versions == "absent":
+        meta.pop("versions", None)
+    else:
+        meta["versions"] = versions
+    _resign(path, meta)
+    with pytest.raises(IncompatibleCheckpointError, match=rf"version 99 \(written by sphgym {re.escape(named)}\)"):
+        read_checkpoint(path)
+
+
+def test_list_checkpoints_takes_a_path_given_as_text(tmp_path):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    assert list_checkpoints(str(tmp_path)) == [path]
+
+
+def test_list_checkpoints_of_a_missing_folder_is_empty_and_of_a_linked_one_refused(tmp_path):
+    from agents.runner.errors import RunnerError
+
+    assert list_checkpoints(tmp_path / "missing") == []
+    assert find_latest_valid(tmp_path / "missing") == (None, [])
+    real = tmp_path / "elsewhere"
+    write_checkpoint(real, "ep00000001-st0000000001", _minimal_files(), {})
+    (tmp_path / "checkpoints").symlink_to(real)
+    with pytest.raises(RunnerError, match="symbolic link"):
+        list_checkpoints(tmp_path / "checkpoints")
+
+
+def test_a_re_signed_meta_json_that_is_not_json_is_refused_as_such(tmp_path):
+    path = write_checkpoint(tmp_path, "ep00000001-st0000000001", _minimal_files(), {})
+    data = b'{"files": {'
+    (path / "meta.json").write_bytes(data)
+    (path / "COMPLETE").write_bytes(checkpoint_module.json_bytes({"meta_sha256": checkpoint_module.sha256_bytes(data)}))
+    with pytest.raises(CheckpointError, match=r"meta\.json is not valid JSON"):
+        read_checkpoint(path)
