@@ -385,6 +385,8 @@ class _Session:
         self.csv: EpisodeLog | None = None
         self.tb = None
         self.env = None
+        self._config_json_of: RunConfig | None = None  # the config whose bytes _config_json_bytes holds
+        self._config_json_bytes = b""
 
     # ------------------------------------------------------------------ setup
 
@@ -669,8 +671,17 @@ class _Session:
             ENV_JSON: json_bytes(
                 env_state.capture_env_state(self.env) if self.env_reset_done else None, pretty=False
             ),
-            CONFIG_JSON: json_bytes(self.runner.config.to_dict()),
+            CONFIG_JSON: self._config_json(),
         }
+
+    def _config_json(self) -> bytes:
+        """``config.json``'s bytes, made once per config object: a frozen RunConfig never changes, and envs whose
+        episode state cannot be captured take a snapshot at every episode boundary (Blackjack: almost every step)."""
+        config = self.runner.config
+        if self._config_json_of is not config:
+            self._config_json_bytes = json_bytes(config.to_dict())
+            self._config_json_of = config
+        return self._config_json_bytes
 
     def _checkpoint(
         self, kind: str, files: dict[str, bytes] | None = None, wait: bool = True, final: bool = False
