@@ -14,16 +14,14 @@ so only speed is compared. On a shared machine read the ratios, not the absolute
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.hierarchy_threads import one_and_two_threads  # noqa: E402
+from benchmarks.hierarchy_threads import median_seconds, one_and_two_threads  # noqa: E402
 from hierarchy import ImageEncoder, ImageVisibleLayerDesc  # noqa: E402
 
 SHAPES = {  # name: (image size, hidden size, radius)
@@ -37,12 +35,7 @@ SHAPES = {  # name: (image size, hidden size, radius)
 
 def block(enc: ImageEncoder, images: np.ndarray, steps: int) -> float:
     """Median seconds per learning step over ``steps`` steps."""
-    times = []
-    for t in range(steps):
-        t0 = time.perf_counter()
-        enc.step([images[t % len(images)]], True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_seconds(lambda t: enc.step([images[t % len(images)]], True), steps)
 
 
 def main() -> None:
