@@ -149,12 +149,13 @@ TARGETS = (
     Target(
         "runner.checkpoint_and_best",
         "agents/runner/runner.py",
-        ("_Session._checkpoint", "_Session._note_best", "_Session._snapshot_files"),
+        ("_Session._checkpoint", "_Session._note_best", "_Session._snapshot_files", "_Session._config_json"),
         (
             "tests/runner/test_runner.py",
             "tests/runner/test_checkpoint_writer.py",
             "tests/reliability/test_divergence_guard.py",
             "tests/runner/test_vector_envs.py",
+            "tests/runner/test_boundary_snapshots.py",
             POWER_CUT,
             POWER_CUT_PERIODIC,
             *CHECKPOINT_FAST,
