@@ -83,6 +83,7 @@ class HierarchyAgent:
                 up_radius=config.action_radius,
                 down_radius=config.action_radius,
                 history_capacity=config.history_capacity,
+                skip_radius=config.skip_radius,
             ),
         ]
         layer_descs = [

@@ -41,6 +41,10 @@ class HierarchyAgentConfig:
     """Encoder receptive-field radius from the observation port into layer 0 (columns)."""
     action_radius: int = 2
     """Radius of the action port: encoder field into layer 0 and actor field onto layer 0."""
+    skip_radius: int = 8
+    """Radius of the actor's direct view of the observation port, beside layer 0's hidden state
+    (`hierarchy.IODesc.skip_radius`; 8 covers every port up to 17 columns a side). -1: the actor sees layer 0
+    only, as in PyAOgmaNeo. Tuning log in BENCHMARKS.md (issue 12, fourth round)."""
     up_radius: int = 2
     """Encoder radius of layer l > 0 onto layer l-1."""
     down_radius: int = 2
@@ -147,6 +151,11 @@ class HierarchyAgentConfig:
         for name in ("obs_radius", "action_radius", "up_radius", "down_radius"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"HierarchyAgentConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if not -1 <= int(self.skip_radius) <= 1024:
+            raise ValueError(
+                f"HierarchyAgentConfig.skip_radius must be in [-1, 1024] (-1: the actor sees layer 0 only), "
+                f"got {self.skip_radius!r}"
+            )
         if self.recurrent_radius < -1:
             raise ValueError(f"HierarchyAgentConfig.recurrent_radius must be >= -1, got {self.recurrent_radius}")
         for name in ("history_capacity", "history_iters"):

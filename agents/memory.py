@@ -124,10 +124,11 @@ def _hierarchy_bytes(config: Any, observation_space: gym.Space, action_space: gy
                 ports[1], IOType.ACTION, num_dendrites_per_cell=config.policy_dendrites,
                 value_num_dendrites_per_cell=config.value_dendrites, history_capacity=config.history_capacity,
             )
-            inputs = sum(v.size[0] * v.size[1] for v in below)
+            seen = below + ([VisibleSpec(ports[0], config.skip_radius)] if config.skip_radius >= 0 else [])
+            inputs = sum(v.size[0] * v.size[1] for v in seen)
             columns = ports[1][0] * ports[1][1]
             charge(
-                ports[1], below, 1,
+                ports[1], seen, 1,
                 4 * (action.value_num_dendrites_per_cell + 2 * ports[1][2] * action.num_dendrites_per_cell), 8,
                 action.history_capacity * (4 * inputs + 24 * columns + 8),
             )

@@ -368,6 +368,17 @@ lambda_returns_parallel = parallel_twin(lambda_returns)
 actor_step_parallel = parallel_twin(actor_step, lambda_returns=lambda_returns_parallel)
 
 
+@njit(cache=True)
+def gather_inputs(down, inputs, skip_src, out):
+    """The actor's input CSDR: layer 0's ``down`` buffer (hidden state, feedback), then the layer-0 input
+    columns ``inputs[skip_src]`` it sees directly (`IODesc.skip_radius`; none when ``skip_src`` is empty)."""
+    n = down.shape[0]
+    out[:n] = down
+    for j in range(skip_src.shape[0]):
+        out[n + j] = inputs[skip_src[j]]
+    return out
+
+
 def mark_boundary(h_flags, h_meta):
     """clear_state's replay rule: flag the newest sample `BOUNDARY` unless it already carries a flag."""
     if h_meta[1] > 0 and h_flags[h_meta[0]] == MID:
@@ -386,7 +397,15 @@ class Actor:
     (``hidden_cis`` sampled actions, ``hidden_acts`` π) and the whole replay ring (``h_*``).
     """
 
-    def __init__(self, desc: IODesc, visibles: list[VisibleSpec], rng: np.random.Generator | None):
+    def __init__(
+        self,
+        desc: IODesc,
+        visibles: list[VisibleSpec],
+        rng: np.random.Generator | None,
+        skip_src: np.ndarray | None = None,
+    ):
+        """``skip_src``: where, in layer 0's input buffer, the columns of the visible layers after layer 0's
+        (``visibles`` minus the first one or two) are (`gather_inputs`); None: the actor sees layer 0 only."""
         ax, ay, az = desc.size
         self.az = az
         self.dv = desc.value_num_dendrites_per_cell
@@ -420,6 +439,8 @@ class Actor:
         self.gp = np.zeros(az * self.dp)
         self.rets = np.zeros((cap, ncols))
         self.values_now = np.zeros(ncols)
+        self.skip_src = np.zeros(0, np.int64) if skip_src is None else np.asarray(skip_src, np.int64)
+        self.in_cis = np.zeros(n_in, _I32)
 
     def step(
         self, in_cis, taken, learn: bool, reward: float, mimic: float, flag: int, p, rng, parallel: bool = False

@@ -108,9 +108,18 @@ class _Desc:
     def __deepcopy__(self, memo: dict) -> Any:
         return self.__copy__()
 
+    _OPTIONAL: ClassVar[dict[str, Any]] = {}
+    """Fields added after the buffer format was fixed, with the value that leaves them out of `to_dict`: a
+    hierarchy that does not use them writes the bytes it always wrote, and older buffers load as before."""
+
     def to_dict(self) -> dict[str, Any]:
-        """The fields that shape a hierarchy (inert PyAOgmaNeo-only fields are left out)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}  # type: ignore[arg-type]
+        """The fields that shape a hierarchy (inert PyAOgmaNeo-only fields, and `_OPTIONAL` fields at their
+        'unused' value, are left out)."""
+        d = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if f.compare and self._OPTIONAL.get(f.name, ...) != getattr(self, f.name)
+        }
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
@@ -134,6 +143,9 @@ class IODesc(_Desc):
         history_capacity: actor replay ring length (credit-assignment horizon), in steps.
         value_size: accepted for PyAOgmaNeo scripts but **inert** (our value head is a scalar, not a
             distribution over bins); not saved and not compared.
+        skip_radius: ``ACTION`` ports only (sphgym extension; -1, the default, is PyAOgmaNeo's design): when
+            >= 0 the actor also sees every non-action port's input CSDR directly, with this radius, beside
+            layer 0's hidden state (docs/algorithm.md, "Actor"). Written to buffers only when >= 0.
     """
 
     size: tuple[int, int, int] = (5, 5, 16)
@@ -144,6 +156,7 @@ class IODesc(_Desc):
     down_radius: int = 2
     history_capacity: int = 512
     value_size: int = dataclasses.field(default=128, compare=False)
+    skip_radius: int = -1  # last: the positional order above is PyAOgmaNeo's
 
     _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
         "size": _check_size,
@@ -153,8 +166,10 @@ class IODesc(_Desc):
         "up_radius": lambda n, v: _check_int(n, v, 0, 1024),
         "down_radius": lambda n, v: _check_int(n, v, 0, 1024),
         "history_capacity": lambda n, v: _check_int(n, v, 2, 1 << 24),
+        "skip_radius": lambda n, v: _check_int(n, v, -1, 1024),
         "value_size": lambda n, v: _check_int(n, v, 1, 1 << 24),
     }
+    _OPTIONAL: ClassVar[dict[str, Any]] = {"skip_radius": -1}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> IODesc:

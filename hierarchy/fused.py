@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .actor import actor_step
+from .actor import actor_step, gather_inputs
 from .decoder import decoder_step
 from .encoder import encoder_step
 
@@ -64,11 +64,11 @@ D_SCALARS = 4 * len(_D_ARRAYS)
 _A_ARRAYS = (
     "col_ptr", "ent_vcol", "ent_wbase", "vw", "pw", "pwd", "td_scales", "hidden_cis", "hidden_acts", "h_inputs",
     "h_actions", "h_values", "h_rewards", "h_flags", "h_meta", "zv", "zp", "zpd", "probs", "probs_d", "gv", "gp",
-    "rets", "values_now",
+    "rets", "values_now", "skip_src", "in_cis",
 )  # fmt: skip
 (A_COL_PTR, A_ENT_VCOL, A_ENT_WBASE, A_VW, A_PW, A_PWD, A_TD_SCALES, A_HIDDEN_CIS, A_HIDDEN_ACTS, A_H_INPUTS,
  A_H_ACTIONS, A_H_VALUES, A_H_REWARDS, A_H_FLAGS, A_H_META, A_ZV, A_ZP, A_ZPD, A_PROBS, A_PROBS_D, A_GV, A_GP, A_RETS,
- A_VALUES_NOW) = range(0, 4 * len(_A_ARRAYS), 4)  # fmt: skip
+ A_VALUES_NOW, A_SKIP_SRC, A_IN_CIS) = range(0, 4 * len(_A_ARRAYS), 4)  # fmt: skip
 # then: az, dv, dp, taken start, taken end, parameters start (vlr ... history_iters)
 A_SCALARS = 4 * len(_A_ARRAYS)
 
@@ -246,11 +246,14 @@ def _decoder(arena, lay, r, down, targets, learn, anticipation, pv, rng):
 
 @njit
 def _actor(arena, lay, r, down, inputs, learn, reward, mimic, flag, pv, rng):
-    """`actor_step` of the actor whose record starts at ``r``; the action taken is a slice of ``inputs``."""
+    """`actor_step` of the actor whose record starts at ``r``; the action taken is a slice of ``inputs``, and the
+    actor's input is ``down`` followed by the input columns it sees directly (`gather_inputs`)."""
     s = r + A_SCALARS
     p = lay[s + 5]
     actor_step(
-        down,
+        gather_inputs(
+            down, inputs, _view(arena, lay, r + A_SKIP_SRC, np.int64), _view(arena, lay, r + A_IN_CIS, np.int32)
+        ),
         inputs[lay[s + 3] : lay[s + 4]],
         _view(arena, lay, r + A_COL_PTR, np.int64),
         _view(arena, lay, r + A_ENT_VCOL, np.int64),

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import serialization as ser
-from .actor import BOUNDARY, MID, TERMINATED, Actor
+from .actor import BOUNDARY, MID, TERMINATED, Actor, gather_inputs
 from .decoder import Decoder
 from .descs import IODesc, IOType, LayerDesc
 from .encoder import Encoder
@@ -227,18 +227,30 @@ class Hierarchy(ser.BufferCopyable):
                         self._slot.append(len(self._actors))
                         self._act_ports.append(i)
                         columns = d.size[0] * d.size[1]
-                        inputs = sum(v.size[0] * v.size[1] for v in vis(d.down_radius))
+                        avis, skip_src = vis(d.down_radius), None
+                        if d.skip_radius >= 0:  # the actor also sees the non-action ports directly
+                            seen = [j for j, e in enumerate(io_descs) if e.io_type != IOType.ACTION]
+                            avis = avis + [VisibleSpec(io_descs[j].size, d.skip_radius) for j in seen]
+                            skip_src = np.concatenate(
+                                [np.arange(*self._io_slices[j], dtype=np.int64) for j in seen] + [np.zeros(0, np.int64)]
+                            )
+                        inputs = sum(v.size[0] * v.size[1] for v in avis)
                         charge(
                             d.size,
-                            vis(d.down_radius),
+                            avis,
                             1,
                             4 * (d.value_num_dendrites_per_cell + 2 * d.size[2] * d.num_dendrites_per_cell),
                             8,
                             d.history_capacity * (4 * inputs + 24 * columns + 8),
                         )
-                        self._actors.append(Actor(d, vis(d.down_radius), init_rng))
+                        self._actors.append(Actor(d, avis, init_rng, skip_src))
                     else:
                         self._slot.append(-1)
+                    if d.io_type != IOType.ACTION and d.skip_radius >= 0:
+                        raise ValueError(
+                            f"io_descs[{i}].skip_radius = {d.skip_radius}, but only an ACTION port's actor can see "
+                            f"the other ports directly: leave it at -1 for a {d.io_type} port"
+                        )
             else:
                 below = layer_descs[li - 1].hidden_size
                 charge(
@@ -378,7 +390,7 @@ class Hierarchy(ser.BufferCopyable):
                 for k, act in enumerate(self._actors):
                     port = self._act_ports[k]
                     act.step(
-                        down,
+                        gather_inputs(down, enc0.in_cis, act.skip_src, act.in_cis),
                         self._io_views[port],
                         learn,
                         reward,

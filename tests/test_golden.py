@@ -51,6 +51,7 @@ HIERARCHY = {
     "layers": [[5, 5, 64]],
     "obs_radius": 2,
     "action_radius": 2,
+    "skip_radius": -1,
     "up_radius": 2,
     "down_radius": 2,
     "recurrent_radius": 0,
@@ -129,13 +130,18 @@ PPO = {
 
 CASES = {
     "hierarchy": dict(RUN_FIELDS, agent="hierarchy", agent_config=HIERARCHY, episodes=30),
+    "hierarchy_skip": dict(
+        RUN_FIELDS, agent="hierarchy", agent_config=dict(HIERARCHY, skip_radius=8, history_capacity=2048), episodes=30
+    ),
     "dqn": dict(RUN_FIELDS, agent="dqn", agent_config=DQN, episodes=None, steps=1500),
     "ppo": dict(RUN_FIELDS, agent="ppo", agent_config=PPO, episodes=None, steps=1500),
 }
 
 # Recorded on commit d81b0bb (before the issue-11 refactor). Re-record only for an intended algorithm change.
 # Issue 14: the hierarchy and PPO state_sha256 re-recorded (state gained the metrics() accumulators / two PPO
-# losses); their weights and episodes.csv digests did not move.
+# losses); their weights and episodes.csv digests did not move. Issue 12: "hierarchy" spells out skip_radius = -1
+# (the actor's direct view of the observation, off: the digests above did not move) and "hierarchy_skip" pins the
+# agent with it on, recorded when it became the default.
 EXPECTED = {
     "hierarchy": {
         "episode": 30,
@@ -144,6 +150,14 @@ EXPECTED = {
         "weights_sha256": "575d1e0eaa5bc89f973ce1c7565ecbaee8247c0ad37c16ce793d813f72151fff",
         "state_sha256": "a586a2fed060e3e0203106669b39fdfada44e5494635ef19e0618b8fc87307a1",
         "episodes_csv_sha256": "b018070bdd9ed4c083f71d0ddf1ec461ca4959c6478f3da680c83db95dfcf0de"
+    },
+    "hierarchy_skip": {
+        "episode": 30,
+        "global_step": 1657,
+        "status": "completed",
+        "weights_sha256": "90b3d0d429ae7ed40d22d4157895ecb2728c371336f127970ed66a3b0d79f288",
+        "state_sha256": "8e98167af18ba5d14ba9b6ba830f0767a61b8f4d773705ebecd5a8dfad71827d",
+        "episodes_csv_sha256": "ea2ebdd23787f213891dd63d5df54e68ec6e98a447435b168462e0a5051da0f3"
     },
     "dqn": {
         "episode": 145,
@@ -291,8 +305,8 @@ def test_hierarchy_agent_is_unchanged(hierarchy_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dqn", "ppo"])
-def test_torch_agents_are_unchanged(tmp_path, name) -> None:
+@pytest.mark.parametrize("name", ["hierarchy_skip", "dqn", "ppo"])
+def test_other_runs_are_unchanged(tmp_path, name) -> None:
     got = _train(tmp_path / name, name)
     if PRINT:
         print(name, json.dumps(got, indent=4))

@@ -30,6 +30,8 @@ def episode_returns(agent: HierarchyAgent, env: gym.Env, episodes: int, seed: in
         ("discount", 1.5, r"discount must be in \[0, 1\]"),
         ("min_steps", 5000, "min_steps must be in"),
         ("recurrent_radius", -2, "recurrent_radius must be >= -1"),
+        ("skip_radius", -2, r"skip_radius must be in \[-1, 1024\]"),
+        ("skip_radius", 1025, r"skip_radius must be in \[-1, 1024\]"),
     ],
 )
 def test_config_errors_name_the_field(field, value, match):

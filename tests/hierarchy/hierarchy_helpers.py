@@ -19,13 +19,14 @@ def cartpole_like(seed: int = 0, history_capacity: int = 64, layers: int = 1) ->
     )
 
 
-def every_kind(seed: int = 0) -> Hierarchy:
-    """Two layers, a prediction port, a none port and an action port (every component type)."""
+def every_kind(seed: int = 0, skip_radius: int = -1) -> Hierarchy:
+    """Two layers, a prediction port, a none port and an action port (every component type); ``skip_radius``
+    >= 0 lets the actor see both input ports directly."""
     h = Hierarchy(
         [
             IODesc((2, 3, 8), IOType.PREDICTION, up_radius=1, down_radius=1),
             IODesc((1, 2, 5), IOType.NONE, up_radius=1),
-            IODesc((1, 1, 3), IOType.ACTION, down_radius=2, history_capacity=40),
+            IODesc((1, 1, 3), IOType.ACTION, down_radius=2, history_capacity=40, skip_radius=skip_radius),
         ],
         [LayerDesc((3, 3, 12), recurrent_radius=1), LayerDesc((2, 2, 10), up_radius=1, down_radius=1)],
         seed=seed,

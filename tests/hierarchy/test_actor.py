@@ -13,6 +13,7 @@ from hierarchy.actor import (
     actor_value,
     lambda_returns,
 )
+from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
 from hierarchy.reference import actor_forward_reference, actor_learn_reference, lambda_returns_reference
 from hierarchy.topology import VisibleSpec, build_connections
 
@@ -368,3 +369,45 @@ def test_actor_step_matches_reference_over_many_steps():
         np.testing.assert_allclose(pwd, r_pwd, rtol=1e-5, atol=1e-6)
     assert r[0] == r_r[0]
     assert not np.array_equal(vw, _actor_arrays(5, cap=16)[1])
+
+
+def _bandit(skip_radius: int, seed: int = 0, steps: int = 1500) -> float:
+    """A contextual bandit the actor can solve only if it sees the observation: layer 0 has one cell (its hidden
+    state carries nothing), the reward is 1 when the action equals the observed bit. Returns the fraction of the
+    last 300 actions that were right."""
+    h = Hierarchy(
+        [
+            IODesc((1, 1, 2), IOType.NONE, up_radius=0),
+            IODesc((1, 1, 2), IOType.ACTION, down_radius=0, history_capacity=64, skip_radius=skip_radius),
+        ],
+        [LayerDesc((1, 1, 1), recurrent_radius=-1)],
+        seed=seed,
+    )
+    p = h.params.ios[1].actor
+    p.discount, p.min_steps, p.history_iters, p.plr = 0.0, 1, 8, 0.1
+    rng = np.random.default_rng(seed)
+    obs = action = 0
+    right = []
+    for _ in range(steps):
+        reward = float(action == obs)
+        obs = int(rng.integers(2))
+        h.step([np.array([obs], np.int32), np.array([action], np.int32)], reward=reward)
+        action = int(h.get_prediction_cis(1)[0])
+        right.append(action == obs)
+    return float(np.mean(right[-300:]))
+
+
+def test_skip_radius_lets_the_actor_see_the_observation():
+    """With ``skip_radius`` the actor reads the observation port directly; without it, through a one-cell layer,
+    it cannot tell the contexts apart."""
+    assert _bandit(skip_radius=0) > 0.9
+    assert _bandit(skip_radius=-1) < 0.65
+
+
+def test_skip_radius_is_only_for_action_ports():
+    with pytest.raises(ValueError, match=r"io_descs\[0\].skip_radius = 1, but only an ACTION port"):
+        Hierarchy(
+            [IODesc((1, 1, 2), IOType.NONE, skip_radius=1), IODesc((1, 1, 2), IOType.ACTION)],
+            [LayerDesc((2, 2, 4))],
+            seed=0,
+        )

@@ -29,12 +29,25 @@ def test_descs_normalise_and_round_trip():
         ({"num_dendrites_per_cell": 1}, "num_dendrites_per_cell"),
         ({"history_capacity": 1}, "history_capacity"),
         ({"up_radius": -1}, "up_radius"),
+        ({"skip_radius": -2}, "skip_radius"),
+        ({"skip_radius": 1025}, "skip_radius"),
         ({"io_type": "bogus"}, "io_type"),
     ],
 )
 def test_iodesc_rejects(kwargs, match):
     with pytest.raises(ValueError, match=match):
         IODesc(**kwargs)
+
+
+def test_skip_radius_is_written_only_when_used():
+    """The actor's direct view (sphgym extension) is off by default and then absent from the descriptor dict, so
+    a hierarchy that does not use it writes the bytes it always wrote; when used, it round-trips."""
+    plain = IODesc((1, 1, 2), IOType.ACTION)
+    assert plain.skip_radius == -1 and "skip_radius" not in plain.to_dict()
+    assert IODesc.from_dict(plain.to_dict()) == plain
+    skip = IODesc((1, 1, 2), IOType.ACTION, skip_radius=3)
+    assert skip.to_dict()["skip_radius"] == 3
+    assert IODesc.from_dict(skip.to_dict()) == skip
 
 
 def test_params_validate_on_assignment_and_round_trip():

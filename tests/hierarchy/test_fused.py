@@ -14,7 +14,11 @@ def _bytes(h: Hierarchy) -> tuple[bytes, bytes]:
     return h.serialize_state_to_buffer().tobytes(), h.serialize_weights_to_buffer().tobytes()
 
 
-@pytest.mark.parametrize("make", [every_kind, lambda seed: cartpole_like(seed, layers=2)])
+def _every_kind_skip(seed: int) -> Hierarchy:
+    return every_kind(seed, skip_radius=1)
+
+
+@pytest.mark.parametrize("make", [every_kind, lambda seed: cartpole_like(seed, layers=2), _every_kind_skip])
 def test_fused_step_gives_the_bytes_of_one_kernel_call_per_component(make):
     """Same outputs, state and weights, step for step, with params changed mid-run (the parameter vector is
     refilled only when they change)."""
@@ -36,16 +40,17 @@ def test_fused_step_gives_the_bytes_of_one_kernel_call_per_component(make):
     assert fused_step.signatures
 
 
-def test_arena_holds_the_arrays_the_hierarchy_serialises():
+@pytest.mark.parametrize("skip_radius", [-1, 1])
+def test_arena_holds_the_arrays_the_hierarchy_serialises(skip_radius):
     """Loading, restoring and merging write into the arena the kernel reads (no stale copies)."""
-    h = every_kind(1)
+    h = every_kind(1, skip_radius)
     drive(h, 30, seed=2)
     arena = h._fused.arena
     for _, component in h._named_components():
         for _, a in component.state_arrays("") + component.weight_arrays(""):
             assert np.shares_memory(a, arena)
     assert np.shares_memory(h._rng, arena)
-    other = every_kind(1)
+    other = every_kind(1, skip_radius)
     other.set_state_from_buffer(h.serialize_state_to_buffer())
     other.set_weights_from_buffer(h.serialize_weights_to_buffer())
     loaded = Hierarchy.from_buffer(h.serialize_to_buffer())

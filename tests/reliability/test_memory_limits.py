@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from agents import memory
@@ -53,3 +54,17 @@ def test_the_estimate_follows_the_config_and_the_available_memory(monkeypatch):
     with pytest.raises(memory.AgentTooLargeError, match="buffer_size=1000000000"):
         memory.check_agent_memory("dqn", dqn, *spaces)
     count("memory limits", "estimate vs available")
+
+
+def test_the_estimate_counts_the_actors_direct_view_of_the_observation():
+    """``skip_radius`` gives the actor the observation columns as inputs: more weights and a wider replay ring."""
+    obs = gym.spaces.Box(-1.0, 1.0, (400,), np.float32)
+    spaces = (obs, gym.spaces.Discrete(2))
+    plain = make_agent_config("hierarchy", {"skip_radius": -1})
+    skip = make_agent_config("hierarchy", {"skip_radius": 8})
+    columns = 20 * 20  # 400 Box elements: one column each
+    ring = plain.history_capacity * 4 * columns  # the estimate charges 4 bytes per replayed input column
+    grown = memory.estimate_agent_bytes("hierarchy", skip, *spaces) - memory.estimate_agent_bytes(
+        "hierarchy", plain, *spaces
+    )
+    assert grown >= ring
