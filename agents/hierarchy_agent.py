@@ -9,7 +9,9 @@ Scales come from experience, not from per-env settings: with ``obs_normalize`` t
 observation element is centred on its running mean and scaled by its running standard deviation, and with
 ``reward_normalize`` rewards are divided by the running root-mean-square of the discounted return. Both
 statistics are updated only while learning and live in the weights (``obs_moments``, ``return_moments``), so
-evaluation from saved weights and an exactly resumed run see the same numbers.
+evaluation from saved weights and an exactly resumed run see the same numbers. The same holds for the range each
+bounded observation element covers during the first ``obs_calibrate_steps`` learning steps (``obs_range``): an
+element whose declared bounds turn out far wider than that range is binned over the observed range from then on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from agents.hierarchy_metrics import EpisodeMetrics
 from agents.pixel_frontend import make_pixel_frontend, pixel_arrays, pixel_keys, pixel_restore, pixel_size  # imgenc
 from agents.protocol import ArrayDict
 from agents.running_moments import RunningMoments
+from agents.running_range import RunningRange, calibrated_bounds
 from envs import make_action_decoder, make_observation_encoder
 from envs.observation_codecs import BoxEncoder
 from hierarchy import Hierarchy, IODesc, IOType, LayerDesc
@@ -36,7 +39,8 @@ class HierarchyAgent:
     last fed back, the reward waiting to be passed with the next observation, the episode's diagnostics
     (``metrics_*``, `agents.hierarchy_metrics`) and (with ``reward_normalize``) the episode's discounted return
     so far. Weights (``get_weights``): the hierarchy's weights buffer
-    (including slow policy copies and learned statistics) and the running observation/return moments.
+    (including slow policy copies and learned statistics), the running observation/return moments and the
+    observation range recorded for calibration (``obs_range``).
     Image observations (a Box of 2 or 3 dims) go through an image encoder first (`agents.pixel_frontend`),
     whose buffers are under ``"image_encoder"`` in both.
     """
@@ -66,6 +70,10 @@ class HierarchyAgent:
             self._squashed = np.flatnonzero(~self._encoder.ranged)
             self._obs_moments = RunningMoments(self._squashed.size)
             self._base_scale = self._encoder.scale[self._squashed].copy()
+        self._obs_range: RunningRange | None = None
+        if config.obs_calibrate_steps > 0 and isinstance(self._encoder, BoxEncoder) and self._encoder.ranged.any():
+            self._obs_range = RunningRange(self._encoder.num_dims, config.obs_calibrate_steps)
+            self._declared = (self._encoder.low.copy(), self._encoder.high.copy())
         self._return_moments = RunningMoments(1) if config.reward_normalize else None
         self._return_acc = 0.0
         io_descs = [
@@ -121,6 +129,11 @@ class HierarchyAgent:
     # --- the protocol --------------------------------------------------------------------------------
     def act(self, obs: Any) -> Any:
         cis = self._encoder.encode(obs)  # checks obs (shape, finiteness) before the statistics see it
+        if self._obs_range is not None and self.learn_enabled and not self._obs_range.full:
+            self._obs_range.update(np.asarray(obs, dtype=np.float64).reshape(-1))
+            if self._obs_range.full:  # the warm-up ends here: bin from this observation on
+                self._apply_range()
+                cis = self._encoder.encode(obs)
         if self._obs_moments is not None and self.learn_enabled:
             self._obs_moments.update(np.asarray(obs, dtype=np.float64).reshape(-1)[self._squashed])
             self._recentre()
@@ -142,6 +155,13 @@ class HierarchyAgent:
         full_centre[self._squashed] = centre
         full_scale[self._squashed] = scale
         encoder.recentre(full_centre, full_scale)
+
+    def _apply_range(self) -> None:
+        """Bin the bounded elements over their calibrated ranges once the warm-up is over, else the declared ones."""
+        low, high = self._declared
+        if self._obs_range.full:
+            low, high = calibrated_bounds(low, high, self._obs_range, self.config.obs_calibrate_ratio)
+        self._encoder.rerange(low, high)
 
     def _normalise_reward(self, reward: float) -> float:
         """Divide by the running RMS of the discounted return (updating it first while learning)."""
@@ -206,21 +226,30 @@ class HierarchyAgent:
             **pixel_arrays(self._pixels, "weights"),  # imgenc
         }
         weights.update({name: m.array.copy() for name, m in self._moments().items()})
+        if self._obs_range is not None:
+            weights["obs_range"] = self._obs_range.array.copy()
         return weights
 
     def set_weights(self, arrays: ArrayDict) -> None:
         moments = self._moments()
-        _expect_keys("weights", arrays, {"hierarchy", *moments} | pixel_keys(self._pixels))  # imgenc
+        ranged = {"obs_range"} if self._obs_range is not None else set()
+        _expect_keys("weights", arrays, {"hierarchy", *moments, *ranged} | pixel_keys(self._pixels))  # imgenc
         loaded = {}
         for name, m in moments.items():  # checked before anything changes
             loaded[name] = RunningMoments(m.size)
             loaded[name].load(arrays[name], f"weights[{name!r}]")
+        if self._obs_range is not None:
+            seen = RunningRange(self._obs_range.size, self._obs_range.limit)
+            seen.load(arrays["obs_range"], "weights['obs_range']")
         with pixel_restore(self._pixels, arrays, "weights"):  # imgenc: both or neither
             self.hierarchy.set_weights_from_buffer(arrays["hierarchy"])
         for name, m in moments.items():
             m.array[:] = loaded[name].array
         if self._obs_moments is not None:
             self._recentre()
+        if self._obs_range is not None:
+            self._obs_range.array[:] = seen.array
+            self._apply_range()
 
     def get_state(self) -> ArrayDict:
         state = {

@@ -74,6 +74,13 @@ class HierarchyAgentConfig:
     obs_normalize: bool = False
     """Centre and scale the sigmoid of unbounded Box elements by their running mean and standard deviation
     (learned from the observations seen while learning, part of the weights). Only for a Box observation space."""
+    obs_calibrate_steps: int = 10000
+    """Warm-up, in learning steps, after which each bounded Box element whose observed range (plus 10 % each side)
+    is narrower than ``obs_calibrate_ratio`` of its declared range is binned over that observed range instead,
+    for good (`agents.running_range`; the record is part of the weights). 0 = always the declared bounds. Only
+    for a Box observation space."""
+    obs_calibrate_ratio: float = 0.25
+    """How much narrower than its declared range an element's observed range must be to replace it."""
     obs_low: tuple[float, ...] = ()
     """Optional per-dimension lower bounds (-inf: squash); () = the space's."""
     obs_high: tuple[float, ...] = ()
@@ -155,6 +162,15 @@ class HierarchyAgentConfig:
             raise ValueError(
                 f"HierarchyAgentConfig.skip_radius must be in [-1, 1024] (-1: the actor sees layer 0 only), "
                 f"got {self.skip_radius!r}"
+            )
+        if isinstance(self.obs_calibrate_steps, bool) or not 0 <= int(self.obs_calibrate_steps) <= 10**9:
+            raise ValueError(
+                f"HierarchyAgentConfig.obs_calibrate_steps must be in [0, 1e9] (0: no calibration), "
+                f"got {self.obs_calibrate_steps!r}"
+            )
+        if not (isinstance(self.obs_calibrate_ratio, (int, float)) and 0.0 < self.obs_calibrate_ratio <= 1.0):
+            raise ValueError(
+                f"HierarchyAgentConfig.obs_calibrate_ratio must be in (0, 1], got {self.obs_calibrate_ratio!r}"
             )
         if self.recurrent_radius < -1:
             raise ValueError(f"HierarchyAgentConfig.recurrent_radius must be >= -1, got {self.recurrent_radius}")

@@ -329,6 +329,20 @@ class BoxEncoder(ObservationEncoder):
         self.scale = np.where(self.ranged, 1.0, np.asarray(scale, dtype=np.float64))
         self._refresh_columns()
 
+    def rerange(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Bin ranged element ``i`` over ``[low[i], high[i]]`` from now on (squashed elements ignore it).
+
+        Lets a caller bin over the range the values actually cover (the hierarchy agent's calibration).
+
+        Args:
+            low: One finite value per element.
+            high: One finite value per element, above ``low`` where the element is ranged.
+        """
+        self.low = np.where(self.ranged, np.asarray(low, dtype=np.float64), 0.0)
+        self.high = np.where(self.ranged, np.asarray(high, dtype=np.float64), 1.0)
+        self._span = self.high - self.low
+        self._refresh_columns()
+
     def _refresh_columns(self) -> None:
         self._half_scale = 0.5 * self.scale
         # Per-element parameters as Python lists, for the loop.

@@ -52,6 +52,7 @@ HIERARCHY = {
     "obs_radius": 2,
     "action_radius": 2,
     "skip_radius": -1,
+    "obs_calibrate_steps": 0,
     "up_radius": 2,
     "down_radius": 2,
     "recurrent_radius": 0,
@@ -131,7 +132,12 @@ PPO = {
 CASES = {
     "hierarchy": dict(RUN_FIELDS, agent="hierarchy", agent_config=HIERARCHY, episodes=30),
     "hierarchy_skip": dict(
-        RUN_FIELDS, agent="hierarchy", agent_config=dict(HIERARCHY, skip_radius=8, history_capacity=2048), episodes=30
+        RUN_FIELDS,
+        agent="hierarchy",
+        agent_config=dict(
+            HIERARCHY, skip_radius=8, history_capacity=2048, obs_calibrate_steps=10000, obs_calibrate_ratio=0.25
+        ),
+        episodes=30,
     ),
     "dqn": dict(RUN_FIELDS, agent="dqn", agent_config=DQN, episodes=None, steps=1500),
     "ppo": dict(RUN_FIELDS, agent="ppo", agent_config=PPO, episodes=None, steps=1500),
@@ -140,8 +146,10 @@ CASES = {
 # Recorded on commit d81b0bb (before the issue-11 refactor). Re-record only for an intended algorithm change.
 # Issue 14: the hierarchy and PPO state_sha256 re-recorded (state gained the metrics() accumulators / two PPO
 # losses); their weights and episodes.csv digests did not move. Issue 12: "hierarchy" spells out skip_radius = -1
-# (the actor's direct view of the observation, off: the digests above did not move) and "hierarchy_skip" pins the
-# agent with it on, recorded when it became the default.
+# and obs_calibrate_steps = 0 (the actor's direct view of the observation and the observation calibration, off:
+# the digests above did not move) and "hierarchy_skip" pins the agent with both on, recorded when they became the
+# defaults (the calibration added its record to the weights; on CartPole it narrows nothing: state and episodes
+# kept their digests).
 EXPECTED = {
     "hierarchy": {
         "episode": 30,
@@ -155,7 +163,7 @@ EXPECTED = {
         "episode": 30,
         "global_step": 1657,
         "status": "completed",
-        "weights_sha256": "90b3d0d429ae7ed40d22d4157895ecb2728c371336f127970ed66a3b0d79f288",
+        "weights_sha256": "5ef0cd379cc2993e481f8c54ef7a3b8a3300dff68250e37aebb44083e868d8fa",
         "state_sha256": "8e98167af18ba5d14ba9b6ba830f0767a61b8f4d773705ebecd5a8dfad71827d",
         "episodes_csv_sha256": "ea2ebdd23787f213891dd63d5df54e68ec6e98a447435b168462e0a5051da0f3"
     },

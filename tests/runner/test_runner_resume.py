@@ -80,6 +80,19 @@ CASES = [
         NO_CAPTURE,
         id="cartpole-hierarchy-boundary-replay",
     ),
+    # Observation calibration (issue 12): the bin ranges switch from the declared bounds to the observed ones at
+    # step 300 of 800, between the SIGTERM and the SIGINT: the record and the switch must survive every cut.
+    pytest.param(
+        {
+            "env": "MountainCar-v0",
+            "agent": "hierarchy",
+            "agent_config": {"obs_calibrate_steps": 300, "obs_calibrate_ratio": 1.0},
+            "episodes": 4,
+            "checkpoint_every": 1,
+        },
+        {},
+        id="mountaincar-hierarchy-calibration",
+    ),
     # N = 4 env copies (SyncVectorEnv): every copy's env snapshot, autoreset flag and episode counters, PPO's
     # rollout of 4 columns; signals land at vector step boundaries, mid-episode for the copies.
     pytest.param(
