@@ -217,14 +217,14 @@ def test_running_statistics_live_in_the_weights_and_move_only_while_learning():
     agent, env = make(seed=4, obs_normalize=True, reward_normalize=True)
     _run_steps(agent, env, 200)
     weights = agent.get_weights()
-    assert set(weights) == {"hierarchy", "obs_moments", "return_moments"}
+    assert set(weights) == {"hierarchy", "obs_moments", "return_moments", "obs_range"}
     assert weights["obs_moments"][0] == 200  # one update per act(): count, then mean/m2 of the 2 velocities
     assert weights["obs_moments"].shape == (1 + 2 * 2,)
     assert "return_acc" in agent.get_state()
     agent.learn_enabled = False
     _run_steps(agent, env, 50)
     after = agent.get_weights()
-    assert all(after[k].tobytes() == weights[k].tobytes() for k in ("obs_moments", "return_moments"))
+    assert all(after[k].tobytes() == weights[k].tobytes() for k in ("obs_moments", "return_moments", "obs_range"))
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def test_image_spaces_get_the_frontend_and_others_do_not():
     assert agent.rng_state_keys == ("hierarchy", "image_encoder")
     assert agent.weights_size == sum(len(a) for a in agent.get_weights().values())
     plain, _ = make(env_id="CartPole-v1")
-    assert plain._pixels is None and set(plain.get_weights()) == {"hierarchy"}
+    assert plain._pixels is None and set(plain.get_weights()) == {"hierarchy", "obs_range"}  # a bounded Box
     assert plain.rng_state_keys == ("hierarchy",)
 
 
