@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.running_moments import CountedRecord
+
 __all__ = ["CALIBRATION_MARGIN", "RunningRange", "calibrated_bounds"]
 
 CALIBRATION_MARGIN = 0.1
 """A calibrated range extends the observed one by this fraction of its span on each side."""
 
 
-class RunningRange:
+class RunningRange(CountedRecord):
     """Count, minimum and maximum per element of the first ``limit`` vectors seen (later ones are ignored).
 
     Args:
@@ -43,16 +45,9 @@ class RunningRange:
     """
 
     def __init__(self, size: int, limit: int) -> None:
-        self.size = int(size)
+        super().__init__(size)
         self.limit = int(limit)
-        self.array = np.zeros(1 + 2 * self.size, dtype=np.float64)
-        self.low = self.array[1 : 1 + self.size]
-        self.high = self.array[1 + self.size :]
-
-    @property
-    def count(self) -> int:
-        """Number of vectors recorded (at most ``limit``)."""
-        return int(self.array[0])
+        self.low, self.high = self._halves()
 
     @property
     def full(self) -> bool:
@@ -78,14 +73,7 @@ class RunningRange:
             ValueError: Wrong shape or dtype, non-finite values, a count that is negative, fractional or above
                 ``limit``, or a low above its high, naming ``name``.
         """
-        a = np.asarray(values)
-        if a.shape != self.array.shape or a.dtype != np.float64:
-            raise ValueError(
-                f"{name} must be a float64 array of shape {self.array.shape}, got {a.dtype} {a.shape}; "
-                "was it saved by an agent for another env or config?"
-            )
-        if not np.isfinite(a).all():
-            raise ValueError(f"{name} holds NaN or infinity")
+        a = self._checked(values, name)
         count = a[0]
         if count < 0 or count != np.floor(count) or count > self.limit:
             raise ValueError(f"{name} has count {count}, expected a whole number in [0, {self.limit}]")
