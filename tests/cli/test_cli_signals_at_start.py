@@ -54,12 +54,24 @@ def test_ctrl_c_while_starting_is_exit_130_in_one_line(tmp_path, module):
     count("signals at the edges", "Ctrl-C while starting")
 
 
+def _with_sighup(disposition, fn, *args, **kwargs):
+    """``fn`` with this process's SIGHUP set to ``disposition``, which the child inherits: SIG_DFL as under a
+    terminal, SIG_IGN as under ``nohup`` (what a background job of this suite may itself be running under)."""
+    previous = signal.signal(signal.SIGHUP, disposition)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 def test_sighup_checkpoints_like_sigterm_and_the_resume_is_exact(tmp_path):
     options = {"env": "CartPole-v1", "agent": "random", "episodes": 12, "checkpoint_every": 4, "seed": 2}
     reference = tmp_path / "reference"
     assert run_proc(reference, **options)[0] == 0
     run = tmp_path / "run"
-    code, result, err = run_proc(run, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": "57:SIGHUP"}, **options)
+    code, result, err = _with_sighup(
+        signal.SIG_DFL, run_proc, run, environ={"SPHGYM_TEST_SIGNAL_AT_STEP": "57:SIGHUP"}, **options
+    )
     assert code == 128 + signal.SIGHUP, err
     assert result["status"] == "interrupted" and result["signal"] == "SIGHUP" and result["global_step"] == 57
     assert "Resume with: sphgym resume" in err
@@ -80,3 +92,13 @@ def test_the_runner_restores_an_ignored_sigint(tmp_path):
     finally:
         signal.signal(signal.SIGINT, previous)
     count("signals at the edges", "ignored SIGINT kept")
+
+
+def test_under_nohup_sighup_is_left_ignored_and_the_run_goes_on(tmp_path):
+    """``nohup sphgym train``: the user asked the run to survive the terminal closing, so SIGHUP stays ignored."""
+    options = {"env": "CartPole-v1", "agent": "random", "episodes": 12, "checkpoint_every": 4, "seed": 2}
+    code, result, err = _with_sighup(
+        signal.SIG_IGN, run_proc, tmp_path / "run", environ={"SPHGYM_TEST_SIGNAL_AT_STEP": "57:SIGHUP"}, **options
+    )
+    assert code == 0 and result["status"] == "completed" and result["episode"] == 12, err
+    count("signals at the edges", "SIGHUP under nohup")
