@@ -371,7 +371,10 @@ actor_step_parallel = parallel_twin(actor_step, lambda_returns=lambda_returns_pa
 @njit(cache=True)
 def gather_inputs(down, inputs, skip_src, out):
     """The actor's input CSDR: layer 0's ``down`` buffer (hidden state, feedback), then the layer-0 input
-    columns ``inputs[skip_src]`` it sees directly (`IODesc.skip_radius`; none when ``skip_src`` is empty)."""
+    columns ``inputs[skip_src]`` it sees directly (`IODesc.skip_radius`). Without any (``skip_src`` empty) it is
+    ``down`` itself: no copy on the path of hierarchies that do not use the direct view."""
+    if skip_src.shape[0] == 0:
+        return down
     n = down.shape[0]
     out[:n] = down
     for j in range(skip_src.shape[0]):
